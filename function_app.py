@@ -1,0 +1,8 @@
+"""Wiring only: one Durable Functions app, one blueprint per module."""
+
+from __future__ import annotations
+
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)

@@ -1,0 +1,3 @@
+"""jobclusters: event-driven orchestration of Azure job clusters on Azure Functions."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,62 @@
+"""One typed settings object for the whole app.
+
+Settings come from the process environment (what the Functions host gives the worker, from app settings
+on Azure or `local.settings.json` `Values` locally). Nothing reads the environment at import time: call
+`get_settings()` where a value is needed. Secret values are `SecretStr`, so a settings object that ends
+up in a log or a repr never shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+LOCAL_STORAGE = "UseDevelopmentStorage=true"
+DEFAULT_COST_TAGS = ("Project", "Environment", "CostCenter", "Owner")
+
+
+class Settings(BaseModel):
+    """Field names are the app-setting names (aliases), so the sample file documents them one to one."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
+
+    mode: Literal["local", "azure"] = Field("local", alias="JOBCLUSTERS_MODE")
+    state_dir: Path = Field(Path(".state"), alias="JOBCLUSTERS_STATE_DIR")
+    storage_connection: SecretStr = Field(SecretStr(LOCAL_STORAGE), alias="AzureWebJobsStorage")
+    table_prefix: str = Field("jobclusters", alias="JOBCLUSTERS_TABLE_PREFIX")
+    required_cost_tags: tuple[str, ...] = Field(DEFAULT_COST_TAGS, alias="JOBCLUSTERS_REQUIRED_TAGS")
+
+    batch_account_url: str | None = Field(None, alias="BATCH_ACCOUNT_URL")
+    batch_account_name: str | None = Field(None, alias="BATCH_ACCOUNT_NAME")
+    batch_account_key: SecretStr | None = Field(None, alias="BATCH_ACCOUNT_KEY")
+
+    databricks_host: str | None = Field(None, alias="DATABRICKS_HOST")
+    databricks_token: SecretStr | None = Field(None, alias="DATABRICKS_TOKEN")
+
+    livy_url: str | None = Field(None, alias="HDINSIGHT_LIVY_URL")
+    livy_username: str | None = Field(None, alias="HDINSIGHT_USERNAME")
+    livy_password: SecretStr | None = Field(None, alias="HDINSIGHT_PASSWORD")
+
+    synapse_endpoint: str | None = Field(None, alias="SYNAPSE_ENDPOINT")
+    synapse_spark_pool: str | None = Field(None, alias="SYNAPSE_SPARK_POOL")
+
+    servicebus_connection: SecretStr | None = Field(None, alias="ServiceBusConnection")
+    run_events_topic: str = Field("job-run-events", alias="JOBCLUSTERS_RUN_EVENTS_TOPIC")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> Settings:
+        data: dict[str, object] = {k: v for k, v in values.items() if v != ""}
+        tags = data.get("JOBCLUSTERS_REQUIRED_TAGS")
+        if isinstance(tags, str):
+            data["JOBCLUSTERS_REQUIRED_TAGS"] = tuple(t.strip() for t in tags.split(",") if t.strip())
+        return cls.model_validate(data)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_mapping(os.environ)
