@@ -146,3 +146,22 @@ def start_azurite(
         time.sleep(0.05)
     handle.stop()
     raise AzuriteUnavailable(f"Azurite did not listen on {chosen} within {ready_timeout:.0f}s")
+
+
+def uses_development_storage(connection: str | None) -> bool:
+    return (connection or "").replace(" ", "").lower().rstrip(";") == "usedevelopmentstorage=true"
+
+
+def ensure_local_storage(
+    connection: str | None, state_dir: Path, *, project_dir: Path
+) -> AzuriteProcess | None:
+    """Start Azurite on the default ports when the app asks for development storage and none is running.
+
+    Returns the process devhost must stop on exit, or None when nothing was started (a real account, or
+    an emulator that already listens).
+    """
+    if not uses_development_storage(connection):
+        return None
+    if all(is_listening(p) for p in DEFAULT_PORTS):
+        return None
+    return start_azurite(state_dir / "azurite", ports=DEFAULT_PORTS, project_dir=project_dir)
