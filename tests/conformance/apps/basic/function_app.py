@@ -1,0 +1,208 @@
+"""Conformance app: the everyday durable patterns, one orchestrator each."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.orchestration_trigger(context_name="context")
+def chaining(context: df.DurableOrchestrationContext):
+    x = context.get_input() or {"n": 3}
+    results = []
+    for i in range(x["n"]):
+        results.append((yield context.call_activity("double", i)))
+    return results
+
+
+@app.orchestration_trigger(context_name="context", orchestration="FanOut")
+def fan_out(context: df.DurableOrchestrationContext):
+    n = context.get_input()
+    tasks = [context.call_activity("double", i) for i in range(n)]
+    results = yield context.task_all(tasks)
+    return sum(results)
+
+
+@app.orchestration_trigger(context_name="context")
+def mixed_sync_async(context: df.DurableOrchestrationContext):
+    a = yield context.call_activity("double", 4)
+    b = yield context.call_activity("async_greet", "world")
+    return [a, b]
+
+
+@app.orchestration_trigger(context_name="context")
+def monitor(context: df.DurableOrchestrationContext):
+    state = context.get_input() or {"round": 0, "seen": []}
+    status = yield context.call_activity("double", state["round"])
+    state["seen"].append(status)
+    if state["round"] >= 3:
+        return state["seen"]
+    yield context.create_timer(context.current_utc_datetime + timedelta(minutes=30))
+    state["round"] += 1
+    context.continue_as_new(state)
+    return None
+
+
+@app.orchestration_trigger(context_name="context")
+def approval(context: df.DurableOrchestrationContext):
+    timeout = context.get_input() or 3600
+    deadline = context.current_utc_datetime + timedelta(seconds=timeout)
+    timer = context.create_timer(deadline)
+    event = context.wait_for_external_event("Approval")
+    context.set_custom_status("waiting")
+    winner = yield context.task_any([event, timer])
+    if winner == event:
+        timer.cancel()
+        context.set_custom_status("approved")
+        return {"approved": True, "by": event.result}
+    context.set_custom_status("timed out")
+    return {"approved": False}
+
+
+@app.orchestration_trigger(context_name="context")
+def early_event(context: df.DurableOrchestrationContext):
+    first = yield context.call_activity("slow", 0.3)
+    data = yield context.wait_for_external_event("Go")
+    return [first, data]
+
+
+@app.orchestration_trigger(context_name="context")
+def parent(context: df.DurableOrchestrationContext):
+    retry = df.RetryOptions(first_retry_interval_in_milliseconds=10, max_number_of_attempts=3)
+    a = yield context.call_sub_orchestrator("child", 5, instance_id=f"{context.instance_id}:child-a")
+    b = yield context.call_sub_orchestrator_with_retry("flaky_child", retry, "k1")
+    many = yield context.task_all([context.call_sub_orchestrator("child", i) for i in range(3)])
+    return {"a": a, "b": b, "many": many}
+
+
+@app.orchestration_trigger(context_name="context")
+def child(context: df.DurableOrchestrationContext):
+    n = context.get_input()
+    doubled = yield context.call_activity("double", n)
+    return doubled + 1
+
+
+@app.orchestration_trigger(context_name="context")
+def flaky_child(context: df.DurableOrchestrationContext):
+    key = context.get_input()
+    attempt = yield context.call_activity("count_attempt", key)
+    if attempt < 2:
+        raise ValueError(f"child attempt {attempt} failed")
+    return f"ok after {attempt}"
+
+
+@app.orchestration_trigger(context_name="context")
+def caught_failure(context: df.DurableOrchestrationContext):
+    try:
+        yield context.call_activity("boom", "caught")
+    except Exception as exc:
+        return {"caught": str(exc)}
+    return {"caught": None}
+
+
+@app.orchestration_trigger(context_name="context")
+def uncaught_failure(context: df.DurableOrchestrationContext):
+    yield context.call_activity("boom", "uncaught")
+    return "unreachable"
+
+
+@app.orchestration_trigger(context_name="context")
+def retry_exhausted(context: df.DurableOrchestrationContext):
+    retry = df.RetryOptions(first_retry_interval_in_milliseconds=5, max_number_of_attempts=3)
+    try:
+        yield context.call_activity_with_retry("boom", retry, "always")
+    except Exception as exc:
+        return {"failed": str(exc)}
+    return {"failed": None}
+
+
+@app.orchestration_trigger(context_name="context")
+def retry_recovers(context: df.DurableOrchestrationContext):
+    retry = df.RetryOptions(first_retry_interval_in_milliseconds=5, max_number_of_attempts=4)
+    key = context.get_input()
+    return (yield context.call_activity_with_retry("fail_twice", retry, key))
+
+
+@app.orchestration_trigger(context_name="context")
+def custom_status(context: df.DurableOrchestrationContext):
+    context.set_custom_status({"stage": 1})
+    yield context.call_activity("double", 1)
+    context.set_custom_status({"stage": 2})
+    return "done"
+
+
+@app.orchestration_trigger(context_name="context")
+def deterministic_values(context: df.DurableOrchestrationContext):
+    seen = []
+    for i in range(3):
+        seen.append({"uuid": str(context.new_uuid()), "now": context.current_utc_datetime.isoformat()})
+        yield context.call_activity("double", i)
+    seen.append({"uuid": str(context.new_uuid()), "now": context.current_utc_datetime.isoformat()})
+    return seen
+
+
+@app.orchestration_trigger(context_name="context")
+def wait_forever(context: df.DurableOrchestrationContext):
+    yield context.wait_for_external_event("Never")
+    return "never"
+
+
+@app.orchestration_trigger(context_name="context")
+def counter_loop(context: df.DurableOrchestrationContext):
+    total = 0
+    for _ in range(context.get_input()):
+        value = yield context.wait_for_external_event("Add")
+        total += value
+    return total
+
+
+@app.activity_trigger(input_name="value")
+def double(value: int) -> int:
+    return value * 2
+
+
+@app.activity_trigger(input_name="name")
+async def async_greet(name: str) -> str:
+    await asyncio.sleep(0.01)
+    return f"hello {name}"
+
+
+@app.activity_trigger(input_name="seconds")
+def slow(seconds: float) -> str:
+    import time
+
+    time.sleep(seconds)
+    return "slept"
+
+
+@app.activity_trigger(input_name="label")
+def boom(label: str) -> str:
+    raise RuntimeError(f"boom: {label}")
+
+
+_ATTEMPTS: dict[str, int] = {}
+
+
+@app.activity_trigger(input_name="key")
+def count_attempt(key: str) -> int:
+    _ATTEMPTS[key] = _ATTEMPTS.get(key, 0) + 1
+    return _ATTEMPTS[key]
+
+
+@app.activity_trigger(input_name="key")
+def fail_twice(key: str) -> str:
+    _ATTEMPTS[key] = _ATTEMPTS.get(key, 0) + 1
+    if _ATTEMPTS[key] <= 2:
+        raise ConnectionError(f"transient {_ATTEMPTS[key]}")
+    return json.dumps({"attempts": _ATTEMPTS[key]})
+
+
+@app.route(route="hello")
+def hello(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("hi")
