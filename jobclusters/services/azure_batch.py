@@ -1,0 +1,411 @@
+"""BatchService on Azure Batch through the azure-batch 15.x `BatchClient` (azure-core based).
+
+Request bodies are the REST JSON our models dump to, wrapped in the SDK's mapping-based models, so what
+goes on the wire is exactly the documented shape. Retries are ours, not the pipeline's: the pipeline does
+not retry POST on 429, and one place that honours `Retry-After` keeps the behaviour easy to reason about.
+Re-sending is always safe because every id is deterministic and `*Exists` answers count as success.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from azure.batch import BatchClient
+from azure.batch import models as batch_models
+from azure.core.credentials import AzureNamedKeyCredential, TokenCredential
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+from azure.core.rest import HttpRequest
+
+from jobclusters.services.batch import (
+    MAX_REQUEST_BYTES,
+    MAX_TASKS_PER_REQUEST,
+    AddTasksResult,
+    AutoPoolSpecification,
+    BatchServiceError,
+    FailedTask,
+    JobSpec,
+    PoolPlacement,
+    PoolRef,
+    PoolSpec,
+    TaskAddFailure,
+    TaskCounts,
+    TaskSpec,
+    resolve_environment,
+)
+from jobclusters.settings import Settings
+
+log = logging.getLogger(__name__)
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# Headroom under the 1 MB limit for the `{"value": [...]}` envelope and separators.
+_ENVELOPE_BYTES = 64
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_delay)
+        return min(self.max_delay, self.base_delay * (2**attempt)) * (0.5 + random.random() / 2)
+
+
+def task_body(task: TaskSpec) -> dict[str, Any]:
+    """The REST task body with `secretRef` settings resolved to values at the last moment."""
+    body = task.to_rest()
+    if task.environment_settings:
+        body["environmentSettings"] = resolve_environment(task.environment_settings)
+    return body
+
+
+def encoded_size(body: dict[str, Any]) -> int:
+    return len(json.dumps(body, separators=(",", ":")).encode())
+
+
+def chunk_tasks(
+    bodies: Sequence[dict[str, Any]],
+    *,
+    max_count: int = MAX_TASKS_PER_REQUEST,
+    max_bytes: int = MAX_REQUEST_BYTES,
+) -> Iterator[list[dict[str, Any]]]:
+    """Group task bodies in order into requests of at most `max_count` tasks and under `max_bytes`.
+
+    A single task too large for any request is yielded alone; the service answers RequestBodyTooLarge
+    for it and `add_tasks` reports it as failed.
+    """
+    chunk: list[dict[str, Any]] = []
+    size = _ENVELOPE_BYTES
+    for body in bodies:
+        item = encoded_size(body) + 1
+        if chunk and (len(chunk) >= max_count or size + item >= max_bytes):
+            yield chunk
+            chunk, size = [], _ENVELOPE_BYTES
+        chunk.append(body)
+        size += item
+    if chunk:
+        yield chunk
+
+
+def _error_code(exc: HttpResponseError) -> str:
+    error = getattr(exc, "error", None)
+    code = getattr(error, "code", None)
+    return str(code or exc.reason or exc.status_code)
+
+
+def _retry_after(exc: HttpResponseError) -> float | None:
+    headers = getattr(exc.response, "headers", None) or {}
+    value = headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class AzureBatchService:
+    """BatchService against a Batch account; one instance per host process is enough (thread-safe)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: AzureNamedKeyCredential | TokenCredential,
+        *,
+        parallelism: int = 8,
+        retry: RetryPolicy | None = None,
+        client: BatchClient | None = None,
+    ) -> None:
+        self._client = client or BatchClient(
+            endpoint=endpoint,
+            credential=credential,
+            retry_total=0,
+            connection_timeout=30,
+            read_timeout=60,
+        )
+        self._parallelism = max(1, parallelism)
+        self._retry = retry or RetryPolicy()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> AzureBatchService:
+        if not settings.batch_account_url:
+            raise ValueError("BATCH_ACCOUNT_URL is required for the Azure Batch service")
+        credential: AzureNamedKeyCredential | TokenCredential
+        if settings.batch_account_key is not None:
+            if not settings.batch_account_name:
+                raise ValueError("BATCH_ACCOUNT_NAME is required with BATCH_ACCOUNT_KEY")
+            credential = AzureNamedKeyCredential(
+                settings.batch_account_name, settings.batch_account_key.get_secret_value()
+            )
+        else:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        return cls(settings.batch_account_url, credential, **kwargs)
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- retries ---------------------------------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[[], _T]) -> _T:
+        for attempt in range(self._retry.attempts):
+            try:
+                return fn()
+            except HttpResponseError as exc:
+                status = exc.status_code or 0
+                if status not in RETRYABLE_STATUS or attempt == self._retry.attempts - 1:
+                    raise BatchServiceError(_error_code(exc), f"{what} failed", status) from exc
+                wait = self._retry.delay(attempt, _retry_after(exc))
+                log.info("batch %s answered %s; retrying in %.2fs", what, status, wait)
+            except (ServiceRequestError, ServiceResponseError) as exc:
+                if attempt == self._retry.attempts - 1:
+                    raise BatchServiceError("ConnectionError", f"{what} failed: {exc}") from exc
+                wait = self._retry.delay(attempt, None)
+            time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _raw(self, method: str, path: str) -> None:
+        request = HttpRequest(method, path, params={"api-version": self._client._config.api_version})
+
+        def send() -> None:
+            response = self._client.send_request(request)
+            response.raise_for_status()
+
+        self._call(f"{method} {path}", send)
+
+    # -- pools -----------------------------------------------------------------------------------------
+    def ensure_pool(self, placement: PoolPlacement, *, owner: str) -> PoolRef:
+        if placement.mode == "existing":
+            assert placement.pool_id is not None
+            pool = self._call("get pool", lambda: self._client.get_pool(placement.pool_id))  # type: ignore[arg-type]
+            dedicated = pool.target_dedicated_nodes or 0
+            spot = pool.target_low_priority_nodes or 0
+            return PoolRef(
+                mode="existing",
+                pool_id=placement.pool_id,
+                vm_size=pool.vm_size,
+                node_count=dedicated + spot,
+                low_priority=spot > 0,
+            )
+        assert placement.pool is not None
+        spec = placement.pool
+        if placement.mode == "autoPool":
+            body = self._pool_body(spec)
+            body.pop("id", None)
+            auto = AutoPoolSpecification(
+                auto_pool_id_prefix=placement.auto_pool_id_prefix, keep_alive=placement.keep_alive, pool=body
+            )
+            return PoolRef(
+                mode="autoPool",
+                auto_pool_specification=auto,
+                vm_size=spec.vm_size,
+                node_count=spec.node_count,
+                low_priority=bool(spec.target_low_priority_nodes),
+            )
+        owned = spec.with_owner(owner)
+        created = self._create_pool(owned)
+        if not created:
+            existing = self._call("get pool", lambda: self._client.get_pool(spec.id))
+            metadata = {m.name: m.value for m in (existing.metadata or [])}
+            created = metadata.get(owned.metadata[-1].name) == owner
+        return PoolRef(
+            mode="onDemand",
+            pool_id=spec.id,
+            created=created,
+            vm_size=spec.vm_size,
+            node_count=spec.node_count,
+            low_priority=bool(spec.target_low_priority_nodes),
+        )
+
+    @staticmethod
+    def _pool_body(spec: PoolSpec) -> dict[str, Any]:
+        body = spec.to_rest()
+        if spec.start_task is not None and spec.start_task.environment_settings:
+            body["startTask"]["environmentSettings"] = resolve_environment(
+                spec.start_task.environment_settings
+            )
+        return body
+
+    def _create_pool(self, spec: PoolSpec) -> bool:
+        options = batch_models.BatchPoolCreateOptions(self._pool_body(spec))
+        try:
+            self._call("create pool", lambda: self._client.create_pool(options))
+        except BatchServiceError as exc:
+            if exc.code == "PoolExists":
+                return False
+            raise
+        return True
+
+    def delete_pool(self, ref: PoolRef) -> bool:
+        if ref.mode != "onDemand" or not ref.created or ref.pool_id is None:
+            return False
+        try:
+            self._raw("DELETE", f"/pools/{ref.pool_id}")
+        except BatchServiceError as exc:
+            if exc.code in ("PoolNotFound", "PoolBeingDeleted"):
+                return True
+            raise
+        return True
+
+    # -- jobs ------------------------------------------------------------------------------------------
+    def create_job(self, job: JobSpec) -> None:
+        body = job.to_rest()
+        for key, model in (
+            ("jobManagerTask", job.job_manager_task),
+            ("jobPreparationTask", job.job_preparation_task),
+            ("jobReleaseTask", job.job_release_task),
+        ):
+            if model is not None and model.environment_settings:
+                body[key]["environmentSettings"] = resolve_environment(model.environment_settings)
+        if job.common_environment_settings:
+            body["commonEnvironmentSettings"] = resolve_environment(job.common_environment_settings)
+        options = batch_models.BatchJobCreateOptions(body)
+        try:
+            self._call("create job", lambda: self._client.create_job(options))
+        except BatchServiceError as exc:
+            if exc.code != "JobExists":
+                raise
+
+    def terminate_job(self, job_id: str) -> None:
+        try:
+            self._raw("POST", f"/jobs/{job_id}/terminate")
+        except BatchServiceError as exc:
+            if exc.code not in ("JobCompleted", "JobTerminating", "JobNotFound"):
+                raise
+
+    def delete_job(self, job_id: str) -> None:
+        try:
+            self._raw("DELETE", f"/jobs/{job_id}")
+        except BatchServiceError as exc:
+            if exc.code not in ("JobNotFound", "JobBeingDeleted"):
+                raise
+
+    # -- tasks -----------------------------------------------------------------------------------------
+    def add_tasks(self, job_id: str, tasks: Sequence[TaskSpec]) -> AddTasksResult:
+        ids = [t.id for t in tasks]
+        if len(set(ids)) != len(ids):
+            raise ValueError("task ids must be unique within one add_tasks call")
+        bodies = [task_body(t) for t in tasks]
+        pending: deque[list[dict[str, Any]]] = deque(chunk_tasks(bodies))
+        added: list[str] = []
+        failed: list[TaskAddFailure] = []
+        lock = threading.Lock()
+
+        def submit(chunk: list[dict[str, Any]]) -> None:
+            outcome = self._add_chunk(job_id, chunk)
+            with lock:
+                added.extend(outcome.added)
+                failed.extend(outcome.failed)
+
+        with ThreadPoolExecutor(max_workers=self._parallelism, thread_name_prefix="batch-add") as pool:
+            list(pool.map(submit, pending))
+        order = {tid: i for i, tid in enumerate(ids)}
+        added.sort(key=order.__getitem__)
+        return AddTasksResult(added=added, failed=failed)
+
+    def _add_chunk(self, job_id: str, chunk: list[dict[str, Any]]) -> AddTasksResult:
+        """Send one chunk; split it on RequestBodyTooLarge; resend tasks the service answered ServerError."""
+        result = AddTasksResult()
+        todo: deque[list[dict[str, Any]]] = deque([chunk])
+        server_error_rounds = 0
+        while todo:
+            part = todo.popleft()
+            group = batch_models.BatchTaskGroup({"value": part})
+            try:
+                response = self._call(
+                    "add tasks",
+                    lambda g=group: self._client.create_task_collection(job_id, g),  # type: ignore[misc]
+                )
+            except BatchServiceError as exc:
+                if exc.code == "RequestBodyTooLarge" and len(part) > 1:
+                    half = len(part) // 2
+                    todo.extendleft([part[half:], part[:half]])
+                    continue
+                if exc.code == "RequestBodyTooLarge":
+                    result.failed.append(
+                        TaskAddFailure(
+                            task_id=part[0]["id"],
+                            code=exc.code,
+                            message="task body exceeds the request size limit",
+                        )
+                    )
+                    continue
+                raise
+            retry: list[dict[str, Any]] = []
+            by_id = {b["id"]: b for b in part}
+            for item in response.result_values or []:
+                code = item.error.code if item.error is not None else None
+                if item.status == "Success" or code == "TaskExists":
+                    result.added.append(item.task_id)
+                elif item.status == "ServerError":
+                    retry.append(by_id[item.task_id])
+                else:
+                    message = ""
+                    if item.error is not None and item.error.message is not None:
+                        message = item.error.message.value or ""
+                    result.failed.append(
+                        TaskAddFailure(task_id=item.task_id, code=code or "ClientError", message=message)
+                    )
+            if retry:
+                server_error_rounds += 1
+                if server_error_rounds >= self._retry.attempts:
+                    result.failed.extend(
+                        TaskAddFailure(
+                            task_id=b["id"], code="ServerError", message="service kept answering ServerError"
+                        )
+                        for b in retry
+                    )
+                else:
+                    time.sleep(self._retry.delay(server_error_rounds, None))
+                    todo.append(retry)
+        return result
+
+    def get_task_counts(self, job_id: str) -> TaskCounts:
+        result = self._call("get task counts", lambda: self._client.get_job_task_counts(job_id))
+        c = result.task_counts
+        return TaskCounts(
+            active=c.active, running=c.running, completed=c.completed, succeeded=c.succeeded, failed=c.failed
+        )
+
+    def list_failed_tasks(self, job_id: str) -> list[FailedTask]:
+        def fetch() -> list[FailedTask]:
+            out: list[FailedTask] = []
+            pages = self._client.list_tasks(
+                job_id,
+                filter="state eq 'completed' and executionInfo/result eq 'failure'",
+                select=["id", "executionInfo", "nodeInfo"],
+            )
+            for task in pages:
+                info = task.execution_info
+                failure = info.failure_info if info is not None else None
+                node = task.node_info
+                out.append(
+                    FailedTask(
+                        task_id=task.id or "",
+                        exit_code=info.exit_code if info is not None else None,
+                        category=str(failure.category) if failure is not None and failure.category else None,
+                        code=failure.code if failure is not None else None,
+                        message=failure.message if failure is not None else None,
+                        retry_count=info.retry_count
+                        if info is not None and info.retry_count is not None
+                        else 0,
+                        requeue_count=info.requeue_count
+                        if info is not None and info.requeue_count is not None
+                        else 0,
+                        node_id=node.node_id if node is not None else None,
+                        start_time=info.start_time if info is not None else None,
+                        end_time=info.end_time if info is not None else None,
+                    )
+                )
+            return out
+
+        return self._call("list failed tasks", fetch)
