@@ -1,0 +1,25 @@
+"""The local Service Bus transport devhost serves Service Bus triggers and outputs from."""
+
+from __future__ import annotations
+
+from devhost.servicebus.config import EntityProperties, ServiceBusConfigError, load_config
+from devhost.servicebus.store import (
+    MAX_DELIVERY_REASON,
+    EntityNotFound,
+    LocalServiceBus,
+    LockLost,
+    StoredMessage,
+    subscription_path,
+)
+
+__all__ = [
+    "MAX_DELIVERY_REASON",
+    "EntityNotFound",
+    "EntityProperties",
+    "LocalServiceBus",
+    "LockLost",
+    "ServiceBusConfigError",
+    "StoredMessage",
+    "load_config",
+    "subscription_path",
+]
