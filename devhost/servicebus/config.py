@@ -38,8 +38,12 @@ class EntityProperties(BaseModel):
 
     max_delivery_count: int = Field(default=DEFAULT_MAX_DELIVERY_COUNT, alias="MaxDeliveryCount", ge=1)
     lock_duration: timedelta = Field(default=DEFAULT_LOCK_DURATION, alias="LockDuration")
-    default_message_time_to_live: timedelta = Field(default=DEFAULT_TIME_TO_LIVE, alias="DefaultMessageTimeToLive")
-    dead_lettering_on_message_expiration: bool = Field(default=False, alias="DeadLetteringOnMessageExpiration")
+    default_message_time_to_live: timedelta = Field(
+        default=DEFAULT_TIME_TO_LIVE, alias="DefaultMessageTimeToLive"
+    )
+    dead_lettering_on_message_expiration: bool = Field(
+        default=False, alias="DeadLetteringOnMessageExpiration"
+    )
 
     @field_validator("lock_duration", "default_message_time_to_live", mode="before")
     @classmethod

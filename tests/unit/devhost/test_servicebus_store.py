@@ -39,7 +39,7 @@ def test_abandon_redelivers_until_max_delivery_count_then_dead_letters_with_reas
 
 def test_an_expired_lock_counts_as_a_delivery(tmp_path: Path) -> None:
     bus = LocalServiceBus(tmp_path)
-    bus.create_queue("q", EntityProperties(LockDuration="PT0.2S", MaxDeliveryCount=2))
+    bus.create_queue("q", EntityProperties.model_validate({"LockDuration": "PT0.2S", "MaxDeliveryCount": 2}))
     bus.send("q", "x")
     [first] = bus.receive("q")
     time.sleep(0.25)
@@ -59,7 +59,8 @@ def test_scheduled_message_is_invisible_until_its_time(tmp_path: Path) -> None:
     assert bus.receive("q") == []
     time.sleep(0.35)
     [msg] = bus.receive("q")
-    assert msg.scheduled_enqueue_time_utc is not None and msg.enqueued_time_utc >= at - timedelta(seconds=0.01)
+    assert msg.scheduled_enqueue_time_utc is not None
+    assert msg.enqueued_time_utc >= at - timedelta(seconds=0.01)
 
 
 def test_topic_fans_out_to_every_subscription(tmp_path: Path) -> None:
@@ -102,6 +103,8 @@ def test_emulator_config_file_sets_entity_properties(tmp_path: Path) -> None:
 
 def test_bad_config_names_the_json_path(tmp_path: Path) -> None:
     cfg = tmp_path / "config.json"
-    cfg.write_text('{"UserConfig": {"Namespaces": [{"Queues": [{"Name": "q", "Properties": {"LockDuration": "1m"}}]}]}}')
+    cfg.write_text(
+        '{"UserConfig": {"Namespaces": [{"Queues": [{"Name": "q", "Properties": {"LockDuration": "1m"}}]}]}}'
+    )
     with pytest.raises(ServiceBusConfigError, match=r"\$\.UserConfig\.Namespaces\.0\.Queues\.0\.Properties"):
         load_config(cfg)
