@@ -114,7 +114,7 @@ class OutputFile(_RestModel):
 class TaskConstraints(_RestModel):
     max_wall_clock_time: timedelta | None = None
     retention_time: timedelta | None = None
-    max_task_retry_count: int | None = Field(None, ge=-1)
+    max_task_retry_count: int | None = Field(default=None, ge=-1)
 
 
 class TaskIdRange(_RestModel):
@@ -138,7 +138,7 @@ class TaskSpec(_RestModel):
     environment_settings: list[EnvironmentSetting] = Field(default_factory=list)
     constraints: TaskConstraints | None = None
     depends_on: TaskDependencies | None = None
-    required_slots: int | None = Field(None, ge=1)
+    required_slots: int | None = Field(default=None, ge=1)
     exit_conditions: dict[str, Any] | None = None
     user_identity: dict[str, Any] | None = None
     multi_instance_settings: dict[str, Any] | None = None
@@ -156,7 +156,7 @@ class StartTask(_RestModel):
     resource_files: list[ResourceFile] = Field(default_factory=list)
     environment_settings: list[EnvironmentSetting] = Field(default_factory=list)
     user_identity: dict[str, Any] | None = None
-    max_task_retry_count: int | None = Field(None, ge=-1)
+    max_task_retry_count: int | None = Field(default=None, ge=-1)
     wait_for_success: bool = True
 
 
@@ -167,13 +167,13 @@ class PoolSpec(_RestModel):
     vm_size: str = Field(min_length=1)
     display_name: str | None = None
     virtual_machine_configuration: dict[str, Any] | None = None
-    target_dedicated_nodes: int | None = Field(None, ge=0)
-    target_low_priority_nodes: int | None = Field(None, ge=0)
+    target_dedicated_nodes: int | None = Field(default=None, ge=0)
+    target_low_priority_nodes: int | None = Field(default=None, ge=0)
     enable_auto_scale: bool = False
     auto_scale_formula: str | None = None
     auto_scale_evaluation_interval: timedelta | None = None
     enable_inter_node_communication: bool | None = None
-    task_slots_per_node: int = Field(1, ge=1, le=256)
+    task_slots_per_node: int = Field(default=1, ge=1, le=256)
     task_scheduling_policy: dict[str, Any] | None = None
     start_task: StartTask | None = None
     mount_configuration: list[dict[str, Any]] | None = None
@@ -206,7 +206,7 @@ class PoolSpec(_RestModel):
 
 
 class AutoPoolSpecification(_RestModel):
-    auto_pool_id_prefix: str | None = Field(None, max_length=20)
+    auto_pool_id_prefix: str | None = Field(default=None, max_length=20)
     pool_lifetime_option: Literal["job", "jobSchedule"] = "job"
     keep_alive: bool = False
     pool: dict[str, Any]
@@ -225,7 +225,7 @@ class PoolInformation(_RestModel):
 
 class JobConstraints(_RestModel):
     max_wall_clock_time: timedelta | None = None
-    max_task_retry_count: int | None = Field(None, ge=-1)
+    max_task_retry_count: int | None = Field(default=None, ge=-1)
 
 
 class JobManagerTask(_RestModel):
@@ -269,7 +269,7 @@ class JobSpec(_RestModel):
     id: str
     pool_info: PoolInformation
     display_name: str | None = None
-    priority: int | None = Field(None, ge=-1000, le=1000)
+    priority: int | None = Field(default=None, ge=-1000, le=1000)
     constraints: JobConstraints | None = None
     job_manager_task: JobManagerTask | None = None
     job_preparation_task: JobPreparationTask | None = None
@@ -293,7 +293,7 @@ class PoolPlacement(_RestModel):
     mode: Literal["onDemand", "existing", "autoPool"]
     pool: PoolSpec | None = None
     pool_id: str | None = None
-    auto_pool_id_prefix: str | None = Field(None, max_length=20)
+    auto_pool_id_prefix: str | None = Field(default=None, max_length=20)
     keep_alive: bool = False
 
     @model_validator(mode="after")

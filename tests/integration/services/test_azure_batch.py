@@ -13,6 +13,7 @@ from jobclusters.services.azure_batch import AzureBatchService, RetryPolicy
 from jobclusters.services.batch import (
     BatchServiceError,
     JobSpec,
+    PoolInformation,
     PoolPlacement,
     PoolSpec,
     TaskSpec,
@@ -126,7 +127,7 @@ def test_create_job_is_idempotent_and_sends_documented_fields(service, fake, mon
 
 
 def test_add_tasks_sends_100_task_chunks_in_parallel_and_returns_ids_in_order(service, fake):
-    service.create_job(JobSpec(id="job-1", pool_info={"poolId": "p"}))
+    service.create_job(JobSpec(id="job-1", pool_info=PoolInformation(pool_id="p")))
     tasks = _tasks(1050)
     result = service.add_tasks("job-1", tasks)
     assert result.added == [t.id for t in tasks]
@@ -137,7 +138,7 @@ def test_add_tasks_sends_100_task_chunks_in_parallel_and_returns_ids_in_order(se
 
 
 def test_retrying_add_tasks_never_duplicates_and_counts_existing_as_added(service, fake):
-    service.create_job(JobSpec(id="job-1", pool_info={"poolId": "p"}))
+    service.create_job(JobSpec(id="job-1", pool_info=PoolInformation(pool_id="p")))
     tasks = _tasks(120)
     service.add_tasks("job-1", tasks[:70])
     result = service.add_tasks("job-1", tasks)
@@ -146,7 +147,7 @@ def test_retrying_add_tasks_never_duplicates_and_counts_existing_as_added(servic
 
 
 def test_large_tasks_are_split_under_the_1mb_body_limit(service, fake):
-    service.create_job(JobSpec(id="job-1", pool_info={"poolId": "p"}))
+    service.create_job(JobSpec(id="job-1", pool_info=PoolInformation(pool_id="p")))
     tasks = _tasks(60, pad=40_000)
     result = service.add_tasks("job-1", tasks)
     assert len(result.added) == 60
@@ -155,7 +156,7 @@ def test_large_tasks_are_split_under_the_1mb_body_limit(service, fake):
 
 
 def test_request_body_too_large_splits_the_chunk_and_retries(service, fake):
-    service.create_job(JobSpec(id="job-1", pool_info={"poolId": "p"}))
+    service.create_job(JobSpec(id="job-1", pool_info=PoolInformation(pool_id="p")))
     fake.inject("POST", "/addtaskcollection", 413, "RequestBodyTooLarge")
     result = service.add_tasks("job-1", _tasks(100))
     assert len(result.added) == 100
@@ -165,7 +166,7 @@ def test_request_body_too_large_splits_the_chunk_and_retries(service, fake):
 
 
 def test_throttling_honours_retry_after(service, fake):
-    service.create_job(JobSpec(id="job-1", pool_info={"poolId": "p"}))
+    service.create_job(JobSpec(id="job-1", pool_info=PoolInformation(pool_id="p")))
     fake.inject("POST", "/addtaskcollection", 429, "TooManyRequests", retry_after=0.15)
     started = time.monotonic()
     result = service.add_tasks("job-1", _tasks(10))
@@ -176,7 +177,7 @@ def test_throttling_honours_retry_after(service, fake):
 
 def test_server_errors_are_retried_then_surface_with_the_batch_code(service, fake):
     fake.inject("GET", "/taskcounts", 503, "ServerBusy", times=2)
-    service.create_job(JobSpec(id="job-1", pool_info={"poolId": "p"}))
+    service.create_job(JobSpec(id="job-1", pool_info=PoolInformation(pool_id="p")))
     assert service.get_task_counts("job-1").active == 0
     fake.inject("GET", "/taskcounts", 500, "InternalError", times=10)
     with pytest.raises(BatchServiceError) as err:
@@ -185,7 +186,7 @@ def test_server_errors_are_retried_then_surface_with_the_batch_code(service, fak
 
 
 def test_client_error_for_one_task_is_reported_not_raised(service, fake):
-    service.create_job(JobSpec(id="job-1", pool_info={"poolId": "p"}))
+    service.create_job(JobSpec(id="job-1", pool_info=PoolInformation(pool_id="p")))
     bad = TaskSpec.model_validate({"id": "t-dep", "commandLine": "x", "dependsOn": {"taskIds": ["t-0"]}})
     result = service.add_tasks("job-1", [TaskSpec(id="t-0", command_line="x"), bad])
     assert result.added == ["t-0"]
@@ -193,7 +194,7 @@ def test_client_error_for_one_task_is_reported_not_raised(service, fake):
 
 
 def test_task_counts_and_failed_tasks_come_from_the_service(service, fake):
-    service.create_job(JobSpec(id="job-1", pool_info={"poolId": "p"}))
+    service.create_job(JobSpec(id="job-1", pool_info=PoolInformation(pool_id="p")))
     tasks = _tasks(5)
     service.add_tasks("job-1", tasks)
     fake.finish_task("job-1", tasks[0].id, exit_code=0)
@@ -216,7 +217,7 @@ def test_task_counts_and_failed_tasks_come_from_the_service(service, fake):
 
 
 def test_failed_tasks_are_read_across_pages(service, fake):
-    service.create_job(JobSpec(id="job-1", pool_info={"poolId": "p"}))
+    service.create_job(JobSpec(id="job-1", pool_info=PoolInformation(pool_id="p")))
     tasks = _tasks(1500)
     service.add_tasks("job-1", tasks)
     for t in tasks:
@@ -226,7 +227,7 @@ def test_failed_tasks_are_read_across_pages(service, fake):
 
 
 def test_terminate_and_delete_job_are_idempotent(service, fake):
-    service.create_job(JobSpec(id="job-1", pool_info={"poolId": "p"}))
+    service.create_job(JobSpec(id="job-1", pool_info=PoolInformation(pool_id="p")))
     service.terminate_job("job-1")
     service.terminate_job("job-1")
     assert fake.state.jobs["job-1"].state == "completed"
@@ -254,7 +255,7 @@ def test_from_settings_uses_the_shared_key_and_never_logs_it(fake, caplog):
         }
     )
     svc = AzureBatchService.from_settings(settings, retry=RetryPolicy(attempts=1))
-    svc.create_job(JobSpec(id="job-s", pool_info={"poolId": "p"}))
+    svc.create_job(JobSpec(id="job-s", pool_info=PoolInformation(pool_id="p")))
     assert "job-s" in fake.state.jobs
     assert fake.account_key not in caplog.text
     assert fake.account_key not in json.dumps(settings.model_dump(mode="json"))
