@@ -62,7 +62,7 @@ class EnvironmentSetting(_RestModel):
     name: str = Field(min_length=1)
     value: str | None = None
     secret_ref: str | None = Field(
-        None, description="Name of an app setting holding the value; resolved by the service, never stored."
+        default=None, description="Name of an app setting holding the value; resolved by the service, never stored."
     )
 
     @model_validator(mode="after")
