@@ -190,7 +190,11 @@ class FunctionInvoker:
 
     async def invoke(self, function: FunctionObject, args: dict[str, Any]) -> Any:
         name = function.get_function_name()
-        kwargs = self.prepare_arguments(function, args)
+        try:
+            kwargs = self.prepare_arguments(function, args)
+        except UnservedBinding as exc:
+            self.log.error("Function %s not invoked: %s", name, exc)
+            raise
         user_fn = function.get_user_function()
         started = time.perf_counter()
         invocation = str(uuid.uuid4())

@@ -108,7 +108,7 @@ def to_web_response(result: Any, function_name: str) -> web.Response:
         response = web.Response(status=result.status_code, body=result.get_body())
         for key, value in result.headers.items():
             response.headers.add(key, value)
-        if "content-type" not in {k.lower() for k in result.headers}:
+        if "content-type" not in {str(k).lower() for k, _ in result.headers.items()}:
             mimetype = result.mimetype
             response.headers["Content-Type"] = (
                 f"{mimetype}; charset={result.charset}" if mimetype.startswith("text/") else mimetype

@@ -21,6 +21,7 @@ from devhost.listeners import Invoke
 DEFAULT_TASK_HUB = "TestHubName"
 DEFAULT_ROUTE_PREFIX = "api"
 MAX_BODY_BYTES = 100 * 1024 * 1024
+FUNCTION_NAME_KEY = web.RequestKey("devhost_function", str)
 
 
 def route_prefix(host_json: Mapping[str, Any]) -> str:
@@ -149,7 +150,7 @@ class HttpHost:
             if self.log.isEnabledFor(logging.DEBUG):
                 hidden = [self._links.rpc_token] if self._links else []
                 target = redact_target(request.rel_url.raw_path, request.rel_url.raw_query_string, hidden)
-                function = request.get("devhost.function")
+                function = request.get(FUNCTION_NAME_KEY)
                 suffix = f" [{function}]" if function else ""
                 self.log.debug(
                     "%s %s -> %d (%.0f ms)%s",
@@ -189,7 +190,7 @@ class HttpHost:
             found = match_route(self.routes, relative, request.method)
             if found is not None:
                 route, values = found
-                request["devhost.function"] = route.name
+                request[FUNCTION_NAME_KEY] = route.name
                 if not self._authorized(request, route.auth_level):
                     return web.Response(status=401)
                 return await self._call_function(request, route, values)
@@ -207,11 +208,12 @@ class HttpHost:
             args[route.output_param] = out
         try:
             result = await self.invoke(route.function, args)
+        except Exception:
+            return web.Response(status=500)  # the invoker has logged the failure
+        try:
             return to_web_response(out if out is not None else result, route.name)
         except Exception as exc:
-            # The invoker already logged failures of the function itself; this covers conversion errors.
-            if isinstance(exc, TypeError) and "an HTTP function must return" in str(exc):
-                self.log.error("%s", exc)
+            self.log.error("HTTP function %s: bad response: %s", route.name, exc)
             return web.Response(status=500)
 
     async def _admin(self, request: web.Request) -> web.StreamResponse:
