@@ -1,0 +1,468 @@
+"""A cluster on this machine: each task runs as a subprocess with a real local-mode SparkSession.
+
+`submit` writes the run folder and returns; a long-lived service object owns a small thread pool that runs
+the tasks in dependency order (one at a time per run). Everything a poller needs is in files under the
+state dir (`<state_dir>/local-cluster/<run_id>/`): `state.json`, per-task logs, `result.json`, task values.
+So another process (or a later service object) can read state and output, and ask for a cancel through a
+marker file. A run whose owning process died is reported as failed rather than running forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jobclusters.localshim.paths import PathMapper, parse_adls
+from jobclusters.services.cluster import (
+    ClusterInfo,
+    ClusterRunRequest,
+    InvalidRunRequest,
+    LifeCycle,
+    ResultState,
+    RunHandle,
+    RunNotFound,
+    RunOutput,
+    RunState,
+    TaskOutput,
+    TaskRunState,
+    tail,
+)
+from jobclusters.services.local_cluster_plan import LaunchPlan, Planner, default_cores
+
+log = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+KILL_GRACE_SECONDS = 3.0
+POLL_SECONDS = 0.05
+
+
+def _now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def kill_process_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
+    """SIGTERM the task's whole process group (the job, its Spark JVM, Python workers), then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _topological(request: ClusterRunRequest) -> list[str]:
+    order: list[str] = []
+    pending = {t.task_key: set(t.depends_on) for t in request.tasks}
+    while pending:
+        ready = [key for key, deps in pending.items() if deps <= set(order)]
+        if not ready:
+            raise InvalidRunRequest(f"tasks depend on each other in a cycle: {sorted(pending)}", "$.tasks")
+        for key in ready:
+            order.append(key)
+            del pending[key]
+    return order
+
+
+class _RunFiles:
+    def __init__(self, root: Path, run_id: str) -> None:
+        self.dir = root / run_id
+        self.request = self.dir / "request.json"
+        self.state = self.dir / "state.json"
+        self.cancel = self.dir / "cancel-requested"
+
+    def task_dir(self, task_key: str) -> Path:
+        return self.dir / "tasks" / task_key
+
+    def read_state(self) -> dict[str, Any]:
+        return json.loads(self.state.read_text())
+
+
+class LocalClusterJobService:
+    backend = "local"
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        workspace_dir: Path | None = None,
+        python: str = sys.executable,
+        storage_connection: str | None = None,
+        max_parallel_runs: int = 2,
+        max_local_cores: int | None = None,
+        log_tail_chars: int = 64_000,
+    ) -> None:
+        self.root = Path(state_dir) / "local-cluster"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.workspace_dir = Path(workspace_dir) if workspace_dir else Path(state_dir) / "workspace"
+        self.python = python
+        self.storage_connection = storage_connection
+        self.cores = max_local_cores or default_cores()
+        self.log_tail_chars = log_tail_chars
+        self._pool = ThreadPoolExecutor(max_workers=max_parallel_runs, thread_name_prefix="local-cluster")
+        self._lock = threading.Lock()
+        self._cancel_events: dict[str, threading.Event] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> LocalClusterJobService:
+        connection = settings.storage_connection.get_secret_value()
+        return cls(Path(settings.state_dir), storage_connection=connection)
+
+    def close(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait)
+
+    # ------------------------------------------------------------------------------------------ submit
+
+    def _run_id(self, idempotency_key: str) -> str:
+        return "local-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
+
+    def _fetch_blob(self, value: str, mapper: PathMapper) -> None:
+        """An `abfss://` job file missing from the workspace comes from the storage account (Azurite)."""
+        location = parse_adls(value)
+        if location is None or not self.storage_connection or mapper.map(value).exists():
+            return
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.storage.blob import BlobServiceClient
+
+        client = BlobServiceClient.from_connection_string(self.storage_connection)
+        blob = client.get_blob_client(location.container, location.path)
+        try:
+            data = blob.download_blob().readall()
+        except ResourceNotFoundError:
+            return
+        target = mapper.map(value)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+    def _plans(self, request: ClusterRunRequest, mapper: PathMapper) -> dict[str, LaunchPlan]:
+        for task in request.tasks:
+            for value in _job_files(task):
+                self._fetch_blob(value, mapper)
+        planner = Planner(mapper, self.cores, check_libraries=self.python == sys.executable)
+        return {t.task_key: planner.plan(request, i, t) for i, t in enumerate(request.tasks)}
+
+    def submit(self, request: ClusterRunRequest, idempotency_key: str) -> RunHandle:
+        run_id = self._run_id(idempotency_key)
+        files = _RunFiles(self.root, run_id)
+        handle = RunHandle(backend="local", run_id=run_id, idempotency_key=idempotency_key)
+        with self._lock:
+            if files.state.exists():
+                return handle
+            base_dir = Path(request.base_dir).resolve() if request.base_dir else Path.cwd()
+            mapper = PathMapper(self.workspace_dir, base_dir)
+            order = _topological(request)
+            plans = self._plans(request, mapper)
+            files.dir.mkdir(parents=True, exist_ok=True)
+            _write_json(files.request, request.model_dump(mode="json"))
+            state = RunState(
+                run_id=run_id,
+                life_cycle=LifeCycle.PENDING,
+                cluster=ClusterInfo(cluster_id="local", spark_master=plans[order[0]].master),
+                tasks=[
+                    TaskRunState(task_key=key, task_run_id=f"{run_id}:{key}", life_cycle=LifeCycle.PENDING)
+                    for key in order
+                ],
+            )
+            self._save(files, state)
+            event = threading.Event()
+            self._cancel_events[run_id] = event
+        self._pool.submit(self._execute, request, files, plans, order, base_dir, event)
+        return handle.model_copy(update={"task_run_ids": {k: f"{run_id}:{k}" for k in order}})
+
+    def _save(self, files: _RunFiles, state: RunState) -> None:
+        _write_json(files.state, {"owner_pid": os.getpid(), "state": state.model_dump(mode="json")})
+
+    # ------------------------------------------------------------------------------------------ execute
+
+    def _execute(
+        self,
+        request: ClusterRunRequest,
+        files: _RunFiles,
+        plans: dict[str, LaunchPlan],
+        order: list[str],
+        base_dir: Path,
+        cancel: threading.Event,
+    ) -> None:
+        state = RunState.model_validate(files.read_state()["state"])
+        try:
+            self._run_tasks(request, files, plans, order, base_dir, cancel, state)
+        except Exception as exc:
+            log.exception("local cluster run %s failed to execute", state.run_id)
+            state.life_cycle, state.result = LifeCycle.TERMINATED, ResultState.FAILED
+            state.message = f"the local cluster could not run this: {type(exc).__name__}: {exc}"
+            state.end_time = _now()
+            self._save(files, state)
+
+    def _run_tasks(
+        self,
+        request: ClusterRunRequest,
+        files: _RunFiles,
+        plans: dict[str, LaunchPlan],
+        order: list[str],
+        base_dir: Path,
+        cancel: threading.Event,
+        state: RunState,
+    ) -> None:
+        state.life_cycle = LifeCycle.RUNNING
+        state.start_time = _now()
+        self._save(files, state)
+        deadline = time.monotonic() + request.timeout_seconds if request.timeout_seconds else None
+        results: dict[str, ResultState] = {}
+        for index, key in enumerate(order):
+            task_state = state.tasks[index]
+            task = request.task(key)
+            blocked = [d for d in task.depends_on if results.get(d) is not ResultState.SUCCESS]
+            if cancel.is_set() or files.cancel.exists():
+                results[key] = ResultState.CANCELED
+                task_state.message = "canceled before it started"
+            elif blocked:
+                upstream = results[blocked[0]]
+                results[key] = (
+                    ResultState.CANCELED if upstream is ResultState.CANCELED else ResultState.FAILED
+                )
+                task_state.message = f"upstream task {blocked[0]} ended {upstream.value}"
+            else:
+                task_deadline = deadline
+                if task.timeout_seconds:
+                    own = time.monotonic() + task.timeout_seconds
+                    task_deadline = own if task_deadline is None else min(own, task_deadline)
+                results[key] = self._run_one(plans[key], files, base_dir, cancel, state, index, task_deadline)
+                continue
+            task_state.life_cycle, task_state.result = LifeCycle.TERMINATED, results[key]
+            task_state.end_time = _now()
+            self._save(files, state)
+        self._finish(state, results)
+        self._save(files, state)
+
+    def _finish(self, state: RunState, results: dict[str, ResultState]) -> None:
+        state.life_cycle = LifeCycle.TERMINATED
+        state.end_time = _now()
+        worst = next(
+            (
+                r
+                for r in (ResultState.CANCELED, ResultState.TIMEDOUT, ResultState.FAILED)
+                if r in results.values()
+            ),
+            ResultState.SUCCESS,
+        )
+        state.result = worst
+        failed = [t for t in state.tasks if t.result is not ResultState.SUCCESS]
+        if failed:
+            state.message = "; ".join(
+                f"{t.task_key}: {t.result.value if t.result else '?'}: {t.message}" for t in failed
+            )
+        else:
+            state.message = "all tasks succeeded"
+
+    def _run_one(
+        self,
+        plan: LaunchPlan,
+        files: _RunFiles,
+        base_dir: Path,
+        cancel: threading.Event,
+        state: RunState,
+        index: int,
+        deadline: float | None,
+    ) -> ResultState:
+        task_state = state.tasks[index]
+        task_dir = files.task_dir(plan.task_key)
+        task_dir.mkdir(parents=True, exist_ok=True)
+        result_file = task_dir / "result.json"
+        spec_file = task_dir / "task.json"
+        _write_json(spec_file, plan.task_file(files.dir, self.workspace_dir, base_dir, result_file))
+        env = self._env(plan)
+        stdout = open(task_dir / "stdout.log", "wb")  # noqa: SIM115 - handed to the child, closed below
+        stderr = open(task_dir / "stderr.log", "wb")  # noqa: SIM115
+        for note in plan.notes:
+            stderr.write(f"[local cluster] {note}\n".encode())
+        stderr.flush()
+        task_state.life_cycle = LifeCycle.RUNNING
+        task_state.start_time = _now()
+        task_state.cluster = ClusterInfo(
+            cluster_id="local", spark_master=plan.master, num_workers=plan.num_workers
+        )
+        try:
+            proc = subprocess.Popen(
+                [self.python, "-m", "jobclusters.localshim.run", str(spec_file)],
+                cwd=base_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+            )
+        finally:
+            stdout.close()
+            stderr.close()
+        _write_json(task_dir / "pid", {"pid": proc.pid})
+        self._save(files, state)
+        outcome: ResultState | None = None
+        while proc.poll() is None:
+            if cancel.is_set() or files.cancel.exists():
+                outcome = ResultState.CANCELED
+            elif deadline is not None and time.monotonic() > deadline:
+                outcome = ResultState.TIMEDOUT
+            if outcome is not None:
+                task_state.life_cycle = LifeCycle.TERMINATING
+                self._save(files, state)
+                kill_process_group(proc)
+                break
+            time.sleep(POLL_SECONDS)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        code = proc.wait()
+        result = json.loads(result_file.read_text()) if result_file.exists() else {}
+        if outcome is ResultState.CANCELED:
+            message = "canceled; the task's processes were killed"
+        elif outcome is ResultState.TIMEDOUT:
+            message = "timed out; the task's processes were killed"
+        elif code == 0 and result.get("status", "succeeded") == "succeeded":
+            outcome, message = ResultState.SUCCESS, ""
+        else:
+            outcome = ResultState.FAILED
+            message = result.get("error") or f"the job exited with code {code}"
+            last = _last_line(task_dir / "stdout.log")
+            if last and last not in message:
+                message = f"{message} (last output: {last})"
+        task_state.life_cycle, task_state.result, task_state.message = LifeCycle.TERMINATED, outcome, message
+        task_state.end_time = _now()
+        self._save(files, state)
+        return outcome
+
+    def _env(self, plan: LaunchPlan) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not _looks_secret(k)}
+        env.update(plan.env)
+        python_path = [str(PROJECT_ROOT), *plan.python_path]
+        if env.get("PYTHONPATH"):
+            python_path.append(env["PYTHONPATH"])
+        env["PYTHONPATH"] = os.pathsep.join(python_path)
+        env["PYSPARK_PYTHON"] = self.python
+        env["PYSPARK_DRIVER_PYTHON"] = self.python
+        env["SPARK_LOCAL_IP"] = "127.0.0.1"
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    # ------------------------------------------------------------------------------------------ read
+
+    def _files(self, handle: RunHandle) -> _RunFiles:
+        files = _RunFiles(self.root, handle.run_id)
+        if not files.state.exists():
+            raise RunNotFound(f"no local cluster run {handle.run_id}")
+        return files
+
+    def get_state(self, handle: RunHandle) -> RunState:
+        files = self._files(handle)
+        data = files.read_state()
+        state = RunState.model_validate(data["state"])
+        owner = int(data.get("owner_pid", 0))
+        if not state.terminal and owner != os.getpid() and not _pid_alive(owner):
+            state.life_cycle, state.result = LifeCycle.TERMINATED, ResultState.FAILED
+            state.message = f"the local cluster process ({owner}) that ran this run is gone"
+            state.end_time = state.end_time or _now()
+        return state
+
+    def cancel(self, handle: RunHandle) -> None:
+        files = self._files(handle)
+        files.cancel.touch()
+        event = self._cancel_events.get(handle.run_id)
+        if event is not None:
+            event.set()
+
+    def get_output(self, handle: RunHandle) -> RunOutput:
+        files = self._files(handle)
+        state = self.get_state(handle)
+        values_dir = files.dir / "task_values"
+        outputs = []
+        half = self.log_tail_chars // 2
+        for task in state.tasks:
+            task_dir = files.task_dir(task.task_key)
+            result_path = task_dir / "result.json"
+            result = json.loads(result_path.read_text()) if result_path.exists() else {}
+            out, out_cut = tail(_read(task_dir / "stdout.log"), half)
+            err, err_cut = tail(_read(task_dir / "stderr.log"), half)
+            values_path = values_dir / f"{task.task_key}.json"
+            outputs.append(
+                TaskOutput(
+                    task_key=task.task_key,
+                    logs=f"--- stdout ---\n{out}\n--- stderr (driver log) ---\n{err}",
+                    logs_truncated=out_cut or err_cut,
+                    notebook_result=result.get("notebook_result"),
+                    error=result.get("error")
+                    or (task.message if task.result is not ResultState.SUCCESS else None),
+                    error_trace=result.get("error_trace"),
+                    task_values=json.loads(values_path.read_text()) if values_path.exists() else {},
+                )
+            )
+        return RunOutput(run_id=handle.run_id, tasks=outputs)
+
+    def wait(
+        self, handle: RunHandle, timeout: float, sleep: Callable[[float], None] = time.sleep
+    ) -> RunState:
+        """For tests and the CLI only: orchestrators poll `get_state` with durable timers instead."""
+        end = time.monotonic() + timeout
+        while True:
+            state = self.get_state(handle)
+            if state.terminal or time.monotonic() > end:
+                return state
+            sleep(0.1)
+
+
+def _job_files(task: Any) -> list[str]:
+    files = []
+    if task.spark_python_task is not None:
+        files.append(task.spark_python_task.python_file)
+    if task.notebook_task is not None:
+        files.append(task.notebook_task.notebook_path)
+    if task.spark_batch_task is not None:
+        files.append(task.spark_batch_task.file)
+        files.extend(task.spark_batch_task.py_files)
+    if task.spark_submit_task is not None:
+        files.extend(p for p in task.spark_submit_task.parameters if p.endswith(".py"))
+    files.extend(lib.whl for lib in task.libraries if lib.whl)
+    return files
+
+
+def _read(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", errors="replace") if path.exists() else ""
+
+
+def _last_line(path: Path) -> str:
+    lines = [line.strip() for line in _read(path).splitlines() if line.strip()]
+    return lines[-1][:500] if lines else ""
+
+
+_SECRET_MARKERS = ("TOKEN", "PASSWORD", "SECRET", "KEY", "CONNECTION", "AzureWebJobsStorage")
+
+
+def _looks_secret(name: str) -> bool:
+    """The app's credentials are not the job's: a job never inherits them."""
+    upper = name.upper()
+    return any(marker.upper() in upper for marker in _SECRET_MARKERS)
