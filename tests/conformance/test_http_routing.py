@@ -74,7 +74,9 @@ def test_method_not_listed_is_not_routed(served: Served) -> None:
 
 
 def test_catch_all_and_optional_parameters(served: Served) -> None:
-    assert requests.get(served.url("files/a/b/c.txt"), timeout=10).json()["route_params"] == {"path": "a/b/c.txt"}
+    assert requests.get(served.url("files/a/b/c.txt"), timeout=10).json()["route_params"] == {
+        "path": "a/b/c.txt"
+    }
     assert requests.get(served.url("optional"), timeout=10).json()["route_params"] == {}
     assert requests.get(served.url("optional/7"), timeout=10).json()["route_params"] == {"id": "7"}
 

@@ -69,7 +69,7 @@ def returns_none(req: func.HttpRequest) -> None:
 
 
 @app.route(route="returns/dict")
-def returns_dict(req: func.HttpRequest):  # type: ignore[no-untyped-def]
+def returns_dict(req: func.HttpRequest) -> dict[str, str]:
     return {"not": "allowed"}
 
 

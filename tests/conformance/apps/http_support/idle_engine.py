@@ -6,7 +6,9 @@ from devhost.engine_api import InstanceNotFound, InstanceQuery, InstanceState
 
 
 class IdleEngine:
-    async def start_new(self, name: str, *, instance_id: str | None = None, input_json: str | None = None) -> str:
+    async def start_new(
+        self, name: str, *, instance_id: str | None = None, input_json: str | None = None
+    ) -> str:
         raise RuntimeError("IdleEngine runs no orchestrations")
 
     async def get_instance(
