@@ -3,19 +3,74 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from devhost.listeners import FunctionObject, HostServices, TriggerListener
+from devhost.servicebus import LocalServiceBus, load_config
+from devhost.triggers.blob import BlobTriggerListener
+from devhost.triggers.common import ListenerContext
+from devhost.triggers.options import ListenerTuning, read_extensions
+from devhost.triggers.queue import QueueTriggerListener
+from devhost.triggers.servicebus import ServiceBusTriggerListener
+from devhost.triggers.state import TriggerState
+from devhost.triggers.timer import TimerTriggerListener
 
 SERVED_BY_CORE = frozenset({"orchestrationTrigger", "activityTrigger", "entityTrigger", "httpTrigger"})
+SERVICEBUS_CONFIG_FILE = "servicebus.config.json"
+SERVICEBUS_CONFIG_SETTING = "DEVHOST_SERVICEBUS_CONFIG"
 
 
-def build_listeners(services: HostServices, functions: Sequence[FunctionObject]) -> list[TriggerListener]:
+def servicebus_config_path(services: HostServices) -> Path | None:
+    """The emulator-style entity file: the setting if given, else `<app>/servicebus.config.json`."""
+    configured = services.settings.get(SERVICEBUS_CONFIG_SETTING)
+    if configured:
+        path = Path(configured)
+        return path if path.is_absolute() else services.app_dir / path
+    default = services.app_dir / SERVICEBUS_CONFIG_FILE
+    return default if default.is_file() else None
+
+
+def build_listeners(
+    services: HostServices,
+    functions: Sequence[FunctionObject],
+    *,
+    tuning: ListenerTuning | None = None,
+) -> list[TriggerListener]:
     """Listeners for every function whose trigger the core does not serve itself.
 
-    Trigger kinds without a listener yet are reported, never silently ignored.
+    A function whose trigger is misconfigured (missing setting, bad schedule or path) is logged and left out;
+    the host and the other functions keep running, as in the Functions host. Unknown trigger kinds are
+    reported, never silently ignored.
     """
+    extensions = read_extensions(services.host_json)
+    ctx = ListenerContext(
+        services=services,
+        extensions=extensions,
+        tuning=tuning or ListenerTuning.from_settings(services.settings),
+        state=TriggerState(services.state_dir),
+    )
+    bus: LocalServiceBus | None = None
+    listeners: list[TriggerListener] = []
     for fn in functions:
         kind = fn.get_trigger().get_binding_name()
-        if kind not in SERVED_BY_CORE:
-            services.log.warning("function %s: %s is not yet served by devhost", fn.get_function_name(), kind)
-    return []
+        if kind in SERVED_BY_CORE:
+            continue
+        try:
+            if kind == "blobTrigger":
+                listeners.append(BlobTriggerListener(ctx, fn))
+            elif kind == "queueTrigger":
+                listeners.append(QueueTriggerListener(ctx, fn))
+            elif kind == "serviceBusTrigger":
+                if bus is None:
+                    bus = LocalServiceBus(services.state_dir)
+                    config = servicebus_config_path(services)
+                    if config is not None:
+                        bus.apply_config(load_config(config))
+                listeners.append(ServiceBusTriggerListener(ctx, fn, bus))
+            elif kind == "timerTrigger":
+                listeners.append(TimerTriggerListener(ctx, fn))
+            else:
+                services.log.warning("function %s: %s is not served by devhost", fn.get_function_name(), kind)
+        except ValueError as exc:
+            services.log.error("function %s is not started: %s", fn.get_function_name(), exc)
+    return listeners

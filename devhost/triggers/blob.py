@@ -1,0 +1,257 @@
+"""Blob trigger: each new or changed blob (by ETag) under a path pattern fires the function once.
+
+Detection polls the container listing one page at a time from a saved marker, so one poll costs at most
+one page however many untouched blobs the container holds; comparing ETags against an in-memory map costs
+no request per untouched blob. Blobs that devhost itself writes (output bindings) are looked up directly
+at once. Receipts are durable (TriggerState), so a settled blob version never fires again after a restart.
+Retries follow `extensions.queues.maxDequeueCount` (5); then a message goes to `webjobs-blobtrigger-poison`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.functions.blob import InputStream
+from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+from azure.storage.queue.aio import QueueClient
+
+from devhost.listeners import FunctionObject
+from devhost.triggers import signals
+from devhost.triggers.common import ListenerContext, TaskGroup, one_line, trigger_binding, wait_for_event
+from devhost.triggers.connections import account_key, storage_connection
+from devhost.triggers.expressions import BlobPathPattern, parse_blob_path, resolve_settings
+from devhost.triggers.outputs import encode_queue_message, prepare_outputs
+
+POISON_QUEUE = "webjobs-blobtrigger-poison"
+
+
+def _etag(value: str | None) -> str:
+    return (value or "").strip('"')
+
+
+class BlobTriggerListener:
+    def __init__(self, ctx: ListenerContext, function: FunctionObject) -> None:
+        self.ctx = ctx
+        self.function = function
+        self.name: str = function.get_function_name()
+        binding = trigger_binding(function)
+        self.arg_name: str = binding["name"]
+        where = f"function {self.name}: blobTrigger"
+        path = resolve_settings(str(binding.get("path") or ""), ctx.services.settings, where=where)
+        self.pattern: BlobPathPattern = parse_blob_path(path, where=where)
+        self.connection = storage_connection(ctx.services.settings, binding.get("connection"), where=where)
+        self.max_attempts = ctx.extensions.queues.maxDequeueCount
+        self._known: dict[str, str] = {}
+        self._inflight: set[tuple[str, str]] = set()
+        self._marker: str | None = None
+        self._sweep_seen: set[str] = set()
+        self._hints: set[str] = set()
+        self._wake = asyncio.Event()
+        self._tasks = TaskGroup()
+        self._limit = asyncio.Semaphore(ctx.extensions.blobs.maxDegreeOfParallelism)
+        self._service: BlobServiceClient | None = None
+        self._container: ContainerClient | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._unsubscribe = lambda: None
+        self._missing_logged = False
+
+    async def start(self) -> None:
+        self._service = BlobServiceClient.from_connection_string(self.connection)
+        self._container = self._service.get_container_client(self.pattern.container)
+        self._known = self.ctx.state.settled_etags(self.name, self.pattern.container)
+        loop = asyncio.get_running_loop()
+
+        def hint(blob_name: str) -> None:
+            loop.call_soon_threadsafe(self._add_hint, blob_name)
+
+        self._unsubscribe = signals.subscribe(
+            "blob", account_key(self.connection), self.pattern.container, hint
+        )
+        self._poller = loop.create_task(self._poll_forever())
+        self.ctx.services.log.info(
+            "blob trigger %s: watching %s/%s", self.name, self.pattern.container, self.pattern.blob_pattern
+        )
+
+    async def stop(self) -> None:
+        self._unsubscribe()
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(BaseException):
+                await self._poller
+        await self._tasks.drain(timeout=10.0)
+        if self._service is not None:
+            await self._service.close()
+
+    def _add_hint(self, blob_name: str) -> None:
+        self._hints.add(blob_name)
+        self._wake.set()
+
+    async def _poll_forever(self) -> None:
+        interval = self.ctx.tuning.blob_poll_interval
+        next_scan = 0.0
+        while True:
+            if self._hints:
+                hinted, self._hints = self._hints, set()
+                for blob_name in hinted:
+                    await self._check_one(blob_name)
+            if time.monotonic() >= next_scan:
+                try:
+                    await self._scan_page()
+                except Exception as exc:
+                    self.ctx.services.log.warning(
+                        "blob trigger %s: listing failed: %s", self.name, one_line(exc)
+                    )
+                next_scan = time.monotonic() + interval
+            self._wake.clear()
+            await wait_for_event(self._wake, next_scan - time.monotonic())
+
+    async def _scan_page(self) -> None:
+        assert self._container is not None
+        pager = self._container.list_blobs(
+            name_starts_with=self.pattern.prefix or None, results_per_page=self.ctx.tuning.blob_page_size
+        ).by_page(continuation_token=self._marker)
+        try:
+            async for page in pager:
+                async for blob in page:
+                    self._sweep_seen.add(blob.name)
+                    self._consider(blob.name, _etag(blob.etag))
+                break
+        except ResourceNotFoundError:
+            if not self._missing_logged:
+                self.ctx.services.log.info(
+                    "blob trigger %s: container %s does not exist yet", self.name, self.pattern.container
+                )
+                self._missing_logged = True
+            return
+        self._marker = pager.continuation_token  # type: ignore[attr-defined]
+        if not self._marker:
+            for gone in set(self._known) - self._sweep_seen:
+                del self._known[gone]
+            self._sweep_seen = set()
+
+    async def _check_one(self, blob_name: str) -> None:
+        assert self._container is not None
+        if self.pattern.match(blob_name) is None:
+            return
+        try:
+            props = await self._container.get_blob_client(blob_name).get_blob_properties()
+        except ResourceNotFoundError:
+            return
+        except Exception as exc:
+            self.ctx.services.log.warning("blob trigger %s: %s: %s", self.name, blob_name, one_line(exc))
+            return
+        self._consider(blob_name, _etag(props.etag))
+
+    def _consider(self, blob_name: str, etag: str) -> None:
+        if self._known.get(blob_name) == etag or (blob_name, etag) in self._inflight:
+            return
+        captures = self.pattern.match(blob_name)
+        if captures is None:
+            return
+        container = self.pattern.container
+        receipt = self.ctx.state.receipt(self.name, container, blob_name, etag)
+        if receipt is not None and receipt.status != "pending":
+            self._known[blob_name] = etag
+            return
+        receipt = self.ctx.state.begin(self.name, container, blob_name, etag)
+        self._inflight.add((blob_name, etag))
+        self._tasks.spawn(self._process(blob_name, etag, captures, receipt.attempts))
+
+    async def _process(self, blob_name: str, etag: str, captures: dict[str, str], attempts: int) -> None:
+        container = self.pattern.container
+        try:
+            async with self._limit:
+                while True:
+                    try:
+                        outcome = await self._invoke_once(blob_name, etag, captures)
+                    except Exception as exc:
+                        attempts = self.ctx.state.record_failure(
+                            self.name, container, blob_name, etag, one_line(exc)
+                        )
+                        self.ctx.services.log.warning(
+                            "blob trigger %s: %s/%s attempt %d/%d failed: %s",
+                            self.name, container, blob_name, attempts, self.max_attempts, one_line(exc),
+                        )
+                        if attempts >= self.max_attempts:
+                            await self._poison(blob_name, etag, attempts, one_line(exc))
+                            self.ctx.state.settle(self.name, container, blob_name, etag, "poisoned")
+                            self._known[blob_name] = etag
+                            return
+                        await asyncio.sleep(
+                            max(self.ctx.tuning.blob_retry_delay,
+                                self.ctx.extensions.queues.visibilityTimeout.total_seconds())
+                        )
+                        continue
+                    self.ctx.state.settle(self.name, container, blob_name, etag, outcome)
+                    self._known[blob_name] = etag
+                    return
+        finally:
+            self._inflight.discard((blob_name, etag))
+
+    async def _invoke_once(self, blob_name: str, etag: str, captures: dict[str, str]) -> str:
+        assert self._container is not None
+        client = self._container.get_blob_client(blob_name)
+        try:
+            download = await client.download_blob()
+        except ResourceNotFoundError:
+            return "done"  # deleted before it could run: nothing left to deliver
+        props = download.properties
+        if _etag(props.etag) != etag:
+            return "done"  # superseded: the newer version has its own receipt and fires on its own
+        data = await download.readall()
+        path = f"{self.pattern.container}/{blob_name}"
+        stream = InputStream(
+            data=data,
+            name=path,
+            uri=client.url,
+            length=props.size,
+            blob_properties={
+                "ContentLength": props.size,
+                "ETag": props.etag,
+                "ContentType": props.content_settings.content_type,
+                "LastModified": props.last_modified.isoformat() if props.last_modified else None,
+            },
+            metadata=dict(props.metadata or {}),
+        )
+        binding_data: dict[str, Any] = {**captures, "BlobTrigger": path, "Uri": client.url,
+                                        "Metadata": dict(props.metadata or {})}
+        outputs = prepare_outputs(
+            self.function, self.ctx.services.settings, state_dir=self.ctx.services.state_dir,
+            binding_data=binding_data, queues=self.ctx.extensions.queues,
+        )
+        result = await self.ctx.services.invoke(self.function, {self.arg_name: stream, **outputs.args})
+        await outputs.flush(result)
+        return "done"
+
+    async def _poison(self, blob_name: str, etag: str, attempts: int, reason: str) -> None:
+        message = {
+            "Type": "BlobTrigger",
+            "FunctionId": f"Host.Functions.{self.name}",
+            "BlobType": "BlockBlob",
+            "ContainerName": self.pattern.container,
+            "BlobName": blob_name,
+            "ETag": f'"{etag}"',
+            "Attempts": attempts,
+            "Reason": f"the function failed {attempts} times; last error: {reason}",
+        }
+        try:
+            async with QueueClient.from_connection_string(self.connection, POISON_QUEUE) as queue:
+                with contextlib.suppress(ResourceExistsError):
+                    await queue.create_queue()
+                body = encode_queue_message(json.dumps(message), self.ctx.extensions.queues)
+                await queue.send_message(body)
+        except Exception as exc:
+            self.ctx.services.log.error(
+                "blob trigger %s: could not write to %s: %s", self.name, POISON_QUEUE, one_line(exc)
+            )
+            return
+        signals.notify("queue", account_key(self.connection), POISON_QUEUE)
+        self.ctx.services.log.error(
+            "blob trigger %s: %s/%s moved to %s after %d attempts",
+            self.name, self.pattern.container, blob_name, POISON_QUEUE, attempts,
+        )

@@ -1,0 +1,71 @@
+"""What every listener needs: the function's trigger binding, shared options, and one-line error text."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from devhost.listeners import FunctionObject, HostServices
+from devhost.triggers.options import Extensions, ListenerTuning
+from devhost.triggers.state import TriggerState
+
+
+@dataclass(frozen=True)
+class ListenerContext:
+    services: HostServices
+    extensions: Extensions
+    tuning: ListenerTuning
+    state: TriggerState
+
+
+def trigger_binding(function: FunctionObject) -> dict[str, Any]:
+    raw = function.get_trigger().get_dict_repr()
+    return {k: v for k, v in raw.items() if k != "direction"}
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or "(no message)"
+    if len(text) > 500:
+        text = text[:497] + "..."
+    return f"{type(exc).__name__}: {text}"
+
+
+class TaskGroup:
+    """Background tasks of one listener, all cancelled on stop."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float) -> None:
+        """Let running work finish for up to `timeout` seconds, then cancel what is left."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+        await self.cancel()
+
+    async def cancel(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+
+
+async def wait_for_event(event: asyncio.Event, timeout: float) -> bool:
+    try:
+        await asyncio.wait_for(event.wait(), timeout=max(0.0, timeout))
+        return True
+    except TimeoutError:
+        return False
