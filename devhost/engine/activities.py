@@ -1,0 +1,92 @@
+"""Run activity functions the way the Python worker does: the trigger converter decodes the input (df_loads)
+and encodes the result (df_dumps); sync functions run in a bounded thread pool, async ones on the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from azure.functions import meta
+from azure.functions.durable_functions import ActivityTriggerConverter
+
+MAX_DETAILS = 4000
+
+
+@dataclass(frozen=True)
+class ActivityWork:
+    instance_id: str
+    execution_id: str
+    task_id: int
+    name: str
+    input: str | None
+
+
+@dataclass(frozen=True)
+class ActivityOutcome:
+    ok: bool
+    result: str | None = None
+    reason: str = ""
+    details: str = ""
+
+
+def _call_args(fn: Any, input_json: str | None) -> tuple[Callable[..., Any], dict[str, Any]]:
+    user = fn.get_user_function()
+    trigger = fn.get_trigger()
+    value = ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_json), trigger_metadata=None)
+    return user, {str(trigger.name): value}
+
+
+def _encode(result: Any) -> str | None:
+    return str(ActivityTriggerConverter.encode(result, expected_type=None).value)
+
+
+def _user_frames(exc: BaseException) -> str:
+    """The traceback without devhost's and the executor's own frames (they say nothing about the failure)."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if "/devhost/engine/" not in f.filename and "/concurrent/futures/" not in f.filename
+    ]
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)[-MAX_DETAILS:]
+
+
+def _failure(name: str, exc: BaseException) -> ActivityOutcome:
+    message = f"{type(exc).__name__}: {exc}"
+    details = _user_frames(exc)
+    return ActivityOutcome(ok=False, reason=f"Activity function '{name}' failed: {message}", details=details)
+
+
+class ActivityRunner:
+    def __init__(self, functions: dict[str, Any], max_concurrent: int) -> None:
+        self.functions = functions
+        self.max_concurrent = max(1, max_concurrent)
+        self.pool = ThreadPoolExecutor(max_workers=self.max_concurrent, thread_name_prefix="devhost-activity")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self, work: ActivityWork) -> ActivityOutcome:
+        fn = self.functions.get(work.name)
+        if fn is None:
+            return ActivityOutcome(
+                ok=False,
+                reason=f"The function '{work.name}' doesn't exist, is disabled, or is not an activity "
+                "function.",
+                details="",
+            )
+        try:
+            user, kwargs = _call_args(fn, work.input)
+            if inspect.iscoroutinefunction(user):
+                result = await user(**kwargs)
+            else:
+                loop = asyncio.get_running_loop()
+                result = await loop.run_in_executor(self.pool, lambda: user(**kwargs))
+            return ActivityOutcome(ok=True, result=_encode(result))
+        except Exception as exc:
+            return _failure(work.name, exc)
