@@ -135,6 +135,16 @@ def reset_durable_client_session() -> None:
         http_utils._session_lock = asyncio.Lock()
 
 
+async def close_durable_client_session() -> None:
+    """Close the SDK's shared aiohttp session on shutdown (it is opened by the first client call)."""
+    from azure.durable_functions.models.utils import http_utils
+
+    session = http_utils._client_session
+    http_utils._client_session = None
+    if session is not None and not session.closed:
+        await session.close()
+
+
 class FunctionInvoker:
     """Calls user functions; `invoke` matches `devhost.listeners.Invoke`."""
 

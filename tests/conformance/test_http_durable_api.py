@@ -45,7 +45,9 @@ def with_client(served: Served, use: Callable[[df.DurableOrchestrationClient], C
     return served.call(run())
 
 
-def start_via_http(served: Served, name: str, payload: Any = None, instance_id: str | None = None) -> requests.Response:
+def start_via_http(
+    served: Served, name: str, payload: Any = None, instance_id: str | None = None
+) -> requests.Response:
     route = f"orchestrators/{name}" + (f"/{instance_id}" if instance_id else "")
     data = json.dumps(payload) if payload is not None else None
     return requests.post(served.url(route), data=data, timeout=10)
@@ -56,11 +58,20 @@ def test_http_starter_returns_202_with_management_urls_on_the_callers_origin(ser
     assert r.status_code == 202
     body = r.json()
     assert body["id"] == "inst-1"
-    assert set(body) >= {"statusQueryGetUri", "sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri",
-                         "restartPostUri", "suspendPostUri", "resumePostUri"}
+    assert set(body) >= {
+        "statusQueryGetUri",
+        "sendEventPostUri",
+        "terminatePostUri",
+        "purgeHistoryDeleteUri",
+        "restartPostUri",
+        "suspendPostUri",
+        "resumePostUri",
+    }
     assert r.headers["Location"] == body["statusQueryGetUri"]
     assert r.headers["Retry-After"] == "10"
-    assert body["statusQueryGetUri"].startswith(served.origin + "/runtime/webhooks/durabletask/instances/inst-1?")
+    assert body["statusQueryGetUri"].startswith(
+        served.origin + "/runtime/webhooks/durabletask/instances/inst-1?"
+    )
     assert "taskHub=HttpClientHub" in body["statusQueryGetUri"]
     assert body["sendEventPostUri"].split("?")[0].endswith("/instances/inst-1/raiseEvent/{eventName}")
 
@@ -98,7 +109,9 @@ def test_failed_instance_is_200_unless_asked_for_500(served: Served) -> None:
     engine_of(served).fail("bad", "Orchestrator function 'chain' failed: boom")
     r = requests.get(status_url, timeout=10)
     assert (r.status_code, r.json()["output"]) == (200, "Orchestrator function 'chain' failed: boom")
-    assert requests.get(status_url + "&returnInternalServerErrorOnFailure=true", timeout=10).status_code == 500
+    assert (
+        requests.get(status_url + "&returnInternalServerErrorOnFailure=true", timeout=10).status_code == 500
+    )
 
 
 def test_client_get_status_reads_fields_and_condensed_history(served: Served) -> None:
@@ -109,7 +122,7 @@ def test_client_get_status_reads_fields_and_condensed_history(served: Served) ->
     assert status.output == "out"
     assert status.name == "chain"
     assert status.created_time is not None
-    history = status.historyEvents  # type: ignore[attr-defined]
+    history = status.historyEvents
     kinds = [e["EventType"] for e in history]
     assert kinds == ["ExecutionStarted", "TaskCompleted"]
     assert history[0]["FunctionName"] == "chain"
@@ -121,7 +134,12 @@ def test_client_get_status_reads_fields_and_condensed_history(served: Served) ->
 def test_client_get_status_of_unknown_instance_is_empty(served: Served) -> None:
     status = with_client(served, lambda c: c.get_status("missing"))
     assert not status
-    assert requests.get(served.origin + "/runtime/webhooks/durabletask/instances/missing", timeout=10).status_code == 404
+    assert (
+        requests.get(
+            served.origin + "/runtime/webhooks/durabletask/instances/missing", timeout=10
+        ).status_code
+        == 404
+    )
 
 
 def test_client_get_status_by_filters_on_status_prefix_and_time(served: Served) -> None:
@@ -131,14 +149,18 @@ def test_client_get_status_by_filters_on_status_prefix_and_time(served: Served) 
     engine.complete("job-b", "1")
     running_jobs = with_client(
         served,
-        lambda c: c.get_status_by(runtime_status=[df.OrchestrationRuntimeStatus.Running], instance_id_prefix="job-"),
+        lambda c: c.get_status_by(
+            runtime_status=[df.OrchestrationRuntimeStatus.Running], instance_id_prefix="job-"
+        ),
     )
     assert [s.instance_id for s in running_jobs] == ["job-a"]
     created_b = engine.instances["job-b"].created_time
     window = with_client(
         served,
-        lambda c: c.get_status_by(created_time_from=created_b - timedelta(microseconds=1),
-                                  created_time_to=created_b + timedelta(microseconds=1)),
+        lambda c: c.get_status_by(
+            created_time_from=created_b - timedelta(microseconds=1),
+            created_time_to=created_b + timedelta(microseconds=1),
+        ),
     )
     assert [s.instance_id for s in window] == ["job-b"]
     everything = with_client(served, lambda c: c.get_status_all())
@@ -208,8 +230,11 @@ def test_terminate_suspend_resume_through_the_client(served: Served) -> None:
     assert (suspended.status_code, suspended.json()["runtimeStatus"]) == (202, "Suspended")
     with_client(served, lambda c: c.resume("ctl", "go on"))
     with_client(served, lambda c: c.terminate("ctl", "stop it"))
-    assert engine.calls == [("suspend", "ctl", "pause please"), ("resume", "ctl", "go on"),
-                            ("terminate", "ctl", "stop it")]
+    assert engine.calls == [
+        ("suspend", "ctl", "pause please"),
+        ("resume", "ctl", "go on"),
+        ("terminate", "ctl", "stop it"),
+    ]
     status = with_client(served, lambda c: c.get_status("ctl"))
     assert status.runtime_status == df.OrchestrationRuntimeStatus.Terminated
     assert status.output == "stop it"

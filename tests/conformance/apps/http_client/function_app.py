@@ -23,8 +23,10 @@ async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
 @app.durable_client_input(client_name="client")
 async def show_binding(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     links = client.create_http_management_payload("abc")
-    return func.HttpResponse(json.dumps({"taskHub": client.task_hub_name, "links": links}),
-                             mimetype="application/json")
+    return func.HttpResponse(
+        json.dumps({"taskHub": client._orchestration_bindings.task_hub_name, "links": links}),
+        mimetype="application/json",
+    )
 
 
 @app.orchestration_trigger(context_name="context")

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from devhost.app_loader import LoadedApp, load_app
 from devhost.engine_api import DurableEngine
 from devhost.http.server import HttpHost
-from devhost.invoke import FunctionInvoker
+from devhost.invoke import FunctionInvoker, close_durable_client_session
 
 T = TypeVar("T")
 
@@ -97,6 +97,7 @@ def serve_app(
         yield Served(app, host, engine, invoker, loop)
     finally:
         loop.call(host.stop())
+        loop.call(close_durable_client_session())
         if stop_engine is not None:
             loop.call(stop_engine(engine))
         invoker.close()

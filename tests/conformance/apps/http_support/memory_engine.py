@@ -33,7 +33,9 @@ class MemoryEngine:
         return self.clock
 
     def _set(self, instance_id: str, **changes: Any) -> None:
-        self.instances[instance_id] = replace(self.instances[instance_id], last_updated_time=self._tick(), **changes)
+        self.instances[instance_id] = replace(
+            self.instances[instance_id], last_updated_time=self._tick(), **changes
+        )
 
     def complete(self, instance_id: str, output_json: str) -> None:
         self._set(instance_id, runtime_status=RuntimeStatus.COMPLETED, output=output_json)
@@ -41,21 +43,38 @@ class MemoryEngine:
     def fail(self, instance_id: str, message: str) -> None:
         self._set(instance_id, runtime_status=RuntimeStatus.FAILED, output=message)
 
-    async def start_new(self, name: str, *, instance_id: str | None = None, input_json: str | None = None) -> str:
+    async def start_new(
+        self, name: str, *, instance_id: str | None = None, input_json: str | None = None
+    ) -> str:
         iid = instance_id or f"auto{len(self.instances)}"
         existing = self.instances.get(iid)
         if existing is not None and existing.runtime_status not in TERMINAL_STATUSES:
             raise InstanceAlreadyRunning(f"An instance with ID '{iid}' already exists.")
         now = self._tick()
         self.instances[iid] = InstanceState(
-            instance_id=iid, name=name, runtime_status=RuntimeStatus.RUNNING, created_time=now,
-            last_updated_time=now, input=input_json,
+            instance_id=iid,
+            name=name,
+            runtime_status=RuntimeStatus.RUNNING,
+            created_time=now,
+            last_updated_time=now,
+            input=input_json,
             history=[
                 {"EventType": 12, "EventId": -1, "IsPlayed": False, "Timestamp": now.isoformat()},
-                {"EventType": 0, "EventId": -1, "Name": name, "Input": input_json, "Timestamp": now.isoformat()},
+                {
+                    "EventType": 0,
+                    "EventId": -1,
+                    "Name": name,
+                    "Input": input_json,
+                    "Timestamp": now.isoformat(),
+                },
                 {"EventType": 4, "EventId": 0, "Name": "say", "Input": "1", "Timestamp": now.isoformat()},
-                {"EventType": 5, "EventId": -1, "TaskScheduledId": 0, "Result": '"said"',
-                 "Timestamp": now.isoformat()},
+                {
+                    "EventType": 5,
+                    "EventId": -1,
+                    "TaskScheduledId": 0,
+                    "Result": '"said"',
+                    "Timestamp": now.isoformat(),
+                },
             ],
         )
         return iid
@@ -66,8 +85,9 @@ class MemoryEngine:
         state = self.instances.get(instance_id)
         if state is None:
             return None
-        return replace(state, history=state.history if show_history else None,
-                       input=state.input if show_input else None)
+        return replace(
+            state, history=state.history if show_history else None, input=state.input if show_input else None
+        )
 
     def _matches(self, s: InstanceState, q: InstanceQuery) -> bool:
         return (
@@ -78,8 +98,9 @@ class MemoryEngine:
         )
 
     async def query_instances(self, query: InstanceQuery) -> tuple[list[InstanceState], str | None]:
-        matching = sorted((s for s in self.instances.values() if self._matches(s, query)),
-                          key=lambda s: s.instance_id)
+        matching = sorted(
+            (s for s in self.instances.values() if self._matches(s, query)), key=lambda s: s.instance_id
+        )
         start = int(query.continuation_token or 0)
         page = matching[start : start + query.page_size]
         token = str(start + query.page_size) if start + query.page_size < len(matching) else None
