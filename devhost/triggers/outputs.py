@@ -18,6 +18,7 @@ from typing import Any
 
 import azure.functions as func
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.functions.decorators.core import BindingDirection
 from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
@@ -57,7 +58,7 @@ def output_bindings(function: Any) -> list[OutputBinding]:
     found = []
     for binding in function.get_bindings():
         raw = binding.get_dict_repr()
-        if raw.get("type") in OUTPUT_TYPES and str(getattr(binding, "direction", "")).endswith("OUT"):
+        if raw.get("type") in OUTPUT_TYPES and raw.get("direction") == BindingDirection.OUT:
             found.append(OutputBinding(name=str(raw["name"]), type=str(raw["type"]), properties=raw))
     return found
 
