@@ -296,6 +296,46 @@ class ClusterTask(_Strict):
         return next(k for k in PAYLOAD_KINDS if getattr(self, k) is not None)
 
 
+class PoolAutoScale(_Strict):
+    enabled: bool = True
+    min_node_count: int = Field(3, ge=3, alias="minNodeCount")
+    max_node_count: int = Field(10, ge=3, alias="maxNodeCount")
+
+
+class PoolAutoPause(_Strict):
+    enabled: bool = True
+    delay_in_minutes: int = Field(15, ge=5, alias="delayInMinutes")
+
+
+class LibraryRequirements(_Strict):
+    filename: str = "requirements.txt"
+    content: str
+
+
+class SparkPoolSettings(BaseModel):
+    """A Synapse Spark pool's settings (the ARM `bigDataPools` properties; camelCase names accepted)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    pool_name: str | None = None
+    node_size: Literal["Small", "Medium", "Large", "XLarge", "XXLarge", "XXXLarge"] = Field(
+        "Small", alias="nodeSize"
+    )
+    node_count: int | None = Field(None, ge=3, alias="nodeCount")
+    auto_scale: PoolAutoScale | None = Field(None, alias="autoScale")
+    auto_pause: PoolAutoPause | None = Field(None, alias="autoPause")
+    spark_version: str | None = Field(None, alias="sparkVersion")
+    spark_config_properties: dict[str, str] = Field(default_factory=dict, alias="sparkConfigProperties")
+    library_requirements: LibraryRequirements | None = Field(None, alias="libraryRequirements")
+
+    @field_validator("spark_config_properties", mode="before")
+    @classmethod
+    def _stringify(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()}
+        return value
+
+
 class ClusterRunRequest(_Strict):
     """One run to submit. `run_id` is ours (orchestration run id) and ends up in the cluster tags."""
 
@@ -305,6 +345,7 @@ class ClusterRunRequest(_Strict):
     job_clusters: list[JobCluster] = Field(default_factory=list)
     timeout_seconds: int | None = Field(None, ge=0)
     tags: dict[str, str] = Field(default_factory=dict)
+    spark_pool: SparkPoolSettings | None = Field(None, description="Synapse: the pool and its settings")
     base_dir: str | None = Field(
         None, description="local cluster: folder that relative paths resolve against"
     )
@@ -373,6 +414,9 @@ class RunHandle(_Strict):
     run_id: str
     idempotency_key: str
     task_run_ids: dict[str, str] = Field(default_factory=dict)
+    deadline: datetime | None = Field(
+        default=None, description="backends without their own run timeout (Livy, WebHCat, Synapse) cancel past this"
+    )
 
 
 class ClusterInfo(_Strict):

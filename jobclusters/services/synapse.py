@@ -1,0 +1,273 @@
+"""Cluster jobs on Synapse: Spark batch jobs on a Spark pool through azure-synapse-spark's `SparkClient`.
+
+The batch body is the Livy one (shared with HDInsight) plus what the pool settings give a batch: the
+pool's `sparkConfigProperties` under the job's conf, driver/executor sizes from `nodeSize`, executors from
+`nodeCount` or `autoScale` (as dynamic allocation). `autoPause` and `libraryRequirements` are properties of
+the pool itself (management plane), which the batch API does not take: they are checked, not sent.
+Throttling and 5xx retries are azure-core's RetryPolicy (it honours Retry-After); the token bucket sits
+in front of every attempt and pauses on a server's Retry-After.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.synapse.spark import SparkClient
+from azure.synapse.spark.models import SparkBatchJob, SparkBatchJobOptions
+
+from jobclusters.services.cluster import (
+    ClusterInfo,
+    ClusterJobError,
+    ClusterRunRequest,
+    InvalidRunRequest,
+    LifeCycle,
+    ResultState,
+    RunHandle,
+    RunNotFound,
+    RunOutput,
+    RunState,
+    ServiceUnavailable,
+    SparkPoolSettings,
+    TaskOutput,
+    idempotency_token,
+    tail,
+)
+from jobclusters.services.databricks import RUN_ID_TAG
+from jobclusters.services.livy import (
+    _LIVY_RESULTS,
+    _LIVY_STATES,
+    _deadline,
+    _single_task,
+    livy_batch,
+    past_deadline,
+)
+from jobclusters.services.rate_limit import TokenBucket, parse_retry_after
+
+T = TypeVar("T")
+
+# vCores and memory of one node per Synapse node size; the driver and each executor get one node's worth.
+NODE_SIZES = {
+    "Small": (4, "28g"),
+    "Medium": (8, "56g"),
+    "Large": (16, "112g"),
+    "XLarge": (32, "224g"),
+    "XXLarge": (64, "400g"),
+    "XXXLarge": (80, "504g"),
+}
+_RESULTS = {"Succeeded": ResultState.SUCCESS, "Failed": ResultState.FAILED, "Cancelled": ResultState.CANCELED}
+
+
+class BucketPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Every attempt (retries too) takes a token; a 429/503 Retry-After pauses all users of the bucket."""
+
+    def __init__(self, bucket: TokenBucket) -> None:
+        self._bucket = bucket
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        self._bucket.acquire()
+
+    def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
+        http = response.http_response
+        if http.status_code in (429, 503):
+            wait = parse_retry_after(http.headers.get("Retry-After"))
+            if wait:
+                self._bucket.pause(wait)
+
+
+def synapse_batch(request: ClusterRunRequest, idempotency_key: str) -> SparkBatchJobOptions:
+    task = _single_task(request, "Synapse")
+    body = livy_batch(request, task, idempotency_token(idempotency_key), "Synapse")
+    pool = request.spark_pool or SparkPoolSettings.model_validate({})
+    conf = {**pool.spark_config_properties, **body.get("conf", {})}
+    cores, memory = NODE_SIZES[pool.node_size]
+    executors = body.get("numExecutors")
+    if pool.auto_scale is not None and pool.auto_scale.enabled:
+        low = max(1, pool.auto_scale.min_node_count - 1)
+        high = max(low, pool.auto_scale.max_node_count - 1)
+        conf.setdefault("spark.dynamicAllocation.enabled", "true")
+        conf.setdefault("spark.dynamicAllocation.minExecutors", str(low))
+        conf.setdefault("spark.dynamicAllocation.maxExecutors", str(high))
+        executors = executors or low
+    elif executors is None and pool.node_count:
+        executors = max(1, pool.node_count - 1)
+    return SparkBatchJobOptions(
+        name=body["name"],
+        file=body["file"],
+        class_name=body.get("className"),
+        arguments=body.get("args"),
+        jars=body.get("jars"),
+        python_files=body.get("pyFiles"),
+        files=body.get("files"),
+        archives=body.get("archives"),
+        configuration=conf or None,
+        driver_memory=body.get("driverMemory", memory),
+        driver_cores=body.get("driverCores", cores),
+        executor_memory=body.get("executorMemory", memory),
+        executor_cores=body.get("executorCores", cores),
+        executor_count=executors or 2,
+        tags={**request.tags, RUN_ID_TAG: request.run_id},
+    )
+
+
+class SynapseClusterJobService:
+    backend = "synapse"
+
+    def __init__(
+        self,
+        endpoint: str,
+        spark_pool: str,
+        *,
+        credential: Any = None,
+        bucket: TokenBucket | None = None,
+        retry_total: int = 4,
+        retry_backoff_factor: float = 0.5,
+        retry_backoff_max: float = 30.0,
+        allow_http: bool = False,
+        livy_api_version: str = "2019-11-01-preview",
+    ) -> None:
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        self.endpoint = endpoint
+        self.default_pool = spark_pool
+        self._credential = credential
+        self._bucket = bucket
+        self._client_options: dict[str, Any] = {
+            "retry_total": retry_total,
+            "retry_backoff_factor": retry_backoff_factor,
+            "retry_backoff_max": retry_backoff_max,
+            "per_retry_policies": [BucketPolicy(bucket)] if bucket is not None else [],
+            "livy_api_version": livy_api_version,
+        }
+        self._call_options: dict[str, Any] = {"enforce_https": False} if allow_http else {}
+        self._clients: dict[str, SparkClient] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, credential: Any = None) -> SynapseClusterJobService:
+        if not settings.synapse_endpoint or not settings.synapse_spark_pool:
+            raise InvalidRunRequest(
+                "SYNAPSE_ENDPOINT and SYNAPSE_SPARK_POOL must be set", "settings.synapse_endpoint"
+            )
+        return cls(
+            settings.synapse_endpoint,
+            settings.synapse_spark_pool,
+            credential=credential,
+            bucket=TokenBucket(rate=10.0, capacity=10.0),
+        )
+
+    def _client(self, pool: str) -> SparkClient:
+        if pool not in self._clients:
+            self._clients[pool] = SparkClient(self._credential, self.endpoint, pool, **self._client_options)
+        return self._clients[pool]
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except ResourceNotFoundError as exc:
+            raise RunNotFound(f"Synapse {what}: not found") from exc
+        except ClientAuthenticationError as exc:
+            raise ClusterJobError(f"Synapse {what}: authentication failed (HTTP {exc.status_code})") from exc
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise ServiceUnavailable(f"Synapse {what}: {type(exc).__name__}: {exc}") from exc
+        except HttpResponseError as exc:
+            status = exc.status_code or 0
+            if status == 429 or status >= 500:
+                raise ServiceUnavailable(f"Synapse {what}: HTTP {status} beyond the retry budget") from exc
+            detail = exc.message or str(exc)
+            raise InvalidRunRequest(f"Synapse rejected {what}: HTTP {status}: {detail[:500]}") from exc
+
+    # Handles name the pool: "<pool>/<batch id>", so one service serves several pools.
+    @staticmethod
+    def _split(handle: RunHandle) -> tuple[str, int]:
+        pool, _, ident = handle.run_id.rpartition("/")
+        if not pool or not ident.isdigit():
+            raise RunNotFound(f"not a Synapse run id: {handle.run_id!r}")
+        return pool, int(ident)
+
+    def submit(self, request: ClusterRunRequest, idempotency_key: str) -> RunHandle:
+        options = synapse_batch(request, idempotency_key)
+        pool = (request.spark_pool.pool_name if request.spark_pool else None) or self.default_pool
+        client = self._client(pool)
+        job = self._call(
+            "create batch",
+            lambda: client.spark_batch.create_spark_batch_job(options, detailed=True, **self._call_options),
+        )
+        return RunHandle(
+            backend="synapse",
+            run_id=f"{pool}/{job.id}",
+            idempotency_key=idempotency_key,
+            deadline=_deadline(request, request.tasks[0]),
+        )
+
+    def _job(self, handle: RunHandle) -> SparkBatchJob:
+        pool, batch_id = self._split(handle)
+        client = self._client(pool)
+        return self._call(
+            "get batch",
+            lambda: client.spark_batch.get_spark_batch_job(batch_id, detailed=True, **self._call_options),
+        )
+
+    def get_state(self, handle: RunHandle) -> RunState:
+        job = self._job(handle)
+        livy_state = str(job.state or "not_started")
+        scheduler, livy = job.scheduler, job.livy_info
+        start = (livy.running_at if livy else None) or (scheduler.scheduled_at if scheduler else None)
+        end = scheduler.ended_at if scheduler else None
+        cluster = ClusterInfo(cluster_id=job.app_id, spark_ui_url=(job.app_info or {}).get("sparkUiUrl"))
+        errors = "; ".join(e.message for e in job.errors or [] if e.message)
+        result = _LIVY_RESULTS.get(livy_state)
+        if result is not None:
+            result = _RESULTS.get(str(job.result), result)
+            message = errors or ("" if result is ResultState.SUCCESS else f"Synapse batch ended {livy_state}")
+            state = RunState(
+                run_id=handle.run_id,
+                life_cycle=LifeCycle.TERMINATED,
+                result=result,
+                message=message,
+                start_time=start,
+                end_time=end,
+                cluster=cluster,
+            )
+        else:
+            life = _LIVY_STATES.get(livy_state, LifeCycle.PENDING)
+            state = RunState(
+                run_id=handle.run_id,
+                life_cycle=life,
+                message=f"Synapse: {livy_state}",
+                start_time=start,
+                cluster=cluster,
+            )
+        if not state.terminal and past_deadline(handle):
+            self.cancel(handle)
+            state.life_cycle, state.result = LifeCycle.TERMINATED, ResultState.TIMEDOUT
+            state.message = "timed out; the batch was cancelled"
+            state.end_time = datetime.now(tz=UTC)
+        return state
+
+    def cancel(self, handle: RunHandle) -> None:
+        pool, batch_id = self._split(handle)
+        client = self._client(pool)
+        self._call(
+            "cancel batch", lambda: client.spark_batch.cancel_spark_batch_job(batch_id, **self._call_options)
+        )
+
+    def get_output(self, handle: RunHandle) -> RunOutput:
+        job = self._job(handle)
+        text, cut = tail("\n".join(job.log_lines or []), 64_000)
+        errors = "; ".join(e.message for e in job.errors or [] if e.message) or None
+        return RunOutput(
+            run_id=handle.run_id,
+            tasks=[TaskOutput(task_key="batch", logs=text, logs_truncated=cut, error=errors)],
+        )
