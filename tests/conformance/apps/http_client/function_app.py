@@ -30,7 +30,7 @@ async def show_binding(req: func.HttpRequest, client: df.DurableOrchestrationCli
 
 
 @app.orchestration_trigger(context_name="context")
-def chain(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def chain(context: df.DurableOrchestrationContext):
     name = context.get_input() or "world"
     first = yield context.call_activity("greet", name)
     second = yield context.call_activity("greet", first)
@@ -39,7 +39,7 @@ def chain(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-d
 
 
 @app.orchestration_trigger(context_name="context")
-def approval(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def approval(context: df.DurableOrchestrationContext):
     decision = yield context.wait_for_external_event("Approve")
     return {"decision": decision}
 
