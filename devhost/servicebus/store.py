@@ -126,7 +126,7 @@ def _encode_body(body: bytes | str | Mapping[str, Any] | Sequence[Any]) -> tuple
 
 
 # Same-process receivers register here so a send wakes them at once instead of at their next poll.
-_wakers: dict[str, set[Callable[[], None]]] = {}
+_wakers: dict[str, set[Callable[[], object]]] = {}
 _wakers_lock = threading.Lock()
 
 
@@ -173,7 +173,7 @@ class LocalServiceBus:
             db.close()
             self._local.db = None
 
-    def add_waker(self, waker: Callable[[], None]) -> Callable[[], None]:
+    def add_waker(self, waker: Callable[[], object]) -> Callable[[], None]:
         """Call `waker` after every send from this process; returns the function that unregisters it."""
         key = str(self.path.resolve())
         with _wakers_lock:
@@ -370,15 +370,20 @@ class LocalServiceBus:
             row = self._locked(db, lock_token)
             db.execute("DELETE FROM messages WHERE seq = ?", (row["seq"],))
 
-    def abandon(self, lock_token: str) -> bool:
-        """Release the lock; returns True when this was the last allowed delivery and it was dead-lettered."""
+    def abandon(self, lock_token: str, error: str | None = None) -> bool:
+        """Release the lock; returns True when this was the last allowed delivery and it was dead-lettered.
+
+        `error` (the handler's failure) is appended to the dead-letter description; the broker only says
+        how many attempts were made, which leaves the cause to the logs.
+        """
         with self._tx() as db:
             row = self._locked(db, lock_token)
             if row["delivery_count"] >= row["max_delivery_count"]:
-                self._dead_letter_row(
-                    db, row["seq"], MAX_DELIVERY_REASON,
-                    f"Message could not be consumed after {row['max_delivery_count']} delivery attempts.",
-                )
+                attempts = row["max_delivery_count"]
+                description = f"Message could not be consumed after {attempts} delivery attempts."
+                if error:
+                    description += f" Last error: {error}"
+                self._dead_letter_row(db, row["seq"], MAX_DELIVERY_REASON, description)
                 dead = True
             else:
                 db.execute("UPDATE messages SET lock_token = NULL, locked_until = NULL WHERE seq = ?",

@@ -170,7 +170,7 @@ class ServiceBusTriggerListener:
                     "service bus trigger %s: message %s delivery %d failed: %s",
                     self.name, message.message_id, message.delivery_count, error,
                 )
-                if await asyncio.to_thread(self.bus.abandon, token):
+                if await asyncio.to_thread(self.bus.abandon, token, error):
                     self.ctx.services.log.error(
                         "service bus trigger %s: message %s dead-lettered on %s after %d deliveries",
                         self.name, message.message_id, self.path, message.delivery_count,

@@ -58,4 +58,4 @@ def sb_audit(msg: func.ServiceBusMessage) -> None:
 
 @app.timer_trigger(schedule="%TIMER_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def ticker(timer: func.TimerRequest) -> None:
-    EVENTS.append(("ticker", {"past_due": timer.past_due, "status": timer.schedule_status}))
+    EVENTS.append(("ticker", {"past_due": timer.past_due, "status": getattr(timer, "schedule_status", None)}))
