@@ -59,3 +59,8 @@ def sb_audit(msg: func.ServiceBusMessage) -> None:
 @app.timer_trigger(schedule="%TIMER_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def ticker(timer: func.TimerRequest) -> None:
     EVENTS.append(("ticker", {"past_due": timer.past_due, "status": getattr(timer, "schedule_status", None)}))
+
+
+@app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True, use_monitor=False)
+def yearly_on_startup(timer: func.TimerRequest) -> None:
+    EVENTS.append(("yearly_on_startup", {"past_due": timer.past_due}))

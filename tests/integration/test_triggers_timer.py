@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from devhost.triggers.state import TimerStatus, TriggerState
+from tests.integration.apps.triggers_support import harness
+
+APP = harness.APPS / "triggers_app"
+
+
+def test_every_second_schedule_fires_once_per_second_on_whole_seconds(tmp_path: Path) -> None:
+    async def scenario() -> list[datetime]:
+        module, functions = harness.load_app(APP)
+        listeners = await harness.start(
+            harness.services(tmp_path, {"TIMER_SCHEDULE": "* * * * * *"}), functions, {"ticker"}
+        )
+        try:
+            await harness.wait_until(lambda: len(module.EVENTS) >= 3, timeout=6, what="three ticks")
+        finally:
+            await harness.stop(listeners)
+        return [datetime.fromisoformat(e["status"]["Next"]) for _, e in module.EVENTS]
+
+    nexts = asyncio.run(scenario())
+    assert all(n.microsecond == 0 for n in nexts)
+    gaps = [b - a for a, b in zip(nexts, nexts[1:], strict=False)]
+    assert gaps == [timedelta(seconds=1)] * (len(nexts) - 1)
+
+
+def test_missed_occurrence_fires_at_start_with_past_due_when_the_monitor_is_on(tmp_path: Path) -> None:
+    missed = datetime.now(UTC) - timedelta(minutes=5)
+    state = TriggerState(tmp_path)
+    state.save_timer_status("ticker", TimerStatus(last=None, next=missed.isoformat(), last_updated=None))
+    state.close()
+
+    async def scenario() -> list[dict[str, object]]:
+        module, functions = harness.load_app(APP)
+        listeners = await harness.start(
+            harness.services(tmp_path, {"TIMER_SCHEDULE": "0 0 * * * *"}), functions, {"ticker"}
+        )
+        try:
+            await harness.wait_until(lambda: module.EVENTS, timeout=5, what="past-due run")
+        finally:
+            await harness.stop(listeners)
+        return [e for _, e in module.EVENTS]
+
+    [run] = asyncio.run(scenario())
+    assert run["past_due"] is True
+    status = TriggerState(tmp_path).timer_status("ticker")
+    assert status is not None and status.last == missed.isoformat()
+    assert status.next is not None and datetime.fromisoformat(status.next) > datetime.now(UTC)
+
+
+def test_run_on_startup_fires_immediately_without_past_due(tmp_path: Path) -> None:
+    async def scenario() -> list[dict[str, object]]:
+        module, functions = harness.load_app(APP)
+        listeners = await harness.start(harness.services(tmp_path, {}), functions, {"yearly_on_startup"})
+        try:
+            await harness.wait_until(lambda: module.EVENTS, timeout=5, what="startup run")
+        finally:
+            await harness.stop(listeners)
+        return [e for _, e in module.EVENTS]
+
+    assert asyncio.run(scenario()) == [{"past_due": False}]
+
+
+def test_a_bad_schedule_leaves_the_function_out_without_stopping_the_host(tmp_path: Path) -> None:
+    async def scenario() -> int:
+        _, functions = harness.load_app(APP)
+        listeners = await harness.start(
+            harness.services(tmp_path, {"TIMER_SCHEDULE": "* * * *"}), functions,
+            {"ticker", "yearly_on_startup"},
+        )
+        await harness.stop(listeners)
+        return len(listeners)
+
+    assert asyncio.run(scenario()) == 1
