@@ -382,7 +382,7 @@ class AzureBatchService:
             pages = self._client.list_tasks(
                 job_id,
                 filter="state eq 'completed' and executionInfo/result eq 'failure'",
-                select=["id", "executionInfo", "nodeInfo"],
+                select=["id", "url", "executionInfo", "nodeInfo"],
             )
             for task in pages:
                 info = task.execution_info
@@ -404,6 +404,9 @@ class AzureBatchService:
                         node_id=node.node_id if node is not None else None,
                         start_time=info.start_time if info is not None else None,
                         end_time=info.end_time if info is not None else None,
+                        log_urls={n: f"{task.url}/files/{n}" for n in ("stdout.txt", "stderr.txt")}
+                        if task.url
+                        else {},
                     )
                 )
             return out

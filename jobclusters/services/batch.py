@@ -62,7 +62,7 @@ class EnvironmentSetting(_RestModel):
     name: str = Field(min_length=1)
     value: str | None = None
     secret_ref: str | None = Field(
-        default=None, description="Name of an app setting holding the value; resolved by the service, never stored."
+        default=None, description="Name of an app setting holding the value; resolved late, never stored."
     )
 
     @model_validator(mode="after")
@@ -349,6 +349,7 @@ class FailedTask(_RestModel):
     node_id: str | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
+    log_urls: dict[str, str] = Field(default_factory=dict, description="stdout.txt / stderr.txt locations")
 
 
 class TaskAddFailure(_RestModel):

@@ -1,0 +1,95 @@
+"""Resource and output files for the local Batch executor, with Batch's path rules.
+
+Resource files land relative to the task working directory. Output file patterns are resolved against the
+working directory too (so `../stdout.txt` is the task's stdout, as on Batch). A pattern without wildcards
+uploads one file to exactly `path`; with wildcards, `path` is a virtual folder the matches go under.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+from jobclusters.services.batch import OutputFile, ResourceFile
+from jobclusters.services.blob_io import BlobIO
+
+_WILDCARDS = set("*?[")
+
+
+class FileTransferError(RuntimeError):
+    """A resource or output file could not be transferred; `code` mirrors Batch's failure codes."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _inside(base: Path, relative: str, what: str) -> Path:
+    target = (base / relative).resolve()
+    if base.resolve() not in (target, *target.parents):
+        raise FileTransferError(
+            "ResourceFileDownloadFailed", f"{what} {relative!r} leaves the task directory"
+        )
+    return target
+
+
+def fetch_resource_files(files: list[ResourceFile], working_dir: Path, blob: BlobIO) -> None:
+    for i, rf in enumerate(files):
+        try:
+            if rf.http_url is not None:
+                assert rf.file_path is not None
+                blob.download_url(rf.http_url, _inside(working_dir, rf.file_path, "filePath"))
+            else:
+                url = rf.storage_container_url or blob.container_url(rf.auto_storage_container_name or "")
+                dest = _inside(working_dir, rf.file_path or ".", "filePath")
+                blob.download_container(url, rf.blob_prefix, dest)
+        except FileTransferError:
+            raise
+        except Exception as exc:
+            source = rf.http_url or rf.storage_container_url or rf.auto_storage_container_name
+            raise FileTransferError(
+                "ResourceFileDownloadFailed", f"resourceFiles[{i}] ({source}): {type(exc).__name__}: {exc}"
+            ) from exc
+        if rf.file_mode and rf.file_path:
+            os.chmod(working_dir / rf.file_path, int(rf.file_mode, 8))
+
+
+def matches(pattern: str, working_dir: Path) -> list[tuple[Path, str]]:
+    """Files matching a Batch file pattern, each with the blob name suffix it uploads under."""
+    if not _WILDCARDS & set(pattern):
+        path = (working_dir / pattern).resolve()
+        return [(path, "")] if path.is_file() else []
+    parts = Path(pattern).parts
+    fixed = [p for p in parts[: next(i for i, p in enumerate(parts) if _WILDCARDS & set(p))]]
+    base = (working_dir.joinpath(*fixed)).resolve()
+    out = []
+    for name in sorted(glob.glob(str(working_dir / pattern), recursive=True)):
+        path = Path(name).resolve()
+        if path.is_file():
+            out.append((path, path.relative_to(base).as_posix()))
+    return out
+
+
+def upload_output_files(
+    files: list[OutputFile], working_dir: Path, *, succeeded: bool, blob: BlobIO
+) -> list[str]:
+    """Upload what each output file's condition allows; returns the blob URLs written."""
+    urls: list[str] = []
+    for i, of in enumerate(files):
+        condition = of.upload_options.upload_condition
+        if (condition == "taskSuccess" and not succeeded) or (condition == "taskFailure" and succeeded):
+            continue
+        dest = of.destination.container
+        for path, suffix in matches(of.file_pattern, working_dir):
+            if suffix:
+                name = "/".join(p for p in ((dest.path or "").strip("/"), suffix) if p)
+            else:
+                name = dest.path or path.name
+            try:
+                urls.append(blob.upload_file(dest.container_url, name, path))
+            except Exception as exc:
+                raise FileTransferError(
+                    "FileUploadError", f"outputFiles[{i}] ({of.file_pattern}): {type(exc).__name__}: {exc}"
+                ) from exc
+    return urls
