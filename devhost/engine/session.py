@@ -151,12 +151,14 @@ class Session:
         session.fed_events = 2
         if new_from > 2:
             session._feed(history[2:new_from], played=True)
-        return session, session._feed(history[max(2, new_from) :], played=False)
+        session._feed(history[max(2, new_from) :], played=False)
+        return session, session._result()
 
     def step(self, new_events: list[Event]) -> StepResult:
-        return self._feed(new_events, played=False)
+        self._feed(new_events, played=False)
+        return self._result()
 
-    def _feed(self, events: list[Event], played: bool) -> StepResult:
+    def _feed(self, events: list[Event], played: bool) -> None:
         executor = self.executor
         if not played:
             executor._is_processing_new_events = True
@@ -173,7 +175,6 @@ class Session:
                 executor.process_event(hev)
             except Exception as exc:
                 executor.exception = exc
-        return self._result()
 
     def _result(self) -> StepResult:
         executor = self.executor

@@ -206,3 +206,58 @@ def fail_twice(key: str) -> str:
 @app.route(route="hello")
 def hello(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("hi")
+
+
+_NONDETERMINISTIC_RUNS = {"count": 0}
+
+
+@app.orchestration_trigger(context_name="context")
+def nondeterministic(context: df.DurableOrchestrationContext):
+    # Deliberately wrong: module state changes what a replay schedules.
+    _NONDETERMINISTIC_RUNS["count"] += 1
+    activity = "double" if _NONDETERMINISTIC_RUNS["count"] == 1 else "async_greet"
+    first = yield context.call_activity(activity, 1)
+    context.set_custom_status("first done")
+    second = yield context.wait_for_external_event("Next")
+    return [first, second]
+
+
+@app.orchestration_trigger(context_name="context")
+def uses_entity(context: df.DurableOrchestrationContext):
+    context.signal_entity(df.EntityId("counter", "k"), "add", 1)
+    yield context.call_activity("double", 1)
+    return "unreachable"
+
+
+@app.orchestration_trigger(context_name="context")
+def calls_missing_activity(context: df.DurableOrchestrationContext):
+    try:
+        yield context.call_activity("no_such_activity", 1)
+    except Exception as exc:
+        return str(exc)
+    return "unreachable"
+
+
+@app.orchestration_trigger(context_name="context")
+def sequence_with_log(context: df.DurableOrchestrationContext):
+    spec = context.get_input()
+    results = []
+    for i in range(spec["n"]):
+        results.append(
+            (yield context.call_activity("logged_step", {"i": i, "log": spec["log"], "sleep": spec["sleep"]}))
+        )
+    return results
+
+
+@app.activity_trigger(input_name="step")
+def logged_step(step: dict) -> int:
+    import time
+    from pathlib import Path
+
+    log = Path(step["log"])
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(f"start {step['i']}\n")
+    time.sleep(step["sleep"])
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(f"end {step['i']}\n")
+    return int(step["i"]) * 10

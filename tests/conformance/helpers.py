@@ -1,0 +1,67 @@
+"""Helpers for engine scenarios: run a coroutine against a fresh engine, wait for states, read histories."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from devhost.app_loader import LoadedApp
+from devhost.engine import DurableEngine
+from devhost.engine_api import InstanceState
+
+APPS = Path(__file__).parent / "apps"
+T = TypeVar("T")
+
+
+def run_with_engine(
+    app: LoadedApp,
+    scenario: Callable[[DurableEngine], Awaitable[T]],
+    store: Path | None = None,
+    **options: Any,
+) -> T:
+    async def main() -> T:
+        engine = DurableEngine(app, store, **options)
+        await engine.start()
+        try:
+            return await scenario(engine)
+        finally:
+            await engine.stop()
+
+    return asyncio.run(main())
+
+
+async def run_to_end(
+    engine: DurableEngine,
+    name: str,
+    value: Any = None,
+    *,
+    timeout: float = 20,
+    instance_id: str | None = None,
+) -> InstanceState:
+    input_json = None if value is None else json.dumps(value)
+    instance_id = await engine.start_new(name, instance_id=instance_id, input_json=input_json)
+    return await engine.wait_for_terminal(instance_id, timeout=timeout)
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)
+
+
+def output(state: InstanceState) -> Any:
+    return json.loads(state.output) if state.output is not None else None
+
+
+def scheduled(history: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
+    """(EventType, EventId, Name) of every event the shim scheduled, in history order."""
+    return [
+        (ev["EventType"], ev["EventId"], str(ev.get("Name") or ""))
+        for ev in history
+        if ev["EventType"] in (4, 7, 10)
+    ]

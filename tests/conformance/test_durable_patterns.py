@@ -1,0 +1,177 @@
+"""The everyday Durable Functions patterns, run through devhost's engine with the SDK's real orchestrator code."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from devhost.app_loader import LoadedApp
+from devhost.engine import DurableEngine
+from devhost.engine_api import InstanceQuery, InstanceState, RuntimeStatus
+from tests.conformance.helpers import output, run_to_end, run_with_engine, scheduled, wait_until
+
+
+def test_function_chaining_returns_each_activity_result_in_order(basic_app: LoadedApp) -> None:
+    state = run_with_engine(basic_app, lambda e: run_to_end(e, "chaining", {"n": 4}))
+    assert state.runtime_status is RuntimeStatus.COMPLETED
+    assert output(state) == [0, 2, 4, 6]
+
+
+def test_fan_out_schedules_every_activity_in_order_then_fans_in(basic_app: LoadedApp) -> None:
+    async def scenario(engine: DurableEngine) -> InstanceState:
+        state = await run_to_end(engine, "FanOut", 25)
+        full = await engine.get_instance(state.instance_id, show_history=True)
+        assert full is not None
+        return full
+
+    state = run_with_engine(basic_app, scenario)
+    assert output(state) == sum(2 * i for i in range(25))
+    assert state.history is not None
+    tasks = [ev for ev in state.history if ev["EventType"] == 4]
+    assert [ev["EventId"] for ev in tasks] == list(range(25))
+    assert [json.loads(ev["Input"]) for ev in tasks] == list(range(25))
+
+
+def test_sync_and_async_activities_both_run(basic_app: LoadedApp) -> None:
+    state = run_with_engine(basic_app, lambda e: run_to_end(e, "mixed_sync_async"))
+    assert output(state) == [8, "hello world"]
+
+
+def test_monitor_loops_with_timers_and_continue_as_new_in_virtual_time(basic_app: LoadedApp) -> None:
+    async def scenario(engine: DurableEngine) -> InstanceState:
+        state = await run_to_end(engine, "monitor", timeout=10)
+        full = await engine.get_instance(state.instance_id, show_history=True)
+        assert full is not None
+        return full
+
+    state = run_with_engine(basic_app, scenario, virtual_time=True)
+    assert state.runtime_status is RuntimeStatus.COMPLETED
+    assert output(state) == [0, 2, 4, 6]
+    # Three 30-minute timers passed in virtual time; the history holds only the last execution.
+    assert state.last_updated_time - state.created_time >= timedelta(minutes=90)
+    assert state.history is not None
+    assert sum(1 for ev in state.history if ev["EventType"] == 0) == 1
+    assert json.loads(state.history[1]["Input"])["round"] == 3
+
+
+def test_human_interaction_event_wins_the_race_against_the_timer(basic_app: LoadedApp) -> None:
+    async def scenario(engine: DurableEngine) -> InstanceState:
+        instance_id = await engine.start_new("approval", input_json="3600")
+
+        async def waiting() -> bool:
+            st = await engine.get_instance(instance_id)
+            return st is not None and st.custom_status == json.dumps("waiting")
+
+        await wait_until(waiting)
+        await engine.raise_event(instance_id, "Approval", json.dumps("alice"))
+        return await engine.wait_for_terminal(instance_id, timeout=10)
+
+    state = run_with_engine(basic_app, scenario)
+    assert output(state) == {"approved": True, "by": "alice"}
+    assert json.loads(state.custom_status or "null") == "approved"
+
+
+def test_human_interaction_timer_wins_when_no_event_comes(basic_app: LoadedApp) -> None:
+    state = run_with_engine(basic_app, lambda e: run_to_end(e, "approval", 3600), virtual_time=True)
+    assert output(state) == {"approved": False}
+    assert json.loads(state.custom_status or "null") == "timed out"
+
+
+def test_external_event_raised_before_the_wait_is_buffered(basic_app: LoadedApp) -> None:
+    async def scenario(engine: DurableEngine) -> InstanceState:
+        instance_id = await engine.start_new("early_event")
+        await engine.raise_event(instance_id, "Go", json.dumps({"early": True}))
+        return await engine.wait_for_terminal(instance_id, timeout=10)
+
+    state = run_with_engine(basic_app, scenario)
+    assert output(state) == ["slept", {"early": True}]
+
+
+def test_sub_orchestrations_with_explicit_and_generated_ids_and_retry(basic_app: LoadedApp) -> None:
+    async def scenario(engine: DurableEngine) -> tuple[InstanceState, list[InstanceState]]:
+        state = await run_to_end(engine, "parent", instance_id="parent-1")
+        children, _ = await engine.query_instances(InstanceQuery(page_size=100))
+        return state, [c for c in children if c.parent_instance_id == "parent-1"]
+
+    state, children = run_with_engine(basic_app, scenario)
+    assert output(state) == {"a": 11, "b": "ok after 2", "many": [1, 3, 5]}
+    ids = {c.instance_id for c in children}
+    assert "parent-1:child-a" in ids
+    flaky = [c for c in children if c.name == "flaky_child"]
+    assert sorted(c.runtime_status.value for c in flaky) == ["Completed", "Failed"]
+    assert len(ids) == 1 + 2 + 3  # explicit child, two flaky attempts, three generated
+
+
+def test_caught_activity_failure_reaches_the_orchestrator_with_type_and_message(basic_app: LoadedApp) -> None:
+    state = run_with_engine(basic_app, lambda e: run_to_end(e, "caught_failure"))
+    assert state.runtime_status is RuntimeStatus.COMPLETED
+    caught = output(state)["caught"]
+    assert "Activity function 'boom' failed: RuntimeError: boom: caught" in caught
+    assert "function_app.py" in caught and "devhost/engine" not in caught
+
+
+def test_uncaught_activity_failure_fails_the_orchestration(basic_app: LoadedApp) -> None:
+    state = run_with_engine(basic_app, lambda e: run_to_end(e, "uncaught_failure"))
+    assert state.runtime_status is RuntimeStatus.FAILED
+    assert output(state).startswith("Orchestrator function 'uncaught_failure' failed: ")
+    assert "RuntimeError: boom: uncaught" in output(state)
+
+
+def test_retry_exhaustion_is_attempt_timer_pairs_with_the_extra_timer(basic_app: LoadedApp) -> None:
+    async def scenario(engine: DurableEngine) -> InstanceState:
+        state = await run_to_end(engine, "retry_exhausted")
+        full = await engine.get_instance(state.instance_id, show_history=True)
+        assert full is not None
+        return full
+
+    state = run_with_engine(basic_app, scenario)
+    assert "boom: always" in output(state)["failed"]
+    assert state.history is not None
+    assert scheduled(state.history) == [
+        (4, 0, "boom"),
+        (10, 1, ""),
+        (4, 2, "boom"),
+        (10, 3, ""),
+        (4, 4, "boom"),
+        (10, 5, ""),
+    ]
+
+
+def test_retry_recovers_after_transient_failures(basic_app: LoadedApp) -> None:
+    state = run_with_engine(basic_app, lambda e: run_to_end(e, "retry_recovers", "recover-1"))
+    assert json.loads(output(state)) == {"attempts": 3}
+
+
+def test_custom_status_is_visible_and_keeps_the_last_value(basic_app: LoadedApp) -> None:
+    state = run_with_engine(basic_app, lambda e: run_to_end(e, "custom_status"))
+    assert json.loads(state.custom_status or "null") == {"stage": 2}
+
+
+def test_new_uuid_and_current_time_are_stable_across_replays(basic_app: LoadedApp) -> None:
+    async def scenario(engine: DurableEngine) -> InstanceState:
+        state = await run_to_end(engine, "deterministic_values")
+        full = await engine.get_instance(state.instance_id, show_history=True)
+        assert full is not None
+        return full
+
+    # check_replay replays the whole history every episode and compares with the live generator.
+    state = run_with_engine(basic_app, scenario, check_replay=True)
+    assert state.runtime_status is RuntimeStatus.COMPLETED
+    values = output(state)
+    assert len({v["uuid"] for v in values}) == 4
+    assert state.history is not None
+    starts = {ev["Timestamp"].replace("Z", "") for ev in state.history if ev["EventType"] == 12}
+    assert all(v["now"].replace("+00:00", "") in starts for v in values)
+    again = run_with_engine(basic_app, scenario, check_replay=True, extended_sessions=False)
+    assert [v["uuid"] for v in output(again)] != [v["uuid"] for v in values]  # new instance id, new uuids
+
+
+def test_unknown_activity_fails_the_task_with_the_hosts_message(basic_app: LoadedApp) -> None:
+    state = run_with_engine(basic_app, lambda e: run_to_end(e, "calls_missing_activity"))
+    assert "The function 'no_such_activity' doesn't exist" in output(state)
+
+
+def test_entity_actions_fail_clearly_as_not_supported(basic_app: LoadedApp) -> None:
+    state = run_with_engine(basic_app, lambda e: run_to_end(e, "uses_entity"))
+    assert state.runtime_status is RuntimeStatus.FAILED
+    assert "SignalEntity is not supported by devhost" in output(state)
