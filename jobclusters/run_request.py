@@ -1,0 +1,80 @@
+"""What a trigger hands the `run_job` orchestrator, and what the orchestrator shows while it runs.
+
+Triggers, the HTTP API and the CLI build a `RunRequest`; `run_job` is started with it as input and with
+`run_id` as its instance id, so an event that arrives twice derives the same id and starts one run.
+Everything here travels through orchestration payloads: no secret values, only references.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobclusters.spec import Job, RunResult, TaskState
+
+RUN_JOB_ORCHESTRATOR = "run_job"
+CANCEL_EVENT = "cancel"
+
+
+class TriggerInfo(BaseModel):
+    """Who or what started a run, as users ask after it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["http", "blob", "servicebus", "schedule", "cli", "repair"]
+    detail: dict[str, Any] = Field(default_factory=dict, description="blob url/etag, message id, cron...")
+    actor: str | None = None
+
+
+class RepairInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    of_run_id: str
+    number: int = Field(ge=1)
+    rerun_tasks: list[str]
+    previous_states: dict[str, TaskState]
+    previous_outcomes: dict[str, str] = Field(default_factory=dict)
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    job_id: str
+    job: Job
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    trigger: TriggerInfo
+    repair: RepairInfo | None = None
+    base_dir: str | None = Field(
+        default=None, description="folder of the job file: relative script paths resolve here (local mode)"
+    )
+
+
+class TaskProgress(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: TaskState = TaskState.PENDING
+    attempts: int = 0
+    start: str | None = None
+    end: str | None = None
+    message: str | None = None
+    compute: str | None = None
+
+
+class RunProgress(BaseModel):
+    """`run_job`'s custom status: every task's live state."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    job_id: str
+    tasks: dict[str, TaskProgress] = Field(default_factory=dict)
+    result: RunResult | None = None
+
+
+def derive_run_id(*parts: str) -> str:
+    """A deterministic run id (and instance id) from the identity of the event that asks for the run."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+    return f"run-{digest}"
