@@ -1,9 +1,9 @@
 """devhost replay cost, side by side with durabletask's in-process test backend, in one run.
 
 Workloads: 1,000 sequential activities and a fan-out/fan-in of 5,000, the same orchestrator logic on both
-engines (azure.durable_functions code on devhost, durabletask code on durabletask.testing). devhost keeps each
-orchestrator's generator alive between episodes, so it should not pay the SDK's O(N^2) full replays. Peak RSS of
-a 10,000-activity fan-out is measured in a fresh subprocess. Last line: one JSON object.
+engines (azure.durable_functions code on devhost, durabletask code on durabletask.testing). devhost keeps
+each orchestrator's generator alive between episodes, so it should not pay the SDK's O(N^2) full replays.
+Peak RSS of a 10,000-activity fan-out is measured in a fresh subprocess. Last line: one JSON object.
 
     .venv/bin/python bench/devhost_replay.py [--seq N] [--fan N] [--rss-fan N]
 """
@@ -190,10 +190,9 @@ def main() -> int:
 
         dh_seq = devhost_run(app_dir, "sequence", args.seq)
         dt_seq = durabletask_run("sequence", args.seq)
-        print(
-            f"sequential {args.seq}: devhost {dh_seq['seconds']:.2f} s, durabletask {dt_seq['seconds']:.2f} s "
-            f"(history {dh_seq['history_events']} events, replayed {dh_seq['replayed_events']})"
-        )
+        times = f"devhost {dh_seq['seconds']:.2f} s, durabletask {dt_seq['seconds']:.2f} s"
+        events = f"history {dh_seq['history_events']} events, replayed {dh_seq['replayed_events']}"
+        print(f"sequential {args.seq}: {times} ({events})")
         dh_fan = devhost_run(app_dir, "fan", args.fan)
         dt_fan = durabletask_run("fan", args.fan)
         print(f"fan-out {args.fan}: devhost {dh_fan['seconds']:.2f} s, durabletask {dt_fan['seconds']:.2f} s")
@@ -207,9 +206,8 @@ def main() -> int:
                 print(f"{label}: wrong output {got!r}, expected {expected}", file=sys.stderr)
                 return 1
         rss = peak_rss_mb(app_dir, args.rss_fan)
-        print(
-            f"fan-out {args.rss_fan} in a fresh process: {rss['seconds']:.2f} s, peak RSS {rss['peak_rss_mb']:.0f} MB"
-        )
+        peak = f"peak RSS {rss['peak_rss_mb']:.0f} MB"
+        print(f"fan-out {args.rss_fan} in a fresh process: {rss['seconds']:.2f} s, {peak}")
 
     summary = {
         f"seq{args.seq}_speedup": round(dt_seq["seconds"] / dh_seq["seconds"], 2),

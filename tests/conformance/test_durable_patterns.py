@@ -1,4 +1,4 @@
-"""The everyday Durable Functions patterns, run through devhost's engine with the SDK's real orchestrator code."""
+"""Everyday Durable Functions patterns, run through devhost's engine with the SDK's real orchestrator code."""
 
 from __future__ import annotations
 
