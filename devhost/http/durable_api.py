@@ -97,6 +97,23 @@ def parse_statuses(value: str | None) -> frozenset[RuntimeStatus]:
     return frozenset(result)
 
 
+def unwrap_client_json(text: str) -> str:
+    """The payload JSON the orchestrator should see, from a request body.
+
+    `DurableOrchestrationClient` JSON-encodes inputs and event data, then aiohttp encodes that text again,
+    so its bodies are JSON strings holding JSON. The extension hands the orchestrator the body decoded
+    once; plain HTTP callers send the JSON itself. Both arrive at the same value.
+    """
+    value = json.loads(text)
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return text
+        return value
+    return text
+
+
 def check_instance_id(instance_id: str) -> None:
     if not instance_id or len(instance_id) > 256 or _BAD_INSTANCE_ID.search(instance_id):
         raise BadRequest(
@@ -187,12 +204,10 @@ class DurableApi:
         body = await request.read()
         input_json: str | None = None
         if body:
-            text = body.decode("utf-8-sig")
             try:
-                json.loads(text)
+                input_json = unwrap_client_json(body.decode("utf-8-sig"))
             except ValueError as exc:
                 return _error(400, "Invalid JSON content", exc)
-            input_json = text
         if self.orchestrator_names is not None and function_name not in self.orchestrator_names:
             known = ", ".join(repr(n) for n in sorted(self.orchestrator_names)) or "(none)"
             return _error(
@@ -324,10 +339,9 @@ class DurableApi:
         data_json: str | None = None
         if text.strip():
             try:
-                json.loads(text)
+                data_json = unwrap_client_json(text)
             except ValueError as exc:
                 return _error(400, "Invalid JSON content", exc)
-            data_json = text
         await self.engine.raise_event(instance_id, event_name, data_json)
         return _empty(202)
 

@@ -80,8 +80,21 @@ def test_start_input_reaches_the_engine_encoded_as_the_real_host_passes_it(serve
     start_via_http(served, "chain", {"who": "ada"}, instance_id="inst-2")
     stored = engine_of(served).instances["inst-2"].input
     assert stored is not None
-    # The client JSON-encodes its input, then aiohttp encodes that text once more.
-    assert json.loads(json.loads(stored)) == {"who": "ada"}
+    # The client JSON-encodes its input and aiohttp encodes that text again; the orchestrator sees it once.
+    assert json.loads(stored) == {"who": "ada"}
+
+
+def test_plain_http_bodies_and_client_bodies_reach_the_engine_as_the_same_json(served: Served) -> None:
+    engine = engine_of(served)
+    base = served.origin + "/runtime/webhooks/durabletask/orchestrators/chain/"
+    assert requests.post(base + "plain", json={"who": "ada"}, timeout=10).status_code == 202
+    with_client(served, lambda c: c.start_new("chain", "client", {"who": "ada"}))
+    assert json.loads(engine.instances["plain"].input or "") == {"who": "ada"}
+    assert json.loads(engine.instances["client"].input or "") == {"who": "ada"}
+    requests.post(base + "text", json="ada", timeout=10)
+    assert engine.instances["text"].input == '"ada"'
+    bad = requests.post(base + "bad", data="{not json", timeout=10)
+    assert (bad.status_code, bad.json()["Message"]) == (400, "Invalid JSON content")
 
 
 def test_status_url_polls_202_while_running_then_200_with_output(served: Served) -> None:
@@ -205,7 +218,7 @@ def test_raise_event_passes_the_body_text_and_refuses_missing_or_finished(served
     iid, name, data = engine.events[0]
     assert (iid, name) == ("ev", "Approve")
     assert data is not None
-    assert json.loads(json.loads(data)) == {"ok": True}
+    assert json.loads(data) == {"ok": True}
     with pytest.raises(Exception, match="No instance with ID missing found"):
         with_client(served, lambda c: c.raise_event("missing", "Approve", 1))
     engine.complete("ev", "null")
