@@ -20,7 +20,10 @@ from typing import Any
 from devhost.engine_api import RuntimeStatus
 
 # (module, function) pairs that add subcommands; missing modules are skipped.
-COMMAND_HOOKS: list[tuple[str, str]] = [("devhost.serve", "add_start_command")]
+COMMAND_HOOKS: list[tuple[str, str]] = [
+    ("devhost.serve", "add_start_command"),
+    ("devhost.triggers.cli", "add_commands"),
+]
 
 STATE_FILE = "devhost.sqlite3"
 
