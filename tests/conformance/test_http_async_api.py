@@ -123,7 +123,12 @@ def test_client_status_queries_filters_and_history_on_the_real_engine(served: Se
 
 def test_list_pages_through_the_real_engine_with_the_continuation_header(served: Served) -> None:
     for n in range(5):
-        with_client(served, lambda c, n=n: c.start_new("approval", f"pg-{n}"))
+        iid = f"pg-{n}"
+
+        async def start(c: df.DurableOrchestrationClient, iid: str = iid) -> str:
+            return await c.start_new("approval", iid)
+
+        with_client(served, start)
     url = served.origin + "/runtime/webhooks/durabletask/instances/"
     seen: list[str] = []
     token: str | None = None
