@@ -76,7 +76,7 @@ def early_event(context: df.DurableOrchestrationContext):
 def parent(context: df.DurableOrchestrationContext):
     retry = df.RetryOptions(first_retry_interval_in_milliseconds=10, max_number_of_attempts=3)
     a = yield context.call_sub_orchestrator("child", 5, instance_id=f"{context.instance_id}:child-a")
-    b = yield context.call_sub_orchestrator_with_retry("flaky_child", retry, "k1")
+    b = yield context.call_sub_orchestrator_with_retry("flaky_child", retry, f"{context.instance_id}:k1")
     many = yield context.task_all([context.call_sub_orchestrator("child", i) for i in range(3)])
     return {"a": a, "b": b, "many": many}
 
@@ -208,14 +208,16 @@ def hello(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("hi")
 
 
-_NONDETERMINISTIC_RUNS = {"count": 0}
+_NONDETERMINISTIC_RUNS: dict[str, int] = {}
 
 
 @app.orchestration_trigger(context_name="context")
 def nondeterministic(context: df.DurableOrchestrationContext):
     # Deliberately wrong: module state changes what a replay schedules.
-    _NONDETERMINISTIC_RUNS["count"] += 1
-    activity = "double" if _NONDETERMINISTIC_RUNS["count"] == 1 else "async_greet"
+    runs = _NONDETERMINISTIC_RUNS[context.instance_id] = (
+        _NONDETERMINISTIC_RUNS.get(context.instance_id, 0) + 1
+    )
+    activity = "double" if runs == 1 else "async_greet"
     first = yield context.call_activity(activity, 1)
     context.set_custom_status("first done")
     second = yield context.wait_for_external_event("Next")
