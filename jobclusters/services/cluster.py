@@ -261,7 +261,7 @@ COMPUTE_KINDS = ("new_cluster", "job_cluster_key", "existing_cluster_id")
 class ClusterTask(_Strict):
     """One task of a run: one compute, one payload, its libraries and timeout."""
 
-    task_key: str = Field(min_length=1, max_length=100, pattern=r"^[\w\-.]+$")
+    task_key: str = Field(min_length=1, max_length=100, pattern=r"^[\w\-]+$")
     depends_on: list[str] = Field(default_factory=list)
     new_cluster: ClusterSpec | None = None
     job_cluster_key: str | None = None

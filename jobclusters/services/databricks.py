@@ -212,7 +212,7 @@ def task_body(
     payload = getattr(task, kind)
     body[kind] = payload.model_dump(mode="json", exclude_none=True, by_alias=False)
     if task.libraries:
-        body["libraries"] = [lib.model_dump(mode="json", exclude_none=True) for lib in task.libraries]
+        body["libraries"] = [lib.model_dump(mode="json", exclude_defaults=True) for lib in task.libraries]
     if task.timeout_seconds is not None:
         body["timeout_seconds"] = task.timeout_seconds
     return body
@@ -355,8 +355,12 @@ class DatabricksClusterJobService:
         def attempt() -> T:
             try:
                 return fn()
-            except (InternalError, TemporarilyUnavailable, DeadlineExceeded) as exc:
-                raise RetryableError(f"{type(exc).__name__}: {exc}") from exc
+            except DatabricksError as exc:
+                # Unmapped statuses (502 from a gateway, say) come as the bare base class.
+                transient = (InternalError, TemporarilyUnavailable, DeadlineExceeded)
+                if isinstance(exc, transient) or type(exc) is DatabricksError:
+                    raise RetryableError(f"{type(exc).__name__}: {exc}") from exc
+                raise
 
         try:
             return call_with_retries(
