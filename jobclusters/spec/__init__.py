@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from jobclusters.spec.dag import DagStep, next_step, repair_set, run_result
+from jobclusters.spec.loader import load_definition
 from jobclusters.spec.model import (
     ClusterSpec,
     Compute,
@@ -18,6 +19,7 @@ from jobclusters.spec.model import (
     TaskState,
 )
 from jobclusters.spec.modes import cluster_mode
+from jobclusters.spec.problems import InvalidDefinition, LoadResult, Problem
 from jobclusters.spec.templating import TemplateContext, TemplateError, find_references, render
 
 __all__ = [
@@ -28,7 +30,10 @@ __all__ = [
     "Dependency",
     "DependencyCondition",
     "EngineRules",
+    "InvalidDefinition",
     "Job",
+    "LoadResult",
+    "Problem",
     "RetryPolicy",
     "RunIf",
     "RunResult",
@@ -38,6 +43,7 @@ __all__ = [
     "TemplateError",
     "cluster_mode",
     "find_references",
+    "load_definition",
     "next_step",
     "render",
     "repair_set",

@@ -163,8 +163,8 @@ class Library(_Model):
 
 
 class Autoscale(_Model):
-    min_workers: int = Field(ge=0)
-    max_workers: int = Field(ge=0)
+    min_workers: int = Field(default=0, ge=0)
+    max_workers: int | None = Field(default=None, ge=0, description="None: bounded by a formula only")
     formula: str | None = Field(
         default=None, description="Batch autoScaleFormula, when the pool scales by formula"
     )
@@ -197,6 +197,7 @@ class ClusterSpec(_Model):
     auto_termination_minutes: int | None = None
     instance_pool_id: str | None = None
     home: dict[str, Any] = Field(default_factory=dict)
+    source_path: str | None = Field(default=None, description="JSON path of the definition in the source")
 
 
 class JobCluster(_Model):

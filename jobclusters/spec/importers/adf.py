@@ -1,0 +1,392 @@
+"""Synapse / Azure Data Factory pipeline JSON -> `Job` (ADF rules: conditions per dependency).
+
+Runnable activity types map to payloads (SynapseNotebook, SparkJob, DatabricksNotebook / SparkPython /
+SparkJar, Custom on Batch, HDInsight Spark / Hive / MapReduce, Fail). Control-flow activities are parsed
+and kept as `UnsupportedPayload` with a warning, never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jobclusters.spec.model import (
+    CommandPayload,
+    Compute,
+    Dependency,
+    DependencyCondition,
+    EngineRules,
+    FailPayload,
+    HivePayload,
+    Job,
+    JobParameter,
+    LivyBatchPayload,
+    MapReducePayload,
+    NotebookPayload,
+    Payload,
+    RetryPolicy,
+    SparkJarPayload,
+    SparkPythonPayload,
+    Task,
+    UnsupportedPayload,
+)
+from jobclusters.spec.reader import Node
+
+DEFAULT_TIMEOUT_SECONDS = 7 * 24 * 3600
+CONTROL_TYPES = frozenset(
+    {
+        "ForEach",
+        "Until",
+        "IfCondition",
+        "Switch",
+        "SetVariable",
+        "AppendVariable",
+        "Wait",
+        "ExecutePipeline",
+        "Filter",
+        "Lookup",
+        "Copy",
+        "WebActivity",
+        "WebHook",
+        "GetMetadata",
+        "Validation",
+        "Delete",
+        "Script",
+        "SqlServerStoredProcedure",
+        "ExecuteDataFlow",
+        "AzureFunctionActivity",
+    }
+)
+_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})$")
+_ACTIVITY_KEYS = frozenset(
+    {
+        "name",
+        "type",
+        "description",
+        "dependsOn",
+        "policy",
+        "userProperties",
+        "typeProperties",
+        "linkedServiceName",
+        "state",
+        "onInactiveMarkAs",
+    }
+)
+
+
+def looks_like(doc: dict[str, Any]) -> bool:
+    props = doc.get("properties")
+    return (isinstance(props, dict) and isinstance(props.get("activities"), list)) or isinstance(
+        doc.get("activities"), list
+    )
+
+
+def parse_timespan(text: str) -> int | None:
+    """ADF policy timeouts: "d.hh:mm:ss" or "hh:mm:ss" -> seconds."""
+    match = _TIMESPAN.match(text.strip())
+    if match is None:
+        return None
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    if hours > 23 or minutes > 59 or seconds > 59:
+        return None
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def unwrap_expression(value: Any) -> Any:
+    """`{"value": "@x", "type": "Expression"}` -> "@x" (recursively); other values unchanged."""
+    if isinstance(value, dict):
+        if set(value) == {"value", "type"} and value.get("type") == "Expression":
+            return value["value"]
+        return {k: unwrap_expression(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_expression(v) for v in value]
+    return value
+
+
+def import_job(root: Node) -> Job | None:
+    props = root.obj("properties") if root.has("properties") else root
+    if props is None:
+        return None
+    name = root.string("name") or "pipeline"
+    tasks = [_activity(node) for node in props.objects("activities", required=True)]
+    parameters = []
+    params = props.obj("parameters")
+    if params is not None:
+        for pname in params.field_names():
+            spec = params.obj(pname)
+            if spec is None:
+                continue
+            spec.choice(
+                "type",
+                ["string", "int", "float", "bool", "array", "object", "securestring"],
+                required=True,
+                case_insensitive=True,
+            )
+            parameters.append(
+                JobParameter(name=pname, default=spec.raw("defaultValue"), type=spec.raw("type"))
+            )
+    variables: dict[str, Any] = {}
+    var_node = props.obj("variables")
+    if var_node is not None:
+        for vname in var_node.field_names():
+            spec = var_node.obj(vname)
+            if spec is not None:
+                spec.choice(
+                    "type",
+                    ["String", "Bool", "Array", "Boolean", "Integer"],
+                    required=True,
+                    case_insensitive=True,
+                )
+                variables[vname] = spec.raw("defaultValue")
+    concurrency = props.integer("concurrency", minimum=1)
+    return Job(
+        name=name,
+        description=props.string("description"),
+        tasks=[t for t in tasks if t is not None],
+        parameters=parameters,
+        variables=variables,
+        max_concurrent_runs=concurrency or 1,
+        queue=concurrency is not None,
+        engine_rules=EngineRules.ADF,
+        source_format="adf",
+        home={k: props.raw(k) for k in ("folder", "annotations") if props.has(k)},
+    )
+
+
+def _activity(node: Node) -> Task | None:
+    node.check_keys(_ACTIVITY_KEYS, what="an activity", severity="warning")
+    name = node.string("name", required=True)
+    kind = node.string("type", required=True)
+    if name is None or kind is None:
+        return None
+    if len(name) > 55 or re.search(r"[.+?/<>*%&:\\]", name):
+        node.error("name", "expected at most 55 characters and none of . + ? / < > * % & : \\", "task-key")
+    policy = node.obj("policy")
+    timeout, retries, interval, secure_in, secure_out = DEFAULT_TIMEOUT_SECONDS, 0, 30, False, False
+    if policy is not None:
+        text = policy.text("timeout")
+        if text is not None:
+            parsed = parse_timespan(text)
+            if parsed is None:
+                policy.error("timeout", f"expected a timespan d.hh:mm:ss, got {text!r}", "timespan")
+            else:
+                timeout = parsed
+        retries = policy.integer("retry", default=0, minimum=0) or 0
+        interval = policy.integer("retryIntervalInSeconds", default=30, minimum=30) or 30
+        if interval > 86400:
+            policy.error("retryIntervalInSeconds", "expected 30 to 86400 seconds", "range")
+        secure_in, secure_out = policy.boolean("secureInput"), policy.boolean("secureOutput")
+    body = node.obj("typeProperties")
+    payload, compute = _payload(node, kind, body)
+    return Task(
+        key=name,
+        description=node.string("description"),
+        depends_on=_dependencies(node),
+        compute=compute,
+        payload=payload,
+        retry=RetryPolicy(max_retries=retries, min_retry_interval_millis=interval * 1000),
+        timeout_seconds=timeout,
+        secure_input=secure_in,
+        secure_output=secure_out,
+        source_path=node.path,
+    )
+
+
+def _dependencies(node: Node) -> list[Dependency]:
+    found = []
+    for dep in node.objects("dependsOn"):
+        key = dep.string("activity", required=True)
+        conditions: list[DependencyCondition] = []
+        items = dep.items("dependencyConditions", required=True)
+        if (
+            dep.has("dependencyConditions")
+            and not items
+            and isinstance(dep.raw("dependencyConditions"), list)
+        ):
+            dep.error(
+                "dependencyConditions", "expected at least one of Succeeded, Failed, Skipped, Completed"
+            )
+        for item in items:
+            value = item.value
+            match = next(
+                (
+                    c
+                    for c in DependencyCondition
+                    if isinstance(value, str) and c.value.lower() == value.lower()
+                ),
+                None,
+            )
+            if match is None:
+                item.error(
+                    None, f"expected one of Succeeded, Failed, Skipped, Completed, got {value!r}", "enum"
+                )
+            else:
+                conditions.append(match)
+        if key is not None:
+            found.append(Dependency(task_key=key, conditions=conditions or [DependencyCondition.SUCCEEDED]))
+    return found
+
+
+def _reference(body: Node, key: str) -> str | None:
+    ref = body.obj(key)
+    if ref is None:
+        return None
+    return ref.string("referenceName", required=True)
+
+
+def _linked(node: Node) -> Compute | None:
+    name = _reference(node, "linkedServiceName")
+    return Compute(kind="pool", cluster_id=name) if name else None
+
+
+def _payload(node: Node, kind: str, body: Node | None) -> tuple[Payload | None, Compute | None]:
+    if kind in CONTROL_TYPES or body is None:
+        if body is None and kind not in CONTROL_TYPES:
+            node.error("typeProperties", f"required: a {kind} activity has typeProperties", "required")
+            return None, None
+        return _control(node, kind, body), None
+    reader = _READERS.get(kind)
+    if reader is None:
+        node.warning(
+            "type", f"activity type {kind!r} is kept, but jobclusters cannot run it yet", "unsupported-kind"
+        )
+        return UnsupportedPayload(home_kind=kind, spec=dict(body.value)), None
+    return reader(node, body)
+
+
+def _control(node: Node, kind: str, body: Node | None) -> Payload:
+    if kind == "ForEach" and body is not None:
+        count = body.integer("batchCount", minimum=1)
+        if count is not None and count > 50:
+            body.error("batchCount", f"expected at most 50, got {count}", "range")
+        body.boolean("isSequential")
+    node.warning(
+        "type", f"{kind} activities are kept, but jobclusters cannot run them yet", "unsupported-kind"
+    )
+    return UnsupportedPayload(home_kind=kind, spec=dict(body.value) if body is not None else {})
+
+
+def _synapse_notebook(node: Node, body: Node) -> tuple[Payload | None, Compute | None]:
+    notebook = _reference(body, "notebook")
+    if notebook is None and not body.has("notebook"):
+        body.error("notebook", "required: expected a NotebookReference", "required")
+    pool = _reference(body, "sparkPool")
+    compute = Compute(kind="pool", cluster_id=pool) if pool else None
+    if compute is None:
+        body.warning(None, "no sparkPool: the notebook's attached Spark pool is used", "compute")
+    payload = (
+        NotebookPayload(
+            path=notebook or "",
+            base_parameters=unwrap_expression(body.map("parameters")),
+            spark_conf=body.map("conf"),
+        )
+        if notebook
+        else None
+    )
+    return payload, compute
+
+
+def _spark_job(node: Node, body: Node) -> tuple[Payload | None, Compute | None]:
+    job_ref = _reference(body, "sparkJob")
+    file = body.string("file") or (f"sparkjob:{job_ref}" if job_ref else None)
+    if file is None:
+        body.error("sparkJob", "required: expected a SparkJobDefinitionReference", "required")
+        return None, None
+    pool = _reference(body, "targetBigDataPool")
+    return (
+        LivyBatchPayload(
+            file=file,
+            class_name=body.string("className"),
+            args=body.strings("args"),
+            conf=body.string_map("conf"),
+            py_files=body.strings("pythonCodeReference"),
+            jars=body.strings("files"),
+            driver_memory=body.string("driverSize"),
+            num_executors=body.integer("numExecutors", minimum=1),
+        ),
+        Compute(kind="pool", cluster_id=pool) if pool else None,
+    )
+
+
+def _databricks(node: Node, body: Node, kind: str) -> tuple[Payload | None, Compute | None]:
+    compute = _linked(node)
+    if compute is None:
+        node.error("linkedServiceName", "required: the Databricks linked service to run on", "compute")
+    compute = Compute(kind="existing_cluster", cluster_id=compute.cluster_id) if compute else None
+    payload: Payload | None = None
+    if kind == "DatabricksNotebook":
+        path = body.string("notebookPath", required=True)
+        if path:
+            payload = NotebookPayload(
+                path=path, base_parameters=unwrap_expression(body.map("baseParameters"))
+            )
+    elif kind == "DatabricksSparkPython":
+        file = body.string("pythonFile", required=True)
+        if file:
+            payload = SparkPythonPayload(python_file=file, parameters=body.strings("parameters"))
+    else:
+        main = body.string("mainClassName", required=True)
+        if main:
+            payload = SparkJarPayload(main_class_name=main, parameters=body.strings("parameters"))
+    return payload, compute
+
+
+def _custom(node: Node, body: Node) -> tuple[Payload | None, Compute | None]:
+    command = body.string("command", required=True)
+    compute = _linked(node)
+    if compute is None:
+        node.error("linkedServiceName", "required: the Azure Batch linked service to run on", "compute")
+    if command is None:
+        return None, compute
+    return CommandPayload(command_line=command, home=dict(body.value)), compute
+
+
+def _hdinsight(node: Node, body: Node, kind: str) -> tuple[Payload | None, Compute | None]:
+    compute = _linked(node)
+    if compute is None:
+        node.error("linkedServiceName", "required: the HDInsight linked service to run on", "compute")
+    payload: Payload | None = None
+    if kind == "HDInsightSpark":
+        entry = body.string("entryFilePath", required=True)
+        root = body.string("rootPath", default="") or ""
+        if entry:
+            payload = LivyBatchPayload(
+                file=f"{root.rstrip('/')}/{entry}" if root else entry,
+                class_name=body.string("className"),
+                args=body.strings("arguments"),
+                conf=body.string_map("sparkConfig"),
+            )
+    elif kind == "HDInsightHive":
+        script = body.string("scriptPath")
+        query = body.string("script")
+        if script is None and query is None:
+            body.error("scriptPath", "required: scriptPath or script", "required")
+        else:
+            payload = HivePayload(file=script, query=query, defines=body.string_map("defines"))
+    else:
+        jar, cls = body.string("jarFilePath", required=True), body.string("className", required=True)
+        if jar and cls:
+            payload = MapReducePayload(jar=jar, class_name=cls, args=body.strings("arguments"))
+    return payload, compute
+
+
+def _fail(node: Node, body: Node) -> tuple[Payload | None, Compute | None]:
+    message = body.text("message", required=True)
+    code = body.text("errorCode", required=True)
+    if message is None:
+        return None, None
+    return FailPayload(message=message, error_code=code or "Failed"), None
+
+
+_READERS = {
+    "SynapseNotebook": _synapse_notebook,
+    "SparkJob": _spark_job,
+    "DatabricksNotebook": lambda n, b: _databricks(n, b, "DatabricksNotebook"),
+    "DatabricksSparkPython": lambda n, b: _databricks(n, b, "DatabricksSparkPython"),
+    "DatabricksSparkJar": lambda n, b: _databricks(n, b, "DatabricksSparkJar"),
+    "Custom": _custom,
+    "HDInsightSpark": lambda n, b: _hdinsight(n, b, "HDInsightSpark"),
+    "HDInsightHive": lambda n, b: _hdinsight(n, b, "HDInsightHive"),
+    "HDInsightMapReduce": lambda n, b: _hdinsight(n, b, "HDInsightMapReduce"),
+    "Fail": _fail,
+}

@@ -1,0 +1,169 @@
+"""Secret lint: literal credentials anywhere in a definition are errors, with the fix named.
+
+A definition is stored, logged and passed around as an orchestration input, so it must only hold
+*references*: a Key Vault reference (`@Microsoft.KeyVault(SecretUri=...)` or an ADF
+`AzureKeyVaultSecret` object), an app-setting reference (`%SETTING_NAME%`), or a Databricks secret
+reference (`{{secrets/<scope>/<key>}}`). Findings never echo the secret value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jobclusters.spec.reader import child_path
+
+_REFERENCE = re.compile(
+    r"^\s*(\{\{\s*secrets/[^/{}]+/[^/{}]+\s*\}\}|@Microsoft\.KeyVault\(.*\)|%[A-Za-z_][A-Za-z0-9_]*%"
+    r"|\$\{\{?\s*[A-Za-z_][\w.:]*\s*\}?\}|\[parameters\('[^']+'\)\]|@pipeline\(\)\.parameters\.\w+"
+    r"|\{\{\s*[A-Za-z_][\w.]*\s*\}\})\s*$",
+    re.IGNORECASE,
+)
+_DATABRICKS_TOKEN = re.compile(r"\bdapi[0-9a-f]{32}(-\d+)?\b")
+_ACCOUNT_KEY_IN_STRING = re.compile(
+    r"AccountKey=(?!\s*(;|$|\{\{\s*secrets/|%\w+%|@Microsoft\.KeyVault))", re.IGNORECASE
+)
+_SAS = re.compile(r"(?:^|[?&;])sig=[A-Za-z0-9%+/=]{16,}", re.IGNORECASE)
+_STORAGE_KEY_VALUE = re.compile(r"^[A-Za-z0-9+/]{86}==$")
+_PASSWORD_IN_CONNECTION = re.compile(r"(?:^|;)\s*(password|pwd)\s*=\s*[^;{%\s]", re.IGNORECASE)
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+
+_NOT_SECRET_NAMES = re.compile(
+    r"(idempotency|token_?type|key_?name|keyvault|key_?vault|secret_?name|secretname|password_?policy"
+    r"|isenabled|enabled|username|key_?id|keyid|token_?lifetime|^task_?key$|job_?cluster_?key|environment_?key"
+    r"|secure_?(input|output)|securestring)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class SecretFinding:
+    path: str
+    kind: (
+        str  # password | storage-key | connection-string | sas-token | databricks-token | token | private-key
+    )
+    message: str
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _kind_by_name(name: str, path: str) -> str | None:
+    if _NOT_SECRET_NAMES.search(name):
+        return None
+    flat = _squash(name)
+    if any(w in flat for w in ("password", "passwd")) or flat in {"pwd", "pass"}:
+        return "password"
+    if "connectionstring" in flat:
+        return "connection-string"
+    if any(w in flat for w in ("accountkey", "storagekey", "accesskey", "sharedkey", "masterkey")) or (
+        "account.key" in name.lower()
+    ):
+        return "storage-key"
+    if flat in {"key", "primarykey", "secondarykey"} and re.search(r"storage|account", path, re.IGNORECASE):
+        return "storage-key"
+    if "sastoken" in flat or flat in {"sas", "sasuri", "sasurl"}:
+        return "sas-token"
+    if any(w in flat for w in ("token", "apikey", "clientsecret", "secret", "privatekey", "credential")):
+        return "token"
+    return None
+
+
+def _kind_by_value(value: str) -> str | None:
+    if _DATABRICKS_TOKEN.search(value):
+        return "databricks-token"
+    if _ACCOUNT_KEY_IN_STRING.search(value):
+        return "connection-string"
+    if _PASSWORD_IN_CONNECTION.search(value):
+        return "connection-string"
+    if _SAS.search(value):
+        return "sas-token"
+    if _STORAGE_KEY_VALUE.match(value.strip()):
+        return "storage-key"
+    if _PRIVATE_KEY.search(value):
+        return "private-key"
+    return None
+
+
+_WHAT = {
+    "password": "a literal password",
+    "storage-key": "a literal storage account key",
+    "connection-string": "a connection string with an inline AccountKey or password",
+    "sas-token": "a SAS token (sig=...)",
+    "databricks-token": "a Databricks personal access token (dapi...)",
+    "token": "a literal secret or token",
+    "private-key": "a private key",
+}
+
+
+def fix_for(source_format: str) -> str:
+    databricks = "a Databricks secret reference {{secrets/<scope>/<key>}}"
+    key_vault = (
+        "a Key Vault reference @Microsoft.KeyVault(SecretUri=https://<vault>.vault.azure.net/secrets/<name>)"
+    )
+    app_setting = "an app-setting reference %SETTING_NAME%"
+    if source_format == "databricks":
+        return f"replace it with {databricks}, {key_vault} or {app_setting}"
+    if source_format == "adf":
+        return (
+            f"replace it with an AzureKeyVaultSecret reference (or {key_vault}), or {app_setting}; "
+            "for storage, prefer managed identity"
+        )
+    if source_format == "native":
+        return f"replace it with {key_vault}, {app_setting} or {databricks}"
+    return f"replace it with {key_vault} or {app_setting}; for storage, prefer managed identity"
+
+
+def is_reference(value: str) -> bool:
+    return bool(_REFERENCE.match(value))
+
+
+def lint_secrets(doc: Any, source_format: str = "native", path: str = "$") -> list[SecretFinding]:
+    """Every literal secret in `doc`, by field name or by the shape of the value."""
+    findings: list[SecretFinding] = []
+    fix = fix_for(source_format)
+    _walk(doc, path, None, fix, findings)
+    return findings
+
+
+def _walk(value: Any, path: str, name: str | None, fix: str, out: list[SecretFinding]) -> None:
+    if isinstance(value, Mapping):
+        if _is_secret_object(value):
+            return
+        if value.get("type") == "SecureString" and isinstance(value.get("value"), str):
+            _check(value["value"], child_path(path, "value"), name or "password", fix, out)
+            return
+        pair_name = value.get("name")
+        if isinstance(pair_name, str) and "value" in value and isinstance(value.get("value"), str):
+            _check(value["value"], child_path(path, "value"), pair_name, fix, out)
+            for key, item in value.items():
+                if key != "value":
+                    _walk(item, child_path(path, str(key)), str(key), fix, out)
+            return
+        for key, item in value.items():
+            _walk(item, child_path(path, str(key)), str(key), fix, out)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _walk(item, child_path(path, i), name, fix, out)
+    elif isinstance(value, str):
+        _check(value, path, name, fix, out)
+
+
+def _is_secret_object(value: Mapping[str, Any]) -> bool:
+    """An ADF Key Vault secret reference object: already the fix."""
+    return value.get("type") == "AzureKeyVaultSecret"
+
+
+def _check(value: str, path: str, name: str | None, fix: str, out: list[SecretFinding]) -> None:
+    text = value.strip()
+    if not text or is_reference(text):
+        return
+    kind = _kind_by_value(text)
+    if kind is None and name is not None:
+        kind = _kind_by_name(name, path)
+    if kind is None:
+        return
+    out.append(SecretFinding(path=path, kind=kind, message=f"{_WHAT[kind]} is written inline; {fix}"))
