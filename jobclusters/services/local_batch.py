@@ -156,6 +156,7 @@ class _Outcome:
     failure: dict[str, Any] | None = None
     preempted: bool = False
     timed_out: bool = False
+    node: _Node | None = None
 
 
 def _failure(category: str, code: str, message: str) -> dict[str, Any]:
@@ -214,10 +215,14 @@ class LocalBatchService:
         self._max_slots = max_slots or max(2, (os.cpu_count() or 1) * 4)
         self._rng = random.Random(preempt_seed)
         self._max_requeues = max_requeues
-        self._cv = threading.Condition()
+        # Workers never take `_lock`: they hand results over through deques and wake the scheduler.
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._procs_lock = threading.Lock()
         self._pools: dict[str, _Pool] = {}
         self._jobs: dict[str, _Job] = {}
-        self._outcomes: list[_Outcome] = []
+        self._outcomes: deque[_Outcome] = deque()
+        self._started: deque[_Task] = deque()
         self._running: dict[int, subprocess.Popen[bytes]] = {}
         self._dirty_tasks: dict[tuple[str, str], _Task] = {}
         self._seq = 0
@@ -230,14 +235,17 @@ class LocalBatchService:
     def close(self) -> None:
         """Stop the scheduler and kill running processes; their tasks stay `running` in the state, so the
         next owner reports them as interrupted attempts (the same as after a crash)."""
-        with self._cv:
+        with self._lock:
             self._stopping = True
+            self._wake.set()
+        with self._procs_lock:
             procs = list(self._running.values())
-            self._cv.notify_all()
         for proc in procs:
             _kill_group(proc.pid)
         self._thread.join(timeout=10)
-        with self._cv:
+        with self._lock:
+            while self._started:
+                self._mark(self._started.popleft())
             self._flush()
         self._store.close()
         with contextlib.suppress(OSError):
@@ -323,6 +331,8 @@ class LocalBatchService:
             )
             for i in range(nodes_used)
         ]
+        for node in nodes:
+            (self._node_root(spec.id, node.node_id) / "shared").mkdir(parents=True, exist_ok=True)
         fraction = next((float(m.value) for m in spec.metadata if m.name == PREEMPT_METADATA_KEY), 0.0)
         pool = _Pool(spec=spec, nodes=nodes, preempt_fraction=fraction)
         if spec.start_task is not None:
@@ -337,7 +347,7 @@ class LocalBatchService:
         return pool
 
     def ensure_pool(self, placement: PoolPlacement, *, owner: str) -> PoolRef:
-        with self._cv:
+        with self._lock:
             if placement.mode == "existing":
                 existing = self._pools.get(placement.pool_id or "")
                 if existing is None:
@@ -375,7 +385,7 @@ class LocalBatchService:
                 created = True
             else:
                 created = pool.spec.owner() == owner
-            self._cv.notify_all()
+            self._wake.set()
             return PoolRef(
                 mode="onDemand",
                 pool_id=spec.id,
@@ -388,7 +398,7 @@ class LocalBatchService:
     def delete_pool(self, ref: PoolRef) -> bool:
         if ref.mode != "onDemand" or not ref.created or ref.pool_id is None:
             return False
-        with self._cv:
+        with self._lock:
             self._remove_pool(ref.pool_id)
         return True
 
@@ -406,7 +416,7 @@ class LocalBatchService:
 
     # -- jobs ------------------------------------------------------------------------------------------
     def create_job(self, job: JobSpec) -> None:
-        with self._cv:
+        with self._lock:
             if job.id in self._jobs:
                 return
             info = job.pool_info
@@ -439,17 +449,17 @@ class LocalBatchService:
                     required_slots=manager.required_slots,
                 )
                 self._insert_tasks(state, [spec], kind="jobManager")
-            self._cv.notify_all()
+            self._wake.set()
 
     def terminate_job(self, job_id: str) -> None:
-        with self._cv:
+        with self._lock:
             job = self._jobs.get(job_id)
             if job is None:
                 raise BatchServiceError("JobNotFound", f"job {job_id!r} does not exist", 404)
             self._end_job(job, "UserTerminate")
 
     def delete_job(self, job_id: str) -> None:
-        with self._cv:
+        with self._lock:
             job = self._jobs.get(job_id)
             if job is None:
                 return
@@ -491,7 +501,7 @@ class LocalBatchService:
         ids = [t.id for t in tasks]
         if len(set(ids)) != len(ids):
             raise ValueError("task ids must be unique within one add_tasks call")
-        with self._cv:
+        with self._lock:
             job = self._jobs.get(job_id)
             if job is None:
                 raise BatchServiceError("JobNotFound", f"job {job_id!r} does not exist", 404)
@@ -516,7 +526,7 @@ class LocalBatchService:
                     new.append(spec)
                     result.added.append(spec.id)
             self._insert_tasks(job, new, kind="task")
-            self._cv.notify_all()
+            self._wake.set()
             return result
 
     def _insert_tasks(self, job: _Job, specs: list[TaskSpec], *, kind: TaskKind) -> None:
@@ -559,7 +569,7 @@ class LocalBatchService:
         return _exit_options(dep.spec, dep.exit_code, dep.failure).get("dependencyAction") == "satisfy"
 
     def get_task_counts(self, job_id: str) -> TaskCounts:
-        with self._cv:
+        with self._lock:
             job = self._jobs.get(job_id)
             if job is None:
                 raise BatchServiceError("JobNotFound", f"job {job_id!r} does not exist", 404)
@@ -580,7 +590,7 @@ class LocalBatchService:
             return counts
 
     def list_failed_tasks(self, job_id: str) -> list[FailedTask]:
-        with self._cv:
+        with self._lock:
             job = self._jobs.get(job_id)
             if job is None:
                 raise BatchServiceError("JobNotFound", f"job {job_id!r} does not exist", 404)
@@ -611,35 +621,51 @@ class LocalBatchService:
 
     def task_dir(self, job_id: str, task_id: str) -> Path | None:
         """Where a task's stdout.txt / stderr.txt and `wd/` live on this machine (for logs and tests)."""
-        with self._cv:
+        with self._lock:
             job = self._jobs.get(job_id)
             task = job.tasks.get(task_id) if job is not None else None
             return Path(task.task_dir) if task is not None and task.task_dir else None
 
     def task_state(self, job_id: str, task_id: str) -> dict[str, Any]:
-        with self._cv:
+        with self._lock:
             return dict(self._jobs[job_id].tasks[task_id].runtime())
 
     # -- scheduler ---------------------------------------------------------------------------------------
     def _loop(self) -> None:
-        with self._cv:
-            while not self._stopping:
+        """One scheduling step per wake-up; state is written outside the lock, at most every 100 ms."""
+        last_flush = 0.0
+        while True:
+            rows: list[tuple[str, str, dict[str, Any]]] = []
+            self._wake.clear()
+            with self._lock:
+                if self._stopping:
+                    return
+                while self._started:
+                    self._mark(self._started.popleft())
                 try:
                     self._apply_outcomes()
                     self._check_deadlines()
                     self._schedule()
-                    self._flush()
                 except Exception:
                     log.exception("local batch scheduler step failed")
-                if not self._outcomes and not self._stopping:
-                    self._cv.wait(timeout=0.5)
-
-    def _flush(self) -> None:
-        if self._dirty_tasks:
-            rows = [(t.job_id, t.spec.id, t.runtime()) for t in self._dirty_tasks.values() if t.seq >= 0]
-            self._dirty_tasks.clear()
+                now = time.monotonic()
+                if self._dirty_tasks and (now - last_flush >= 0.1 or not self._running):
+                    rows, last_flush = self._take_dirty(), now
+                idle = 0.1 if self._dirty_tasks else 0.5
             if rows:
                 self._store.update_tasks(rows)
+            if not self._outcomes:
+                self._wake.wait(timeout=idle)
+
+    def _take_dirty(self) -> list[tuple[str, str, dict[str, Any]]]:
+        rows = [(t.job_id, t.spec.id, t.runtime()) for t in self._dirty_tasks.values() if t.seq >= 0]
+        self._dirty_tasks.clear()
+        return rows
+
+    def _flush(self) -> None:
+        rows = self._take_dirty()
+        if rows:
+            self._store.update_tasks(rows)
 
     def _mark(self, task: _Task) -> None:
         self._dirty_tasks[(task.job_id, task.spec.id)] = task
@@ -749,7 +775,6 @@ class LocalBatchService:
             assert job is not None
             task_dir = root / "workitems" / job.spec.id / "job-1" / task.spec.id
         wd = task_dir / "wd"
-        (root / "shared").mkdir(parents=True, exist_ok=True)
         node.free -= task.spec.required_slots or 1
         now = time.time()
         task.state, task.node_id, task.pool_id = "running", node.node_id, pool.spec.id
@@ -759,7 +784,8 @@ class LocalBatchService:
         try:
             env = self._env(pool, node, job, task, task_dir, wd)
         except BatchServiceError as exc:
-            self._outcomes.append(_Outcome(task, None, _failure("UserError", "InvalidEnvironment", str(exc))))
+            failure = _failure("UserError", "InvalidEnvironment", str(exc))
+            self._outcomes.append(_Outcome(task, None, failure, node=node))
             return
         thread = threading.Thread(
             target=self._execute,
@@ -770,7 +796,8 @@ class LocalBatchService:
         thread.start()
 
     def _kill_task(self, task: _Task) -> None:
-        proc = self._running.get(id(task))
+        with self._procs_lock:
+            proc = self._running.get(id(task))
         if proc is not None:
             _kill_group(proc.pid)
 
@@ -785,15 +812,19 @@ class LocalBatchService:
             outcome = _Outcome(
                 task, None, _failure("ServerError", "ExecutorError", f"{type(exc).__name__}: {exc}")
             )
-        with self._cv:
-            node.free += task.spec.required_slots or 1
-            self._outcomes.append(outcome)
-            self._cv.notify_all()
+        outcome.node = node
+        self._outcomes.append(outcome)
+        self._wake.set()
 
     def _run_process(
         self, task: _Task, task_dir: Path, wd: Path, env: dict[str, str], preempt: bool
     ) -> _Outcome:
-        wd.mkdir(parents=True, exist_ok=True)
+        try:
+            wd.mkdir()
+        except FileNotFoundError:
+            wd.mkdir(parents=True)
+        except FileExistsError:
+            pass
         try:
             fetch_resource_files(task.spec.resource_files, wd, self._blob)
         except FileTransferError as exc:
@@ -810,12 +841,11 @@ class LocalBatchService:
                 start_new_session=True,
                 close_fds=True,
             )
-        with self._cv:
+        with self._procs_lock:
             self._running[id(task)] = proc
-            task.pgid = proc.pid
-            self._mark(task)
-            stopping = self._stopping
-        if stopping:
+        task.pgid = proc.pid
+        self._started.append(task)
+        if self._stopping or task.kill_reason is not None:
             _kill_group(proc.pid)
         timed_out = False
         try:
@@ -836,7 +866,7 @@ class LocalBatchService:
                 _kill_group(proc.pid)
                 proc.wait()
         finally:
-            with self._cv:
+            with self._procs_lock:
                 self._running.pop(id(task), None)
         code = proc.returncode
         if task.kill_reason == "requeue":
@@ -871,9 +901,11 @@ class LocalBatchService:
             upload_output_files(files, wd, succeeded=succeeded, blob=self._blob)
 
     def _apply_outcomes(self) -> None:
-        outcomes, self._outcomes = self._outcomes, []
-        for outcome in outcomes:
+        while self._outcomes:
+            outcome = self._outcomes.popleft()
             task = outcome.task
+            if outcome.node is not None:
+                outcome.node.free += task.spec.required_slots or 1
             task.pgid = None
             if task.kind == "startTask":
                 self._start_task_done(outcome)
