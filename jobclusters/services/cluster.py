@@ -415,7 +415,7 @@ class RunHandle(_Strict):
     idempotency_key: str
     task_run_ids: dict[str, str] = Field(default_factory=dict)
     deadline: datetime | None = Field(
-        default=None, description="backends without their own run timeout (Livy, WebHCat, Synapse) cancel past this"
+        default=None, description="Livy and Synapse have no run timeout: get_state cancels past this"
     )
 
 
