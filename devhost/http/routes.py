@@ -172,6 +172,7 @@ def _split_constraints(body: str) -> list[str]:
 
 
 def _parse_parameter(body: str, template: str) -> Parameter:
+    body = body.replace("{{", "{").replace("}}", "}")
     catch_all = body.startswith("*")
     body = body.lstrip("*")
     default: str | None = None

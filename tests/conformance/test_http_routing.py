@@ -154,3 +154,17 @@ def test_request_log_has_one_line_per_request_and_never_a_key(keyed: tuple[Serve
     assert "[secure_function]" in request_lines[0]
     assert FUNCTION_KEY not in stream.getvalue()
     assert MASTER_KEY not in stream.getvalue()
+
+
+@pytest.mark.parametrize(("prefix", "path"), [("", "/items/42"), ("v1/edge", "/v1/edge/items/42")])
+def test_route_prefix_comes_from_host_json(prefix: str, path: str) -> None:
+    host_json = {"version": "2.0", "extensions": {"http": {"routePrefix": prefix}}}
+    with serve_app(APP_DIR, _idle, host_json=host_json) as s:
+        r = requests.get(s.origin + path, timeout=10)
+        assert (r.status_code, r.json()["function"]) == (200, "item_by_number")
+        assert requests.get(s.origin + "/api/items/42", timeout=10).status_code == 404
+
+
+def test_root_answers_while_unknown_paths_are_404(served: Served) -> None:
+    assert requests.get(served.origin + "/", timeout=10).status_code == 200
+    assert requests.get(served.url("no/such/route"), timeout=10).status_code == 404
