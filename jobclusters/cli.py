@@ -1,17 +1,82 @@
-"""`python -m jobclusters ...`: the user's command line."""
+"""`python -m jobclusters ...`: the user's command line.
+
+Each command module exposes `register(subparsers)`, which adds its sub-parsers and sets `func` (a
+callable taking the parsed arguments and returning the exit code). To add a command, add its module to
+`COMMAND_MODULES`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+COMMAND_MODULES: list[str] = ["jobclusters.spec.commands"]
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m jobclusters", description=__doc__)
-    parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="python -m jobclusters", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    demo = subparsers.add_parser("demo", help="validate and simulate every seed example (make demo)")
+    demo.add_argument("--examples", type=Path, default=PROJECT_DIR / "examples", help="examples folder")
+    demo.set_defaults(func=run_demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+# ------------------------------------------------------------------ demo (issue 7 makes it a real run)
+
+
+def _demo_files(examples: Path) -> list[Path]:
+    return [*sorted((examples / "seed").glob("*.json")), *sorted((examples / "native").glob("*.*"))]
+
+
+def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    from jobclusters.settings import get_settings
+    from jobclusters.spec.commands import render_text, simulation_json
+    from jobclusters.spec.loader import load_definition
+    from jobclusters.spec.model import TaskState
+
+    tags = get_settings().required_cost_tags
+    files = _demo_files(args.examples)
+    if not files:
+        print(f"no examples under {args.examples}", file=out)
+        return 1
+    valid = 0
+    for path in files:
+        shown = path.relative_to(args.examples.parent) if path.is_relative_to(args.examples.parent) else path
+        result = load_definition(path, required_tags=tags)
+        print("=" * 100, file=out)
+        for line in render_text(str(shown), result):
+            print(line, file=out)
+        verdict = "VALID" if not result.errors else f"INVALID ({len(result.errors)} error(s))"
+        print(f"=> {verdict}", file=out)
+        valid += not result.errors
+        job = result.job
+        if (
+            job is None
+            or not job.tasks
+            or any(p.code in {"cycle", "unknown-dependency"} for p in result.errors)
+        ):
+            continue
+        print(f"simulated, all succeed: {json.dumps(simulation_json(job, {}, {}))}", file=out)
+        first = job.tasks[0].key
+        failed = simulation_json(job, {first: TaskState.FAILED}, {})
+        print(f"simulated, {first} FAILED: {json.dumps(failed)}", file=out)
+    print("=" * 100, file=out)
+    print(
+        f"{len(files)} definitions: {valid} valid, {len(files) - valid} with errors (listed above)", file=out
+    )
     return 0

@@ -31,7 +31,7 @@ def json_path(doc: Any, loc: Sequence[int | str]) -> str:
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         in_map = isinstance(node, Mapping) and isinstance(part, str) and part in node
         if in_list or in_map:
-            path, node = child_path(path, part), node[part]  # type: ignore[index]
+            path, node = child_path(path, part), node[part]
         elif isinstance(node, Mapping) and isinstance(part, str) and part != node.get("kind"):
             path, node = child_path(path, part), None
     return path
