@@ -225,12 +225,12 @@ class FakeHDInsight(LoopbackJsonServer):
                 self.violations.append(f"{path} without user.name")
                 return 400, {}, {"error": "User name must be specified"}
             job_id = path.rsplit("/", 1)[1]
-            job = self.jobs.get(job_id)
-            if job is None:
+            found = self.jobs.get(job_id)
+            if found is None:
                 return 404, {}, {"error": f"job {job_id} not found"}
             if request.method == "DELETE":
-                job.state = "KILLED"
-            return 200, {}, self._job_json(job)
+                found.state = "KILLED"
+            return 200, {}, self._job_json(found)
         return 404, {}, {"error": f"no route {path}"}
 
     @staticmethod
