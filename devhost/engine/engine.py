@@ -26,7 +26,14 @@ from devhost.engine import history as h
 from devhost.engine.activities import ActivityOutcome, ActivityRunner, ActivityWork
 from devhost.engine.clock import Clock
 from devhost.engine.session import Session, StepResult, full_replay, request_body
-from devhost.engine.shim import Decision, NonDeterminismError, ShimWalk, UnsupportedAction, rebuild
+from devhost.engine.shim import (
+    Decision,
+    NonDeterminismError,
+    ShimWalk,
+    UnknownFunction,
+    UnsupportedAction,
+    rebuild,
+)
 from devhost.engine.store import InstanceRow, Store
 from devhost.engine_api import (
     TERMINAL_STATUSES,
@@ -635,7 +642,13 @@ class DurableEngine:
             )
             self.stats.full_replays += 1
             self.stats.replayed_events += session.fed_events
-            walk = ShimWalk(row.instance_id, f"{row.instance_id}:{row.execution_id}", self.clock.now())
+            walk = ShimWalk(
+                row.instance_id,
+                row.execution_id,
+                self.clock.now(),
+                known_activities=frozenset(self.app.activities),
+                known_orchestrators=frozenset(self.app.orchestrators),
+            )
             walk.add_actions(result.new_actions)
             owed = rebuild(walk, rt.history)
             rt.session, rt.walk = session, walk
@@ -693,7 +706,7 @@ class DurableEngine:
             decisions = owed + walk.take_decisions()
             if result.error is not None:
                 error = result.error
-        except (NonDeterminismError, UnsupportedAction, UnknownOrchestrator) as exc:
+        except (NonDeterminismError, UnsupportedAction, UnknownOrchestrator, UnknownFunction) as exc:
             error = str(exc)
         except Exception as exc:  # a bug in devhost or the SDK must fail the instance, not the host
             log.exception("orchestrator episode for %s failed inside devhost", row.instance_id)
@@ -710,9 +723,8 @@ class DurableEngine:
         )
         history_add = list(new_events)
         if result is not None and result.custom_status is not None:
+            # Like the extension: a status is only ever replaced, never cleared by a later null.
             row.custom_status = json.dumps(result.custom_status)
-        elif result is not None:
-            row.custom_status = None
         row.updated = now.timestamp()
         if error is not None:
             self._finish(rt, now, history_add, consumed, failed_with=error)

@@ -9,7 +9,6 @@ which is also where non-determinism is detected.
 
 from __future__ import annotations
 
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,6 +22,10 @@ class NonDeterminismError(RuntimeError):
 
 
 class UnsupportedAction(RuntimeError):
+    pass
+
+
+class UnknownFunction(RuntimeError):
     pass
 
 
@@ -150,6 +153,9 @@ class ShimWalk:
     buffered: dict[str, deque[Event]] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
     continue_as_new: dict[str, Any] | None = None
+    # Names the host knows; scheduling anything else fails the orchestration, as the extension does.
+    known_activities: frozenset[str] | None = None
+    known_orchestrators: frozenset[str] | None = None
 
     def add_actions(self, actions: list[dict[str, Any]]) -> None:
         self.actions.extend(actions)
@@ -167,7 +173,8 @@ class ShimWalk:
             name = str(ev.get("Name"))
             waiting = self.waiters.get(name)
             if waiting:
-                waiting.popleft().finish(False)
+                # The extension keeps waiters for one name on a stack: the newest wait gets the event.
+                waiting.pop().finish(False)
             else:
                 self.buffered.setdefault(name, deque()).append(ev)
         elif kind in (EventType.TASK_COMPLETED, EventType.SUB_ORCHESTRATION_COMPLETED):
@@ -245,7 +252,19 @@ class ShimWalk:
             instance_id=action.get("instanceId") or None,
         )
 
+    def _check_exists(self, decision: Decision) -> None:
+        known = self.known_activities if decision.kind == "activity" else self.known_orchestrators
+        if known is None or decision.name in known:
+            return
+        kind = "activity" if decision.kind == "activity" else "orchestrator"
+        listing = ", ".join(f"'{n}'" for n in sorted(known))
+        raise UnknownFunction(
+            f"The function '{decision.name}' doesn't exist, is disabled, or is not an {kind} function. "
+            f"Additional info: the known {kind} functions are: {listing}."
+        )
+
     def schedule_call(self, template: Decision, parent: Node | None) -> Node:
+        self._check_exists(template)
         decision = Decision(
             template.kind, name=template.name, input=template.input, instance_id=template.instance_id
         )
@@ -255,7 +274,8 @@ class ShimWalk:
         decision.event_id = self.next_id
         self.next_id += 1
         if decision.kind == "suborch" and not decision.instance_id:
-            decision.instance_id = str(uuid.uuid5(uuid.NAMESPACE_OID, f"{self.id_seed}:{decision.event_id}"))
+            # DTFx names an unnamed sub-orchestration "<parent execution id>:<event id>".
+            decision.instance_id = f"{self.id_seed}:{decision.event_id}"
         leaf = Node(parent)
         self.by_id[decision.event_id] = leaf
         self.decisions.append(decision)

@@ -89,17 +89,24 @@ def test_external_event_raised_before_the_wait_is_buffered(basic_app: LoadedApp)
 
 def test_sub_orchestrations_with_explicit_and_generated_ids_and_retry(basic_app: LoadedApp) -> None:
     async def scenario(engine: DurableEngine) -> tuple[InstanceState, list[InstanceState]]:
-        state = await run_to_end(engine, "parent", instance_id="parent-1")
+        await run_to_end(engine, "parent", instance_id="parent-1")
+        state = await engine.get_instance("parent-1", show_history=True)
+        assert state is not None
         children, _ = await engine.query_instances(InstanceQuery(page_size=100))
         return state, [c for c in children if c.parent_instance_id == "parent-1"]
 
     state, children = run_with_engine(basic_app, scenario)
     assert output(state) == {"a": 11, "b": "ok after 2", "many": [1, 3, 5]}
-    ids = {c.instance_id for c in children}
-    assert "parent-1:child-a" in ids
+    assert state.history is not None
+    execution_id = state.history[1]["OrchestrationInstance"]["ExecutionId"]
+    created = {ev["InstanceId"]: ev["EventId"] for ev in state.history if ev["EventType"] == 7}
+    # The explicit id is kept; DTFx names the others "<parent execution id>:<event id>".
+    assert created.pop("parent-1:child-a") == 0
+    assert all(child_id == f"{execution_id}:{event_id}" for child_id, event_id in created.items())
+    assert {c.instance_id for c in children} == {"parent-1:child-a", *created}
     flaky = [c for c in children if c.name == "flaky_child"]
     assert sorted(c.runtime_status.value for c in flaky) == ["Completed", "Failed"]
-    assert len(ids) == 1 + 2 + 3  # explicit child, two flaky attempts, three generated
+    assert len(children) == 1 + 2 + 3  # explicit child, two flaky attempts, three generated
 
 
 def test_caught_activity_failure_reaches_the_orchestrator_with_type_and_message(basic_app: LoadedApp) -> None:
@@ -166,9 +173,15 @@ def test_new_uuid_and_current_time_are_stable_across_replays(basic_app: LoadedAp
     assert [v["uuid"] for v in output(again)] != [v["uuid"] for v in values]  # new instance id, new uuids
 
 
-def test_unknown_activity_fails_the_task_with_the_hosts_message(basic_app: LoadedApp) -> None:
+def test_scheduling_an_unknown_activity_fails_the_orchestration_like_the_extension(
+    basic_app: LoadedApp,
+) -> None:
     state = run_with_engine(basic_app, lambda e: run_to_end(e, "calls_missing_activity"))
-    assert "The function 'no_such_activity' doesn't exist" in output(state)
+    assert state.runtime_status is RuntimeStatus.FAILED
+    assert (
+        "The function 'no_such_activity' doesn't exist, is disabled, or is not an activity function"
+        in output(state)
+    )
 
 
 def test_entity_actions_fail_clearly_as_not_supported(basic_app: LoadedApp) -> None:
