@@ -7,8 +7,8 @@ import pytest
 from jobclusters.quartz import QuartzSchedule
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def test_daily_schedule_fires_at_local_time_of_its_zone() -> None:
