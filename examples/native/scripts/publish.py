@@ -1,0 +1,3 @@
+"""Example task for examples/native/daily-etl.yaml: publishes the transformed data."""
+
+print("published")
