@@ -845,6 +845,7 @@ class LocalBatchService:
             self._running[id(task)] = proc
         task.pgid = proc.pid
         self._started.append(task)
+        self._wake.set()
         if self._stopping or task.kill_reason is not None:
             _kill_group(proc.pid)
         timed_out = False
