@@ -299,6 +299,25 @@ class OutputFile(_Model):
     upload_condition: Literal["taskSuccess", "taskFailure", "taskCompletion"] = "taskCompletion"
 
 
+class FanOut(_Model):
+    """Inputs a command runs over, one Batch task each; the command sees one as `{{input}}` and
+    `JOBCLUSTERS_INPUT`. Exactly one source: blobs under a prefix (optionally matching a glob),
+    an explicit list, or the files of the event that triggered the run."""
+
+    blob_prefix: str | None = Field(default=None, description="container/prefix or a blob URL prefix")
+    glob: str | None = Field(default=None, description="fnmatch pattern on the blob name, e.g. *.csv")
+    items: list[str] | None = None
+    trigger_files: bool = False
+    max_inputs: int = Field(default=100_000, ge=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FanOut:
+        given = sum([self.blob_prefix is not None, self.items is not None, self.trigger_files])
+        if given != 1:
+            raise ValueError("fan_out names exactly one of blob_prefix, items, trigger_files")
+        return self
+
+
 class CommandPayload(_Model):
     """A command line run on a Batch node (or locally): Batch tasks, job manager, ADF Custom activity."""
 
@@ -309,6 +328,7 @@ class CommandPayload(_Model):
     role: Literal["task", "job_manager", "job_preparation", "job_release"] = "task"
     elevated: bool = False
     instances: int = Field(default=1, ge=1, description="multiInstanceSettings.numberOfInstances")
+    fan_out: FanOut | None = Field(default=None, description="one Batch task per input; None: one task")
     home: dict[str, Any] = Field(default_factory=dict)
 
 
