@@ -58,7 +58,8 @@ def secret_values(settings: Mapping[str, str], keys: HostKeys) -> list[str]:
     for name, value in settings.items():
         if not value:
             continue
-        if _SECRET_NAME.search(name) and "=" not in value:
+        looks_secret = len(value) >= 8 and "=" not in value and not value.isdigit()
+        if _SECRET_NAME.search(name) and looks_secret:
             values.append(value)
         values += _SECRET_PART.findall(value)
     return values

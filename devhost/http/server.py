@@ -21,6 +21,7 @@ from devhost.listeners import Invoke
 DEFAULT_TASK_HUB = "TestHubName"
 DEFAULT_ROUTE_PREFIX = "api"
 MAX_BODY_BYTES = 100 * 1024 * 1024
+SHUTDOWN_GRACE_SECONDS = 5.0  # in-flight requests get this long to finish on stop
 FUNCTION_NAME_KEY = web.RequestKey("devhost_function", str)
 
 
@@ -96,7 +97,13 @@ class HttpHost:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.requested_port, reuse_address=True)
+        site = web.TCPSite(
+            runner,
+            self.host,
+            self.requested_port,
+            reuse_address=True,
+            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+        )
         try:
             await site.start()
         except OSError as exc:
