@@ -224,6 +224,8 @@ class DurableApi:
             started = await self.engine.start_new(function_name, instance_id=new_id, input_json=input_json)
         except InstanceAlreadyRunning as exc:
             return _error(409, str(exc) or f"An instance with ID '{new_id}' already exists.")
+        except ValueError as exc:  # the engine's own check of the orchestrator name
+            return _error(400, "One or more of the arguments submitted is incorrect", exc)
         timeout = _seconds(request.query.get("timeout"), "timeout")
         interval = _seconds(request.query.get("pollingInterval"), "pollingInterval")
         if timeout is not None and interval is not None:
@@ -391,6 +393,8 @@ class DurableApi:
             started = await self.engine.start_new(state.name, instance_id=new_id, input_json=state.input)
         except InstanceAlreadyRunning as exc:
             return _error(409, "A non-terminal instance with this instance ID already exists.", exc)
+        except ValueError as exc:
+            return _error(400, "InstanceId does not match a valid orchestration instance.", exc)
         return self.check_status_response(request, started)
 
 

@@ -194,3 +194,26 @@ def test_start_and_wait_returns_the_output_directly(served: Served) -> None:
     r = requests.post(url, params={"timeout": "20", "pollingInterval": "1"}, json="cy", timeout=30)
     assert r.status_code == 200
     assert r.json() == ["hello cy", "hello hello cy"]
+
+
+def test_unknown_orchestrator_is_refused_by_the_api_with_the_known_names(served: Served) -> None:
+    r = requests.post(served.origin + "/runtime/webhooks/durabletask/orchestrators/nosuch", timeout=10)
+    assert r.status_code == 400
+    assert "'nosuch' doesn't exist" in r.json()["ExceptionMessage"]
+    assert "'approval', 'chain'" in r.json()["ExceptionMessage"]
+
+
+def test_purge_and_restart_urls_work_with_plain_http(served: Served) -> None:
+    links = requests.post(served.url("orchestrators/chain/pr-1"), json="dee", timeout=10).json()
+    assert poll_until_done(links["statusQueryGetUri"]).status_code == 200
+    restarted = requests.post(links["restartPostUri"], timeout=10)
+    assert restarted.status_code == 202
+    new_links = restarted.json()
+    assert new_links["id"] != "pr-1"
+    assert poll_until_done(new_links["statusQueryGetUri"]).json()["output"] == [
+        "hello dee",
+        "hello hello dee",
+    ]
+    purged = requests.delete(links["purgeHistoryDeleteUri"], timeout=10)
+    assert (purged.status_code, purged.json()) == (200, {"instancesDeleted": 1})
+    assert requests.get(links["statusQueryGetUri"], timeout=10).status_code == 404
