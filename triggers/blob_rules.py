@@ -1,0 +1,107 @@
+"""Which registered jobs a newly arrived blob starts: storage-event rules (ADF `blobPathBeginsWith` /
+`blobPathEndsWith` / `ignoreEmptyBlobs`, plus a glob) and Databricks file-arrival locations.
+
+Paths are compared inside one container; `*` in a glob also matches `/` (fnmatch).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from jobclusters.spec.model import FileArrivalTrigger, StorageEventTrigger, Trigger
+
+BLOB_CREATED = "Microsoft.Storage.BlobCreated"
+
+
+@dataclass(frozen=True)
+class ArrivedBlob:
+    container: str
+    name: str
+    size: int
+    url: str
+    etag: str
+
+    @classmethod
+    def from_path(cls, path: str, *, size: int, url: str, etag: str) -> ArrivedBlob:
+        """`path` is `container/name`, as the blob trigger reports it."""
+        container, _, name = path.lstrip("/").partition("/")
+        return cls(container=container, name=name, size=size, url=url, etag=etag.strip('"'))
+
+    @property
+    def path(self) -> str:
+        return f"{self.container}/{self.name}"
+
+    def run_parameters(self) -> dict[str, Any]:
+        """What a run started by this blob is told: where the file is (ADF calls these folderPath and
+        fileName; Databricks passes the location)."""
+        folder = posixpath.dirname(self.name)
+        return {
+            "blob_path": self.path,
+            "blob_name": posixpath.basename(self.name),
+            "blob_folder": f"{self.container}/{folder}" if folder else self.container,
+            "blob_url": self.url,
+        }
+
+
+def _split_adf_path(value: str, default_container: str | None) -> tuple[str | None, str]:
+    """ADF writes `/container/blobs/path`; we also accept a plain path inside the rule's container."""
+    if value.startswith("/"):
+        parts = value[1:].split("/", 2)
+        if len(parts) >= 2 and parts[1] == "blobs":
+            return parts[0], parts[2] if len(parts) == 3 else ""
+        return parts[0], "/".join(parts[1:])
+    return default_container, value
+
+
+def storage_event_matches(rule: StorageEventTrigger, blob: ArrivedBlob) -> bool:
+    if BLOB_CREATED not in rule.events:
+        return False
+    if rule.ignore_empty_blobs and blob.size == 0:
+        return False
+    if rule.container is not None and rule.container != blob.container:
+        return False
+    if rule.prefix:
+        container, prefix = _split_adf_path(rule.prefix, rule.container)
+        if container not in (None, blob.container) or not blob.name.startswith(prefix):
+            return False
+    if rule.suffix and not blob.name.endswith(rule.suffix):
+        return False
+    return not (rule.glob and not fnmatch.fnmatchcase(blob.name, rule.glob.lstrip("/")))
+
+
+def file_arrival_location(url: str) -> tuple[str | None, str]:
+    """(container, path prefix) of a file-arrival URL: abfss://c@acct.dfs.../p, wasbs://c@acct.../p,
+    https://acct.blob.core.windows.net/c/p, or a plain `c/p`."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("abfss", "abfs", "wasbs", "wasb"):
+        container = parsed.netloc.split("@", 1)[0] if "@" in parsed.netloc else None
+        return container, unquote(parsed.path).lstrip("/")
+    if parsed.scheme in ("http", "https"):
+        segments = unquote(parsed.path).lstrip("/").split("/")
+        if parsed.hostname in ("127.0.0.1", "localhost") and len(segments) > 1:
+            segments = segments[1:]  # emulator URLs carry the account first
+        return segments[0] or None, "/".join(segments[1:])
+    container, _, prefix = url.lstrip("/").partition("/")
+    return container or None, prefix
+
+
+def file_arrival_matches(rule: FileArrivalTrigger, blob: ArrivedBlob) -> bool:
+    if rule.pause_status == "PAUSED" or blob.size == 0:
+        return False
+    container, prefix = file_arrival_location(rule.url)
+    return container in (None, blob.container) and blob.name.startswith(prefix)
+
+
+def rule_matches(rule: Trigger, blob: ArrivedBlob) -> bool:
+    if isinstance(rule, StorageEventTrigger):
+        return storage_event_matches(rule, blob)
+    return file_arrival_matches(rule, blob)
+
+
+def matching_rule(rules: list[Trigger], blob: ArrivedBlob) -> int | None:
+    """Index of the first rule the blob satisfies (reported in the run's trigger detail), else None."""
+    return next((i for i, rule in enumerate(rules) if rule_matches(rule, blob)), None)
