@@ -28,7 +28,7 @@ MASTER_KEY = "integration-master-7d41"
 def devhost_process(
     port: int, state: Path, log_path: Path, env_extra: dict[str, str]
 ) -> Iterator[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if k != "AzureWebJobsStorage"}
+    env = {k: v for k, v in os.environ.items() if k != "AzureWebJobsStorage" and not k.startswith("DEVHOST_")}
     env.update(env_extra)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(

@@ -71,7 +71,8 @@ def serve_app(
     start_engine: Callable[[Any], Coroutine[Any, Any, None]] | None = None,
     stop_engine: Callable[[Any], Coroutine[Any, Any, None]] | None = None,
 ) -> Iterator[Served]:
-    app = load_app(app_dir, settings_overrides=dict(settings or {}))
+    # Extra settings go to the HTTP host only: load_app would export them to os.environ for the whole session.
+    app = load_app(app_dir)
     loop = LoopThread()
     engine = engine_factory(app)
     holder: dict[str, HttpHost] = {}
