@@ -228,6 +228,7 @@ class FunctionInvoker:
                 elapsed,
                 type(exc).__name__,
                 exc,
+                exc_info=exc,
             )
             raise
         elapsed = (time.perf_counter() - started) * 1000
