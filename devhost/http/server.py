@@ -13,9 +13,16 @@ from aiohttp import web
 from devhost.engine_api import DurableEngine
 from devhost.http.auth import AuthLevel, HostKeys, presented_key
 from devhost.http.durable_api import DurableApi
-from devhost.http.functions import build_route_table, match_route, to_function_request, to_web_response
+from devhost.http.functions import (
+    HttpRoute,
+    build_route_table,
+    match_route,
+    to_function_request,
+    to_web_response,
+)
 from devhost.http.links import WEBHOOK_PATH, DurableLinks
 from devhost.http.redact import redact_target
+from devhost.invoke import OutValue
 from devhost.listeners import Invoke
 
 DEFAULT_TASK_HUB = "TestHubName"
@@ -205,9 +212,9 @@ class HttpHost:
             return web.Response(text="devhost: the Functions host is running.\n")
         return web.Response(status=404)
 
-    async def _call_function(self, request: web.Request, route: Any, values: dict[str, str]) -> web.Response:
-        from devhost.invoke import OutValue
-
+    async def _call_function(
+        self, request: web.Request, route: HttpRoute, values: dict[str, str]
+    ) -> web.Response:
         args: dict[str, Any] = {route.trigger_param: await to_function_request(request, values)}
         out: OutValue[Any] | None = None
         if route.output_param != "$return":
