@@ -153,13 +153,14 @@ class DurableApi:
     async def _route(self, request: web.Request, path: str) -> web.StreamResponse:
         parts = path.split("/") if path else []
         method = request.method.upper()
-        if parts and parts[0] == "orchestrators" and len(parts) in (2, 3):
+        head = parts[0].lower() if parts else ""
+        if head == "orchestrators" and len(parts) in (2, 3):
             if method != "POST":
                 return _empty(404)
             return await self.start(request, parts[1], parts[2] if len(parts) == 3 else "")
-        if parts and parts[0] == "entities":
+        if head == "entities":
             return _error(501, "Durable entities are not served over HTTP by devhost.")
-        if not parts or parts[0] != "instances":
+        if head != "instances":
             return _empty(404)
         if len(parts) == 1 or (len(parts) == 2 and parts[1] == ""):
             if method == "GET":
@@ -174,7 +175,7 @@ class DurableApi:
             if method == "DELETE":
                 return await self.purge(instance_id)
             return _empty(404)
-        if len(parts) == 4 and parts[2] == "raiseEvent" and method == "POST":
+        if len(parts) == 4 and parts[2].lower() == "raiseevent" and method == "POST":
             return await self.raise_event(request, instance_id, parts[3])
         if len(parts) == 3 and method == "POST":
             operation = parts[2].lower()
