@@ -1,0 +1,61 @@
+"""The run store other modules call; `TableRunStore` is the Table storage implementation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from jobclusters.tracking.models import (
+    JobDefinitionRecord,
+    Page,
+    RunRecord,
+    RunState,
+    RunSummary,
+    TaskRunRecord,
+)
+
+
+class WriteResult(BaseModel):
+    """`applied` is False when the stored record was already ahead (the write was stale)."""
+
+    applied: bool
+    state: RunState
+
+
+class RunStore(Protocol):
+    def put_job_definition(self, record: JobDefinitionRecord) -> None: ...
+
+    def get_job_definition(self, job_id: str) -> JobDefinitionRecord | None: ...
+
+    def list_job_definitions(
+        self, *, page_size: int = 100, token: str | None = None
+    ) -> Page[JobDefinitionRecord]: ...
+
+    def record_run(self, record: RunRecord) -> WriteResult: ...
+
+    def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    def record_task_run(self, record: TaskRunRecord) -> WriteResult: ...
+
+    def record_task_runs(self, run_id: str, records: Sequence[TaskRunRecord]) -> int: ...
+
+    def get_run_with_tasks(self, run_id: str) -> tuple[RunRecord | None, list[TaskRunRecord]]: ...
+
+    def list_runs_for_job(
+        self, job_id: str, *, page_size: int = 50, token: str | None = None
+    ) -> Page[RunSummary]: ...
+
+    def list_runs(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        states: Sequence[RunState] | None = None,
+        page_size: int = 50,
+        token: str | None = None,
+    ) -> Page[RunSummary]: ...
+
+    def set_estimated_cost(self, run_id: str, cost: float, currency: str = "USD") -> None: ...
