@@ -188,3 +188,29 @@ def test_entity_actions_fail_clearly_as_not_supported(basic_app: LoadedApp) -> N
     state = run_with_engine(basic_app, lambda e: run_to_end(e, "uses_entity"))
     assert state.runtime_status is RuntimeStatus.FAILED
     assert "SignalEntity is not supported by devhost" in output(state)
+
+
+def test_when_all_waits_for_every_child_before_the_next_action_even_after_a_failure(
+    basic_app: LoadedApp,
+) -> None:
+    async def scenario(engine: DurableEngine) -> InstanceState:
+        state = await run_to_end(engine, "when_all_with_failure")
+        full = await engine.get_instance(state.instance_id, show_history=True)
+        assert full is not None
+        return full
+
+    state = run_with_engine(basic_app, scenario, check_replay=True)
+    assert output(state) == {
+        "error": "Activity function 'boom' failed: RuntimeError: boom: in-all",
+        "after": 42,
+    }
+    assert state.history is not None
+    kinds = [(ev["EventType"], ev.get("TaskScheduledId", ev.get("EventId"))) for ev in state.history]
+    # The third activity (id 2) is scheduled only after the slow sibling (id 1) completed, as the shim does.
+    assert kinds.index((5, 1)) < kinds.index((4, 2))
+
+
+def test_nested_when_any_when_all_with_retry_timers_and_sub_orchestration(basic_app: LoadedApp) -> None:
+    state = run_with_engine(basic_app, lambda e: run_to_end(e, "nested_groups"), check_replay=True)
+    assert state.runtime_status is RuntimeStatus.COMPLETED, state.output
+    assert output(state) == {"first_is_pair": True, "pair": [2, 4], "rest": ['{"attempts": 3}', 7]}

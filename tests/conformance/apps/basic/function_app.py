@@ -263,3 +263,24 @@ def logged_step(step: dict) -> int:
     with log.open("a", encoding="utf-8") as fh:
         fh.write(f"end {step['i']}\n")
     return int(step["i"]) * 10
+
+
+@app.orchestration_trigger(context_name="context")
+def when_all_with_failure(context: df.DurableOrchestrationContext):
+    try:
+        yield context.task_all([context.call_activity("boom", "in-all"), context.call_activity("slow", 0.2)])
+    except Exception as exc:
+        after = yield context.call_activity("double", 21)
+        return {"error": str(exc).split(" \n ")[0], "after": after}
+    return "unreachable"
+
+
+@app.orchestration_trigger(context_name="context")
+def nested_groups(context: df.DurableOrchestrationContext):
+    retry = df.RetryOptions(first_retry_interval_in_milliseconds=5, max_number_of_attempts=4)
+    deadline = context.current_utc_datetime + timedelta(hours=1)
+    pair = context.task_all([context.call_activity("double", 1), context.call_activity("double", 2)])
+    flaky = context.call_activity_with_retry("fail_twice", retry, f"{context.instance_id}:nested")
+    first = yield context.task_any([pair, flaky, context.create_timer(deadline)])
+    rest = yield context.task_all([flaky, context.call_sub_orchestrator("child", 3)])
+    return {"first_is_pair": first == pair, "pair": pair.result, "rest": rest}
