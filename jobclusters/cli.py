@@ -43,7 +43,8 @@ def _demo_files(examples: Path) -> list[Path]:
     return [*sorted((examples / "seed").glob("*.json")), *sorted((examples / "native").glob("*.*"))]
 
 
-def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_demo(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     from jobclusters.settings import get_settings
     from jobclusters.spec.commands import render_text, simulation_json
     from jobclusters.spec.loader import load_definition

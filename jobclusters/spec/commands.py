@@ -95,7 +95,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 # ------------------------------------------------------------------ validate
 
 
-def run_validate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     status = EXIT_OK
     for file in args.files:
         result = load(args, file)
@@ -139,7 +140,8 @@ def _cluster_modes(job: Job, key: str) -> list[ComputeMode]:
     return cluster_mode(Compute(kind="job_cluster", job_cluster_key=key), job)
 
 
-def run_show(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     result = load(args, args.file)
     if args.json:
         payload: dict[str, Any] = {
@@ -253,7 +255,8 @@ def simulation_json(job: Job, states: dict[str, TaskState], branches: dict[str, 
     }
 
 
-def run_simulate(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_simulate(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     result = load(args, args.file)
     for line in finding_lines(args.file, result):
         print(line, file=err)

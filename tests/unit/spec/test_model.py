@@ -6,10 +6,12 @@ from pydantic import ValidationError
 from jobclusters.spec.model import (
     Autoscale,
     ClusterSpec,
+    CommandPayload,
     Compute,
     ComputeMode,
     ConditionPayload,
     Dependency,
+    FanOut,
     ForEachPayload,
     Job,
     JobCluster,
@@ -106,3 +108,14 @@ def test_unknown_fields_are_rejected_with_their_name() -> None:
 def test_retry_below_minus_one_is_rejected() -> None:
     with pytest.raises(ValidationError, match="max_retries"):
         RetryPolicy(max_retries=-2)
+
+
+def test_fan_out_names_exactly_one_source_and_round_trips() -> None:
+    with pytest.raises(ValidationError, match="exactly one"):
+        FanOut()
+    with pytest.raises(ValidationError, match="exactly one"):
+        FanOut(items=["a"], trigger_files=True)
+    payload = CommandPayload(
+        command_line="process {{input}}", fan_out=FanOut(blob_prefix="landing/daily/", glob="*.csv")
+    )
+    assert CommandPayload.model_validate(payload.model_dump(mode="json")) == payload

@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobclusters.cli import build_parser, main
+
+PROJECT = Path(__file__).resolve().parents[2]
+SEED = PROJECT / "examples" / "seed"
+NATIVE = PROJECT / "examples" / "native"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_validate_valid_files_exits_0_with_an_ok_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "validate", str(NATIVE / "daily-etl.yaml"), str(NATIVE / "batch-fanout-adf-rules.json")
+    )
+    assert code == 0
+    assert out.splitlines() == [
+        f"{NATIVE / 'daily-etl.yaml'}: ok (native, 5 task(s))",
+        f"{NATIVE / 'batch-fanout-adf-rules.json'}: ok (native, 3 task(s))",
+    ]
+
+
+def test_validate_prints_one_line_per_error_and_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "name": "j",
+                "tags": {"Project": "p", "Environment": "e", "CostCenter": "c", "Owner": "o"},
+                "tasks": [
+                    {"task_key": "a", "existing_cluster_id": "x", "notebook_task": {"notebook_path": "/a"}},
+                    {
+                        "task_key": "b",
+                        "existing_cluster_id": "x",
+                        "notebook_task": {"notebook_path": "/b"},
+                        "depends_on": [{"task_key": "a"}, {"task_key": "nope"}],
+                    },
+                ],
+            }
+        )
+    )
+    code, out, _ = run(capsys, "validate", str(NATIVE / "daily-etl.yaml"), str(bad))
+    assert code == 2
+    assert (
+        f"{bad}: $.tasks[1].depends_on[1].task_key: unknown dependency 'nope': "
+        "expected one of the job's task keys" in out.splitlines()
+    )
+
+
+def test_validate_reports_the_seed_secrets_and_marks_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "validate", str(SEED / "batch-job.json"))
+    lines = out.splitlines()
+    assert code == 2
+    assert lines[0].startswith(
+        f"{SEED / 'batch-job.json'}: $.commonEnvironmentSettings[1].value: a literal storage"
+    )
+    assert any(": warning: missing cost tags" in line for line in lines)
+    assert "storage-account-key" not in out
+
+
+def test_strict_turns_cost_tag_warnings_into_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(SEED / "databricks-job-cron.json")
+    assert run(capsys, "validate", path)[0] == 0
+    code, out, _ = run(capsys, "validate", "--strict", path)
+    assert code == 2 and f"{path}: $.new_cluster: missing cost tags" in out
+
+
+def test_required_tags_option_overrides_the_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "validate", "--strict", "--required-tags", "", str(SEED / "databricks-job-cron.json")
+    )
+    assert code == 0 and "warning" not in out
+
+
+def test_show_json_has_job_dag_and_modes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "show", "--json", str(SEED / "databricks-job-multitask.json"))
+    shown = json.loads(out)
+    assert code == 0 and shown["format"] == "databricks" and shown["valid"]
+    assert shown["dag"]["waves"] == [
+        ["data_validation"],
+        ["data_transformation"],
+        ["data_quality_check"],
+        ["publish_results"],
+    ]
+    assert shown["dag"]["modes"]["publish_results"] == ["existing_cluster"]
+    assert shown["job"]["tasks"][1]["depends_on"] == [
+        {"task_key": "data_validation", "outcome": None, "conditions": None}
+    ]
+
+
+def test_show_text_names_modes_and_order(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "show", str(SEED / "databricks-job-single-node.json"))
+    assert code == 0
+    assert "on_demand_job_cluster, single_node" in out
+    assert "run order: lightweight-processing-job" in out
+
+
+def test_simulate_prints_states_and_result(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "simulate",
+        str(SEED / "databricks-job-multitask.json"),
+        "--outcome",
+        "data_quality_check=TIMEDOUT",
+    )
+    assert code == 0
+    assert json.loads(out) == {
+        "tasks": {
+            "data_validation": "SUCCESS",
+            "data_transformation": "SUCCESS",
+            "data_quality_check": "TIMEDOUT",
+            "publish_results": "UPSTREAM_FAILED",
+        },
+        "result": "FAILED",
+    }
+
+
+def test_simulate_adf_keys_are_activity_names(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "simulate", str(SEED / "synapse-pipeline.json"), "--outcome", "DataTransformation=FAILED"
+    )
+    assert code == 0
+    assert json.loads(out)["tasks"] == {
+        "DataValidation": "SUCCESS",
+        "DataTransformation": "FAILED",
+        "DataQualityCheck": "SKIPPED",
+    }
+
+
+def test_simulate_condition_branch_outcome(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "simulate", str(NATIVE / "daily-etl.yaml"), "--outcome", "enough_rows=false")
+    assert code == 0 and json.loads(out)["tasks"]["transform"] == "EXCLUDED"
+
+
+@pytest.mark.parametrize("bad", ["ghost=FAILED", "ingest=EXPLODED", "ingest"])
+def test_simulate_rejects_bad_outcomes(capsys: pytest.CaptureFixture[str], bad: str) -> None:
+    code, out, err = run(capsys, "simulate", str(NATIVE / "daily-etl.yaml"), "--outcome", bad)
+    assert code == 2 and out == "" and "--outcome" in err
+
+
+def test_simulate_refuses_a_cyclic_definition(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "cycle.json"
+    path.write_text(
+        json.dumps(
+            {
+                "format": "jobclusters/v1",
+                "name": "c",
+                "tasks": [
+                    {"key": "a", "depends_on": [{"task_key": "b"}]},
+                    {"key": "b", "depends_on": [{"task_key": "a"}]},
+                ],
+            }
+        )
+    )
+    code, out, err = run(capsys, "simulate", str(path))
+    assert code == 2 and out == ""
+    assert "dependency cycle: a -> b -> a" in err
+
+
+def test_demo_validates_and_simulates_every_seed_example(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo")
+    assert code == 0
+    for path in SEED.glob("*.json"):
+        assert f"examples/seed/{path.name}" in out
+    assert "hdinsight-spark-cluster.json" in out and "restAuthCredential.password" in out
+    assert '"result": "SUCCESS"' in out
+    assert "16 definitions" in out
+
+
+def test_parser_takes_command_modules_and_requires_a_command() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["validate", "x.json"]).func.__name__ == "run_validate"
+    with pytest.raises(SystemExit):
+        parser.parse_args([])
+
+
+def test_module_entry_point_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "jobclusters", "simulate", str(SEED / "databricks-job-cron.json")],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert json.loads(done.stdout) == {"tasks": {"daily-sales-report": "SUCCESS"}, "result": "SUCCESS"}
