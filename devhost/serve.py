@@ -22,6 +22,7 @@ from typing import Any
 
 from devhost.azurite import AzuriteProcess, AzuriteUnavailable, ensure_local_storage
 from devhost.http.auth import HostKeys
+from devhost.http.cors import CorsPolicy, read_host_section
 from devhost.http.redact import SecretScrubber
 from devhost.http.server import HttpHost
 from devhost.invoke import FunctionInvoker, close_durable_client_session
@@ -44,7 +45,12 @@ def add_start_command(subparsers: Any) -> None:
         help="run the host until interrupted (HTTP triggers, Durable client API, orchestrations, triggers)",
         description="Serves on 127.0.0.1 only. State (SQLite, Azurite data) lives under --state.",
     )
-    cmd.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
+    cmd.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"HTTP port (default: Host.LocalHttpPort of local.settings.json, else {DEFAULT_PORT})",
+    )
     cmd.add_argument(
         "--state", type=Path, default=None, help=f"state directory (default <app>/{STATE_DIR_NAME})"
     )
@@ -86,7 +92,7 @@ def start_storage(connection: str | None, state_dir: Path, app_dir: Path) -> Azu
 async def serve(
     app_dir: Path,
     *,
-    port: int = DEFAULT_PORT,
+    port: int | None = None,
     state_dir: Path | None = None,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[HttpHost], None] | None = None,
@@ -97,6 +103,10 @@ async def serve(
     from devhost.triggers import build_listeners
 
     app = load_app(app_dir)
+    host_section = read_host_section(app.app_dir)
+    cors = CorsPolicy.from_host_section(host_section)
+    if port is None:
+        port = _local_http_port(host_section)
     settings: dict[str, str] = {**os.environ, **app.settings}
     keys = HostKeys.from_settings(settings)
     install_scrubber(secret_values(settings, keys))
@@ -130,6 +140,7 @@ async def serve(
             settings=settings,
             host_json=app.host_json,
             orchestrator_names=list(app.orchestrators),
+            cors=cors,
             port=port,
             log=logging.getLogger("devhost.http"),
         )
@@ -170,6 +181,17 @@ async def serve(
     return 0
 
 
+def _local_http_port(host_section: Mapping[str, Any]) -> int:
+    value = host_section.get("LocalHttpPort", DEFAULT_PORT)
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ValueError(f"local.settings.json $.Host.LocalHttpPort: expected a port number, got {value!r}")
+    return port
+
+
 def _signal_event() -> asyncio.Event:
     event = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -185,7 +207,13 @@ def run_start(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(logging.DEBUG if verbose else logging.INFO)
     if not verbose:
         logging.getLogger("asyncio").setLevel(logging.WARNING)
-    if not 0 <= args.port <= 65535:
+    if args.port is not None and not 0 <= args.port <= 65535:
         print(f"--port: expected 0-65535, got {args.port}", file=sys.stderr)
         return 2
-    return asyncio.run(serve(args.app, port=args.port, state_dir=args.state))
+    try:
+        return asyncio.run(serve(args.app, port=args.port, state_dir=args.state))
+    except ValueError as exc:
+        if "local.settings.json" not in str(exc):
+            raise
+        print(f"--app: {exc}", file=sys.stderr)
+        return 2

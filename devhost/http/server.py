@@ -12,6 +12,7 @@ from aiohttp import web
 
 from devhost.engine_api import DurableEngine
 from devhost.http.auth import AuthLevel, HostKeys, presented_key
+from devhost.http.cors import CorsPolicy
 from devhost.http.durable_api import DurableApi
 from devhost.http.functions import (
     HttpRoute,
@@ -60,6 +61,7 @@ class HttpHost:
         settings: Mapping[str, str],
         host_json: Mapping[str, Any],
         orchestrator_names: Iterable[str] | None = None,
+        cors: CorsPolicy | None = None,
         host: str = "127.0.0.1",
         port: int = 7071,
         log: logging.Logger | None = None,
@@ -72,6 +74,7 @@ class HttpHost:
         self.task_hub = task_hub_name(host_json)
         self.routes = build_route_table(http_functions, self.log)
         self.orchestrator_names = list(orchestrator_names) if orchestrator_names is not None else None
+        self.cors = cors
         self.host = host
         self.requested_port = port
         self._runner: web.AppRunner | None = None
@@ -157,7 +160,13 @@ class HttpHost:
         started = time.perf_counter()
         status = 500
         try:
-            response = await handler(request)
+            response: web.StreamResponse
+            if self.cors is not None and self.cors.is_preflight(request):
+                response = self.cors.preflight(request)
+            else:
+                response = await handler(request)
+                if self.cors is not None:
+                    self.cors.decorate(request, response)
             status = response.status
             return response
         finally:

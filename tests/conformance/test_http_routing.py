@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from devhost.http.cors import CorsPolicy
 from devhost.http.redact import SecretScrubber
 from tests.conformance.apps.http_support.harness import Served, serve_app
 from tests.conformance.apps.http_support.idle_engine import IdleEngine
@@ -168,3 +169,32 @@ def test_route_prefix_comes_from_host_json(prefix: str, path: str) -> None:
 def test_root_answers_while_unknown_paths_are_404(served: Served) -> None:
     assert requests.get(served.origin + "/", timeout=10).status_code == 200
     assert requests.get(served.url("no/such/route"), timeout=10).status_code == 404
+
+
+def test_cors_from_local_settings_host_section() -> None:
+    policy = CorsPolicy.from_host_section({"CORS": "https://app.example, http://localhost:3000"})
+    with serve_app(APP_DIR, _idle, cors=policy) as s:
+        preflight = requests.options(
+            s.url("items/1"),
+            headers={
+                "Origin": "http://localhost:3000",
+                "Access-Control-Request-Method": "PUT",
+                "Access-Control-Request-Headers": "x-test-header",
+            },
+            timeout=10,
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+        assert preflight.headers["Access-Control-Allow-Methods"] == "PUT"
+        assert preflight.headers["Access-Control-Allow-Headers"] == "x-test-header"
+        simple = requests.get(s.url("items/1"), headers={"Origin": "https://app.example"}, timeout=10)
+        assert simple.headers["Access-Control-Allow-Origin"] == "https://app.example"
+        other = requests.get(s.url("items/1"), headers={"Origin": "https://evil.example"}, timeout=10)
+        assert other.status_code == 200
+        assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_cors_settings_are_validated_naming_the_field() -> None:
+    with pytest.raises(ValueError, match=r"\$\.Host\.CORSCredentials"):
+        CorsPolicy.from_host_section({"CORS": "*", "CORSCredentials": "yes"})
+    assert CorsPolicy.from_host_section({}) is None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,25 +28,19 @@ MASTER_KEY = "integration-master-7d41"
 
 @contextmanager
 def devhost_process(
-    port: int, state: Path, log_path: Path, env_extra: dict[str, str]
+    port: int | None,
+    state: Path,
+    log_path: Path,
+    env_extra: dict[str, str],
+    app_dir: Path = APP_DIR,
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if k != "AzureWebJobsStorage" and not k.startswith("DEVHOST_")}
     env.update(env_extra)
     with open(log_path, "ab") as log:
+        port_args = ["--port", str(port)] if port is not None else []
+        command = [sys.executable, "-m", "devhost", "--app", str(app_dir), "start", *port_args]
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "devhost",
-                "--app",
-                str(APP_DIR),
-                "start",
-                "--port",
-                str(port),
-                "--state",
-                str(state),
-                "--verbose",
-            ],
+            [*command, "--state", str(state), "--verbose"],
             cwd=PROJECT_DIR,
             env=env,
             stdout=log,
@@ -131,3 +127,26 @@ def test_start_on_a_busy_port_exits_with_a_clear_error(tmp_path: Path) -> None:
         with devhost_process(port, tmp_path / "state", log_path, {}) as proc:
             assert proc.wait(30) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in log_path.read_text()
+
+
+def test_port_and_cors_come_from_the_host_section_of_local_settings(tmp_path: Path) -> None:
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    for name in ("function_app.py", "host.json"):
+        shutil.copy(APP_DIR / name, app_dir / name)
+    port = free_port()
+    settings = {"IsEncrypted": False, "Values": {}, "Host": {"LocalHttpPort": port, "CORS": "http://ui.test"}}
+    (app_dir / "local.settings.json").write_text(json.dumps(settings))
+    log_path = tmp_path / "devhost.log"
+    with devhost_process(None, tmp_path / "state", log_path, {}, app_dir=app_dir) as proc:
+        wait_ready(proc, port, log_path)
+        r = requests.post(
+            f"http://127.0.0.1:{port}/api/orchestrators/chain",
+            json="ui",
+            headers={"Origin": "http://ui.test"},
+            timeout=10,
+        )
+        assert r.status_code == 202
+        assert r.headers["Access-Control-Allow-Origin"] == "http://ui.test"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0

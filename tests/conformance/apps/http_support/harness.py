@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from devhost.app_loader import LoadedApp, load_app
 from devhost.engine_api import DurableEngine
+from devhost.http.cors import CorsPolicy
 from devhost.http.server import HttpHost
 from devhost.invoke import FunctionInvoker, close_durable_client_session
 
@@ -68,6 +69,7 @@ def serve_app(
     settings: Mapping[str, str] | None = None,
     host_json: Mapping[str, Any] | None = None,
     log: logging.Logger | None = None,
+    cors: CorsPolicy | None = None,
     start_engine: Callable[[Any], Coroutine[Any, Any, None]] | None = None,
     stop_engine: Callable[[Any], Coroutine[Any, Any, None]] | None = None,
 ) -> Iterator[Served]:
@@ -87,6 +89,7 @@ def serve_app(
         settings={**app.settings, **(settings or {})},
         host_json=host_json if host_json is not None else app.host_json,
         orchestrator_names=list(app.orchestrators),
+        cors=cors,
         port=0,
         log=log,
     )
