@@ -70,6 +70,11 @@ def local_master(spec: ClusterSpec | None, cores: int) -> str:
     return f"local[{max(1, min(spec.max_workers, cores))}]"
 
 
+def _import_root(path: Path) -> str:
+    """A `.py` in py-files is importable from its folder; a zip, egg or wheel from itself."""
+    return str(path.parent if path.suffix == ".py" else path)
+
+
 def _installed(name: str) -> bool:
     try:
         importlib.metadata.version(name)
@@ -173,14 +178,14 @@ class Planner:
             plan.file = self._python_file(submit.app, where)
             plan.parameters = [self.mapper.map_value(p) for p in submit.args]
             plan.conf.update(submit.conf)
-            plan.python_path.extend(str(self._file(p, where)) for p in submit.py_files)
+            plan.python_path.extend(_import_root(self._file(p, where)) for p in submit.py_files)
         elif task.spark_batch_task is not None:
             batch = task.spark_batch_task
             where = f"{path}.{kind}"
             plan.file = self._python_file(batch.file, f"{where}.file")
             plan.parameters = [self.mapper.map_value(p) for p in batch.args]
             plan.conf.update(batch.conf)
-            plan.python_path.extend(str(self._file(p, f"{where}.pyFiles")) for p in batch.py_files)
+            plan.python_path.extend(_import_root(self._file(p, f"{where}.pyFiles")) for p in batch.py_files)
             if spec is None and batch.num_executors:
                 cores = batch.num_executors * (batch.executor_cores or 1)
                 plan.master = f"local[{max(1, min(cores, self.cores))}]"
