@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobclusters.spec.dag import DagStep, next_step, repair_set, run_result
+from jobclusters.spec.dag import DagStep, Simulation, next_step, repair_set, run_result, simulate
 from jobclusters.spec.loader import load_definition
 from jobclusters.spec.model import (
     ClusterSpec,
@@ -37,6 +37,7 @@ __all__ = [
     "RetryPolicy",
     "RunIf",
     "RunResult",
+    "Simulation",
     "Task",
     "TaskState",
     "TemplateContext",
@@ -48,4 +49,5 @@ __all__ = [
     "render",
     "repair_set",
     "run_result",
+    "simulate",
 ]

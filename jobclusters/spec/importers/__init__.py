@@ -20,6 +20,8 @@ IMPORTERS: dict[str, Importer] = {
     "hdinsight": clusters.import_hdinsight,
     "synapse-pool": clusters.import_synapse_pool,
     "livy": clusters.import_livy,
+    "hive": clusters.import_hive,
+    "mapreduce": clusters.import_mapreduce,
 }
 ALIASES = {"synapse": "adf", "synapse-pipeline": "adf", "jobs": "databricks", "batch": "batch-job"}
 
@@ -38,6 +40,8 @@ _DETECTORS: list[tuple[str, Callable[[dict[str, Any]], bool]]] = [
     ("batch-job", batch.looks_like_job),
     ("batch-pool", batch.looks_like_pool),
     ("databricks", databricks.looks_like),
+    ("mapreduce", clusters.looks_like_mapreduce),
+    ("hive", clusters.looks_like_hive),
     ("livy", clusters.looks_like_livy),
 ]
 

@@ -12,9 +12,11 @@ from jobclusters.spec.model import (
     Autoscale,
     ClusterSpec,
     Compute,
+    HivePayload,
     Job,
     JobCluster,
     LivyBatchPayload,
+    MapReducePayload,
     Task,
 )
 from jobclusters.spec.reader import Node
@@ -64,6 +66,68 @@ def looks_like_synapse_pool(doc: dict[str, Any]) -> bool:
 
 def looks_like_livy(doc: dict[str, Any]) -> bool:
     return isinstance(doc.get("file"), str) and set(doc) <= LIVY_KEYS
+
+
+#: WebHCat (Templeton) job submissions, as `az hdinsight job submit` sends them
+HIVE_KEYS = frozenset({"execute", "file", "define", "arg", "files", "statusdir", "enablelog", "callback"})
+MAPREDUCE_KEYS = frozenset(
+    {"jar", "class", "libjars", "files", "arg", "define", "statusdir", "enablelog", "callback"}
+)
+
+
+def looks_like_mapreduce(doc: dict[str, Any]) -> bool:
+    return "jar" in doc and "class" in doc and set(doc) <= MAPREDUCE_KEYS
+
+
+def looks_like_hive(doc: dict[str, Any]) -> bool:
+    if not set(doc) <= HIVE_KEYS:
+        return False
+    script = doc.get("file")
+    return "execute" in doc or (isinstance(script, str) and script.lower().endswith((".hql", ".q", ".sql")))
+
+
+def _defines(root: Node) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for item in root.items("define"):
+        text = item.value
+        if isinstance(text, str) and "=" in text:
+            name, _, value = text.partition("=")
+            found[name] = value
+        else:
+            item.error(None, "expected NAME=VALUE", "type")
+    return found
+
+
+def import_hive(root: Node) -> Job | None:
+    query, script = root.string("execute"), root.string("file")
+    if (query is None) == (script is None):
+        root.error(None, "a Hive job has exactly one of execute (a query) and file (a script)", "payload")
+        return None
+    defines = _defines(root)
+    for arg in root.strings("arg"):
+        name, sep, value = arg.partition("=")
+        if sep:
+            defines[name] = value
+    task = Task(
+        key="hive",
+        payload=HivePayload(query=query, file=script, defines=defines),
+        compute=Compute(kind="existing_cluster", cluster_id="hdinsight"),
+        source_path=root.path,
+    )
+    return Job(name="hive-job", tasks=[task], source_format="hive")
+
+
+def import_mapreduce(root: Node) -> Job | None:
+    jar, cls = root.string("jar", required=True), root.string("class", required=True)
+    if jar is None or cls is None:
+        return None
+    task = Task(
+        key="mapreduce",
+        payload=MapReducePayload(jar=jar, class_name=cls, args=root.strings("arg")),
+        compute=Compute(kind="existing_cluster", cluster_id="hdinsight"),
+        source_path=root.path,
+    )
+    return Job(name="mapreduce-job", tasks=[task], source_format="mapreduce")
 
 
 def _tags(root: Node) -> dict[str, str]:

@@ -17,7 +17,9 @@ from jobclusters.spec.model import (
     DependencyCondition,
     EngineRules,
     ForEachPayload,
+    HivePayload,
     LivyBatchPayload,
+    MapReducePayload,
     NotebookPayload,
     PythonWheelPayload,
     SparkPythonPayload,
@@ -587,3 +589,26 @@ def test_mapping_source_is_not_mutated() -> None:
     before = copy.deepcopy(doc)
     load_definition(doc)
     assert doc == before
+
+
+def test_hdinsight_hive_and_mapreduce_submissions_become_one_task_jobs() -> None:
+    storage = "wasbs://c@acct.blob.core.windows.net"
+    hive = load_definition(
+        {"file": f"{storage}/scripts/sales_analysis.hql", "arg": [f"INPUT={storage}/data/sales/"]},
+        required_tags=NO_TAGS,
+    )
+    assert hive.format == "hive"
+    payload = hive.require().tasks[0].payload
+    assert isinstance(payload, HivePayload) and payload.defines == {"INPUT": f"{storage}/data/sales/"}
+    mapreduce = load_definition(
+        {
+            "jar": f"{storage}/jars/wordcount.jar",
+            "class": "org.apache.hadoop.examples.WordCount",
+            "arg": [f"{storage}/input/sample.txt", f"{storage}/output/wordcount"],
+        },
+        required_tags=NO_TAGS,
+    )
+    assert mapreduce.format == "mapreduce"
+    job = mapreduce.require()
+    assert isinstance(job.tasks[0].payload, MapReducePayload) and len(job.tasks[0].payload.args) == 2
+    assert load_definition({"execute": "select 1", "file": "x.hql"}).errors[0].code == "payload"
