@@ -41,8 +41,9 @@ def parse_job_request(body: bytes | str) -> JobRequestMessage:
         where = f"line {exc.lineno} column {exc.colno}"
         raise InvalidJobRequest(f"$: not valid JSON ({where}: {exc.msg})") from exc
     if not isinstance(data, dict):
-        raise InvalidJobRequest(f"$: expected a JSON object {{job, parameters, idempotency_key}}, "
-                                f"got {type(data).__name__}")
+        raise InvalidJobRequest(
+            f"$: expected a JSON object {{job, parameters, idempotency_key}}, got {type(data).__name__}"
+        )
     try:
         message = JobRequestMessage.model_validate(data)
     except ValidationError as exc:

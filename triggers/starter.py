@@ -30,7 +30,10 @@ class DurableStarterClient(Protocol):
     ) -> Any: ...
 
     async def start_new(
-        self, orchestration_function_name: str, instance_id: str | None = ..., client_input: Any = ...,
+        self,
+        orchestration_function_name: str,
+        instance_id: str | None = ...,
+        client_input: Any = ...,
         version: str | None = ...,
     ) -> str: ...
 
