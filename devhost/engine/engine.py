@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import azure.functions as func
+
 from devhost.app_loader import LoadedApp
 from devhost.engine import history as h
 from devhost.engine.activities import ActivityOutcome, ActivityRunner, ActivityWork
@@ -32,6 +34,7 @@ from devhost.engine.shim import (
     ShimWalk,
     UnknownFunction,
     UnsupportedAction,
+    entity_name_of,
     rebuild,
 )
 from devhost.engine.store import InstanceRow, Store
@@ -132,6 +135,8 @@ class DurableEngine:
         self._running_activities = 0
         self._completions: list[tuple[ActivityWork, ActivityOutcome]] = []
         self._terminal_waiters: dict[str, list[asyncio.Future[InstanceState]]] = {}
+        self._entity_inboxes: dict[str, deque[tuple[int, dict[str, Any]]]] = {}
+        self._entity_functions = {name.lower(): fn for name, fn in app.entities.items()}
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -177,6 +182,10 @@ class DurableEngine:
                     row=row, history=self.store.load_history(row.instance_id)
                 )
         for mid, instance_id, body in self.store.load_messages():
+            if body.get("kind") == "entity_op":
+                self._entity_inbox(instance_id).append((mid, body))
+                self._mark_ready(instance_id)
+                continue
             rt = self._runtimes.get(instance_id)
             if rt is not None and all(mid != m for m, _ in rt.inbox):
                 rt.inbox.append((mid, body))
@@ -509,6 +518,9 @@ class DurableEngine:
 
     # ------------------------------------------------------------------ episodes
     def _run_episode(self, instance_id: str) -> None:
+        if instance_id.startswith("@"):
+            self._run_entity_batch(instance_id)
+            return
         rt = self._runtimes.get(instance_id)
         if rt is None or not rt.inbox:
             return
@@ -648,6 +660,7 @@ class DurableEngine:
                 self.clock.now(),
                 known_activities=frozenset(self.app.activities),
                 known_orchestrators=frozenset(self.app.orchestrators),
+                known_entities=frozenset(self._entity_functions),
             )
             walk.add_actions(result.new_actions)
             owed = rebuild(walk, rt.history)
@@ -740,6 +753,7 @@ class DurableEngine:
         history_add.append(h.orchestrator_completed(now))
         row.status = RuntimeStatus.SUSPENDED.value if suspended else RuntimeStatus.RUNNING.value
         children: list[str] = []
+        entity_messages: list[tuple[str, int, dict[str, Any]]] = []
         with self.store.transaction() as db:
             self.store.delete_messages(db, consumed)
             self.store.append_history(db, row.instance_id, len(rt.history), history_add)
@@ -753,6 +767,10 @@ class DurableEngine:
                     self.store.add_timer(
                         db, row.instance_id, row.execution_id, d.event_id, h.format_ts(d.fire_at)
                     )
+                elif d.kind.startswith("entity"):
+                    target = str(d.instance_id)
+                    body = {"kind": "entity_op", "request": d.request}
+                    entity_messages.append((target, self.store.add_message(db, target, body), body))
                 else:
                     child_id = str(d.instance_id)
                     try:
@@ -769,6 +787,12 @@ class DurableEngine:
                         self._mark_ready(row.instance_id)
             self.store.upsert_instance(db, row)
         rt.history.extend(history_add)
+        sent = [ev for ev in history_add if ev["EventType"] == h.EventType.EVENT_SENT]
+        if sent and rt.session is not None:
+            rt.session.absorb(sent)
+        for target, mid, body in entity_messages:
+            self._entity_inbox(target).append((mid, body))
+            self._mark_ready(target)
         for d in decisions:
             if d.kind == "activity":
                 self._activity_queue.append(
@@ -897,3 +921,109 @@ class DurableEngine:
         for future in self._terminal_waiters.pop(row.instance_id, []):
             if not future.done():
                 future.set_result(state)
+
+    # ------------------------------------------------------------------ entities
+    def _entity_inbox(self, entity_id: str) -> deque[tuple[int, dict[str, Any]]]:
+        return self._entity_inboxes.setdefault(entity_id, deque())
+
+    async def signal_entity(
+        self, entity_name: str, key: str, operation: str, input_json: str | None = None
+    ) -> None:
+        """Send a one-way operation to an entity (what the client's `signal_entity` does)."""
+        if entity_name.lower() not in self._entity_functions:
+            raise ValueError(
+                f"The function '{entity_name}' doesn't exist, is disabled, or is not an entity function."
+            )
+        entity_id = f"@{entity_name.lower()}@{key}"
+        request = {"id": str(uuid.uuid4()), "op": operation, "signal": True, "input": input_json or "null"}
+        body = {"kind": "entity_op", "request": request}
+        with self.store.transaction() as db:
+            mid = self.store.add_message(db, entity_id, body)
+        self._entity_inbox(entity_id).append((mid, body))
+        self._mark_ready(entity_id)
+        self._poke()
+
+    async def read_entity_state(self, entity_name: str, key: str) -> tuple[bool, str | None]:
+        """(exists, state as JSON text) of one entity."""
+        return self.store.get_entity(f"@{entity_name.lower()}@{key}")
+
+    def _run_entity_batch(self, entity_id: str) -> None:
+        inbox = self._entity_inboxes.get(entity_id)
+        if not inbox:
+            return
+        batch = [inbox.popleft() for _ in range(min(len(inbox), 100))]
+        if inbox:
+            self._mark_ready(entity_id)
+        name = entity_name_of(entity_id)
+        key = entity_id[len(name) + 2 :]
+        requests = [dict(body["request"]) for _, body in batch]
+        exists, state = self.store.get_entity(entity_id)
+        results, new_exists, new_state = self._call_entity(name, key, exists, state, requests)
+        now = self.clock.now()
+        deliveries: list[tuple[str, int, dict[str, Any]]] = []
+        with self.store.transaction() as db:
+            self.store.delete_messages(db, [mid for mid, _ in batch])
+            self.store.put_entity(db, entity_id, new_exists, new_state, now.timestamp())
+            for request, result in zip(requests, results, strict=True):
+                if result.get("isError"):
+                    log.warning(
+                        "entity operation %s %s failed: %s",
+                        entity_id,
+                        request.get("op"),
+                        result.get("result"),
+                    )
+                parent = request.get("parent")
+                if request.get("signal") or not parent:
+                    continue
+                parent_row = self.store.get_instance(str(parent))
+                if parent_row is None or parent_row.status in _TERMINAL:
+                    continue
+                response: dict[str, Any] = {"result": result.get("result")}
+                if result.get("isError"):
+                    response["exceptionType"] = "Exception"
+                ev = h.event_raised(now, str(request["id"]), json.dumps(response))
+                body = {"kind": "event", "execution_id": request.get("parentExecution"), "event": ev}
+                deliveries.append((str(parent), self.store.add_message(db, str(parent), body), body))
+        for parent_id, mid, body in deliveries:
+            prt = self._runtime(parent_id)
+            if prt is not None:
+                prt.inbox.append((mid, body))
+                self._mark_ready(parent_id)
+        log.debug("entity %s ran %d operation(s)", entity_id, len(batch))
+
+    def _call_entity(
+        self, name: str, key: str, exists: bool, state: str | None, requests: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], bool, str | None]:
+        """Run one batch through the SDK's entity entry point, with the JSON the extension sends."""
+        fn = self._entity_functions.get(name.lower())
+
+        def all_failed(message: str) -> tuple[list[dict[str, Any]], bool, str | None]:
+            return [{"isError": True, "result": json.dumps(message)} for _ in requests], exists, state
+
+        if fn is None:
+            return all_failed(
+                f"The function '{name}' doesn't exist, is disabled, or is not an entity function."
+            )
+        payload = {
+            "self": {"name": name, "key": key},
+            "state": state,
+            "exists": exists,
+            "batch": [
+                {
+                    "name": r.get("op"),
+                    "signal": bool(r.get("signal")),
+                    "input": json.dumps(r.get("input") if r.get("input") is not None else "null"),
+                }
+                for r in requests
+            ],
+        }
+        try:
+            out = json.loads(fn.get_user_function()(func.EntityContext(json.dumps(payload))))
+            results = list(out["results"])
+            if len(results) != len(requests):
+                raise ValueError(f"entity returned {len(results)} results for {len(requests)} operations")
+        except Exception as exc:
+            log.exception("entity %s@%s failed as a whole", name, key)
+            return all_failed(f"{type(exc).__name__}: {exc}")
+        new_exists = bool(out.get("entityExists"))
+        return results, new_exists, out.get("entityState") if new_exists else None

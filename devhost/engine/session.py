@@ -154,6 +154,10 @@ class Session:
         session._feed(history[max(2, new_from) :], played=False)
         return session, session._result()
 
+    def absorb(self, sent: list[Event]) -> None:
+        """Show the SDK the EventSent events of the last episode (it maps entity calls to request ids)."""
+        self._feed(sent, played=True)
+
     def step(self, new_events: list[Event]) -> StepResult:
         self._feed(new_events, played=False)
         return self._result()

@@ -9,6 +9,8 @@ which is also where non-determinism is detected.
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,12 +35,22 @@ class UnknownFunction(RuntimeError):
 class Decision:
     """Work the shim scheduled; becomes one history event and something for the engine to run."""
 
-    kind: str  # "activity" | "suborch" | "timer"
+    kind: str  # "activity" | "suborch" | "timer" | "entity_call" | "entity_signal"
     event_id: int = -1
     name: str = ""
     input: str | None = None
     instance_id: str | None = None
     fire_at: datetime | None = None
+    request: dict[str, Any] | None = None  # entity operations: the request message sent to the entity
+
+    @property
+    def signature(self) -> tuple[str, str]:
+        """What a replay must reproduce for the same event id."""
+        if self.kind == "timer":
+            return ("timer", "")
+        if self.kind.startswith("entity"):
+            return ("entity", str(self.instance_id))
+        return (self.kind, self.name)
 
     def to_event(self, moment: datetime) -> Event:
         base: dict[str, Any] = {"EventId": self.event_id, "IsPlayed": False, "Timestamp": format_ts(moment)}
@@ -59,6 +71,14 @@ class Decision:
                 "InstanceId": self.instance_id,
                 "Input": self.input,
             }
+        if self.kind.startswith("entity"):
+            return {
+                "EventType": int(EventType.EVENT_SENT),
+                **base,
+                "InstanceId": self.instance_id,
+                "Name": "op",
+                "Input": json.dumps(self.request),
+            }
         assert self.fire_at is not None
         return {"EventType": int(EventType.TIMER_CREATED), **base, "FireAt": format_ts(self.fire_at)}
 
@@ -67,7 +87,22 @@ _KIND_OF_EVENT = {
     int(EventType.TASK_SCHEDULED): "activity",
     int(EventType.SUB_ORCHESTRATION_CREATED): "suborch",
     int(EventType.TIMER_CREATED): "timer",
+    int(EventType.EVENT_SENT): "entity",
 }
+
+
+def _recorded_signature(ev: Event) -> tuple[str, str]:
+    kind = _KIND_OF_EVENT[ev["EventType"]]
+    if kind == "timer":
+        return ("timer", "")
+    if kind == "entity":
+        return ("entity", str(ev.get("InstanceId")))
+    return (kind, str(ev.get("Name") or ""))
+
+
+def entity_name_of(scheduler_id: str) -> str:
+    """`@counter@key` -> `counter` (the SDK lowercases entity names in scheduler ids)."""
+    return scheduler_id[1:].split("@", 1)[0] if scheduler_id.startswith("@") else scheduler_id
 
 
 class Node:
@@ -156,6 +191,7 @@ class ShimWalk:
     # Names the host knows; scheduling anything else fails the orchestration, as the extension does.
     known_activities: frozenset[str] | None = None
     known_orchestrators: frozenset[str] | None = None
+    known_entities: frozenset[str] | None = None  # lowercased
 
     def add_actions(self, actions: list[dict[str, Any]]) -> None:
         self.actions.extend(actions)
@@ -231,16 +267,52 @@ class ShimWalk:
             else:
                 self.waiters.setdefault(name, deque()).append(leaf)
             return leaf
+        if kind in (7, 9):
+            return self._entity_operation(action, parent, signal=kind == 9)
         if kind == 4:
             self.continue_as_new = action
             done = Node(parent)
             done.finish(False)
             return done
-        labels = {7: "CallEntity", 8: "CallHttp", 9: "SignalEntity"}
+        labels = {8: "CallHttp", 10: "ScheduledSignalEntity"}
         raise UnsupportedAction(
             f"action {labels.get(kind or -1, kind)!s} is not supported by devhost "
-            "(durable entities and durable HTTP are not implemented)"
+            "(durable HTTP is not implemented)"
         )
+
+    def _entity_operation(self, action: dict[str, Any], parent: Node | None, signal: bool) -> Node:
+        target = str(action.get("instanceId"))
+        name = entity_name_of(target)
+        if self.known_entities is not None and name.lower() not in self.known_entities:
+            listing = ", ".join(f"'{n}'" for n in sorted(self.known_entities))
+            raise UnknownFunction(
+                f"The function '{name}' doesn't exist, is disabled, or is not an entity function. "
+                f"Additional info: the known entity functions are: {listing}."
+            )
+        decision = Decision(
+            "entity_signal" if signal else "entity_call",
+            instance_id=target,
+            name=str(action.get("operation")),
+            input=action.get("input"),
+        )
+        self.schedule(decision, None)
+        self.by_id.pop(decision.event_id, None)
+        # The extension names each request with a replay-safe GUID and waits for a response of that name.
+        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.id_seed}:entity:{decision.event_id}"))
+        decision.request = {
+            "id": request_id,
+            "op": decision.name,
+            "signal": signal,
+            "input": decision.input,
+            "parent": None if signal else self.instance_id,
+            "parentExecution": None if signal else self.id_seed,
+        }
+        leaf = Node(parent)
+        if signal:
+            leaf.finish(False)
+        else:
+            self.waiters.setdefault(request_id, deque()).append(leaf)
+        return leaf
 
     def _call_template(self, action: dict[str, Any]) -> Decision:
         if action.get("actionType") in (0, 1):
@@ -299,8 +371,7 @@ def rebuild(walk: ShimWalk, history: list[Event]) -> list[Decision]:
     walk.advance()
     made.extend(walk.take_decisions())
     for index, ev in enumerate(recorded):
-        expected_kind = _KIND_OF_EVENT[ev["EventType"]]
-        expected_name = ev.get("Name") or ""
+        expected_kind, expected_name = _recorded_signature(ev)
         if index >= len(made):
             raise NonDeterminismError(
                 f"Non-Deterministic workflow detected: history has {expected_kind} "
@@ -308,14 +379,11 @@ def rebuild(walk: ShimWalk, history: list[Event]) -> list[Decision]:
                 "schedule it"
             )
         got = made[index]
-        if (
-            got.kind != expected_kind
-            or got.event_id != ev.get("EventId")
-            or (expected_kind != "timer" and got.name != expected_name)
-        ):
+        if got.signature != (expected_kind, expected_name) or got.event_id != ev.get("EventId"):
+            got_kind, got_name = got.signature
             raise NonDeterminismError(
                 f"Non-Deterministic workflow detected: history has {expected_kind} '{expected_name}' "
-                f"with id {ev.get('EventId')}, but the replayed orchestrator scheduled {got.kind} "
-                f"'{got.name}' with id {got.event_id}"
+                f"with id {ev.get('EventId')}, but the replayed orchestrator scheduled {got_kind} "
+                f"'{got_name}' with id {got.event_id}"
             )
     return made[len(recorded) :]

@@ -50,6 +50,12 @@ CREATE TABLE IF NOT EXISTS activities (
     input TEXT,
     PRIMARY KEY (instance_id, execution_id, task_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entities (
+    instance_id TEXT PRIMARY KEY,
+    state TEXT,
+    entity_exists INTEGER NOT NULL,
+    updated REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS timers (
     instance_id TEXT NOT NULL,
     execution_id TEXT NOT NULL,
@@ -231,3 +237,18 @@ class Store:
     def load_timers(self) -> list[tuple[str, str, int, str]]:
         cur = self.db.execute("SELECT instance_id, execution_id, timer_id, fire_at FROM timers")
         return [(str(a), str(b), int(c), str(d)) for a, b, c, d in cur.fetchall()]
+
+    # -- entities
+    def get_entity(self, instance_id: str) -> tuple[bool, str | None]:
+        found = self.db.execute(
+            "SELECT entity_exists, state FROM entities WHERE instance_id=?", (instance_id,)
+        ).fetchone()
+        return (bool(found[0]), found[1]) if found else (False, None)
+
+    def put_entity(
+        self, db: sqlite3.Connection, instance_id: str, exists: bool, state: str | None, updated: float
+    ) -> None:
+        if not exists:
+            db.execute("DELETE FROM entities WHERE instance_id=?", (instance_id,))
+            return
+        db.execute("INSERT OR REPLACE INTO entities VALUES (?,?,?,?)", (instance_id, state, 1, updated))

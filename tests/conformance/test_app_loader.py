@@ -20,8 +20,11 @@ def test_functions_are_sorted_by_trigger_and_durable_name(tmp_path: Path) -> Non
     assert "FanOut" in app.orchestrators and "fan_out" not in app.orchestrators
     assert {"double", "async_greet", "boom"} <= set(app.activities)
     assert [f.get_function_name() for f in app.http] == ["hello"]
+    assert list(app.entities) == ["Counter"]
     assert app.others == []
-    assert len(app.functions) == len(app.orchestrators) + len(app.activities) + len(app.http)
+    assert len(app.functions) == len(app.orchestrators) + len(app.activities) + len(app.entities) + len(
+        app.http
+    )
 
 
 def test_two_loads_of_the_same_app_get_distinct_modules() -> None:

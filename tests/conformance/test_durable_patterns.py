@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 from devhost.app_loader import LoadedApp
 from devhost.engine import DurableEngine
@@ -184,10 +185,53 @@ def test_scheduling_an_unknown_activity_fails_the_orchestration_like_the_extensi
     )
 
 
-def test_entity_actions_fail_clearly_as_not_supported(basic_app: LoadedApp) -> None:
-    state = run_with_engine(basic_app, lambda e: run_to_end(e, "uses_entity"))
+def test_entities_signal_and_call_in_order_with_state_and_errors(basic_app: LoadedApp) -> None:
+    async def scenario(engine: DurableEngine) -> tuple[InstanceState, tuple[bool, str | None]]:
+        state = await run_to_end(engine, "uses_entity", "k1")
+        return state, await engine.read_entity_state("Counter", "k1")
+
+    state, (exists, entity_state) = run_with_engine(basic_app, scenario, check_replay=True)
+    assert state.runtime_status is RuntimeStatus.COMPLETED, state.output
+    result = output(state)
+    # The signal (add 5) is processed before the call (add 3): operations run in the order sent.
+    assert result["after_add"] == 8 and result["doubled"] == 16 and result["current"] == 8
+    assert "counter refused: on purpose" in result["failure"]
+    assert exists is True and json.loads(entity_state or "null") == 0
+
+
+def test_entity_state_survives_a_restart_and_client_signals_reach_it(
+    basic_app: LoadedApp, tmp_path: Path
+) -> None:
+    store = tmp_path / "state.sqlite3"
+
+    async def first(engine: DurableEngine) -> None:
+        await engine.signal_entity("Counter", "k2", "add", "4")
+        await engine.signal_entity("counter", "k2", "add", "6")
+
+        async def settled() -> bool:
+            exists, value = await engine.read_entity_state("Counter", "k2")
+            return exists and value == "10"
+
+        await wait_until(settled)
+
+    async def second(engine: DurableEngine) -> tuple[bool, str | None]:
+        await engine.signal_entity("Counter", "k2", "delete")
+
+        async def deleted() -> bool:
+            return (await engine.read_entity_state("Counter", "k2"))[0] is False
+
+        before = await engine.read_entity_state("Counter", "k2")
+        await wait_until(deleted)
+        return before
+
+    run_with_engine(basic_app, first, store)
+    assert run_with_engine(basic_app, second, store) == (True, "10")
+
+
+def test_calling_an_unknown_entity_fails_the_orchestration(basic_app: LoadedApp) -> None:
+    state = run_with_engine(basic_app, lambda e: run_to_end(e, "uses_missing_entity"))
     assert state.runtime_status is RuntimeStatus.FAILED
-    assert "SignalEntity is not supported by devhost" in output(state)
+    assert "The function 'nope' doesn't exist, is disabled, or is not an entity function" in output(state)
 
 
 def test_when_all_waits_for_every_child_before_the_next_action_even_after_a_failure(

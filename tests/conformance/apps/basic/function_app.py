@@ -226,9 +226,42 @@ def nondeterministic(context: df.DurableOrchestrationContext):
 
 @app.orchestration_trigger(context_name="context")
 def uses_entity(context: df.DurableOrchestrationContext):
-    context.signal_entity(df.EntityId("counter", "k"), "add", 1)
-    yield context.call_activity("double", 1)
+    counter = df.EntityId("Counter", context.get_input())
+    context.signal_entity(counter, "add", 5)
+    after_add = yield context.call_entity(counter, "add", 3)
+    doubled = yield context.call_activity("double", after_add)
+    current = yield context.call_entity(counter, "get")
+    try:
+        yield context.call_entity(counter, "fail", "on purpose")
+        failure = None
+    except Exception as exc:
+        failure = str(exc)
+    yield context.call_entity(counter, "reset")
+    return {"after_add": after_add, "doubled": doubled, "current": current, "failure": failure}
+
+
+@app.orchestration_trigger(context_name="context")
+def uses_missing_entity(context: df.DurableOrchestrationContext):
+    yield context.call_entity(df.EntityId("nope", "k"), "get")
     return "unreachable"
+
+
+@app.entity_trigger(context_name="context", entity_name="Counter")
+def counter_entity(context: df.DurableEntityContext):
+    value = context.get_state(lambda: 0)
+    operation = context.operation_name
+    if operation == "add":
+        value += context.get_input()
+        context.set_state(value)
+        context.set_result(value)
+    elif operation == "get":
+        context.set_result(value)
+    elif operation == "fail":
+        raise ValueError(f"counter refused: {context.get_input()}")
+    elif operation == "reset":
+        context.set_state(0)
+    elif operation == "delete":
+        context.destruct_on_exit()
 
 
 @app.orchestration_trigger(context_name="context")
