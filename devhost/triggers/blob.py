@@ -28,6 +28,9 @@ from devhost.triggers.expressions import BlobPathPattern, parse_blob_path, resol
 from devhost.triggers.outputs import encode_queue_message, prepare_outputs
 
 POISON_QUEUE = "webjobs-blobtrigger-poison"
+# The sweep waits at least this many times as long as its last page took, so listing a big container
+# never keeps the emulator busy more than about a fifth of the time.
+SWEEP_COST_FACTOR = 4.0
 
 
 def _etag(value: str | None) -> str:
@@ -49,6 +52,8 @@ class BlobTriggerListener:
         self._known: dict[str, str] = {}
         self._inflight: set[tuple[str, str]] = set()
         self._marker: str | None = None
+        self._tail: str | None = None
+        self._probe_enabled = True
         self._sweep_seen: set[str] = set()
         self._hints: set[str] = set()
         self._wake = asyncio.Event()
@@ -93,33 +98,38 @@ class BlobTriggerListener:
 
     async def _poll_forever(self) -> None:
         interval = self.ctx.tuning.blob_poll_interval
-        next_scan = 0.0
+        next_probe = next_sweep = 0.0
         while True:
             if self._hints:
                 hinted, self._hints = self._hints, set()
                 for blob_name in hinted:
                     await self._check_one(blob_name)
-            if time.monotonic() >= next_scan:
-                try:
-                    await self._scan_page()
-                except Exception as exc:
-                    self.ctx.services.log.warning(
-                        "blob trigger %s: listing failed: %s", self.name, one_line(exc)
-                    )
-                next_scan = time.monotonic() + interval
+            now = time.monotonic()
+            try:
+                if now >= next_sweep:
+                    await self._sweep_page()
+                    took = time.monotonic() - now
+                    next_sweep = time.monotonic() + max(interval, SWEEP_COST_FACTOR * took)
+                    next_probe = now + interval
+                elif now >= next_probe:
+                    await self._probe_tail()
+                    next_probe = now + interval
+            except Exception as exc:  # a storage hiccup must not end the listener
+                self.ctx.services.log.warning("blob trigger %s: listing failed: %s", self.name, one_line(exc))
+                next_probe = next_sweep = time.monotonic() + interval
             self._wake.clear()
-            await wait_for_event(self._wake, next_scan - time.monotonic())
+            await wait_for_event(self._wake, min(next_probe, next_sweep) - time.monotonic())
 
-    async def _scan_page(self) -> None:
+    async def _list_page(self, marker: str | None) -> tuple[list[tuple[str, str]], str | None]:
+        """One page of (name, ETag) after `marker`; an absent container is an empty one."""
         assert self._container is not None
         pager = self._container.list_blobs(
             name_starts_with=self.pattern.prefix or None, results_per_page=self.ctx.tuning.blob_page_size
-        ).by_page(continuation_token=self._marker)
+        ).by_page(continuation_token=marker)
+        found: list[tuple[str, str]] = []
         try:
             async for page in pager:
-                async for blob in page:
-                    self._sweep_seen.add(blob.name)
-                    self._consider(blob.name, _etag(blob.etag))
+                found = [(blob.name, _etag(blob.etag)) async for blob in page]
                 break
         except ResourceNotFoundError:
             if not self._missing_logged:
@@ -127,12 +137,37 @@ class BlobTriggerListener:
                     "blob trigger %s: container %s does not exist yet", self.name, self.pattern.container
                 )
                 self._missing_logged = True
-            return
-        self._marker = pager.continuation_token  # type: ignore[attr-defined]
+            return [], None
+        return found, pager.continuation_token  # type: ignore[attr-defined]
+
+    def _see(self, listed: list[tuple[str, str]]) -> None:
+        for blob_name, etag in listed:
+            if self._tail is None or blob_name > self._tail:
+                self._tail = blob_name
+            self._consider(blob_name, etag)
+
+    async def _sweep_page(self) -> None:
+        """The next page of the rotating sweep over the whole prefix; finds changes anywhere."""
+        listed, self._marker = await self._list_page(self._marker)
+        self._sweep_seen.update(name for name, _ in listed)
+        self._see(listed)
         if not self._marker:
             for gone in set(self._known) - self._sweep_seen:
                 del self._known[gone]
             self._sweep_seen = set()
+
+    async def _probe_tail(self) -> None:
+        """Blobs whose names sort after the last name seen (the usual shape of new uploads: dated or
+        numbered names), listed from that name as the marker: a short answer however big the container."""
+        if self._tail is None or not self._probe_enabled:
+            return
+        try:
+            listed, _ = await self._list_page(self._tail)
+        except Exception as exc:  # a service that only takes opaque markers: rely on the sweep alone
+            self._probe_enabled = False
+            self.ctx.services.log.info("blob trigger %s: tail probe disabled: %s", self.name, one_line(exc))
+            return
+        self._see(listed)
 
     async def _check_one(self, blob_name: str) -> None:
         assert self._container is not None

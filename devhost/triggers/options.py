@@ -87,7 +87,7 @@ class ListenerTuning:
     """How often listeners look for work. Not host.json settings: devhost-only, shortened in tests."""
 
     blob_poll_interval: float = 0.1
-    blob_page_size: int = 5000
+    blob_page_size: int = 250
     queue_min_poll_interval: float = 0.05
     servicebus_poll_interval: float = 0.1
     blob_retry_delay: float = 0.0
