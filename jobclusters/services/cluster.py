@@ -533,3 +533,31 @@ def parse_run_request(data: Any) -> ClusterRunRequest:
         first = exc.errors()[0]
         path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
         raise InvalidRunRequest(f"{first['msg']} ({len(exc.errors())} error(s) in all)", path) from None
+
+
+_LOCAL_SERVICES: dict[str, ClusterJobService] = {}
+
+
+def cluster_service(settings: Any, backend: Backend | None = None) -> ClusterJobService:
+    """The service for the settings' mode: the local cluster (one per state dir and process, since it owns
+    the running jobs) in local mode; else the named Azure backend, built from the settings' credentials."""
+    if settings.mode == "local" or backend == "local":
+        from jobclusters.services.local_cluster import LocalClusterJobService
+
+        key = str(settings.state_dir)
+        if key not in _LOCAL_SERVICES:
+            _LOCAL_SERVICES[key] = LocalClusterJobService.from_settings(settings)
+        return _LOCAL_SERVICES[key]
+    if backend == "databricks":
+        from jobclusters.services.databricks import DatabricksClusterJobService
+
+        return DatabricksClusterJobService.from_settings(settings)
+    if backend == "livy":
+        from jobclusters.services.livy import HDInsightClusterJobService
+
+        return HDInsightClusterJobService.from_settings(settings)
+    if backend == "synapse":
+        from jobclusters.services.synapse import SynapseClusterJobService
+
+        return SynapseClusterJobService.from_settings(settings)
+    raise InvalidRunRequest("name a backend: databricks, livy or synapse", "backend")

@@ -33,6 +33,7 @@ from databricks.sdk.errors import (
 from databricks.sdk.service import jobs
 
 from jobclusters.services.cluster import (
+    Backend,
     ClusterInfo,
     ClusterRunRequest,
     ClusterSpec,
@@ -320,7 +321,7 @@ def run_state(run: jobs.Run, tasks: list[jobs.RunTask]) -> RunState:
 
 
 class DatabricksClusterJobService:
-    backend = "databricks"
+    backend: Backend = "databricks"
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import requests
 
 from jobclusters.services.cluster import (
+    Backend,
     ClusterInfo,
     ClusterJobError,
     ClusterRunRequest,
@@ -158,7 +159,7 @@ def past_deadline(handle: RunHandle, now: datetime | None = None) -> bool:
 class HDInsightClusterJobService:
     """Livy at `<cluster>/livy`, WebHCat at `<cluster>/templeton/v1`; basic auth from settings."""
 
-    backend = "livy"
+    backend: Backend = "livy"
 
     def __init__(
         self,

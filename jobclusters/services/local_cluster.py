@@ -27,6 +27,7 @@ from typing import Any
 
 from jobclusters.localshim.paths import PathMapper, parse_adls
 from jobclusters.services.cluster import (
+    Backend,
     ClusterInfo,
     ClusterRunRequest,
     InvalidRunRequest,
@@ -107,7 +108,7 @@ class _RunFiles:
 
 
 class LocalClusterJobService:
-    backend = "local"
+    backend: Backend = "local"
 
     def __init__(
         self,

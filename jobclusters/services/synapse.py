@@ -27,6 +27,7 @@ from azure.synapse.spark import SparkClient
 from azure.synapse.spark.models import SparkBatchJob, SparkBatchJobOptions
 
 from jobclusters.services.cluster import (
+    Backend,
     ClusterInfo,
     ClusterJobError,
     ClusterRunRequest,
@@ -121,7 +122,7 @@ def synapse_batch(request: ClusterRunRequest, idempotency_key: str) -> SparkBatc
 
 
 class SynapseClusterJobService:
-    backend = "synapse"
+    backend: Backend = "synapse"
 
     def __init__(
         self,

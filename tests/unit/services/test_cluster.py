@@ -122,3 +122,34 @@ def test_synapse_pool_accepts_the_arm_property_names() -> None:
     pool = request.spark_pool
     assert pool is not None and pool.node_size == "Medium" and pool.auto_scale is not None
     assert pool.auto_scale.max_node_count == 20 and pool.spark_config_properties == {"spark.a": "true"}
+
+
+def test_settings_pick_the_service(tmp_path) -> None:
+    from jobclusters.services.cluster import cluster_service
+    from jobclusters.services.databricks import DatabricksClusterJobService
+    from jobclusters.services.livy import HDInsightClusterJobService
+    from jobclusters.services.local_cluster import LocalClusterJobService
+    from jobclusters.settings import Settings
+    from tests.fakes.databricks_rest import FakeDatabricks
+
+    local = Settings.from_mapping({"JOBCLUSTERS_STATE_DIR": str(tmp_path)})
+    service = cluster_service(local, "databricks")
+    assert isinstance(service, LocalClusterJobService) and cluster_service(local) is service
+    with FakeDatabricks() as workspace:  # building a WorkspaceClient probes its host: keep it on loopback
+        azure = Settings.from_mapping(
+            {
+                "JOBCLUSTERS_MODE": "azure",
+                "DATABRICKS_HOST": workspace.url,
+                "DATABRICKS_TOKEN": workspace.token,
+                "HDINSIGHT_LIVY_URL": "https://c.azurehdinsight.net/livy",
+                "HDINSIGHT_USERNAME": "admin",
+                "HDINSIGHT_PASSWORD": "pw",
+            }
+        )
+        assert isinstance(cluster_service(azure, "databricks"), DatabricksClusterJobService)
+    livy = cluster_service(azure, "livy")
+    assert isinstance(livy, HDInsightClusterJobService) and livy.cluster_url == "https://c.azurehdinsight.net"
+    with pytest.raises(InvalidRunRequest, match="SYNAPSE_ENDPOINT"):
+        cluster_service(azure, "synapse")
+    with pytest.raises(InvalidRunRequest, match="name a backend"):
+        cluster_service(azure)
