@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 IDEMPOTENCY_TOKEN_MAX = 64
 
@@ -168,18 +168,46 @@ class SparkBatchTask(_Strict):
     """A Livy batch (`POST /batches`), also what Synapse's `SparkBatchJobOptions` carries."""
 
     file: str = Field(min_length=1)
-    class_name: str | None = Field(None, alias="className")
+    class_name: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("class_name", "className"),
+        serialization_alias="className",
+    )
     args: list[str] = Field(default_factory=list)
     conf: dict[str, str] = Field(default_factory=dict)
-    py_files: list[str] = Field(default_factory=list, alias="pyFiles")
+    py_files: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("py_files", "pyFiles"),
+        serialization_alias="pyFiles",
+    )
     jars: list[str] = Field(default_factory=list)
     files: list[str] = Field(default_factory=list)
     archives: list[str] = Field(default_factory=list)
-    driver_memory: str | None = Field(None, alias="driverMemory")
-    driver_cores: int | None = Field(None, alias="driverCores")
-    executor_memory: str | None = Field(None, alias="executorMemory")
-    executor_cores: int | None = Field(None, alias="executorCores")
-    num_executors: int | None = Field(None, alias="numExecutors")
+    driver_memory: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("driver_memory", "driverMemory"),
+        serialization_alias="driverMemory",
+    )
+    driver_cores: int | None = Field(
+        default=None,
+        validation_alias=AliasChoices("driver_cores", "driverCores"),
+        serialization_alias="driverCores",
+    )
+    executor_memory: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("executor_memory", "executorMemory"),
+        serialization_alias="executorMemory",
+    )
+    executor_cores: int | None = Field(
+        default=None,
+        validation_alias=AliasChoices("executor_cores", "executorCores"),
+        serialization_alias="executorCores",
+    )
+    num_executors: int | None = Field(
+        default=None,
+        validation_alias=AliasChoices("num_executors", "numExecutors"),
+        serialization_alias="numExecutors",
+    )
     queue: str | None = None
 
     @field_validator("conf", mode="before")
@@ -298,13 +326,28 @@ class ClusterTask(_Strict):
 
 class PoolAutoScale(_Strict):
     enabled: bool = True
-    min_node_count: int = Field(3, ge=3, alias="minNodeCount")
-    max_node_count: int = Field(10, ge=3, alias="maxNodeCount")
+    min_node_count: int = Field(
+        default=3,
+        ge=3,
+        validation_alias=AliasChoices("min_node_count", "minNodeCount"),
+        serialization_alias="minNodeCount",
+    )
+    max_node_count: int = Field(
+        default=10,
+        ge=3,
+        validation_alias=AliasChoices("max_node_count", "maxNodeCount"),
+        serialization_alias="maxNodeCount",
+    )
 
 
 class PoolAutoPause(_Strict):
     enabled: bool = True
-    delay_in_minutes: int = Field(15, ge=5, alias="delayInMinutes")
+    delay_in_minutes: int = Field(
+        default=15,
+        ge=5,
+        validation_alias=AliasChoices("delay_in_minutes", "delayInMinutes"),
+        serialization_alias="delayInMinutes",
+    )
 
 
 class LibraryRequirements(_Strict):
@@ -319,14 +362,41 @@ class SparkPoolSettings(BaseModel):
 
     pool_name: str | None = None
     node_size: Literal["Small", "Medium", "Large", "XLarge", "XXLarge", "XXXLarge"] = Field(
-        "Small", alias="nodeSize"
+        default="Small",
+        validation_alias=AliasChoices("node_size", "nodeSize"),
+        serialization_alias="nodeSize",
     )
-    node_count: int | None = Field(None, ge=3, alias="nodeCount")
-    auto_scale: PoolAutoScale | None = Field(None, alias="autoScale")
-    auto_pause: PoolAutoPause | None = Field(None, alias="autoPause")
-    spark_version: str | None = Field(None, alias="sparkVersion")
-    spark_config_properties: dict[str, str] = Field(default_factory=dict, alias="sparkConfigProperties")
-    library_requirements: LibraryRequirements | None = Field(None, alias="libraryRequirements")
+    node_count: int | None = Field(
+        default=None,
+        ge=3,
+        validation_alias=AliasChoices("node_count", "nodeCount"),
+        serialization_alias="nodeCount",
+    )
+    auto_scale: PoolAutoScale | None = Field(
+        default=None,
+        validation_alias=AliasChoices("auto_scale", "autoScale"),
+        serialization_alias="autoScale",
+    )
+    auto_pause: PoolAutoPause | None = Field(
+        default=None,
+        validation_alias=AliasChoices("auto_pause", "autoPause"),
+        serialization_alias="autoPause",
+    )
+    spark_version: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("spark_version", "sparkVersion"),
+        serialization_alias="sparkVersion",
+    )
+    spark_config_properties: dict[str, str] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("spark_config_properties", "sparkConfigProperties"),
+        serialization_alias="sparkConfigProperties",
+    )
+    library_requirements: LibraryRequirements | None = Field(
+        default=None,
+        validation_alias=AliasChoices("library_requirements", "libraryRequirements"),
+        serialization_alias="libraryRequirements",
+    )
 
     @field_validator("spark_config_properties", mode="before")
     @classmethod
@@ -533,31 +603,3 @@ def parse_run_request(data: Any) -> ClusterRunRequest:
         first = exc.errors()[0]
         path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
         raise InvalidRunRequest(f"{first['msg']} ({len(exc.errors())} error(s) in all)", path) from None
-
-
-_LOCAL_SERVICES: dict[str, ClusterJobService] = {}
-
-
-def cluster_service(settings: Any, backend: Backend | None = None) -> ClusterJobService:
-    """The service for the settings' mode: the local cluster (one per state dir and process, since it owns
-    the running jobs) in local mode; else the named Azure backend, built from the settings' credentials."""
-    if settings.mode == "local" or backend == "local":
-        from jobclusters.services.local_cluster import LocalClusterJobService
-
-        key = str(settings.state_dir)
-        if key not in _LOCAL_SERVICES:
-            _LOCAL_SERVICES[key] = LocalClusterJobService.from_settings(settings)
-        return _LOCAL_SERVICES[key]
-    if backend == "databricks":
-        from jobclusters.services.databricks import DatabricksClusterJobService
-
-        return DatabricksClusterJobService.from_settings(settings)
-    if backend == "livy":
-        from jobclusters.services.livy import HDInsightClusterJobService
-
-        return HDInsightClusterJobService.from_settings(settings)
-    if backend == "synapse":
-        from jobclusters.services.synapse import SynapseClusterJobService
-
-        return SynapseClusterJobService.from_settings(settings)
-    raise InvalidRunRequest("name a backend: databricks, livy or synapse", "backend")

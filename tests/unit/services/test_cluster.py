@@ -124,17 +124,19 @@ def test_synapse_pool_accepts_the_arm_property_names() -> None:
     assert pool.auto_scale.max_node_count == 20 and pool.spark_config_properties == {"spark.a": "true"}
 
 
-def test_settings_pick_the_service(tmp_path) -> None:
-    from jobclusters.services.cluster import cluster_service
+def test_services_build_from_settings(tmp_path) -> None:
     from jobclusters.services.databricks import DatabricksClusterJobService
     from jobclusters.services.livy import HDInsightClusterJobService
     from jobclusters.services.local_cluster import LocalClusterJobService
+    from jobclusters.services.synapse import SynapseClusterJobService
     from jobclusters.settings import Settings
     from tests.fakes.databricks_rest import FakeDatabricks
 
-    local = Settings.from_mapping({"JOBCLUSTERS_STATE_DIR": str(tmp_path)})
-    service = cluster_service(local, "databricks")
-    assert isinstance(service, LocalClusterJobService) and cluster_service(local) is service
+    local = LocalClusterJobService.from_settings(
+        Settings.from_mapping({"JOBCLUSTERS_STATE_DIR": str(tmp_path)})
+    )
+    assert local.root == tmp_path / "local-cluster"
+    local.close()
     with FakeDatabricks() as workspace:  # building a WorkspaceClient probes its host: keep it on loopback
         azure = Settings.from_mapping(
             {
@@ -146,10 +148,10 @@ def test_settings_pick_the_service(tmp_path) -> None:
                 "HDINSIGHT_PASSWORD": "pw",
             }
         )
-        assert isinstance(cluster_service(azure, "databricks"), DatabricksClusterJobService)
-    livy = cluster_service(azure, "livy")
-    assert isinstance(livy, HDInsightClusterJobService) and livy.cluster_url == "https://c.azurehdinsight.net"
+        assert DatabricksClusterJobService.from_settings(azure).backend == "databricks"
+    livy = HDInsightClusterJobService.from_settings(azure)
+    assert livy.cluster_url == "https://c.azurehdinsight.net"
     with pytest.raises(InvalidRunRequest, match="SYNAPSE_ENDPOINT"):
-        cluster_service(azure, "synapse")
-    with pytest.raises(InvalidRunRequest, match="name a backend"):
-        cluster_service(azure)
+        SynapseClusterJobService.from_settings(azure)
+    with pytest.raises(InvalidRunRequest, match="DATABRICKS_HOST"):
+        DatabricksClusterJobService.from_settings(Settings.from_mapping({}))
