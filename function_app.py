@@ -5,11 +5,28 @@ from __future__ import annotations
 import azure.durable_functions as df
 import azure.functions as func
 
+from activities import batch as batch_activities
+from activities import cluster as cluster_activities
+from activities import control as control_activities
+from activities import inputs as input_activities
+from activities import notify as notify_activities
+from activities import tracking as tracking_activities
+from orchestrators import batch_fanout, cluster_run, run_job, run_task
 from triggers import blob as blob_trigger
 from triggers import http_api, schedule, servicebus
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
+app.register_functions(run_job.bp)
+app.register_functions(run_task.bp)
+app.register_functions(batch_fanout.bp)
+app.register_functions(cluster_run.bp)
+app.register_functions(batch_activities.bp)
+app.register_functions(cluster_activities.bp)
+app.register_functions(control_activities.bp)
+app.register_functions(input_activities.bp)
+app.register_functions(notify_activities.bp)
+app.register_functions(tracking_activities.bp)
 app.register_functions(http_api.bp)
 app.register_functions(blob_trigger.bp)
 app.register_functions(servicebus.bp)

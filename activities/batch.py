@@ -1,0 +1,166 @@
+"""Batch activities: prepare the pool and job, add a chunk of tasks, poll task counts, finish."""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+from pathlib import Path
+from typing import Any
+
+import azure.durable_functions as df
+from pydantic import ValidationError
+
+from jobclusters.execution.batch_mapping import (
+    BatchMappingError,
+    compute_info,
+    compute_label,
+    job_spec,
+    pool_placement,
+    task_spec,
+)
+from jobclusters.execution.ids import batch_id
+from jobclusters.execution.messages import (
+    AddChunkInput,
+    AddChunkResult,
+    BatchFinishInput,
+    BatchFinishResult,
+    BatchPollInput,
+    BatchPollResult,
+    BatchPrepareInput,
+    BatchPrepareResult,
+)
+from jobclusters.services import factory
+from jobclusters.services.batch import BatchServiceError, BatchSpecError, PoolRef, make_task_id
+
+bp = df.Blueprint()
+
+
+def absolutize_local_paths(command: str, base_dir: str | None) -> str:
+    """Local mode: a relative script path in a command (`python scripts/x.py`) means the job file's folder,
+    not the task's working directory."""
+    if not base_dir:
+        return command
+    base = Path(base_dir)
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command
+    changed = False
+    for i, word in enumerate(words):
+        if word and not word.startswith(("-", "/", "$")) and "://" not in word and (base / word).is_file():
+            words[i] = str((base / word).resolve())
+            changed = True
+    return shlex.join(words) if changed else command
+
+
+@bp.activity_trigger(input_name="payload")
+def batch_prepare(payload: dict[str, Any]) -> dict[str, Any]:
+    """Ensure the pool (owner = attempt id) and create the job; both idempotent."""
+    inp = BatchPrepareInput.model_validate(payload)
+    control = factory.get_control_store()
+    if control.cancel_requested(inp.run.control_id):
+        return BatchPrepareResult(canceled=True).model_dump(mode="json")
+    service = factory.get_batch_service()
+    try:
+        placement = pool_placement(inp.run, inp.attempt_id)
+        ref = service.ensure_pool(placement, owner=inp.attempt_id)
+        job_id = batch_id("job", inp.attempt_id)
+        service.create_job(job_spec(inp.run, job_id, ref))
+    except (BatchMappingError, BatchSpecError, ValidationError) as exc:
+        return BatchPrepareResult(error=f"the task cannot be mapped to Batch: {exc}").model_dump(mode="json")
+    except BatchServiceError as exc:
+        if exc.code in ("PoolNotFound", "InvalidPropertyValue", "InvalidRequestBody"):
+            return BatchPrepareResult(error=f"Batch refused it: {exc}").model_dump(mode="json")
+        raise
+    control.register_handle(inp.run.control_id, inp.attempt_id, "batch", {"job_id": job_id})
+    result = BatchPrepareResult(
+        pool_ref=ref.model_dump(mode="json"),
+        job_id=job_id,
+        compute=compute_label(ref),
+        compute_info=compute_info(ref),
+    )
+    if control.cancel_requested(inp.run.control_id):
+        with contextlib.suppress(BatchServiceError):
+            service.terminate_job(job_id)
+        result.canceled = True
+    return result.model_dump(mode="json")
+
+
+@bp.activity_trigger(input_name="payload")
+def batch_add_chunk(payload: dict[str, Any]) -> dict[str, Any]:
+    """Tasks [start, end) of the manifest; ids are run-derived, so a retried chunk adds nothing twice."""
+    inp = AddChunkInput.model_validate(payload)
+    if factory.get_control_store().cancel_requested(inp.run_id):
+        return AddChunkResult(added=0, canceled=True).model_dump(mode="json")
+    inputs = factory.get_blob_refs().get_json(inp.manifest)[inp.start : inp.end]
+    payload_model = inp.payload
+    if factory.settings().mode == "local":
+        payload_model = payload_model.model_copy(
+            update={"command_line": absolutize_local_paths(payload_model.command_line, inp.base_dir)}
+        )
+    specs = [
+        task_spec(
+            payload_model,
+            make_task_id(inp.task_prefix, inp.start + offset),
+            inp.start + offset,
+            None if value is None else str(value),
+            inp.max_task_retries,
+        )
+        for offset, value in enumerate(inputs)
+    ]
+    result = factory.get_batch_service().add_tasks(inp.job_id, specs)
+    return AddChunkResult(
+        added=len(result.added),
+        failed=[
+            {"task_id": f.task_id, "code": f.code, "message": f.message[:500]} for f in result.failed[:20]
+        ],
+    ).model_dump(mode="json")
+
+
+@bp.activity_trigger(input_name="payload")
+def batch_poll(payload: dict[str, Any]) -> dict[str, Any]:
+    inp = BatchPollInput.model_validate(payload)
+    service = factory.get_batch_service()
+    if factory.get_control_store().cancel_requested(inp.run_id) is not None:
+        if inp.terminate_if_canceled:
+            with contextlib.suppress(BatchServiceError):
+                service.terminate_job(inp.job_id)
+        return BatchPollResult(canceled=True).model_dump(mode="json")
+    counts = service.get_task_counts(inp.job_id)
+    return BatchPollResult(
+        active=counts.active,
+        running=counts.running,
+        completed=counts.completed,
+        succeeded=counts.succeeded,
+        failed=counts.failed,
+    ).model_dump(mode="json")
+
+
+@bp.activity_trigger(input_name="payload")
+def batch_finish(payload: dict[str, Any]) -> dict[str, Any]:
+    """Failed tasks with exit codes and log links; terminate the job; delete an on-demand pool we created."""
+    inp = BatchFinishInput.model_validate(payload)
+    service = factory.get_batch_service()
+    failed: list[dict[str, Any]] = []
+    count = 0
+    if inp.job_id is not None:
+        if inp.collect_failures:
+            with contextlib.suppress(BatchServiceError):
+                tasks = service.list_failed_tasks(inp.job_id)
+                count = len(tasks)
+                failed = [
+                    t.model_dump(
+                        mode="json",
+                        include={"task_id", "exit_code", "code", "message", "retry_count", "log_urls"},
+                    )
+                    for t in tasks[: inp.max_failures]
+                ]
+        if inp.terminate:
+            with contextlib.suppress(BatchServiceError):
+                service.terminate_job(inp.job_id)
+    deleted = False
+    if inp.pool_ref is not None:
+        deleted = service.delete_pool(PoolRef.model_validate(inp.pool_ref))
+    return BatchFinishResult(failed_tasks=failed, failed_count=count, pool_deleted=deleted).model_dump(
+        mode="json"
+    )

@@ -1,0 +1,54 @@
+"""Large values as blob references: `jobclusters-runs/<path>`; a reference is `container/path`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import BlobServiceClient
+
+RUNS_CONTAINER = "jobclusters-runs"
+
+
+class BlobRefs:
+    def __init__(self, connection_string: str) -> None:
+        self._service = BlobServiceClient.from_connection_string(connection_string)
+        self._ready: set[str] = set()
+
+    @property
+    def account_url(self) -> str:
+        return str(self._service.url).rstrip("/")
+
+    def _container(self, name: str) -> Any:
+        client = self._service.get_container_client(name)
+        if name not in self._ready:
+            with contextlib.suppress(ResourceExistsError):
+                client.create_container()
+            self._ready.add(name)
+        return client
+
+    def put_text(self, path: str, text: str, container: str = RUNS_CONTAINER) -> str:
+        self._container(container).upload_blob(path, text.encode(), overwrite=True)
+        return f"{container}/{path}"
+
+    def put_json(self, path: str, value: Any) -> str:
+        return self.put_text(path, json.dumps(value))
+
+    def get_text(self, ref: str) -> str:
+        container, _, path = ref.partition("/")
+        data: bytes = self._service.get_blob_client(container, path).download_blob().readall()
+        return data.decode()
+
+    def get_json(self, ref: str) -> Any:
+        return json.loads(self.get_text(ref))
+
+    def list_names(self, container: str, prefix: str | None, limit: int) -> list[str]:
+        client = self._service.get_container_client(container)
+        names: list[str] = []
+        for blob in client.list_blobs(name_starts_with=prefix or None):
+            names.append(str(blob.name))
+            if len(names) >= limit:
+                break
+        return names

@@ -1,0 +1,53 @@
+"""Run control activities: concurrency slots and cancellation of everything a run started remotely."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import azure.durable_functions as df
+
+from jobclusters.execution.messages import CancelRunInput, SlotInput, SlotResult
+from jobclusters.services import factory
+from jobclusters.services.batch import BatchServiceError
+from jobclusters.services.cluster import ClusterJobError, RunHandle
+
+bp = df.Blueprint()
+log = logging.getLogger(__name__)
+
+
+@bp.activity_trigger(input_name="payload")
+def claim_run_slot(payload: dict[str, Any]) -> dict[str, Any]:
+    inp = SlotInput.model_validate(payload)
+    slot, holders = factory.get_control_store().claim_slot(inp.job_id, inp.run_id, inp.max_concurrent_runs)
+    return SlotResult(claimed=slot is not None, slot=slot, holders=holders).model_dump(mode="json")
+
+
+@bp.activity_trigger(input_name="payload")
+def release_run_slot(payload: dict[str, Any]) -> bool:
+    inp = SlotInput.model_validate(payload)
+    return bool(factory.get_control_store().release_slot(inp.job_id, inp.run_id))
+
+
+@bp.activity_trigger(input_name="payload")
+def request_run_cancel(payload: dict[str, Any]) -> int:
+    """Mark the run canceled, then cancel every remote run it registered; returns how many were asked."""
+    inp = CancelRunInput.model_validate(payload)
+    control = factory.get_control_store()
+    control.request_cancel(inp.run_id, inp.reason)
+    asked = 0
+    for attempt_id, kind, handle in control.handles(inp.run_id):
+        try:
+            if kind == "batch":
+                factory.get_batch_service().terminate_job(str(handle["job_id"]))
+            else:
+                parsed = RunHandle.model_validate(handle)
+                factory.get_cluster_service(parsed.backend).cancel(parsed)
+            asked += 1
+        except (BatchServiceError, ClusterJobError) as exc:
+            log.warning("cancel of %s (%s) failed: %s", attempt_id, kind, exc)
+        except KeyError:
+            with contextlib.suppress(Exception):
+                log.warning("cancel of %s: malformed handle", attempt_id)
+    return asked

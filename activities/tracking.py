@@ -1,0 +1,104 @@
+"""Tracking activities: the run row and task-run rows in Table storage (upserts that only move forward)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import azure.durable_functions as df
+
+from jobclusters.execution.messages import RunRecordInput, TaskRecordBatch, TaskRecordInput
+from jobclusters.services import factory
+from jobclusters.spec.model import TaskState
+from jobclusters.tracking.models import ComputeInfo, Links, RunRecord, RunState, TaskRunRecord, Trigger
+
+bp = df.Blueprint()
+
+_TASK_STATES = {
+    TaskState.WAITING_FOR_RETRY: RunState.RUNNING,
+    TaskState.UPSTREAM_CANCELED: RunState.CANCELED,
+}
+_TRIGGER_KINDS = {
+    "cli": "manual",
+    "http": "http",
+    "blob": "blob",
+    "servicebus": "servicebus",
+    "schedule": "schedule",
+    "repair": "repair",
+}
+_SOURCE_KEYS = ("blob_path", "blob_url", "path", "url", "message_id", "cron", "schedule", "route")
+
+
+def _ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def task_state(state: TaskState) -> RunState:
+    return _TASK_STATES.get(state, RunState(state.value))
+
+
+def trigger_record(trigger: dict[str, Any]) -> Trigger | None:
+    if not trigger:
+        return None
+    detail = trigger.get("detail") or {}
+    source = next((str(detail[k]) for k in _SOURCE_KEYS if detail.get(k)), None)
+    event = detail.get("etag") or detail.get("message_id") or detail.get("idempotency_key")
+    return Trigger(
+        kind=_TRIGGER_KINDS.get(str(trigger.get("kind")), "other"),  # type: ignore[arg-type]
+        source=source,
+        actor=trigger.get("actor"),
+        event_id=str(event) if event else None,
+    )
+
+
+def run_record(inp: RunRecordInput) -> RunRecord:
+    return RunRecord(
+        run_id=inp.run_id,
+        job_id=inp.job_id,
+        state=RunState(inp.state),
+        generation=inp.generation,
+        created_at=datetime.fromisoformat(inp.created_at),
+        trigger=trigger_record(inp.trigger),
+        parameters=inp.parameters,
+        start_time=_ts(inp.start),
+        end_time=_ts(inp.end),
+        error_message=inp.message,
+        compute=[ComputeInfo.model_validate(c) for c in inp.compute],
+    )
+
+
+def task_record(inp: TaskRecordInput) -> TaskRunRecord:
+    return TaskRunRecord(
+        run_id=inp.run_id,
+        task_key=inp.task_key,
+        attempt=inp.attempt,
+        state=task_state(inp.state),
+        generation=inp.generation,
+        start_time=_ts(inp.start),
+        end_time=_ts(inp.end),
+        parameters=inp.parameters,
+        secure_input=inp.secure_input,
+        output=inp.output,
+        secure_output=inp.secure_output,
+        error_message=inp.message,
+        compute=ComputeInfo.model_validate(inp.compute_info) if inp.compute_info else None,
+        links=Links(logs={"driver": inp.log_ref} if inp.log_ref else {}),
+        external_id=inp.remote_id,
+    )
+
+
+@bp.activity_trigger(input_name="payload")
+def record_run(payload: dict[str, Any]) -> str:
+    result = factory.get_run_store().record_run(run_record(RunRecordInput.model_validate(payload)))
+    return str(result.state.value)
+
+
+@bp.activity_trigger(input_name="payload")
+def record_task_runs(payload: dict[str, Any]) -> int:
+    batch = TaskRecordBatch.model_validate(payload)
+    by_run: dict[str, list[TaskRunRecord]] = defaultdict(list)
+    for row in batch.rows:
+        by_run[row.run_id].append(task_record(row))
+    store = factory.get_run_store()
+    return sum(int(store.record_task_runs(run_id, rows)) for run_id, rows in by_run.items())

@@ -1,0 +1,284 @@
+"""Payloads between orchestrators and activities. Plain pydantic data that round-trips through JSON, small
+(large lists travel as blob references) and free of secrets (secret references stay references)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobclusters.spec.model import CommandPayload, FanOut, JobCluster, Notifications, Task, TaskState
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------ orchestrator inputs and outputs
+
+
+class TaskRunInput(_Msg):
+    """Input of `run_task`: one task of one run (or repair), already rendered by `run_job`."""
+
+    run_id: str = Field(description="the tracked run (a repair tracks under the run it repairs)")
+    control_id: str = Field(description="the run_job instance: cancel markers and remote handles key on it")
+    job_id: str
+    job_name: str
+    task: Task
+    job_cluster: JobCluster | None = None
+    job_home: dict[str, Any] = Field(default_factory=dict, description="home-format job settings (poolInfo)")
+    environment: dict[str, str] = Field(default_factory=dict)
+    base_dir: str | None = None
+    trigger_files: list[str] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+    repair_number: int = 0
+    retries_done: int = Field(default=0, description="carried across continue_as_new")
+    first_start: str | None = None
+
+
+class ClusterPollState(_Msg):
+    handle: dict[str, Any]
+    interval: float | None = None
+    polls: int = 0
+    compute: str | None = None
+    compute_info: dict[str, Any] | None = None
+
+
+class FanoutState(_Msg):
+    phase: Literal["plan", "pool", "job", "add", "poll", "finish"] = "plan"
+    count: int = 0
+    manifest: str | None = None
+    pool_ref: dict[str, Any] | None = None
+    job_id: str | None = None
+    compute: str | None = None
+    compute_info: dict[str, Any] | None = None
+    interval: float | None = None
+    polls: int = 0
+    message: str | None = None
+    timed_out: bool = False
+    canceled: bool = False
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+class AttemptInput(_Msg):
+    """Input of `cluster_run` and `batch_fanout`: one attempt, plus the state carried by continue_as_new."""
+
+    run: TaskRunInput
+    attempt: int
+    instance_id: str
+    deadline: str | None = None
+    started: str | None = None
+    cluster: ClusterPollState | None = None
+    fanout: FanoutState | None = None
+
+
+class TaskOutcome(_Msg):
+    """What a task (or one attempt) ended with; `run_job` keeps these for templating and the record."""
+
+    state: TaskState
+    attempts: int = 1
+    message: str | None = None
+    start: str | None = None
+    end: str | None = None
+    compute: str | None = None
+    compute_info: dict[str, Any] | None = None
+    outcome: str | None = Field(default=None, description="a condition task's 'true' / 'false'")
+    task_values: dict[str, Any] = Field(default_factory=dict)
+    log_ref: str | None = None
+    remote_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ activity payloads: runs
+
+
+class RunRecordInput(_Msg):
+    """`run_id` is the tracked run: a repair writes to the run it repairs, one generation up."""
+
+    run_id: str
+    job_id: str
+    state: str
+    generation: int = 0
+    created_at: str
+    trigger: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    start: str | None = None
+    end: str | None = None
+    message: str | None = None
+    compute: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class TaskRecordInput(_Msg):
+    run_id: str
+    task_key: str
+    state: TaskState
+    attempt: int = Field(default=1, ge=1)
+    generation: int = 0
+    start: str | None = None
+    end: str | None = None
+    message: str | None = None
+    compute_info: dict[str, Any] | None = None
+    log_ref: str | None = None
+    remote_id: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    output: Any = None
+    secure_input: bool = False
+    secure_output: bool = False
+
+
+class TaskRecordBatch(_Msg):
+    rows: list[TaskRecordInput]
+
+
+class SlotInput(_Msg):
+    job_id: str
+    run_id: str
+    max_concurrent_runs: int = Field(ge=1)
+
+
+class SlotResult(_Msg):
+    claimed: bool
+    slot: int | None = None
+    holders: list[str] = Field(default_factory=list)
+
+
+class CancelRunInput(_Msg):
+    run_id: str
+    reason: str = "canceled"
+
+
+class NotifyInput(_Msg):
+    run_id: str
+    job_id: str
+    job_name: str
+    event: Literal["start", "success", "failure", "duration_exceeded"]
+    notifications: Notifications
+    result: str | None = None
+    message: str | None = None
+    at: str
+    tasks: dict[str, str] = Field(default_factory=dict)
+
+
+class NotifyResult(_Msg):
+    webhooks_sent: int = 0
+    webhooks_failed: int = 0
+    topic_sent: bool = False
+
+
+# ------------------------------------------------------------------ activity payloads: clusters
+
+
+class ClusterSubmitInput(_Msg):
+    run: TaskRunInput
+    attempt_id: str
+    idempotency_key: str
+
+
+class ClusterSubmitResult(_Msg):
+    handle: dict[str, Any] | None = None
+    canceled: bool = False
+    error: str | None = None
+    compute: str | None = None
+    compute_info: dict[str, Any] | None = None
+
+
+class ClusterHandleInput(_Msg):
+    run_id: str
+    attempt_id: str
+    task_key: str = ""
+    handle: dict[str, Any]
+
+
+class ClusterPollResult(_Msg):
+    terminal: bool
+    state: TaskState | None = None
+    message: str = ""
+    canceled: bool = False
+    cluster: str | None = None
+
+
+class ClusterFinishResult(_Msg):
+    error: str | None = None
+    task_values: dict[str, Any] = Field(default_factory=dict)
+    log_ref: str | None = None
+    notebook_result: str | None = None
+
+
+# ------------------------------------------------------------------ activity payloads: Batch
+
+
+class PlanInputsInput(_Msg):
+    attempt_id: str
+    fan_out: FanOut | None = None
+    trigger_files: list[str] = Field(default_factory=list)
+
+
+class PlanInputsResult(_Msg):
+    count: int
+    manifest: str = Field(description="blob reference of the JSON list of inputs")
+
+
+class BatchPrepareInput(_Msg):
+    run: TaskRunInput
+    attempt_id: str
+
+
+class BatchPrepareResult(_Msg):
+    pool_ref: dict[str, Any] | None = None
+    job_id: str | None = None
+    compute: str | None = None
+    compute_info: dict[str, Any] | None = None
+    canceled: bool = False
+    error: str | None = None
+
+
+class AddChunkInput(_Msg):
+    run_id: str
+    job_id: str
+    task_prefix: str
+    payload: CommandPayload
+    manifest: str
+    start: int
+    end: int
+    environment: dict[str, str] = Field(default_factory=dict)
+    base_dir: str | None = None
+    max_task_retries: int = 0
+
+
+class AddChunkResult(_Msg):
+    added: int
+    failed: list[dict[str, str]] = Field(default_factory=list)
+    canceled: bool = False
+
+
+class BatchPollInput(_Msg):
+    run_id: str
+    job_id: str
+    terminate_if_canceled: bool = True
+
+
+class BatchPollResult(_Msg):
+    active: int = 0
+    running: int = 0
+    completed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    canceled: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.active == 0 and self.running == 0
+
+
+class BatchFinishInput(_Msg):
+    job_id: str | None = None
+    pool_ref: dict[str, Any] | None = None
+    terminate: bool = False
+    collect_failures: bool = True
+    max_failures: int = Field(default=20, ge=0)
+
+
+class BatchFinishResult(_Msg):
+    failed_tasks: list[dict[str, Any]] = Field(default_factory=list)
+    failed_count: int = 0
+    pool_deleted: bool = False

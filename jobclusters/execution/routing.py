@@ -1,0 +1,62 @@
+"""Which orchestrator runs a task, and the retry policy that applies to whole attempts of it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from jobclusters.spec.model import CommandPayload, RetryPolicy, Task
+
+Executor = Literal["batch", "cluster", "inline", "unsupported"]
+
+BATCH_ORCHESTRATOR = "batch_fanout"
+CLUSTER_ORCHESTRATOR = "cluster_run"
+TASK_ORCHESTRATOR = "run_task"
+
+CLUSTER_KINDS = frozenset(
+    {
+        "notebook",
+        "spark_python",
+        "python_wheel",
+        "spark_jar",
+        "spark_submit",
+        "livy_batch",
+        "hive",
+        "mapreduce",
+    }
+)
+INLINE_KINDS = frozenset({"condition", "fail"})
+
+
+def executor_for(task: Task) -> Executor:
+    kind = task.payload.kind if task.payload is not None else None
+    if kind == "command":
+        return "batch"
+    if kind in CLUSTER_KINDS:
+        return "cluster"
+    if kind in INLINE_KINDS:
+        return "inline"
+    return "unsupported"
+
+
+def unsupported_reason(task: Task) -> str:
+    kind = task.payload.kind if task.payload is not None else "none"
+    where = task.source_path or "?"
+    return f"task {task.key!r}: payload kind {kind!r} cannot be run by this app (source {where})"
+
+
+def attempt_retry_policy(task: Task) -> RetryPolicy:
+    """A fan-out retries each input on Batch (maxTaskRetryCount), so only a timeout reruns the whole
+    attempt; every other task retries whole attempts by its own policy."""
+    payload = task.payload
+    if isinstance(payload, CommandPayload) and payload.fan_out is not None:
+        return task.retry.model_copy(
+            update={"max_retries": task.retry.max_retries if task.retry.retry_on_timeout else 0}
+        )
+    return task.retry
+
+
+def per_input_retries(task: Task) -> int:
+    payload = task.payload
+    if isinstance(payload, CommandPayload) and payload.fan_out is not None:
+        return task.retry.max_retries
+    return 0

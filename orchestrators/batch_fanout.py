@@ -1,0 +1,223 @@
+"""`batch_fanout`: one attempt of a `command` task on Batch, one Batch task per input.
+
+Phases (kept in `FanoutState`, so continue_as_new can resume any of them): plan the inputs (a blob
+manifest), prepare the pool and job, add tasks in parallel chunk activities, poll task counts with a
+growing interval, finish (failed tasks with exit codes and log links, job terminated, an on-demand pool
+deleted). The history restarts after adding tasks and every `POLLS_PER_EXECUTION` polls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import azure.durable_functions as df
+
+from jobclusters.execution.batch_mapping import chunk_ranges
+from jobclusters.execution.messages import (
+    AddChunkInput,
+    AddChunkResult,
+    AttemptInput,
+    BatchFinishInput,
+    BatchFinishResult,
+    BatchPollInput,
+    BatchPollResult,
+    BatchPrepareInput,
+    BatchPrepareResult,
+    FanoutState,
+    PlanInputsInput,
+    PlanInputsResult,
+    TaskOutcome,
+)
+from jobclusters.execution.polling import BATCH_POLL, POLLS_PER_EXECUTION, next_fire_at, past
+from jobclusters.execution.routing import per_input_retries
+from jobclusters.spec.model import CommandPayload, TaskState
+from orchestrators.common import decode_input, dump, failure_message, iso, parse_iso
+
+bp = df.Blueprint()
+
+
+def _failed_message(st: FanoutState, finish: BatchFinishResult) -> str:
+    failed = max(finish.failed_count, st.counts.get("failed", 0))
+    text = f"{failed} of {st.count} Batch task(s) failed"
+    if finish.failed_tasks:
+        first = finish.failed_tasks[0]
+        text += f"; first: {first.get('task_id')} exit code {first.get('exit_code')}"
+        if first.get("message"):
+            text += f" ({first['message']})"
+    return text
+
+
+def final_outcome(st: FanoutState, finish: BatchFinishResult) -> tuple[TaskState, str | None]:
+    if st.canceled:
+        return TaskState.CANCELED, "the run was canceled; the Batch job was terminated"
+    if st.timed_out:
+        return TaskState.TIMEDOUT, "timed out; the Batch job was terminated"
+    if st.message:
+        return TaskState.FAILED, st.message
+    if finish.failed_count or st.counts.get("failed", 0):
+        return TaskState.FAILED, _failed_message(st, finish)
+    return TaskState.SUCCESS, None
+
+
+@bp.orchestration_trigger(context_name="context")
+def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
+    a = decode_input(context, AttemptInput)
+    run = a.run
+    payload = run.task.payload
+    if not isinstance(payload, CommandPayload):
+        return dump(TaskOutcome(state=TaskState.FAILED, message="batch_fanout runs command payloads only"))
+    if a.started is None:
+        a.started = iso(context.current_utc_datetime)
+    deadline = parse_iso(a.deadline)
+    st = a.fanout or FanoutState()
+
+    def outcome(state: TaskState, message: str | None, **fields: Any) -> dict[str, Any]:
+        return dump(
+            TaskOutcome(
+                state=state,
+                message=message,
+                start=a.started,
+                end=iso(context.current_utc_datetime),
+                compute=st.compute,
+                compute_info=st.compute_info,
+                remote_id=st.job_id,
+                **fields,
+            )
+        )
+
+    if st.phase == "plan":
+        plan_input = PlanInputsInput(
+            attempt_id=a.instance_id, fan_out=payload.fan_out, trigger_files=run.trigger_files
+        )
+        try:
+            plan = PlanInputsResult.model_validate(
+                (yield context.call_activity("plan_inputs", dump(plan_input)))
+            )
+        except Exception as exc:
+            return outcome(TaskState.FAILED, f"the inputs could not be listed: {failure_message(exc)}")
+        st.count, st.manifest = plan.count, plan.manifest
+        if st.count == 0:
+            return outcome(TaskState.SUCCESS, "no inputs matched: nothing to run", details={"inputs": 0})
+        st.phase = "pool"
+
+    if st.phase == "pool":
+        try:
+            raw = yield context.call_activity(
+                "batch_prepare", dump(BatchPrepareInput(run=run, attempt_id=a.instance_id))
+            )
+        except Exception as exc:
+            return outcome(TaskState.FAILED, f"the pool or job could not be prepared: {failure_message(exc)}")
+        prep = BatchPrepareResult.model_validate(raw)
+        if prep.error is not None:
+            return outcome(TaskState.FAILED, prep.error)
+        st.pool_ref, st.job_id, st.compute, st.compute_info = (
+            prep.pool_ref,
+            prep.job_id,
+            prep.compute,
+            prep.compute_info,
+        )
+        st.canceled = prep.canceled
+        st.phase = "finish" if prep.canceled else "add"
+
+    if st.phase == "add":
+        assert st.job_id is not None and st.manifest is not None
+        calls = [
+            context.call_activity(
+                "batch_add_chunk",
+                dump(
+                    AddChunkInput(
+                        run_id=run.control_id,
+                        job_id=st.job_id,
+                        task_prefix=run.task.key,
+                        payload=payload,
+                        manifest=st.manifest,
+                        start=start,
+                        end=end,
+                        environment=run.environment,
+                        base_dir=run.base_dir,
+                        max_task_retries=per_input_retries(run.task),
+                    )
+                ),
+            )
+            for start, end in chunk_ranges(st.count)
+        ]
+        try:
+            results = [AddChunkResult.model_validate(r) for r in (yield context.task_all(calls))]
+        except Exception as exc:
+            st.message = f"tasks could not be added: {failure_message(exc)}"
+            results = []
+        failures = [f for r in results for f in r.failed]
+        if any(r.canceled for r in results):
+            st.canceled = True
+        elif failures:
+            first = failures[0]
+            st.message = (
+                f"{len(failures)} task(s) could not be added; first {first['task_id']}: {first['code']}"
+            )
+        st.phase = "finish" if (st.canceled or st.message) else "poll"
+        context.continue_as_new(dump(a.model_copy(update={"fanout": st})))
+        return {}
+
+    if st.phase == "poll":
+        assert st.job_id is not None
+        while True:
+            now = context.current_utc_datetime
+            if not past(deadline, now):
+                interval = BATCH_POLL.next_interval(st.interval)
+                yield context.create_timer(next_fire_at(now, interval, deadline))
+                st.interval = interval
+            if past(deadline, context.current_utc_datetime):
+                st.timed_out = True
+                break
+            poll = BatchPollResult.model_validate(
+                (
+                    yield context.call_activity(
+                        "batch_poll", dump(BatchPollInput(run_id=run.control_id, job_id=st.job_id))
+                    )
+                )
+            )
+            st.polls += 1
+            if poll.canceled:
+                st.canceled = True
+                break
+            st.counts = poll.model_dump(include={"active", "running", "completed", "succeeded", "failed"})
+            context.set_custom_status({"inputs": st.count, **st.counts})
+            if poll.done and poll.completed >= st.count:
+                break
+            if st.polls % POLLS_PER_EXECUTION == 0:
+                context.continue_as_new(dump(a.model_copy(update={"fanout": st})))
+                return {}
+        st.phase = "finish"
+
+    finish = BatchFinishResult.model_validate(
+        (
+            yield context.call_activity(
+                "batch_finish",
+                dump(
+                    BatchFinishInput(
+                        job_id=st.job_id,
+                        pool_ref=st.pool_ref,
+                        terminate=True,
+                        collect_failures=not st.canceled,
+                    )
+                ),
+            )
+        )
+    )
+    state, message = final_outcome(st, finish)
+    first_log = next(
+        (t.get("log_urls", {}).get("stderr.txt") for t in finish.failed_tasks if t.get("log_urls")), None
+    )
+    return outcome(
+        state,
+        message,
+        log_ref=first_log,
+        details={
+            "inputs": st.count,
+            "counts": st.counts,
+            "failed_count": finish.failed_count,
+            "failed_tasks": finish.failed_tasks,
+            "pool_deleted": finish.pool_deleted,
+        },
+    )

@@ -1,0 +1,118 @@
+"""`cluster_run`: one attempt of a Spark/Hadoop task on a cluster.
+
+Submit (idempotent key: run id + task key + repair + attempt), then poll with growing intervals; the poll
+timer never passes the attempt's deadline, and at the deadline the remote run is cancelled (TIMEDOUT).
+Every `POLLS_PER_EXECUTION` polls the orchestration continues as new with the handle and interval, so a
+run that polls for days keeps a short history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from jobclusters.execution.messages import (
+    AttemptInput,
+    ClusterFinishResult,
+    ClusterHandleInput,
+    ClusterPollResult,
+    ClusterPollState,
+    ClusterSubmitInput,
+    ClusterSubmitResult,
+    TaskOutcome,
+)
+from jobclusters.execution.polling import CLUSTER_POLL, POLLS_PER_EXECUTION, next_fire_at, past
+from jobclusters.services.cluster import idempotency_token
+from jobclusters.spec.model import TaskState
+from orchestrators.common import decode_input, dump, failure_message, iso, parse_iso
+
+bp = df.Blueprint()
+
+
+def _outcome(a: AttemptInput, context: Any, state: TaskState, **fields: Any) -> dict[str, Any]:
+    return dump(
+        TaskOutcome(
+            state=state,
+            start=a.started,
+            end=iso(context.current_utc_datetime),
+            **fields,
+        )
+    )
+
+
+@bp.orchestration_trigger(context_name="context")
+def cluster_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
+    a = decode_input(context, AttemptInput)
+    run = a.run
+    if a.started is None:
+        a.started = iso(context.current_utc_datetime)
+    deadline = parse_iso(a.deadline)
+    state = a.cluster
+    if state is None:
+        key = idempotency_token(a.instance_id)
+        submit = ClusterSubmitInput(run=run, attempt_id=a.instance_id, idempotency_key=key)
+        try:
+            raw = yield context.call_activity("cluster_submit", dump(submit))
+        except Exception as exc:
+            return _outcome(a, context, TaskState.FAILED, message=failure_message(exc))
+        submitted = ClusterSubmitResult.model_validate(raw)
+        if submitted.error is not None:
+            return _outcome(a, context, TaskState.FAILED, message=submitted.error)
+        if submitted.canceled or submitted.handle is None:
+            return _outcome(a, context, TaskState.CANCELED, message="the run was canceled")
+        state = ClusterPollState(
+            handle=submitted.handle, compute=submitted.compute, compute_info=submitted.compute_info
+        )
+    context.set_custom_status({"remote_run": state.handle.get("run_id"), "polls": state.polls})
+    compute, compute_info = state.compute, state.compute_info
+    ref = ClusterHandleInput(
+        run_id=run.control_id, attempt_id=a.instance_id, task_key=run.task.key, handle=state.handle
+    )
+    remote_id = str(state.handle.get("run_id"))
+    while True:
+        now = context.current_utc_datetime
+        if not past(deadline, now):
+            interval = CLUSTER_POLL.next_interval(state.interval)
+            yield context.create_timer(next_fire_at(now, interval, deadline))
+            state.interval = interval
+        if past(deadline, context.current_utc_datetime):
+            yield context.call_activity("cluster_cancel", dump(ref))
+            finish = ClusterFinishResult.model_validate(
+                (yield context.call_activity("cluster_finish", dump(ref)))
+            )
+            limit = run.task.timeout_seconds or 0
+            return _outcome(
+                a,
+                context,
+                TaskState.TIMEDOUT,
+                message=f"timed out after {timedelta(seconds=limit)}; the remote run was cancelled",
+                log_ref=finish.log_ref,
+                remote_id=remote_id,
+                compute=compute,
+                compute_info=compute_info,
+            )
+        poll = ClusterPollResult.model_validate((yield context.call_activity("cluster_poll", dump(ref))))
+        state.polls += 1
+        if poll.terminal:
+            finish = ClusterFinishResult.model_validate(
+                (yield context.call_activity("cluster_finish", dump(ref)))
+            )
+            result = poll.state or TaskState.FAILED
+            return _outcome(
+                a,
+                context,
+                result,
+                message=None if result == TaskState.SUCCESS else (finish.error or poll.message or None),
+                task_values=finish.task_values,
+                log_ref=finish.log_ref,
+                remote_id=remote_id,
+                compute=compute,
+                compute_info=compute_info,
+                details={"polls": state.polls},
+            )
+        if state.polls % POLLS_PER_EXECUTION == 0:
+            context.continue_as_new(dump(a.model_copy(update={"cluster": state})))
+            return {}

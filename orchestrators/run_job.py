@@ -1,0 +1,416 @@
+"""`run_job`: one run (or repair) of a job, started with a `RunRequest` and the run id as instance id.
+
+Admission (`max_concurrent_runs`: a slot, else wait with timers when `queue`, else skip), then the DAG
+walk with `jobclusters.spec.dag.next_step`: ready tasks start in parallel as `run_task`
+sub-orchestrations (instance id from run id + task key + repair number); condition and fail tasks are
+decided inline; tasks that settle without running are recorded. The orchestrator waits on the running
+tasks, the cancel event, the job timeout and the duration-warning timer at once. The custom status is a
+`RunProgress` with every task's live state; the output is the run summary the CLI prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+from pydantic import BaseModel, ConfigDict
+
+from jobclusters.execution.ids import task_instance_id
+from jobclusters.execution.messages import (
+    CancelRunInput,
+    NotifyInput,
+    RunRecordInput,
+    SlotInput,
+    SlotResult,
+    TaskOutcome,
+    TaskRecordBatch,
+    TaskRecordInput,
+    TaskRunInput,
+)
+from jobclusters.execution.polling import QUEUE_POLL
+from jobclusters.execution.rendering import render_task, run_parameters, template_context, trigger_files
+from jobclusters.execution.routing import TASK_ORCHESTRATOR, executor_for, unsupported_reason
+from jobclusters.run_request import CANCEL_EVENT, RunProgress, RunRequest, TaskProgress
+from jobclusters.spec.dag import evaluate_condition, next_step, run_result
+from jobclusters.spec.model import ConditionPayload, FailPayload, Job, RunResult, Task, TaskState
+from jobclusters.spec.templating import TemplateError
+from orchestrators.common import dump, failure_message, iso
+
+bp = df.Blueprint()
+
+
+class RunJobInput(BaseModel):
+    """A `RunRequest`, or this envelope while the run waits in the queue (continue_as_new)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request: RunRequest
+    queued_polls: int = 0
+    queued_at: str | None = None
+    queue_interval: float | None = None
+
+
+def _decode(context: Any) -> RunJobInput:
+    import json
+
+    raw = context.get_input()
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    if isinstance(raw, dict) and "request" in raw:
+        return RunJobInput.model_validate(raw)
+    return RunJobInput(request=RunRequest.model_validate(raw))
+
+
+def duration_threshold(job: Job) -> int | None:
+    values = [r.value for r in job.health if r.metric == "RUN_DURATION_SECONDS"]
+    return min(values) if values else None
+
+
+def _failure_summary(outcomes: dict[str, TaskOutcome], states: dict[str, TaskState]) -> str | None:
+    for key, state in states.items():
+        if state in (TaskState.FAILED, TaskState.TIMEDOUT):
+            message = outcomes[key].message if key in outcomes else None
+            return f"{key}: {message or state.value}"[:2000]
+    return None
+
+
+class _Run:
+    """The state of one run while the generator walks it; every method is pure."""
+
+    def __init__(self, context: Any, envelope: RunJobInput) -> None:
+        self.context = context
+        self.req = envelope.request
+        self.job = self.req.job
+        self.repair_number = self.req.repair.number if self.req.repair else 0
+        self.tracked_id = self.req.repair.of_run_id if self.req.repair else self.req.run_id
+        self.states: dict[str, TaskState] = {}
+        self.outcomes: dict[str, TaskOutcome] = {}
+        self.running: dict[str, Any] = {}
+        self.rows: list[TaskRecordInput] = []
+        self.progress = RunProgress(
+            run_id=self.req.run_id,
+            job_id=self.req.job_id,
+            tasks={t.key: TaskProgress() for t in self.job.tasks},
+        )
+        self.start = context.current_utc_datetime
+        if self.req.repair is not None:
+            rerun = set(self.req.repair.rerun_tasks)
+            for key, state in self.req.repair.previous_states.items():
+                if key in self.progress.tasks and key not in rerun:
+                    outcome = self.req.repair.previous_outcomes.get(key)
+                    self.settle(key, TaskOutcome(state=state, outcome=outcome, attempts=0), record=False)
+
+    def now(self) -> str:
+        return iso(self.context.current_utc_datetime)
+
+    def publish(self) -> None:
+        self.context.set_custom_status(self.progress.model_dump(mode="json"))
+
+    def settle(self, key: str, outcome: TaskOutcome, record: bool = True) -> None:
+        self.states[key] = outcome.state
+        self.outcomes[key] = outcome
+        self.running.pop(key, None)
+        progress = self.progress.tasks[key]
+        progress.state = outcome.state
+        progress.attempts = outcome.attempts
+        progress.start = outcome.start or progress.start
+        progress.end = outcome.end or progress.end
+        progress.message = outcome.message
+        progress.compute = outcome.compute or progress.compute
+        if record:
+            task = self.job.task(key)
+            self.rows.append(
+                TaskRecordInput(
+                    run_id=self.tracked_id,
+                    task_key=key,
+                    state=outcome.state,
+                    generation=self.repair_number,
+                    start=outcome.start,
+                    end=outcome.end,
+                    message=outcome.message,
+                    secure_input=task.secure_input,
+                    secure_output=task.secure_output,
+                )
+            )
+
+    def condition_outcomes(self) -> dict[str, str]:
+        return {k: o.outcome for k, o in self.outcomes.items() if o.outcome is not None}
+
+    def render(self, task: Task) -> Task:
+        context = template_context(
+            self.req,
+            start=self.start,
+            now=self.context.current_utc_datetime,
+            task_key=task.key,
+            task_run_id=task_instance_id(self.req.run_id, task.key, self.repair_number),
+            outcomes=self.outcomes,
+        )
+        return render_task(task, context)
+
+    def decide_inline(self, task: Task) -> TaskOutcome:
+        now = self.now()
+        payload = task.payload
+        if isinstance(payload, ConditionPayload):
+            try:
+                value = evaluate_condition(payload.op, str(payload.left), str(payload.right))
+            except ValueError as exc:
+                return TaskOutcome(state=TaskState.FAILED, message=str(exc), start=now, end=now)
+            return TaskOutcome(
+                state=TaskState.SUCCESS, outcome="true" if value else "false", start=now, end=now
+            )
+        if isinstance(payload, FailPayload):
+            return TaskOutcome(
+                state=TaskState.FAILED, message=f"{payload.error_code}: {payload.message}", start=now, end=now
+            )
+        return TaskOutcome(
+            state=TaskState.FAILED, message=unsupported_reason(task), start=now, end=now, attempts=0
+        )
+
+    def task_input(self, task: Task) -> TaskRunInput:
+        cluster = None
+        if task.compute is not None and task.compute.job_cluster_key:
+            cluster = self.job.job_cluster(task.compute.job_cluster_key)
+        return TaskRunInput(
+            run_id=self.tracked_id,
+            control_id=self.req.run_id,
+            job_id=self.req.job_id,
+            job_name=self.job.name,
+            task=task,
+            job_cluster=cluster,
+            job_home=self.job.home,
+            environment=self.job.environment,
+            base_dir=self.req.base_dir,
+            trigger_files=trigger_files(self.req),
+            tags=self.job.tags,
+            repair_number=self.repair_number,
+        )
+
+    def run_record(
+        self, state: str, *, end: str | None = None, message: str | None = None, created: str
+    ) -> dict[str, Any]:
+        return dump(
+            RunRecordInput(
+                run_id=self.tracked_id,
+                job_id=self.req.job_id,
+                state=state,
+                generation=self.repair_number,
+                created_at=created,
+                trigger=self.req.trigger.model_dump(mode="json"),
+                parameters=run_parameters(self.req),
+                start=iso(self.start),
+                end=end,
+                message=message,
+                compute=[o.compute_info for o in self.outcomes.values() if o.compute_info][:20],
+            )
+        )
+
+    def notify(self, event: str, result: str | None = None, message: str | None = None) -> dict[str, Any]:
+        return dump(
+            NotifyInput(
+                run_id=self.req.run_id,
+                job_id=self.req.job_id,
+                job_name=self.job.name,
+                event=event,  # type: ignore[arg-type]
+                notifications=self.job.notifications,
+                result=result,
+                message=message,
+                at=self.now(),
+                tasks={k: p.state.value for k, p in self.progress.tasks.items()},
+            )
+        )
+
+    def output(self, result: str, message: str | None) -> dict[str, Any]:
+        tasks = {}
+        for key, p in self.progress.tasks.items():
+            o = self.outcomes.get(key)
+            tasks[key] = {
+                **p.model_dump(mode="json"),
+                "outcome": o.outcome if o else None,
+                "log_ref": o.log_ref if o else None,
+                "details": o.details if o else {},
+            }
+        return {
+            "run_id": self.req.run_id,
+            "tracked_run_id": self.tracked_id,
+            "job_id": self.req.job_id,
+            "result": result,
+            "message": message,
+            "start": iso(self.start),
+            "end": self.now(),
+            "repair_number": self.repair_number,
+            "tasks": tasks,
+        }
+
+
+@bp.orchestration_trigger(context_name="context")
+def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any] | None]:
+    envelope = _decode(context)
+    run = _Run(context, envelope)
+    req, job = run.req, run.job
+    created = envelope.queued_at or run.now()
+    run.publish()
+
+    # ---------------------------------------------------------------- admission
+    slot_input = dump(
+        SlotInput(job_id=req.job_id, run_id=req.run_id, max_concurrent_runs=job.max_concurrent_runs)
+    )
+    slot = SlotResult.model_validate((yield context.call_activity("claim_run_slot", slot_input)))
+    if not slot.claimed:
+        if job.queue:
+            for progress in run.progress.tasks.values():
+                progress.state = TaskState.QUEUED
+            run.publish()
+            if envelope.queued_polls == 0:
+                yield context.call_activity("record_run", run.run_record("QUEUED", created=created))
+            interval = QUEUE_POLL.next_interval(envelope.queue_interval)
+            yield context.create_timer(context.current_utc_datetime + timedelta(seconds=interval))
+            context.continue_as_new(
+                dump(
+                    envelope.model_copy(
+                        update={
+                            "queued_polls": envelope.queued_polls + 1,
+                            "queued_at": created,
+                            "queue_interval": interval,
+                        }
+                    )
+                )
+            )
+            return None
+        message = (
+            f"skipped: {job.max_concurrent_runs} run(s) of this job are active ({', '.join(slot.holders)})"
+        )
+        run.progress.result = RunResult.CANCELED
+        run.publish()
+        yield context.call_activity(
+            "record_run", run.run_record("SKIPPED", end=run.now(), message=message, created=created)
+        )
+        return run.output("SKIPPED", message)
+
+    yield context.task_all(
+        [
+            context.call_activity("record_run", run.run_record("RUNNING", created=created)),
+            context.call_activity("notify_run", run.notify("start")),
+        ]
+    )
+
+    # ---------------------------------------------------------------- the DAG walk
+    cancel_event = context.wait_for_external_event(CANCEL_EVENT)
+    job_timer = (
+        context.create_timer(run.start + timedelta(seconds=job.timeout_seconds))
+        if job.timeout_seconds
+        else None
+    )
+    threshold = duration_threshold(job)
+    warn_timer = context.create_timer(run.start + timedelta(seconds=threshold)) if threshold else None
+    stop: TaskState | None = None
+    stop_message: str | None = None
+
+    while True:
+        step = next_step(job, run.states, run.condition_outcomes())
+        now = run.now()
+        for key, state in step.settled.items():
+            run.settle(key, TaskOutcome(state=state, attempts=0, start=now, end=now))
+        decided_inline = bool(step.settled)
+        for key in step.ready:
+            if key in run.running:
+                continue
+            task = job.task(key)
+            if stop is not None:
+                run.settle(key, TaskOutcome(state=TaskState.CANCELED, attempts=0, message=stop_message))
+                decided_inline = True
+                continue
+            try:
+                rendered = run.render(task)
+            except (TemplateError, ValueError) as exc:
+                run.settle(
+                    key, TaskOutcome(state=TaskState.FAILED, message=str(exc), start=now, end=now, attempts=0)
+                )
+                decided_inline = True
+                continue
+            if executor_for(rendered) in ("inline", "unsupported"):
+                run.settle(key, run.decide_inline(rendered))
+                decided_inline = True
+                continue
+            child_id = task_instance_id(req.run_id, key, run.repair_number)
+            run.running[key] = context.call_sub_orchestrator(
+                TASK_ORCHESTRATOR, dump(run.task_input(rendered)), child_id
+            )
+            run.states[key] = TaskState.RUNNING
+            progress = run.progress.tasks[key]
+            progress.state, progress.start = TaskState.RUNNING, now
+        run.publish()
+        if run.rows:
+            rows, run.rows = run.rows, []
+            yield context.call_activity("record_task_runs", dump(TaskRecordBatch(rows=rows)))
+        if decided_inline:
+            continue
+        if not run.running:
+            break
+
+        waiting = [*run.running.values(), cancel_event]
+        waiting += [t for t in (job_timer, warn_timer) if t is not None and stop is None]
+        winner = yield context.task_any(waiting)
+        if winner is cancel_event or (job_timer is not None and winner is job_timer and stop is None):
+            timed_out = winner is job_timer
+            stop = TaskState.TIMEDOUT if timed_out else TaskState.CANCELED
+            stop_message = (
+                f"the job timed out after {timedelta(seconds=job.timeout_seconds or 0)}"
+                if timed_out
+                else f"canceled: {cancel_event.result or 'by request'}"
+            )
+            yield context.call_activity(
+                "request_run_cancel", dump(CancelRunInput(run_id=req.run_id, reason=stop_message))
+            )
+            for key in list(run.running):
+                started = run.progress.tasks[key].start
+                run.settle(
+                    key,
+                    TaskOutcome(state=stop, message=stop_message, end=run.now(), start=started),
+                    record=False,
+                )
+            continue
+        if warn_timer is not None and winner is warn_timer:
+            warn_timer = None
+            yield context.call_activity(
+                "notify_run", run.notify("duration_exceeded", message=f"running longer than {threshold} s")
+            )
+            continue
+        for key, child in list(run.running.items()):
+            if not child.is_completed:
+                continue
+            if isinstance(child.result, Exception):
+                outcome = TaskOutcome(
+                    state=TaskState.FAILED, message=failure_message(child.result), end=run.now()
+                )
+                run.settle(key, outcome)
+            else:
+                run.settle(key, TaskOutcome.model_validate(child.result), record=False)
+
+    # ---------------------------------------------------------------- the end
+    for timer in (job_timer, warn_timer):
+        if timer is not None and not timer.is_completed:
+            timer.cancel()
+    result = run_result(job, run.states) or RunResult.FAILED
+    if stop == TaskState.TIMEDOUT:
+        result = RunResult.TIMEDOUT
+    elif stop == TaskState.CANCELED:
+        result = RunResult.CANCELED
+    final_message = stop_message or _failure_summary(run.outcomes, run.states)
+    run.progress.result = result
+    run.publish()
+    end = run.now()
+    ok = result in (RunResult.SUCCESS, RunResult.SUCCESS_WITH_FAILURES)
+    yield context.task_all(
+        [
+            context.call_activity(
+                "record_run", run.run_record(result.value, end=end, message=final_message, created=created)
+            ),
+            context.call_activity(
+                "notify_run", run.notify("success" if ok else "failure", result.value, final_message)
+            ),
+            context.call_activity("release_run_slot", slot_input),
+        ]
+    )
+    return run.output(result.value, final_message)
