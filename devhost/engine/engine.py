@@ -134,6 +134,7 @@ class DurableEngine:
         self._activity_queue: deque[ActivityWork] = deque()
         self._running_activities = 0
         self._completions: list[tuple[ActivityWork, ActivityOutcome]] = []
+        self._activity_tasks: set[asyncio.Task[None]] = set()
         self._terminal_waiters: dict[str, list[asyncio.Future[InstanceState]]] = {}
         self._entity_inboxes: dict[str, deque[tuple[int, dict[str, Any]]]] = {}
         self._entity_functions = {name.lower(): fn for name, fn in app.entities.items()}
@@ -165,6 +166,8 @@ class DurableEngine:
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
             self._task = None
+        for task in list(self._activity_tasks):
+            task.cancel()
         self.runner.close()
         self.store.close()
 
@@ -394,6 +397,21 @@ class DurableEngine:
             self._ready_set.add(instance_id)
             self._ready.append(instance_id)
 
+    def _reload(self, instance_id: str) -> None:
+        self._runtimes.pop(instance_id, None)
+        if instance_id.startswith("@"):
+            self._entity_inboxes.pop(instance_id, None)
+        for mid, owner, body in self.store.load_messages():
+            if owner != instance_id:
+                continue
+            if instance_id.startswith("@"):
+                self._entity_inbox(instance_id).append((mid, body))
+            else:
+                rt = self._runtime(instance_id)
+                if rt is not None:
+                    rt.inbox.append((mid, body))
+        self._mark_ready(instance_id)
+
     def _runtime(self, instance_id: str) -> Runtime | None:
         rt = self._runtimes.get(instance_id)
         if rt is None:
@@ -405,8 +423,17 @@ class DurableEngine:
         return rt
 
     async def _dispatch_loop(self) -> None:
-        assert self._wake is not None
         while not self._stopping:
+            try:
+                await self._dispatch_once()
+            except Exception:
+                # A storage error (disk full, a second process holding the lock) must not kill the host.
+                log.exception("durable dispatcher step failed; retrying")
+                await asyncio.sleep(0.5)
+
+    async def _dispatch_once(self) -> None:
+        assert self._wake is not None
+        if not self._stopping:
             self._wake.clear()
             self._flush_completions()
             self._fire_due_timers()
@@ -417,7 +444,9 @@ class DurableEngine:
                 try:
                     self._run_episode(instance_id)
                 except Exception:
-                    log.exception("episode for %s crashed the dispatcher step", instance_id)
+                    # Nothing was committed: start this instance again from what the store holds.
+                    self._reload(instance_id)
+                    raise
                 count += 1
                 if count % 64 == 0:
                     self._start_activities()
@@ -426,7 +455,7 @@ class DurableEngine:
             self._start_activities()
             if self._ready or self._completions:
                 await asyncio.sleep(0)
-                continue
+                return
             if (
                 self.clock.virtual
                 and self._timers
@@ -434,7 +463,7 @@ class DurableEngine:
                 and not self._activity_queue
             ):
                 self.clock.jump_to(self._timers[0].fire_at)
-                continue
+                return
             timeout = None
             if self._timers:
                 timeout = max(0.0, self.clock.seconds_until(self._timers[0].fire_at))
@@ -446,7 +475,9 @@ class DurableEngine:
         while self._activity_queue and self._running_activities < self.max_concurrent_activities:
             work = self._activity_queue.popleft()
             self._running_activities += 1
-            asyncio.get_running_loop().create_task(self._run_activity(work))
+            task = asyncio.get_running_loop().create_task(self._run_activity(work))
+            self._activity_tasks.add(task)
+            task.add_done_callback(self._activity_tasks.discard)
 
     async def _run_activity(self, work: ActivityWork) -> None:
         try:
@@ -475,6 +506,23 @@ class DurableEngine:
         batch, self._completions = self._completions, []
         now = self.clock.now()
         delivered: list[tuple[str, int, dict[str, Any]]] = []
+        try:
+            self._record_completions(batch, now, delivered)
+        except Exception:
+            self._completions[:0] = batch
+            raise
+        for instance_id, mid, body in delivered:
+            rt = self._runtimes.get(instance_id)
+            if rt is not None:
+                rt.inbox.append((mid, body))
+                self._mark_ready(instance_id)
+
+    def _record_completions(
+        self,
+        batch: list[tuple[ActivityWork, ActivityOutcome]],
+        now: datetime,
+        delivered: list[tuple[str, int, dict[str, Any]]],
+    ) -> None:
         with self.store.transaction() as db:
             for work, outcome in batch:
                 self.store.delete_activity(db, work.instance_id, work.execution_id, work.task_id)
@@ -484,11 +532,6 @@ class DurableEngine:
                     ev = h.task_failed(now, work.task_id, outcome.reason, outcome.details)
                 body = {"kind": "event", "execution_id": work.execution_id, "event": ev}
                 delivered.append((work.instance_id, self.store.add_message(db, work.instance_id, body), body))
-        for instance_id, mid, body in delivered:
-            rt = self._runtimes.get(instance_id)
-            if rt is not None:
-                rt.inbox.append((mid, body))
-                self._mark_ready(instance_id)
 
     # -- timers
     def _fire_due_timers(self) -> None:
@@ -499,6 +542,21 @@ class DurableEngine:
         if not due:
             return
         delivered: list[tuple[str, int, dict[str, Any]]] = []
+        try:
+            self._record_timers(due, now, delivered)
+        except Exception:
+            for timer in due:
+                heapq.heappush(self._timers, timer)
+            raise
+        for instance_id, mid, body in delivered:
+            rt = self._runtimes.get(instance_id)
+            if rt is not None:
+                rt.inbox.append((mid, body))
+                self._mark_ready(instance_id)
+
+    def _record_timers(
+        self, due: list[_Timer], now: datetime, delivered: list[tuple[str, int, dict[str, Any]]]
+    ) -> None:
         with self.store.transaction() as db:
             for timer in due:
                 self.store.delete_timer(db, timer.instance_id, timer.execution_id, timer.timer_id)
@@ -510,11 +568,6 @@ class DurableEngine:
                 delivered.append(
                     (timer.instance_id, self.store.add_message(db, timer.instance_id, body), body)
                 )
-        for instance_id, mid, body in delivered:
-            rt = self._runtimes.get(instance_id)
-            if rt is not None:
-                rt.inbox.append((mid, body))
-                self._mark_ready(instance_id)
 
     # ------------------------------------------------------------------ episodes
     def _run_episode(self, instance_id: str) -> None:
