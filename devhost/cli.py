@@ -28,7 +28,22 @@ COMMAND_HOOKS: list[tuple[str, str]] = [
 STATE_FILE = "devhost.sqlite3"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in argv (skipping the global options), if any."""
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        if args[i] == "--app":
+            i += 2
+        elif args[i].startswith("-"):
+            i += 1
+        else:
+            return args[i]
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """`argv` lets `orchestrate` skip importing the other commands (the HTTP and trigger stacks are heavy)."""
     parser = argparse.ArgumentParser(
         prog="python -m devhost",
         description="Run a Python v2 Azure Functions app with Durable Functions on one machine.",
@@ -37,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", "-v", action="store_true", help="log every orchestrator episode")
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_orchestrate_command(subparsers)
+    if argv is not None and _command_of(argv) == "orchestrate":
+        return parser
     for module_name, function_name in COMMAND_HOOKS:
         try:
             module = importlib.import_module(module_name)
@@ -142,7 +159,8 @@ def run_orchestrate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
