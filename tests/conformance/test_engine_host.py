@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from devhost.app_loader import LoadedApp, load_app
-from devhost.cli import main
+from devhost.cli import build_parser, main
 from devhost.engine import DurableEngine
 from devhost.engine_api import RuntimeStatus
 from tests.conformance.helpers import APPS, output, run_to_end, run_with_engine
@@ -127,3 +128,15 @@ def test_orchestrate_with_state_prints_a_finished_instance_again(
     assert first[0] == second[0] == 0
     assert first[1] == second[1]
     assert (tmp_path / "devhost.sqlite3").exists()
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
+def test_parser_adds_hooked_commands_but_orchestrate_does_not_import_them() -> None:
+    assert {"orchestrate", "start"} <= _subcommands(build_parser())
+    assert _subcommands(build_parser(["--app", "x", "-v", "orchestrate", "n"])) == {"orchestrate"}
