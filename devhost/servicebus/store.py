@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -25,6 +26,8 @@ from typing import Any
 from devhost.servicebus.config import EmulatorConfig, EntityProperties
 
 DB_FILE = "servicebus.sqlite3"
+# The running host exports its state directory here so app code in local mode finds the same broker.
+STATE_DIR_ENV = "DEVHOST_STATE_DIR"
 MAX_DELIVERY_REASON = "MaxDeliveryCountExceeded"
 TTL_REASON = "TTLExpiredException"
 
@@ -125,6 +128,11 @@ def _encode_body(body: bytes | str | Mapping[str, Any] | Sequence[Any]) -> tuple
     return json.dumps(body).encode("utf-8"), "application/json"
 
 
+def state_dir_from_environment() -> Path | None:
+    value = os.environ.get(STATE_DIR_ENV)
+    return Path(value) if value else None
+
+
 # Same-process receivers register here so a send wakes them at once instead of at their next poll.
 _wakers: dict[str, set[Callable[[], object]]] = {}
 _wakers_lock = threading.Lock()
@@ -132,6 +140,14 @@ _wakers_lock = threading.Lock()
 
 class LocalServiceBus:
     """The local broker on one state directory. Cheap to create; every call opens its own transaction."""
+
+    @classmethod
+    def from_environment(cls) -> LocalServiceBus:
+        """The broker of the devhost this process runs in (`DEVHOST_STATE_DIR`), for app code."""
+        state_dir = state_dir_from_environment()
+        if state_dir is None:
+            raise RuntimeError(f"{STATE_DIR_ENV} is not set: is this code running inside devhost?")
+        return cls(state_dir)
 
     def __init__(self, state_dir: Path | str, *, busy_timeout_s: float = 30.0) -> None:
         self.state_dir = Path(state_dir)

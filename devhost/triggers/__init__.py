@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from devhost.listeners import FunctionObject, HostServices, TriggerListener
-from devhost.servicebus import LocalServiceBus, load_config
+from devhost.servicebus import STATE_DIR_ENV, LocalServiceBus, load_config
 from devhost.triggers.blob import BlobTriggerListener
 from devhost.triggers.common import ListenerContext
 from devhost.triggers.options import ListenerTuning, read_extensions
@@ -40,8 +41,10 @@ def build_listeners(
 
     A function whose trigger is misconfigured (missing setting, bad schedule or path) is logged and left out;
     the host and the other functions keep running, as in the Functions host. Unknown trigger kinds are
-    reported, never silently ignored.
+    reported, never silently ignored. Exports `DEVHOST_STATE_DIR` so app code in local mode can reach the
+    same local Service Bus (`LocalServiceBus.from_environment()`).
     """
+    os.environ[STATE_DIR_ENV] = str(services.state_dir)
     extensions = read_extensions(services.host_json)
     ctx = ListenerContext(
         services=services,

@@ -22,7 +22,7 @@ from azure.functions.decorators.core import BindingDirection
 from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
-from devhost.servicebus import LocalServiceBus
+from devhost.servicebus import STATE_DIR_ENV, LocalServiceBus, state_dir_from_environment
 from devhost.triggers import signals
 from devhost.triggers.connections import account_key, storage_connection
 from devhost.triggers.expressions import render, resolve_settings
@@ -85,7 +85,7 @@ class OutputSet:
 
     function_name: str
     settings: Mapping[str, str]
-    state_dir: Path
+    state_dir: Path | None
     bindings: list[OutputBinding]
     binding_data: Mapping[str, Any]
     queues: QueuesOptions = field(default_factory=QueuesOptions)
@@ -145,7 +145,11 @@ class OutputSet:
         signals.notify("queue", account_key(connection), queue_name)
 
     def _write_servicebus(self, binding: OutputBinding, value: Any, where: str) -> None:
-        bus = LocalServiceBus(self.state_dir)
+        state_dir = self.state_dir or state_dir_from_environment()
+        if state_dir is None:
+            raise ValueError(f"{where}: no state directory for the local Service Bus "
+                             f"(pass state_dir to prepare_outputs or set {STATE_DIR_ENV})")
+        bus = LocalServiceBus(state_dir)
         topic = binding.properties.get("topicName")
         if topic:
             name = self._prop(binding, "topicName", where)
@@ -172,14 +176,15 @@ def prepare_outputs(
     function: Any,
     settings: Mapping[str, str],
     *,
-    state_dir: Path,
+    state_dir: Path | None = None,
     binding_data: Mapping[str, Any] | None = None,
     queues: QueuesOptions | None = None,
 ) -> OutputSet:
     """The `Out` objects for `function`'s blob/queue/Service Bus outputs, ready to pass as arguments.
 
     `binding_data` fills `{...}` placeholders in paths and names (trigger metadata such as `name` for a
-    blob trigger, `id` for a queue message, or JSON body fields).
+    blob trigger, `id` for a queue message, or JSON body fields). `state_dir` locates the local Service
+    Bus; without it, `DEVHOST_STATE_DIR` (exported by `build_listeners`) is used.
     """
     bindings = output_bindings(function)
     outputs = OutputSet(
