@@ -86,8 +86,11 @@ def notify_run(payload: dict[str, Any]) -> dict[str, Any]:
             result.webhooks_sent += 1
         else:
             result.webhooks_failed += 1
-    publisher = factory.get_event_publisher()
-    if publisher is not None:
-        publisher.publish(body, message_id=body["event_id"])
-        result.topic_sent = True
+    try:
+        publisher = factory.get_event_publisher()
+        if publisher is not None:
+            publisher.publish(body, message_id=body["event_id"])
+            result.topic_sent = True
+    except Exception as exc:  # a notification never fails the run it reports on
+        log.warning("run %s: the run event was not published: %s", inp.run_id, type(exc).__name__)
     return result.model_dump(mode="json")

@@ -35,7 +35,8 @@ def _ts(value: str | None) -> datetime | None:
 
 
 def task_state(state: TaskState) -> RunState:
-    return _TASK_STATES.get(state, RunState(state.value))
+    mapped = _TASK_STATES.get(state)
+    return mapped if mapped is not None else RunState(state.value)
 
 
 def trigger_record(trigger: dict[str, Any]) -> Trigger | None:

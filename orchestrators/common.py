@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import azure.durable_functions as df
 from pydantic import BaseModel
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -35,3 +36,12 @@ def failure_message(error: object, limit: int = 2000) -> str:
     """A sub-orchestration or activity failure as a short message (the SDK wraps the reason)."""
     text = str(error)
     return text[:limit]
+
+
+#: Table/Blob writes are retried a few times before a run gives up on them
+STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=4)
+
+
+def call_store(context: Any, name: str, payload: Any) -> Any:
+    """An activity that writes run state (tracking, slots, cancel markers), with retries."""
+    return context.call_activity_with_retry(name, STORAGE_RETRY, payload)

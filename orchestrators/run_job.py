@@ -36,7 +36,7 @@ from jobclusters.run_request import CANCEL_EVENT, RunProgress, RunRequest, TaskP
 from jobclusters.spec.dag import evaluate_condition, next_step, run_result
 from jobclusters.spec.model import ConditionPayload, FailPayload, Job, RunResult, Task, TaskState
 from jobclusters.spec.templating import TemplateError
-from orchestrators.common import dump, failure_message, iso
+from orchestrators.common import call_store, dump, failure_message, iso
 
 bp = df.Blueprint()
 
@@ -256,14 +256,14 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
     slot_input = dump(
         SlotInput(job_id=req.job_id, run_id=req.run_id, max_concurrent_runs=job.max_concurrent_runs)
     )
-    slot = SlotResult.model_validate((yield context.call_activity("claim_run_slot", slot_input)))
+    slot = SlotResult.model_validate((yield call_store(context, "claim_run_slot", slot_input)))
     if not slot.claimed:
         if job.queue:
             for progress in run.progress.tasks.values():
                 progress.state = TaskState.QUEUED
             run.publish()
             if envelope.queued_polls == 0:
-                yield context.call_activity("record_run", run.run_record("QUEUED", created=created))
+                yield call_store(context, "record_run", run.run_record("QUEUED", created=created))
             interval = QUEUE_POLL.next_interval(envelope.queue_interval)
             yield context.create_timer(context.current_utc_datetime + timedelta(seconds=interval))
             context.continue_as_new(
@@ -283,14 +283,14 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
         )
         run.progress.result = RunResult.CANCELED
         run.publish()
-        yield context.call_activity(
-            "record_run", run.run_record("SKIPPED", end=run.now(), message=message, created=created)
+        yield call_store(
+            context, "record_run", run.run_record("SKIPPED", end=run.now(), message=message, created=created)
         )
         return run.output("SKIPPED", message)
 
     yield context.task_all(
         [
-            context.call_activity("record_run", run.run_record("RUNNING", created=created)),
+            call_store(context, "record_run", run.run_record("RUNNING", created=created)),
             context.call_activity("notify_run", run.notify("start")),
         ]
     )
@@ -343,7 +343,7 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
         run.publish()
         if run.rows:
             rows, run.rows = run.rows, []
-            yield context.call_activity("record_task_runs", dump(TaskRecordBatch(rows=rows)))
+            yield call_store(context, "record_task_runs", dump(TaskRecordBatch(rows=rows)))
         if decided_inline:
             continue
         if not run.running:
@@ -360,8 +360,8 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
                 if timed_out
                 else f"canceled: {cancel_event.result or 'by request'}"
             )
-            yield context.call_activity(
-                "request_run_cancel", dump(CancelRunInput(run_id=req.run_id, reason=stop_message))
+            yield call_store(
+                context, "request_run_cancel", dump(CancelRunInput(run_id=req.run_id, reason=stop_message))
             )
             for key in list(run.running):
                 started = run.progress.tasks[key].start
@@ -404,13 +404,15 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
     ok = result in (RunResult.SUCCESS, RunResult.SUCCESS_WITH_FAILURES)
     yield context.task_all(
         [
-            context.call_activity(
-                "record_run", run.run_record(result.value, end=end, message=final_message, created=created)
+            call_store(
+                context,
+                "record_run",
+                run.run_record(result.value, end=end, message=final_message, created=created),
             ),
             context.call_activity(
                 "notify_run", run.notify("success" if ok else "failure", result.value, final_message)
             ),
-            context.call_activity("release_run_slot", slot_input),
+            call_store(context, "release_run_slot", slot_input),
         ]
     )
     return run.output(result.value, final_message)

@@ -31,7 +31,7 @@ from jobclusters.execution.routing import (
     unsupported_reason,
 )
 from jobclusters.spec.model import TaskState
-from orchestrators.common import decode_input, dump, failure_message, iso
+from orchestrators.common import call_store, decode_input, dump, failure_message, iso
 
 bp = df.Blueprint()
 
@@ -90,8 +90,8 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     while True:
         attempt_id = attempt_instance_id(context.instance_id, retries)
         started = context.current_utc_datetime
-        yield context.call_activity(
-            "record_task_runs", _row(run, TaskState.RUNNING, retries, start=iso(started))
+        yield call_store(
+            context, "record_task_runs", _row(run, TaskState.RUNNING, retries, start=iso(started))
         )
         deadline = started + timedelta(seconds=task.timeout_seconds) if task.timeout_seconds else None
         attempt = AttemptInput(
@@ -115,7 +115,7 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         if may_retry(policy, retries, outcome.state):
             retries += 1
             delay = retry_delay_millis(policy, retries)
-            yield context.call_activity("record_task_runs", _row(run, outcome.state, retries - 1, outcome))
+            yield call_store(context, "record_task_runs", _row(run, outcome.state, retries - 1, outcome))
             context.set_custom_status(
                 {"state": TaskState.WAITING_FOR_RETRY.value, "attempts": retries, "message": outcome.message}
             )
@@ -126,6 +126,6 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 )
                 return {}
             continue
-        yield context.call_activity("record_task_runs", _row(run, outcome.state, retries, outcome))
+        yield call_store(context, "record_task_runs", _row(run, outcome.state, retries, outcome))
         outcome.start = first_start
         return dump(outcome)
