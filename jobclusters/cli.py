@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-COMMAND_MODULES: list[str] = ["jobclusters.spec.commands"]
+COMMAND_MODULES: list[str] = ["jobclusters.spec.commands", "jobclusters.commands"]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,9 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
-    demo = subparsers.add_parser("demo", help="validate and simulate every seed example (make demo)")
-    demo.add_argument("--examples", type=Path, default=PROJECT_DIR / "examples", help="examples folder")
-    demo.set_defaults(func=run_demo)
+    if "demo" not in subparsers.choices:  # jobclusters.commands registers the full demo
+        demo = subparsers.add_parser("demo", help="validate and simulate every seed example (make demo)")
+        demo.add_argument("--examples", type=Path, default=PROJECT_DIR / "examples", help="examples folder")
+        demo.set_defaults(func=run_demo)
     return parser
 
 

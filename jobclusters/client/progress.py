@@ -1,0 +1,142 @@
+"""Follow a run like a CI log: one line per task state change, then a summary table.
+
+The run is read through the API (`GET /api/runs/{id}`): the orchestration's live task states while it
+runs, the Table records once they exist.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from jobclusters.client.api import ApiClient, ApiClientError
+
+OK_RESULTS = frozenset({"SUCCESS", "SUCCESS_WITH_FAILURES"})
+_MARK = {
+    "SUCCESS": "ok",
+    "FAILED": "!!",
+    "TIMEDOUT": "!!",
+    "CANCELED": "--",
+    "UPSTREAM_FAILED": "--",
+    "UPSTREAM_CANCELED": "--",
+    "EXCLUDED": "..",
+    "SKIPPED": "..",
+    "RUNNING": ">>",
+    "WAITING_FOR_RETRY": "~~",
+}
+
+
+def _duration(seconds: Any) -> str:
+    if seconds is None:
+        return "-"
+    seconds = float(seconds)
+    return f"{seconds:.1f}s" if seconds < 120 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+def follow(
+    client: ApiClient,
+    run_id: str,
+    out: TextIO,
+    *,
+    interval: float = 0.5,
+    timeout: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Poll until the run is done; returns its final view. Raises TimeoutError after `timeout` seconds."""
+    started = clock()
+    seen: dict[str, tuple[str, int]] = {}
+    last_state = None
+    while True:
+        try:
+            view = client.get_run(run_id)
+        except ApiClientError as exc:
+            if exc.status != 404 or clock() - started > 30:
+                raise
+            time.sleep(interval)
+            continue
+        elapsed = clock() - started
+        if view.get("state") != last_state:
+            last_state = view.get("state")
+            print(f"[{elapsed:6.1f}s] run {run_id}: {last_state}", file=out, flush=True)
+        for key, task in view.get("tasks", {}).items():
+            marker = (task.get("state", "PENDING"), int(task.get("attempts") or 0))
+            if seen.get(key) == marker:
+                continue
+            seen[key] = marker
+            state, attempts = marker
+            line = f"[{elapsed:6.1f}s] {_MARK.get(state, '  ')} {key:<28} {state:<18}"
+            if attempts:
+                line += f" attempt {attempts}"
+            if task.get("end"):
+                line += f"  {_duration(task.get('duration_seconds'))}"
+            if task.get("message") and state not in ("SUCCESS", "RUNNING", "PENDING"):
+                line += f"  {str(task['message']).splitlines()[0][:120]}"
+            print(line, file=out, flush=True)
+        if view.get("done"):
+            return view
+        if timeout is not None and elapsed > timeout:
+            raise TimeoutError(f"run {run_id} still {view.get('state')} after {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def summary_rows(view: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for key, task in view.get("tasks", {}).items():
+        rows.append(
+            [
+                key,
+                str(task.get("state")),
+                str(task.get("attempts") or 0),
+                _duration(task.get("duration_seconds")),
+                str(task.get("compute") or "-"),
+                (str(task.get("message") or "").splitlines() or [""])[0][:60],
+            ]
+        )
+    return rows
+
+
+def render_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return lines
+
+
+def print_summary(view: dict[str, Any], out: TextIO) -> None:
+    header = ["TASK", "STATE", "ATTEMPTS", "DURATION", "COMPUTE", "MESSAGE"]
+    for line in render_table(header, summary_rows(view)):
+        print(line, file=out)
+    print(
+        f"run {view.get('run_id')} of job {view.get('job_id')}: {view.get('result') or view.get('state')}",
+        file=out,
+    )
+
+
+def result_json(view: dict[str, Any]) -> dict[str, Any]:
+    """The `--json` contract: `{"run_id", "result", "tasks": {key: {"state", "attempts", "start", "end",
+    ...}}}` (plus job_id and state)."""
+    tasks = {
+        key: {
+            "state": task.get("state"),
+            "attempts": task.get("attempts", 0),
+            "start": task.get("start"),
+            "end": task.get("end"),
+            "duration_seconds": task.get("duration_seconds"),
+            "compute": task.get("compute"),
+            "message": task.get("message"),
+        }
+        for key, task in view.get("tasks", {}).items()
+    }
+    return {
+        "run_id": view.get("run_id"),
+        "result": view.get("result"),
+        "job_id": view.get("job_id"),
+        "state": view.get("state"),
+        "tasks": tasks,
+    }
+
+
+def exit_code(view: dict[str, Any]) -> int:
+    return 0 if view.get("result") in OK_RESULTS else 1

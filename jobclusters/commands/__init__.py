@@ -1,0 +1,12 @@
+"""User subcommands: run, runs, status, cancel, repair, logs, stop, demo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobclusters.commands import demo, run, runs, stop
+
+
+def register(subparsers: Any) -> None:
+    for module in (run, runs, stop, demo):
+        module.register(subparsers)
