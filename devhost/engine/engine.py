@@ -797,10 +797,15 @@ class DurableEngine:
             return
         assert result is not None and rt.walk is not None
         if result.done:
-            if rt.walk.continue_as_new is not None:
-                self._continue_as_new(rt, now, history_add, consumed, rt.walk.continue_as_new.get("input"))
+            # Signals sent in the last episode still go out, as the extension sends them with the completion.
+            signals = [d for d in decisions if d.kind == "entity_signal"]
+            history_add.extend(d.to_event(now) for d in signals)
+            if result.continue_as_new is not None:
+                self._continue_as_new(
+                    rt, now, history_add, consumed, result.continue_as_new.get("input"), signals
+                )
             else:
-                self._finish(rt, now, history_add, consumed, output=result.output)
+                self._finish(rt, now, history_add, consumed, output=result.output, signals=signals)
             return
         history_add.extend(d.to_event(now) for d in decisions)
         history_add.append(h.orchestrator_completed(now))
@@ -843,9 +848,7 @@ class DurableEngine:
         sent = [ev for ev in history_add if ev["EventType"] == h.EventType.EVENT_SENT]
         if sent and rt.session is not None:
             rt.session.absorb(sent)
-        for target, mid, body in entity_messages:
-            self._entity_inbox(target).append((mid, body))
-            self._mark_ready(target)
+        self._deliver_signals(entity_messages)
         for d in decisions:
             if d.kind == "activity":
                 self._activity_queue.append(
@@ -861,6 +864,18 @@ class DurableEngine:
     def _create_child(self, db: Any, d: Decision, parent: InstanceRow, child_id: str) -> None:
         self._create_instance(db, d.name, child_id, d.input, parent.instance_id, d.event_id)
 
+    def _send_signals(self, db: Any, signals: list[Decision]) -> list[tuple[str, int, dict[str, Any]]]:
+        out = []
+        for d in signals:
+            body = {"kind": "entity_op", "request": d.request}
+            out.append((str(d.instance_id), self.store.add_message(db, str(d.instance_id), body), body))
+        return out
+
+    def _deliver_signals(self, sent: list[tuple[str, int, dict[str, Any]]]) -> None:
+        for target, mid, body in sent:
+            self._entity_inbox(target).append((mid, body))
+            self._mark_ready(target)
+
     def _continue_as_new(
         self,
         rt: Runtime,
@@ -868,6 +883,7 @@ class DurableEngine:
         history_add: list[h.Event],
         consumed: list[int],
         input_json: str | None,
+        signals: list[Decision],
     ) -> None:
         row = rt.row
         row.execution_id = uuid.uuid4().hex
@@ -883,6 +899,8 @@ class DurableEngine:
             self.store.delete_work_of(db, row.instance_id)
             mid = self.store.add_message(db, row.instance_id, body)
             self.store.upsert_instance(db, row)
+            sent = self._send_signals(db, signals)
+        self._deliver_signals(sent)
         rt.history = []
         rt.session = None
         rt.walk = None
@@ -899,6 +917,7 @@ class DurableEngine:
         *,
         output: Any = None,
         failed_with: str | None = None,
+        signals: list[Decision] | None = None,
     ) -> None:
         row = rt.row
         if failed_with is not None:
@@ -924,6 +943,8 @@ class DurableEngine:
                 parent = self._notify_parent(db, row, now, failed=True, reason=message, details=failed_with)
             else:
                 parent = self._notify_parent(db, row, now, failed=False, result=row.output)
+            sent = self._send_signals(db, signals or [])
+        self._deliver_signals(sent)
         rt.history.extend(history_add)
         self._after_terminal(rt, parent)
         if failed_with is not None:

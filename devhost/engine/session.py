@@ -40,6 +40,7 @@ class StepResult:
     custom_status: Any = None
     total_actions: int = 0
     fed_events: int = 0
+    continue_as_new: dict[str, Any] | None = None  # the ContinueAsNew action when the orchestrator called it
 
     def comparable(self) -> dict[str, Any]:
         return {
@@ -78,6 +79,7 @@ def parse_state(text: str) -> StepResult:
         error=state.get("error"),
         custom_status=state.get("customStatus"),
         total_actions=len(flat),
+        continue_as_new=next((a for a in reversed(flat) if a.get("actionType") == 4), None),
     )
 
 
@@ -198,6 +200,9 @@ class Session:
         new = [action.to_json() for action in payload[self.seen_actions :]]
         self.seen_actions = len(payload)
         custom = self.context.custom_status
+        continued = None
+        if self.context.will_continue_as_new:
+            continued = next((a.to_json() for a in reversed(payload) if a.action_type == 4), None)
         return StepResult(
             done=bool(executor.orchestration_invocation_succeeded),
             new_actions=new,
@@ -206,4 +211,5 @@ class Session:
             custom_status=custom if custom else None,
             total_actions=len(payload),
             fed_events=self.fed_events,
+            continue_as_new=continued,
         )

@@ -258,3 +258,21 @@ def test_nested_when_any_when_all_with_retry_timers_and_sub_orchestration(basic_
     state = run_with_engine(basic_app, lambda e: run_to_end(e, "nested_groups"), check_replay=True)
     assert state.runtime_status is RuntimeStatus.COMPLETED, state.output
     assert output(state) == {"first_is_pair": True, "pair": [2, 4], "rest": ['{"attempts": 3}', 7]}
+
+
+def test_signals_sent_in_the_last_episode_still_reach_the_entity(basic_app: LoadedApp) -> None:
+    async def scenario(engine: DurableEngine) -> tuple[str | None, str | None]:
+        await run_to_end(engine, "signal_and_return", "k3")
+        await run_to_end(engine, "signal_and_continue", {"key": "k4", "left": 2})
+
+        async def settled() -> bool:
+            return (await engine.read_entity_state("Counter", "k3"))[1] == "2" and (
+                await engine.read_entity_state("Counter", "k4")
+            )[1] == "3"
+
+        await wait_until(settled)
+        return (await engine.read_entity_state("Counter", "k3"))[1], (
+            await engine.read_entity_state("Counter", "k4")
+        )[1]
+
+    assert run_with_engine(basic_app, scenario, check_replay=True) == ("2", "3")

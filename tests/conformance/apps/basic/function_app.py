@@ -317,3 +317,20 @@ def nested_groups(context: df.DurableOrchestrationContext):
     first = yield context.task_any([pair, flaky, context.create_timer(deadline)])
     rest = yield context.task_all([flaky, context.call_sub_orchestrator("child", 3)])
     return {"first_is_pair": first == pair, "pair": pair.result, "rest": rest}
+
+
+@app.orchestration_trigger(context_name="context")
+def signal_and_return(context: df.DurableOrchestrationContext):
+    context.signal_entity(df.EntityId("Counter", context.get_input()), "add", 2)
+    return "sent"
+
+
+@app.orchestration_trigger(context_name="context")
+def signal_and_continue(context: df.DurableOrchestrationContext):
+    spec = context.get_input()
+    context.signal_entity(df.EntityId("Counter", spec["key"]), "add", 1)
+    if spec["left"] > 0:
+        yield context.call_activity("double", spec["left"])
+        context.continue_as_new({"key": spec["key"], "left": spec["left"] - 1})
+        return None
+    return "done"
