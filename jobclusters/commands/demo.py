@@ -91,10 +91,9 @@ def upload_batch(connection: str, batch: str, days: int, rows: int) -> tuple[str
         manifest = module.generate(folder, days=days, rows=rows)
         for name in manifest["files"]:
             container.upload_blob(f"daily-sales/{batch}/{name}", (folder / name).read_bytes(), overwrite=True)
-        ready = container.upload_blob(
-            f"daily-sales/{batch}/_READY", (folder / "_READY").read_bytes(), overwrite=True
-        )
-        url = container.get_blob_client(f"daily-sales/{batch}/_READY").url
+        ready_blob = container.get_blob_client(f"daily-sales/{batch}/_READY")
+        ready = ready_blob.upload_blob((folder / "_READY").read_bytes(), overwrite=True)
+        url = ready_blob.url
     return url, str(ready["etag"]).strip('"')
 
 
