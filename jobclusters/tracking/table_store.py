@@ -22,6 +22,7 @@ import contextlib
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -55,6 +56,9 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024 - 256 * 1024  # headroom for the multipart env
 MAX_PROPERTY_CHARS = 30_000  # 64 KiB per string property, stored as UTF-16
 MAX_ENTITY_BYTES = 900_000  # 1 MiB per entity, with headroom for names and types
 _WRITE_ATTEMPTS = 12
+# Transactions of one call touch disjoint rows, so a few can be in flight: the client builds and parses
+# multipart bodies while the service applies the previous ones.
+_PARALLEL_TRANSACTIONS = 4
 _BLOB_SUFFIX = "__blob"
 _JSON_FIELDS = "JsonFields"
 _M = TypeVar("_M", bound=BaseModel)
@@ -392,16 +396,24 @@ class TableRunStore:
                     )
                 else:
                     pending.discard(rk)
-            for chunk in self._transaction_chunks(operations):
-                try:
-                    self._runs.submit_transaction([op for _, op in chunk])
-                except TableTransactionError:
-                    continue
-                written += len(chunk)
-                pending.difference_update(rk for rk, _ in chunk)
+            chunks = list(self._transaction_chunks(operations))
+            with ThreadPoolExecutor(max_workers=min(_PARALLEL_TRANSACTIONS, max(1, len(chunks)))) as pool:
+                outcomes = list(pool.map(self._submit, chunks))
+            for chunk, ok in zip(chunks, outcomes, strict=True):
+                if ok:
+                    written += len(chunk)
+                    pending.difference_update(rk for rk, _ in chunk)
         if pending:
             raise RuntimeError(f"could not write {len(pending)} task run(s) of {run_id}: too many conflicts")
         return written
+
+    def _submit(self, chunk: list[tuple[str, tuple[Any, ...]]]) -> bool:
+        """One transaction; False when it lost a race (it is all-or-nothing, so it can be re-planned)."""
+        try:
+            self._runs.submit_transaction([op for _, op in chunk])
+        except TableTransactionError:
+            return False
+        return True
 
     @staticmethod
     def _transaction_chunks(

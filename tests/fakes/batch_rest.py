@@ -695,3 +695,24 @@ class FakeBatchServer:
     def task_requests(self) -> list[Recorded]:
         with self.state.lock:
             return [r for r in self.state.requests if r.path.endswith("/addtaskcollection")]
+
+
+def main() -> None:
+    """Serve in its own process (the bench does, so server work does not share the client's GIL)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="Loopback Azure Batch REST server")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    args = parser.parse_args()
+    with FakeBatchServer() as fake:
+        fake.state.latency = args.latency
+        print(fake.url, flush=True)
+        sys.stdin.read()  # serve until the parent closes our stdin
+        if fake.state.violations:
+            print("\n".join(fake.state.violations), file=sys.stderr, flush=True)
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
