@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import subprocess
 import sys
@@ -7,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobclusters.cli import build_parser, main
+from jobclusters.cli import build_parser, main, run_demo
 
 PROJECT = Path(__file__).resolve().parents[2]
 SEED = PROJECT / "examples" / "seed"
@@ -170,19 +172,22 @@ def test_simulate_refuses_a_cyclic_definition(capsys: pytest.CaptureFixture[str]
     assert "dependency cycle: a -> b -> a" in err
 
 
-def test_demo_validates_and_simulates_every_seed_example(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo")
-    assert code == 0
+def test_seed_overview_validates_and_simulates_every_seed_example() -> None:
+    buffer = io.StringIO()
+    assert run_demo(argparse.Namespace(examples=PROJECT / "examples"), out=buffer) == 0
+    out = buffer.getvalue()
     for path in SEED.glob("*.json"):
         assert f"examples/seed/{path.name}" in out
     assert "hdinsight-spark-cluster.json" in out and "restAuthCredential.password" in out
     assert '"result": "SUCCESS"' in out
-    assert "16 definitions" in out
+    count = len(list(SEED.glob("*.json"))) + len(list(NATIVE.glob("*.*")))
+    assert f"{count} definitions" in out
 
 
 def test_parser_takes_command_modules_and_requires_a_command() -> None:
     parser = build_parser()
     assert parser.parse_args(["validate", "x.json"]).func.__name__ == "run_validate"
+    assert "demo" in parser.parse_args(["demo"]).command
     with pytest.raises(SystemExit):
         parser.parse_args([])
 
