@@ -150,6 +150,17 @@ class _Job:
 
 
 @dataclass
+class _Launch:
+    task: _Task
+    pool_id: str
+    node: _Node
+    task_dir: Path
+    wd: Path
+    env: dict[str, str]
+    preempt: bool
+
+
+@dataclass
 class _Outcome:
     task: _Task
     exit_code: int | None
@@ -706,13 +717,37 @@ class LocalBatchService:
                 if node is None:
                     break
                 job.ready.popleft()
-                preempt = (
-                    node.spot
-                    and pool.preempt_fraction > 0
-                    and task.requeue_count < self._max_requeues
-                    and self._rng.random() < pool.preempt_fraction
-                )
-                self._start(job, task, pool, node, preempt=preempt)
+                self._start(job, task, pool, node, preempt=self._preempts(pool, node, task))
+
+    def _preempts(self, pool: _Pool, node: _Node, task: _Task) -> bool:
+        return (
+            node.spot
+            and pool.preempt_fraction > 0
+            and task.requeue_count < self._max_requeues
+            and self._rng.random() < pool.preempt_fraction
+        )
+
+    def _next_launch(self, pool_id: str, node: _Node) -> _Launch | None:
+        """Under the lock: the next ready task that fits on `node`, claimed for the worker that just
+        freed a slot there, so a busy pool never waits for a scheduler round trip between tasks."""
+        pool = self._pools.get(pool_id)
+        if pool is None or pool.start_state in ("pending", "running", "failed") or node not in pool.nodes:
+            return None
+        for job in self._jobs.values():
+            if job.state != "active" or job.pool_id != pool_id or job.prep_state not in ("none", "succeeded"):
+                continue
+            while job.ready:
+                task = job.tasks.get(job.ready[0])
+                if task is None or task.state != "active":
+                    job.ready.popleft()
+                    continue
+                if node.free < (task.spec.required_slots or 1):
+                    return None
+                job.ready.popleft()
+                launch = self._claim(job, task, pool, node, preempt=self._preempts(pool, node, task))
+                if launch is not None:
+                    return launch
+        return None
 
     def _fail_ready(self, job: _Job, code: str, message: str) -> None:
         while job.ready:
@@ -765,6 +800,14 @@ class LocalBatchService:
         return env
 
     def _start(self, job: _Job | None, task: _Task, pool: _Pool, node: _Node, *, preempt: bool) -> None:
+        launch = self._claim(job, task, pool, node, preempt=preempt)
+        if launch is not None:
+            thread = threading.Thread(target=self._worker, args=(launch,), name="batch-task", daemon=True)
+            thread.start()
+
+    def _claim(
+        self, job: _Job | None, task: _Task, pool: _Pool, node: _Node, *, preempt: bool
+    ) -> _Launch | None:
         root = self._node_root(pool.spec.id, node.node_id)
         if task.kind == "startTask":
             task_dir = root / "startup"
@@ -786,14 +829,9 @@ class LocalBatchService:
         except BatchServiceError as exc:
             failure = _failure("UserError", "InvalidEnvironment", str(exc))
             self._outcomes.append(_Outcome(task, None, failure, node=node))
-            return
-        thread = threading.Thread(
-            target=self._execute,
-            args=(task, node, task_dir, wd, env, preempt),
-            name=f"batch-task-{task.spec.id}",
-            daemon=True,
-        )
-        thread.start()
+            self._wake.set()
+            return None
+        return _Launch(task, pool.spec.id, node, task_dir, wd, env, preempt)
 
     def _kill_task(self, task: _Task) -> None:
         with self._procs_lock:
@@ -801,30 +839,34 @@ class LocalBatchService:
         if proc is not None:
             _kill_group(proc.pid)
 
-    def _execute(
-        self, task: _Task, node: _Node, task_dir: Path, wd: Path, env: dict[str, str], preempt: bool
-    ) -> None:
-        outcome = _Outcome(task, None)
-        try:
-            outcome = self._run_process(task, task_dir, wd, env, preempt)
-        except Exception as exc:  # never let a worker thread die silently
-            log.exception("local batch task %s failed to run", task.spec.id)
-            outcome = _Outcome(
-                task, None, _failure("ServerError", "ExecutorError", f"{type(exc).__name__}: {exc}")
-            )
-        outcome.node = node
-        self._outcomes.append(outcome)
-        self._wake.set()
+    def _worker(self, launch: _Launch | None) -> None:
+        """Run a task, record its outcome, and go on with the next ready task for the same slot."""
+        while launch is not None:
+            task = launch.task
+            try:
+                outcome = self._run_process(task, launch.task_dir, launch.wd, launch.env, launch.preempt)
+            except Exception as exc:  # never let a worker thread die silently
+                log.exception("local batch task %s failed to run", task.spec.id)
+                outcome = _Outcome(
+                    task, None, _failure("ServerError", "ExecutorError", f"{type(exc).__name__}: {exc}")
+                )
+            outcome.node = launch.node
+            with self._lock:
+                self._apply_outcome(outcome)
+                launch = None if self._stopping else self._next_launch(launch.pool_id, launch.node)
+            if launch is None:
+                self._wake.set()
 
     def _run_process(
         self, task: _Task, task_dir: Path, wd: Path, env: dict[str, str], preempt: bool
     ) -> _Outcome:
-        try:
-            wd.mkdir()
-        except FileNotFoundError:
-            wd.mkdir(parents=True)
-        except FileExistsError:
-            pass
+        for folder in (task_dir, wd):
+            try:
+                os.mkdir(folder)
+            except FileNotFoundError:
+                os.makedirs(folder, exist_ok=True)
+            except FileExistsError:
+                pass
         try:
             fetch_resource_files(task.spec.resource_files, wd, self._blob)
         except FileTransferError as exc:
@@ -903,30 +945,33 @@ class LocalBatchService:
 
     def _apply_outcomes(self) -> None:
         while self._outcomes:
-            outcome = self._outcomes.popleft()
-            task = outcome.task
-            if outcome.node is not None:
-                outcome.node.free += task.spec.required_slots or 1
-            task.pgid = None
-            if task.kind == "startTask":
-                self._start_task_done(outcome)
-                continue
-            job = self._jobs.get(task.job_id)
-            if job is None:
-                continue
-            if task.kind == "jobPreparation":
-                self._prep_done(job, outcome)
-                continue
-            if task.kind == "jobRelease":
-                continue
-            if outcome.preempted:
-                task.state, task.requeue_count, task.node_id = "active", task.requeue_count + 1, None
-                self._mark(task)
-                if job.state == "active":
-                    job.ready.appendleft(task.spec.id)
-                continue
-            retriable = not outcome.timed_out and task.kill_reason != "terminate"
-            self._finish_attempt(job, task, outcome.exit_code, outcome.failure, retriable=retriable)
+            self._apply_outcome(self._outcomes.popleft())
+
+    def _apply_outcome(self, outcome: _Outcome) -> None:
+        task = outcome.task
+        if outcome.node is not None:
+            outcome.node.free += task.spec.required_slots or 1
+        task.pgid = None
+        if task.kind == "startTask":
+            self._start_task_done(outcome)
+            return
+        job = self._jobs.get(task.job_id)
+        if job is None:
+            return
+        if task.kind == "jobPreparation":
+            self._prep_done(job, outcome)
+            return
+        if task.kind == "jobRelease":
+            return
+        if outcome.preempted:
+            task.state, task.requeue_count, task.node_id = "active", task.requeue_count + 1, None
+            self._mark(task)
+            if job.state == "active":
+                job.ready.appendleft(task.spec.id)
+            self._wake.set()
+            return
+        retriable = not outcome.timed_out and task.kill_reason != "terminate"
+        self._finish_attempt(job, task, outcome.exit_code, outcome.failure, retriable=retriable)
 
     def _max_retries(self, job: _Job, task: _Task) -> int:
         own = task.spec.constraints.max_task_retry_count if task.spec.constraints else None
@@ -968,6 +1013,7 @@ class LocalBatchService:
             if not unmet:
                 del job.waiting[dependent_id]
                 job.ready.append(dependent_id)
+                self._wake.set()
         if job.state != "active":
             return
         if task.kind == "jobManager":
