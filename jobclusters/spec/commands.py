@@ -18,7 +18,7 @@ from jobclusters.spec.dag import dependents, leaves, simulate
 from jobclusters.spec.loader import load_definition
 from jobclusters.spec.model import Compute, ComputeMode, Job, Task, TaskState, UnsupportedPayload
 from jobclusters.spec.modes import cluster_mode
-from jobclusters.spec.problems import LoadResult
+from jobclusters.spec.problems import LoadResult, Problem
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -44,9 +44,13 @@ def _required_tags(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def load(args: argparse.Namespace, file: str) -> LoadResult:
-    return load_definition(
-        Path(file), format=args.format, strict=args.strict, required_tags=_required_tags(args)
-    )
+    try:
+        return load_definition(
+            Path(file), format=args.format, strict=args.strict, required_tags=_required_tags(args)
+        )
+    except Exception as exc:  # a bug in an importer must not hide the other files' findings
+        problem = Problem(path="$", message=f"internal error ({type(exc).__name__}); please report it")
+        return LoadResult(errors=[problem], format=args.format or "unknown")
 
 
 def finding_lines(file: str, result: LoadResult) -> list[str]:

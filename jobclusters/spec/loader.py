@@ -16,7 +16,7 @@ from jobclusters.spec.importers.native import json_path
 from jobclusters.spec.model import Job
 from jobclusters.spec.problems import LoadResult, Problem, Problems
 from jobclusters.spec.reader import Node
-from jobclusters.spec.secrets_lint import lint_secrets
+from jobclusters.spec.secrets_lint import lint_secrets, redact
 from jobclusters.spec.validation import check_cost_tags, validate_job, validate_references
 
 #: warning codes `strict` turns into errors: policy findings and fields the home format does not define
@@ -91,8 +91,10 @@ def load_definition(
             "$", f"unknown format {format!r}: expected one of {', '.join(format_names())}", "format"
         )
         return _finish(None, problems, chosen, strict)
-    for finding in lint_secrets(doc, chosen):
+    findings = lint_secrets(doc, chosen)
+    for finding in findings:
         problems.error(finding.path, finding.message, f"secret:{finding.kind}")
+    doc = redact(doc, {finding.path for finding in findings})
     if chosen in NOT_JOBS:
         problems.warning(
             "$", f"{NOT_JOBS[chosen][1]}, not a job definition: linted, nothing to run", "not-a-job"

@@ -167,3 +167,20 @@ def _check(value: str, path: str, name: str | None, fix: str, out: list[SecretFi
     if kind is None:
         return
     out.append(SecretFinding(path=path, kind=kind, message=f"{_WHAT[kind]} is written inline; {fix}"))
+
+
+REDACTED = "***redacted: literal secret***"
+
+
+def redact(value: Any, paths: set[str], path: str = "$") -> Any:
+    """A copy of `value` with the strings at `paths` replaced, so a finding's secret never reaches the
+    model (and from there a log, a Table row or an orchestration input)."""
+    if not paths:
+        return value
+    if isinstance(value, Mapping):
+        return {key: redact(item, paths, child_path(path, str(key))) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact(item, paths, child_path(path, i)) for i, item in enumerate(value)]
+    if isinstance(value, str) and path in paths:
+        return REDACTED
+    return value

@@ -203,3 +203,22 @@ def test_module_entry_point_runs() -> None:
     )
     assert done.returncode == 0
     assert json.loads(done.stdout) == {"tasks": {"daily-sales-report": "SUCCESS"}, "result": "SUCCESS"}
+
+
+def test_show_json_never_prints_a_seed_secret(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "show", "--json", str(SEED / "hdinsight-spark-cluster.json"))
+    assert code == 2 and "Password123!" not in out and "storage-account-key" not in out
+    assert json.loads(out)["errors"][0]["code"] == "secret:password"
+
+
+def test_an_importer_bug_is_reported_per_file_not_raised(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jobclusters.spec.commands as commands
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(commands, "load_definition", broken)
+    code, out, _ = run(capsys, "validate", str(SEED / "databricks-job-cron.json"))
+    assert code == 2 and "internal error (RuntimeError)" in out

@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 from jobclusters.spec import load_definition
-from jobclusters.spec.secrets_lint import lint_secrets
+from jobclusters.spec.secrets_lint import REDACTED, lint_secrets
+from tests.unit.spec.conftest import SEED_DIR
 
 STORAGE_KEY = "Zm9vYmFy" * 10 + "Zm9vYg=="  # 86 base64 chars + "==": the shape of an account key
 DAPI = "dapi" + "0123456789abcdef" * 2
@@ -146,3 +147,11 @@ def test_secrets_in_the_loaded_job_stay_references() -> None:
     assert result.errors == []
     dumped = result.require().model_dump_json()
     assert "{{secrets/etl/key}}" in dumped
+
+
+def test_a_definition_with_secrets_never_carries_them_into_the_model() -> None:
+    result = load_definition(SEED_DIR / "hdinsight-spark-cluster.json")
+    assert len(result.errors) == 4 and result.job is not None
+    dumped = result.job.model_dump_json()
+    assert "Password123!" not in dumped and "storage-account-key" not in dumped
+    assert REDACTED in dumped
