@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -11,6 +12,10 @@ from typing import Any
 from jobclusters.settings import Settings, get_settings
 from triggers.definitions import JobDefinitionStore, TableJobDefinitionStore
 from triggers.storage import storage_connection_string
+
+# The storage SDKs log every request and response at INFO; the Functions host filters that with host.json
+# log levels, devhost does not.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 
 @dataclass

@@ -1,0 +1,156 @@
+"""The HTTP API through a real devhost process: validation errors, runs, cancel and repair."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from jobclusters.client.api import ApiClientError
+from jobclusters.tracking.table_store import TableRunStore
+from tests.e2e.conftest import AppHost, batch_job, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def test_an_invalid_definition_is_refused_with_the_json_path_of_each_error(app_host: AppHost) -> None:
+    definition = batch_job("broken", {"a": "true"})
+    definition["tasks"][0]["depends_on"] = [{"task_key": "nowhere"}]
+    definition["tasks"].append({"key": "b", "retry": {"max_retries": "many"}})
+    with pytest.raises(ApiClientError) as caught:
+        app_host.client.register_job(definition)
+    error = caught.value
+    assert error.status == 400 and error.code == "invalid_definition"
+    paths = {p["path"] for p in error.problems}
+    assert any(p.startswith("$.definition.tasks[1].retry.max_retries") for p in paths), paths
+    # the same document posted bare (no envelope) reports paths from its own root
+    response = requests.post(
+        f"{app_host.client.base_url}/api/jobs",
+        json=definition,
+        headers={"x-functions-key": app_host.client.key or ""},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    bare = {p["path"] for p in response.json()["error"]["problems"]}
+    assert any(p.startswith("$.tasks[1].retry.max_retries") for p in bare), bare
+
+
+def test_requests_without_the_function_key_are_refused(app_host: AppHost) -> None:
+    response = requests.get(f"{app_host.client.base_url}/api/jobs", timeout=10)
+    assert response.status_code == 401
+
+
+def test_a_body_that_is_not_json_gets_a_json_error(app_host: AppHost) -> None:
+    response = requests.post(
+        f"{app_host.client.base_url}/api/jobs",
+        data=b"{nope",
+        headers={"x-functions-key": app_host.client.key or "", "content-type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_a_registered_job_runs_to_success_with_task_rows_in_table_storage(app_host: AppHost) -> None:
+    client = app_host.client
+    job = client.register_job(
+        batch_job(
+            "http-two-steps",
+            {"first": "python3 -c \"print('one')\"", "second": "python3 -c \"print('two')\""},
+        )
+    )
+    assert job["task_keys"] == ["first", "second"]
+    started = client.start_job(job["job_id"], {"day": "2024-01-01"}, idempotency_key="http-two-steps-1")
+    assert started["status_urls"]["statusQueryGetUri"].startswith(client.base_url)
+    again = client.start_job(job["job_id"], {"day": "2024-01-01"}, idempotency_key="http-two-steps-1")
+    assert again["run_id"] == started["run_id"] and again["started"] is False
+
+    view = app_host.wait_run_done(started["run_id"])
+    assert view["result"] == "SUCCESS"
+    assert {k: t["state"] for k, t in view["tasks"].items()} == {"first": "SUCCESS", "second": "SUCCESS"}
+    assert view["parameters"] == {"day": "2024-01-01"}
+
+    store = TableRunStore(app_host.connection, table_prefix=app_host.table_prefix)
+    record, tasks = store.get_run_with_tasks(started["run_id"])
+    assert record is not None and record.job_id == job["job_id"]
+    assert {t.task_key for t in tasks} == {"first", "second"}
+
+    listed = client.list_runs(job=job["job_id"])
+    assert started["run_id"] in [r["run_id"] for r in listed["runs"]]
+
+
+def test_jobs_can_be_listed_read_and_deleted(app_host: AppHost) -> None:
+    client = app_host.client
+    client.register_job(batch_job("short-lived", {"only": "true"}), job_id="short-lived")
+    assert "short-lived" in [j["job_id"] for j in client.list_jobs()]
+    assert client.get_job("short-lived")["source"]["name"] == "short-lived"
+    client.delete_job("short-lived")
+    with pytest.raises(ApiClientError) as caught:
+        client.get_job("short-lived")
+    assert caught.value.status == 404 and caught.value.code == "job_not_found"
+
+
+def test_cancel_stops_a_running_job(app_host: AppHost) -> None:
+    client = app_host.client
+    job = client.register_job(batch_job("slow", {"sleepy": "sleep 60", "never": "true"}))
+    run_id = client.start_job(job["job_id"])["run_id"]
+    wait_for(
+        lambda: client.get_run(run_id)["tasks"].get("sleepy", {}).get("state") == "RUNNING",
+        60,
+        "the task to run",
+    )
+    assert client.cancel_run(run_id)["cancel_requested"] is True
+    view = app_host.wait_run_done(run_id, timeout=60)
+    assert view["result"] == "CANCELED"
+    assert view["tasks"]["never"]["state"] != "SUCCESS"
+
+
+def test_repair_reruns_only_the_failed_task_and_its_dependents(app_host: AppHost, tmp_path: Path) -> None:
+    client = app_host.client
+    marker = tmp_path / "fixed"
+    job = client.register_job(
+        batch_job(
+            "repairable",
+            {
+                "extract": "python3 -c \"print('extract')\"",
+                "load": f"test -e {marker}",
+                "report": "python3 -c \"print('report')\"",
+            },
+        )
+    )
+    run_id = client.start_job(job["job_id"])["run_id"]
+    first = app_host.wait_run_done(run_id)
+    assert first["result"] == "FAILED"
+    assert first["tasks"]["load"]["state"] == "FAILED"
+    assert first["tasks"]["report"]["state"] == "UPSTREAM_FAILED"
+
+    marker.write_text("ok")
+    repair = client.repair_run(run_id)
+    assert repair["repair_number"] == 1 and repair["rerun_tasks"] == ["load", "report"]
+    repaired = app_host.wait_run_done(repair["run_id"])
+    assert repaired["result"] == "SUCCESS"
+    assert repaired["repair"]["of_run_id"] == run_id
+    with pytest.raises(ApiClientError) as caught:
+        client.repair_run(run_id)
+    assert caught.value.code == "nothing_to_repair"
+
+
+def test_an_inline_definition_runs_without_registration(app_host: AppHost) -> None:
+    response = requests.post(
+        f"{app_host.client.base_url}/api/runs",
+        json={"definition": batch_job("inline-one", {"only": "true"}), "parameters": {}},
+        headers={"x-functions-key": app_host.client.key or ""},
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    assert response.headers["Location"].startswith(app_host.client.base_url)
+    view = app_host.wait_run_done(response.json()["run_id"])
+    assert view["result"] == "SUCCESS" and view["job_id"] == "inline-one"
+    assert "inline-one" not in [j["job_id"] for j in app_host.client.list_jobs()]
+
+
+def test_a_run_that_does_not_exist_is_a_json_404(app_host: AppHost) -> None:
+    with pytest.raises(ApiClientError) as caught:
+        app_host.client.get_run("run-000000000000000000000000")
+    assert caught.value.status == 404 and caught.value.code == "run_not_found"
