@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from jobclusters.spec.importers.adf_triggers import import_triggers
 from jobclusters.spec.model import (
     CommandPayload,
     Compute,
@@ -139,6 +140,10 @@ def import_job(root: Node) -> Job | None:
                 )
                 variables[vname] = spec.raw("defaultValue")
     concurrency = props.integer("concurrency", minimum=1)
+    schedule, storage_events, other_triggers = import_triggers(root)
+    home: dict[str, Any] = {k: props.raw(k) for k in ("folder", "annotations") if props.has(k)}
+    if other_triggers:
+        home["triggers"] = other_triggers
     return Job(
         name=name,
         description=props.string("description"),
@@ -147,9 +152,11 @@ def import_job(root: Node) -> Job | None:
         variables=variables,
         max_concurrent_runs=concurrency or 1,
         queue=concurrency is not None,
+        schedule=schedule,
+        triggers=list(storage_events),
         engine_rules=EngineRules.ADF,
         source_format="adf",
-        home={k: props.raw(k) for k in ("folder", "annotations") if props.has(k)},
+        home=home,
     )
 
 

@@ -612,3 +612,120 @@ def test_hdinsight_hive_and_mapreduce_submissions_become_one_task_jobs() -> None
     job = mapreduce.require()
     assert isinstance(job.tasks[0].payload, MapReducePayload) and len(job.tasks[0].payload.args) == 2
     assert load_definition({"execute": "select 1", "file": "x.hql"}).errors[0].code == "payload"
+
+
+def pipeline_with_triggers(*triggers: dict[str, Any]) -> dict[str, Any]:
+    doc = adf_pipeline({"name": "a", "type": "Fail", "typeProperties": {"message": "m", "errorCode": "1"}})
+    doc["triggers"] = list(triggers)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("recurrence", "cron", "zone"),
+    [
+        ({"frequency": "Minute", "interval": 15}, "0 0/15 * * * ?", "UTC"),
+        ({"frequency": "Hour", "interval": 2, "startTime": "2024-01-01T00:30:00Z"}, "0 30 0/2 * * ?", "UTC"),
+        (
+            {
+                "frequency": "Day",
+                "interval": 1,
+                "timeZone": "W. Europe Standard Time",
+                "schedule": {"hours": [2, 14], "minutes": [5]},
+            },
+            "0 5 2,14 * * ?",
+            "Europe/Berlin",
+        ),
+        (
+            {
+                "frequency": "Week",
+                "interval": 1,
+                "schedule": {"weekDays": ["Monday", "Friday"], "hours": [6], "minutes": [0]},
+            },
+            "0 0 6 ? * MON,FRI",
+            "UTC",
+        ),
+        (
+            {
+                "frequency": "Month",
+                "interval": 1,
+                "schedule": {"monthDays": [1, 15], "hours": [3], "minutes": [0]},
+            },
+            "0 0 3 1,15 * ?",
+            "UTC",
+        ),
+    ],
+)
+def test_adf_schedule_triggers_become_quartz_schedules(
+    recurrence: dict[str, Any], cron: str, zone: str
+) -> None:
+    doc = pipeline_with_triggers(
+        {"name": "t", "properties": {"type": "ScheduleTrigger", "typeProperties": {"recurrence": recurrence}}}
+    )
+    result = load_definition(doc, required_tags=NO_TAGS)
+    assert result.errors == []
+    schedule = result.require().schedule
+    assert schedule is not None and (schedule.quartz_cron_expression, schedule.timezone_id) == (cron, zone)
+
+
+def test_adf_blob_event_trigger_becomes_a_storage_event_trigger() -> None:
+    doc = pipeline_with_triggers(
+        {
+            "name": "t",
+            "properties": {
+                "type": "BlobEventsTrigger",
+                "typeProperties": {
+                    "blobPathBeginsWith": "/landing/blobs/daily/",
+                    "blobPathEndsWith": ".csv",
+                    "ignoreEmptyBlobs": True,
+                    "events": ["Microsoft.Storage.BlobCreated"],
+                },
+            },
+        },
+        {
+            "name": "tw",
+            "properties": {"type": "TumblingWindowTrigger", "typeProperties": {"frequency": "Hour"}},
+        },
+    )
+    result = load_definition(doc, required_tags=NO_TAGS)
+    job = result.require()
+    trigger = job.triggers[0]
+    assert trigger.kind == "storage_event"
+    assert (trigger.container, trigger.prefix, trigger.suffix, trigger.ignore_empty_blobs) == (
+        "landing",
+        "daily/",
+        ".csv",
+        True,
+    )
+    assert "tw" in job.home["triggers"]
+    assert ("$.triggers[1]", "unsupported-kind") in [(w.path, w.code) for w in result.warnings]
+
+
+def test_adf_trigger_errors_name_their_paths() -> None:
+    doc = pipeline_with_triggers(
+        {
+            "name": "t",
+            "properties": {
+                "type": "BlobEventsTrigger",
+                "typeProperties": {"blobPathBeginsWith": "landing/daily"},
+            },
+        },
+        {
+            "name": "s",
+            "properties": {
+                "type": "ScheduleTrigger",
+                "typeProperties": {
+                    "recurrence": {
+                        "frequency": "Day",
+                        "timeZone": "Atlantis Time",
+                        "schedule": {"hours": [25]},
+                    }
+                },
+            },
+        },
+    )
+    found = {(e.path, e.code) for e in load_definition(doc, required_tags=NO_TAGS).errors}
+    assert found == {
+        ("$.triggers[0].properties.typeProperties.blobPathBeginsWith", "path"),
+        ("$.triggers[1].properties.typeProperties.recurrence.schedule.hours[0]", "range"),
+        ("$.triggers[1].properties.typeProperties.recurrence.timeZone", "timezone"),
+    }
