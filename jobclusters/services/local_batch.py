@@ -254,6 +254,9 @@ class LocalBatchService:
         for proc in procs:
             _kill_group(proc.pid)
         self._thread.join(timeout=10)
+        with _shared_lock:
+            if _shared.get(self._root.parent) is self:
+                del _shared[self._root.parent]
         with self._lock:
             while self._started:
                 self._mark(self._started.popleft())

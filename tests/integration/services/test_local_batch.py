@@ -526,3 +526,19 @@ def test_models_in_results_are_json_for_activity_payloads(svc):
     wait_done(svc, "job")
     payload = json.dumps([f.model_dump(mode="json") for f in svc.list_failed_tasks("job")])
     assert '"exit_code": 2' in payload
+
+
+def test_settings_choose_the_local_executor_shared_per_state_dir(tmp_path, storage_connection):
+    from jobclusters.services.batch import batch_service_for
+    from jobclusters.settings import Settings
+
+    settings = Settings.from_mapping(
+        {"JOBCLUSTERS_STATE_DIR": str(tmp_path / "shared"), "AzureWebJobsStorage": storage_connection}
+    )
+    first, second = batch_service_for(settings), batch_service_for(settings)
+    assert isinstance(first, LocalBatchService) and first is second
+    first.close()
+    third = batch_service_for(settings)
+    assert third is not first, "a closed executor is not handed out again"
+    assert isinstance(third, LocalBatchService)
+    third.close()
