@@ -105,15 +105,11 @@ class HttpHost:
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._access_log])
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(
-            runner,
-            self.host,
-            self.requested_port,
-            reuse_address=True,
-            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
         )
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.requested_port, reuse_address=True)
         try:
             await site.start()
         except OSError as exc:
