@@ -51,7 +51,9 @@ def seed_tasks(run_id: str, n: int) -> list[TaskSpec]:
             {
                 "id": make_task_id(run_id, i),
                 "displayName": f"Process input_{i}.csv",
-                "commandLine": f"python3 task_processor.py --input input_{i}.csv --output output_{i}.csv --task-id {i}",
+                "commandLine": (
+                    f"python3 task_processor.py --input input_{i}.csv --output output_{i}.csv --task-id {i}"
+                ),
                 "resourceFiles": [
                     {
                         "httpUrl": f"https://acct.blob.core.windows.net/data/input_{i}.csv",
@@ -127,6 +129,10 @@ def bench_submit(n: int = 10_000) -> dict[str, float]:
     return {"submit10k_ours_s": ours, "submit10k_seed_s": baseline, "submit10k_speedup": baseline / ours}
 
 
+def rounds(times: list[float]) -> list[float]:
+    return [round(t, 2) for t in times]
+
+
 def bench_local(n: int = 1000) -> dict[str, float]:
     slots = int(os.environ.get("BENCH_LOCAL_SLOTS", "4"))
     repeat = int(os.environ.get("BENCH_REPEAT", "3"))
@@ -163,7 +169,7 @@ def bench_local(n: int = 1000) -> dict[str, float]:
     ours, xargs = min(ours_times), min(xargs_times)
     print(
         f"local {n} trivial tasks on {slots} slots: executor {ours:.2f}s, xargs -P {slots} {xargs:.2f}s "
-        f"(best of {repeat}; all rounds {[round(t, 2) for t in ours_times]} vs {[round(t, 2) for t in xargs_times]})"
+        f"(best of {repeat}; rounds {rounds(ours_times)} vs {rounds(xargs_times)})"
     )
     return {"local1000_ours_s": ours, "local1000_xargs_s": xargs, "local1000_overhead": ours / xargs}
 
