@@ -161,7 +161,11 @@ async def serve(
             log=logging.getLogger("devhost.triggers"),
         )
         for listener in build_listeners(services, app.others):
-            await listener.start()
+            try:
+                await listener.start()
+            except Exception as exc:  # one broken trigger must not take the host down
+                log.error("%s did not start: %s: %s", type(listener).__name__, type(exc).__name__, exc)
+                continue
             stack.push_async_callback(listener.stop)
 
         log.info(
