@@ -190,6 +190,7 @@ def validate_references(job: Job, doc: Any, problems: Problems, *, adf_syntax: b
     """Every `{{...}}` (and, for pipelines and native jobs, `@...`) reference must name something real."""
     parameters = {p.name for p in job.parameters}
     task_keys = {t.key for t in job.tasks}
+    upstream = ancestors(job)
     for ref in find_references(doc):
         if ref.syntax == "adf" and not adf_syntax:
             continue
@@ -202,11 +203,45 @@ def validate_references(job: Job, doc: Any, problems: Problems, *, adf_syntax: b
             )
         elif ref.kind in {"tasks", "activity"} and ref.name not in task_keys:
             problems.error(ref.path, f"{ref.text}: no task or activity named {ref.name!r}", "reference")
+        elif ref.kind in {"tasks", "activity"}:
+            owner = _owner(job, ref.path)
+            if owner is not None and ref.name not in upstream.get(owner, set()):
+                problems.warning(
+                    ref.path,
+                    f"{ref.text}: {ref.name!r} is not upstream of {owner!r}, so its value may not exist yet; "
+                    f"add it to the dependencies",
+                    "reference-order",
+                )
         elif ref.kind == "variables" and ref.name not in job.variables:
             known = ", ".join(sorted(job.variables)) or "none defined"
             problems.error(
                 ref.path, f"{ref.text}: unknown variable {ref.name!r} (variables: {known})", "reference"
             )
+
+
+def ancestors(job: Job) -> dict[str, set[str]]:
+    """Every task's transitive dependencies (cycles tolerated)."""
+    direct = {task.key: {d.task_key for d in task.depends_on} for task in job.tasks}
+    found: dict[str, set[str]] = {}
+    for key in direct:
+        seen: set[str] = set()
+        stack = list(direct[key])
+        while stack:
+            item = stack.pop()
+            if item not in seen:
+                seen.add(item)
+                stack.extend(direct.get(item, ()))
+        found[key] = seen
+    return found
+
+
+def _owner(job: Job, path: str) -> str | None:
+    """The task whose definition contains `path`."""
+    for task in job.tasks:
+        source = task.source_path
+        if source and (path == source or path.startswith(source + ".") or path.startswith(source + "[")):
+            return task.key
+    return None
 
 
 # ------------------------------------------------------------------ cost tags

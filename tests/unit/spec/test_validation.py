@@ -251,3 +251,28 @@ def test_seed_aliases_are_known_references() -> None:
         ],
     }
     assert errors(doc) == []
+
+
+def test_a_task_value_from_a_task_that_is_not_upstream_is_a_warning() -> None:
+    doc: dict[str, Any] = {
+        "name": "j",
+        "tasks": [
+            task("a"),
+            task(
+                "b", notebook_task={"notebook_path": "/b", "base_parameters": {"n": "{{tasks.a.values.n}}"}}
+            ),
+            task(
+                "c",
+                "b",
+                notebook_task={"notebook_path": "/c", "base_parameters": {"n": "{{tasks.a.values.n}}"}},
+            ),
+        ],
+    }
+    result = load_definition(doc, required_tags=NO_TAGS)
+    assert result.errors == []
+    assert [(w.path, w.code) for w in result.warnings] == [
+        ("$.tasks[1].notebook_task.base_parameters.n", "reference-order"),
+        ("$.tasks[2].notebook_task.base_parameters.n", "reference-order"),
+    ]
+    doc["tasks"][2]["depends_on"].append({"task_key": "a"})
+    assert len(load_definition(doc, required_tags=NO_TAGS).warnings) == 1
