@@ -5,7 +5,8 @@ functions that record when they start. Measured side by side in one run:
 - blob: uploads with random names into a small container (found by the rotating sweep), then into a
   container that also holds 2,000 untouched blobs, once with names sorting after them (dated or numbered
   names, found by the tail probe) and once with names sorting before them (found only by the sweep, whose
-  pace adapts to the listing cost);
+  pace adapts to the listing cost; each such upload follows the previous detection, so it waits a whole
+  sweep: the worst case);
 - queue (Azurite) and Service Bus (local transport, sent from this process and from another process);
 - Azurite's CPU use while the listener watches the 2,000-blob container with nothing changing.
 The clock starts before the upload / send call. Last line: one JSON object.
@@ -95,7 +96,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def wait_started(key: str, timeout: float = 10.0) -> float:
+async def wait_started(key: str, timeout: float = 60.0) -> float:
     deadline = time.monotonic() + timeout
     while key not in STARTED:
         if time.monotonic() > deadline:

@@ -1,10 +1,12 @@
 """Blob trigger: each new or changed blob (by ETag) under a path pattern fires the function once.
 
-Detection polls the container listing one page at a time from a saved marker, so one poll costs at most
-one page however many untouched blobs the container holds; comparing ETags against an in-memory map costs
-no request per untouched blob. Blobs that devhost itself writes (output bindings) are looked up directly
-at once. Receipts are durable (TriggerState), so a settled blob version never fires again after a restart.
-Retries follow `extensions.queues.maxDequeueCount` (5); then a message goes to `webjobs-blobtrigger-poison`.
+Azurite offers no change feed and container properties do not change on blob writes, so detection polls,
+with a bounded cost per poll: a tail probe lists only names after the greatest one seen (new uploads with
+dated or numbered names), and a rotating sweep lists one page of the whole prefix per turn, paced by its own
+cost, for changes anywhere. Untouched blobs cost a dict lookup (known ETags), no request. Blobs devhost
+writes itself (output bindings) are checked at once. Receipts are durable (TriggerState), so a settled
+blob version never fires again after a restart. Retries follow `extensions.queues.maxDequeueCount` (5);
+then a message goes to `webjobs-blobtrigger-poison`. Details: docs/devhost-triggers.md.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from devhost.triggers.outputs import encode_queue_message, prepare_outputs
 
 POISON_QUEUE = "webjobs-blobtrigger-poison"
 # The sweep waits at least this many times as long as its last page took, so listing a big container
-# never keeps the emulator busy more than about a fifth of the time.
-SWEEP_COST_FACTOR = 4.0
+# never keeps the emulator busy more than about a third of the time.
+SWEEP_COST_FACTOR = 2.0
 
 
 def _etag(value: str | None) -> str:
@@ -201,6 +203,13 @@ class BlobTriggerListener:
         container = self.pattern.container
         try:
             async with self._limit:
+                if attempts >= self.max_attempts:  # failed out before a restart, poison not yet written
+                    receipt = self.ctx.state.receipt(self.name, container, blob_name, etag)
+                    last_error = (receipt and receipt.last_error) or "unknown"
+                    await self._poison(blob_name, etag, attempts, last_error)
+                    self.ctx.state.settle(self.name, container, blob_name, etag, "poisoned")
+                    self._known[blob_name] = etag
+                    return
                 while True:
                     try:
                         outcome = await self._invoke_once(blob_name, etag, captures)
