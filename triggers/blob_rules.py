@@ -37,12 +37,13 @@ class ArrivedBlob:
 
     def run_parameters(self) -> dict[str, Any]:
         """What a run started by this blob is told: where the file is (ADF calls these folderPath and
-        fileName; Databricks passes the location)."""
+        fileName; Databricks passes the location). `blob_dir` is the folder inside the container."""
         folder = posixpath.dirname(self.name)
         return {
             "blob_path": self.path,
             "blob_name": posixpath.basename(self.name),
             "blob_folder": f"{self.container}/{folder}" if folder else self.container,
+            "blob_dir": folder,
             "blob_url": self.url,
         }
 

@@ -80,6 +80,10 @@ def follow(
         time.sleep(interval)
 
 
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def summary_rows(view: dict[str, Any]) -> list[list[str]]:
     rows = []
     for key, task in view.get("tasks", {}).items():
@@ -89,7 +93,7 @@ def summary_rows(view: dict[str, Any]) -> list[list[str]]:
                 str(task.get("state")),
                 str(task.get("attempts") or 0),
                 _duration(task.get("duration_seconds")),
-                str(task.get("compute") or "-"),
+                _short(str(task.get("compute") or "-"), 56),
                 (str(task.get("message") or "").splitlines() or [""])[0][:60],
             ]
         )

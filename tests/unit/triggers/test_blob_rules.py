@@ -74,4 +74,5 @@ def test_run_parameters_name_the_file_and_its_folder() -> None:
     assert params["blob_path"] == "incoming/daily-sales/2024-01-01/_SUCCESS"
     assert params["blob_name"] == "_SUCCESS"
     assert params["blob_folder"] == "incoming/daily-sales/2024-01-01"
+    assert params["blob_dir"] == "daily-sales/2024-01-01"
     assert blob("incoming/top.csv").run_parameters()["blob_folder"] == "incoming"
