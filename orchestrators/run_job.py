@@ -313,6 +313,7 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
         for key, state in step.settled.items():
             run.settle(key, TaskOutcome(state=state, attempts=0, start=now, end=now))
         decided_inline = bool(step.settled)
+        started = False
         for key in step.ready:
             if key in run.running:
                 continue
@@ -338,6 +339,7 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
                 TASK_ORCHESTRATOR, dump(run.task_input(rendered)), child_id
             )
             run.states[key] = TaskState.RUNNING
+            started = True
             progress = run.progress.tasks[key]
             progress.state, progress.start = TaskState.RUNNING, now
         run.publish()
@@ -351,6 +353,10 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
 
         waiting = [*run.running.values(), cancel_event]
         waiting += [t for t in (job_timer, warn_timer) if t is not None and stop is None]
+        if started:
+            # The extension walks the action list in order and waits on each compound: without a timer
+            # that fires now, this wave's children would not be scheduled until one of them finished.
+            waiting.append(context.create_timer(context.current_utc_datetime))
         winner = yield context.task_any(waiting)
         if winner is cancel_event or (job_timer is not None and winner is job_timer and stop is None):
             timed_out = winner is job_timer
