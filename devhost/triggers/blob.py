@@ -59,7 +59,7 @@ class BlobTriggerListener:
         self._sweep_seen: set[str] = set()
         self._hints: set[str] = set()
         self._wake = asyncio.Event()
-        self._tasks = TaskGroup()
+        self._tasks = TaskGroup(ctx.services.log, f"blob trigger {self.name}")
         self._limit = asyncio.Semaphore(ctx.extensions.blobs.maxDegreeOfParallelism)
         self._service: BlobServiceClient | None = None
         self._container: ContainerClient | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -34,13 +35,25 @@ def one_line(exc: BaseException) -> str:
 
 
 class TaskGroup:
-    """Background tasks of one listener, all cancelled on stop."""
+    """Background tasks of one listener, all cancelled on stop. A task that fails unexpectedly (storage
+    down while settling a message, say) is logged in one line and never takes the listener with it."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: logging.Logger, label: str) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._log = log
+        self._label = label
+
+    async def _guarded(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._log.error("%s: %s", self._label, one_line(exc))
+            return None
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(self._guarded(coro))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

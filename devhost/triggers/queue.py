@@ -64,7 +64,7 @@ class QueueTriggerListener:
         self.threshold = options.newBatchThreshold if options.newBatchThreshold is not None \
             else max(1, self.batch_size // 2)
         self._wake = asyncio.Event()
-        self._tasks = TaskGroup()
+        self._tasks = TaskGroup(ctx.services.log, f"queue trigger {self.name}")
         self._client: QueueClient | None = None
         self._poller: asyncio.Task[None] | None = None
         self._unsubscribe = lambda: None

@@ -86,7 +86,7 @@ class ServiceBusTriggerListener:
         self.options = ctx.extensions.serviceBus
         self.path = subscription_path(self.entity, self.subscription) if self.subscription else self.entity
         self._wake = asyncio.Event()
-        self._tasks = TaskGroup()
+        self._tasks = TaskGroup(ctx.services.log, f"service bus trigger {self.name}")
         self._poller: asyncio.Task[None] | None = None
         self._remove_waker = lambda: None
 

@@ -76,3 +76,19 @@ def test_a_bad_schedule_leaves_the_function_out_without_stopping_the_host(tmp_pa
         return len(listeners)
 
     assert asyncio.run(scenario()) == 1
+
+
+def test_a_run_longer_than_the_interval_never_overlaps_the_next(tmp_path: Path) -> None:
+    async def scenario() -> list[tuple[float, float]]:
+        module, functions = harness.load_app(APP)
+        listeners = await harness.start(
+            harness.services(tmp_path, {"SLOW_SCHEDULE": "* * * * * *"}), functions, {"slow_ticker"}
+        )
+        try:
+            await harness.wait_until(lambda: len(module.EVENTS) >= 2, timeout=8, what="two slow runs")
+        finally:
+            await harness.stop(listeners)
+        return [span for _, span in module.EVENTS]
+
+    spans = asyncio.run(scenario())
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))

@@ -64,3 +64,12 @@ def ticker(timer: func.TimerRequest) -> None:
 @app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True, use_monitor=False)
 def yearly_on_startup(timer: func.TimerRequest) -> None:
     EVENTS.append(("yearly_on_startup", {"past_due": timer.past_due}))
+
+
+@app.timer_trigger(schedule="%SLOW_SCHEDULE%", arg_name="timer", use_monitor=False)
+def slow_ticker(timer: func.TimerRequest) -> None:
+    import time
+
+    start = time.monotonic()
+    time.sleep(1.3)
+    EVENTS.append(("slow_ticker", (start, time.monotonic())))
