@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -149,7 +150,7 @@ class OutputSet:
         if state_dir is None:
             raise ValueError(f"{where}: no state directory for the local Service Bus "
                              f"(pass state_dir to prepare_outputs or set {STATE_DIR_ENV})")
-        bus = LocalServiceBus(state_dir)
+        bus = _bus(Path(state_dir).resolve())
         topic = binding.properties.get("topicName")
         if topic:
             name = self._prop(binding, "topicName", where)
@@ -158,6 +159,11 @@ class OutputSet:
             name = self._prop(binding, "queueName", where)
         for item in _items(value):
             bus.send(name, item if isinstance(item, bytes | str | dict) else str(item))
+
+
+@functools.lru_cache(maxsize=16)
+def _bus(state_dir: Path) -> LocalServiceBus:
+    return LocalServiceBus(state_dir)
 
 
 def encode_queue_message(item: Any, options: QueuesOptions) -> str:
