@@ -166,8 +166,13 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
                 "number": request.repair.number,
                 "rerun_tasks": request.repair.rerun_tasks,
             }
-    if runtime == "Failed" and isinstance(_json(output), str):
-        view.message = str(_json(output))[:2000]
+    decoded = _json(output)
+    if runtime == "Failed" and isinstance(decoded, str):
+        view.message = decoded[:2000]
+    if isinstance(decoded, dict):
+        view.message = decoded.get("message") or None
+        view.start = decoded.get("start") or None
+        view.end = decoded.get("end") or None
     if progress is not None:
         for key, live in progress.tasks.items():
             view.tasks[key] = TaskView(
@@ -180,8 +185,8 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
                 compute=live.compute,
             )
     if record is not None:
-        view.start = _iso(record.start_time)
-        view.end = _iso(record.end_time)
+        view.start = view.start or _iso(record.start_time)
+        view.end = view.end or _iso(record.end_time)
         view.message = view.message or record.error_message
         if view.trigger is None and record.trigger is not None:
             view.trigger = record.trigger.model_dump(mode="json")

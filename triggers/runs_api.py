@@ -8,7 +8,7 @@ A start answers 202 with the durable client's status URLs plus the run id (`http
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from jobclusters.run_request import CANCEL_EVENT, RepairInfo, RunRequest, TriggerInfo, derive_run_id
@@ -20,6 +20,8 @@ from triggers.services import TriggerServices
 from triggers.starter import new_run_request, start_run, status_name
 
 MAX_PAGE = 200
+DEFAULT_WINDOW = timedelta(days=7)  # runs are indexed by day: a listing reads one partition per day
+MAX_WINDOW = timedelta(days=366)
 
 
 def _parameters(body: dict[str, Any]) -> dict[str, Any]:
@@ -163,11 +165,19 @@ async def list_runs(services: TriggerServices, query: dict[str, str]) -> ApiResu
             and (until is None or r.created_at <= until)
         ]
     else:
-        now = datetime.now(UTC)
+        until = until or datetime.now(UTC)
+        since = since or until - DEFAULT_WINDOW
+        if until - since > MAX_WINDOW:
+            message = (
+                f"from..to spans more than {MAX_WINDOW.days} days: list by job, or page through shorter spans"
+            )
+            raise ApiError(
+                400, "invalid_query", message, [{"path": "query.from", "message": message, "code": "range"}]
+            )
         page = await asyncio.to_thread(
             services.runs.list_runs,
-            since=since or datetime(1970, 1, 1, tzinfo=UTC),
-            until=until or now,
+            since=since,
+            until=until,
             states=states,
             page_size=limit,
             token=token,
