@@ -69,6 +69,7 @@ class Runtime:
     inbox: deque[tuple[int, dict[str, Any]]] = field(default_factory=deque)
     session: Session | None = None
     walk: ShimWalk | None = None
+    warned_ahead: bool = False
 
 
 @dataclass(order=True)
@@ -738,6 +739,8 @@ class DurableEngine:
         self.stats.replayed_events += len(rt.history) + len(new_events)
         mine = {**result.comparable(), "actions": _strip_cancel(rt.walk.actions)}
         theirs = {**reference.comparable(), "actions": _strip_cancel(reference.new_actions)}
+        if reference.error is not None and not reference.new_actions:
+            mine["actions"] = theirs["actions"] = None  # the SDK failed before returning any state
         if mine != theirs:
             diff = [k for k in mine if mine[k] != theirs[k]]
             raise NonDeterminismError(
@@ -772,6 +775,19 @@ class DurableEngine:
             decisions = owed + walk.take_decisions()
             if result.error is not None:
                 error = result.error
+            elif walk.sdk_ahead() and not rt.warned_ahead:
+                rt.warned_ahead = True
+                log.warning(
+                    "instance %s (%s) moved past a task_all that the Durable extension still waits on "
+                    "(a child failed while others run); its next actions are scheduled only when every "
+                    "child has finished, as on Azure.%s",
+                    row.instance_id,
+                    row.name,
+                    " Retries still running inside it will get task ids the Python SDK does not expect "
+                    "(an SDK/extension mismatch that exists on Azure too)."
+                    if walk.retry_pending()
+                    else "",
+                )
         except (NonDeterminismError, UnsupportedAction, UnknownOrchestrator, UnknownFunction) as exc:
             error = str(exc)
         except Exception as exc:  # a bug in devhost or the SDK must fail the instance, not the host

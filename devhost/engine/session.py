@@ -90,7 +90,8 @@ def full_replay(handle: Any, body: dict[str, Any]) -> StepResult:
     except Exception as exc:
         message = str(exc)
         if OUT_OF_PROC_MARK not in message:
-            raise
+            # The SDK failed outside user code (no state attached): the orchestration fails with it.
+            return StepResult(done=False, new_actions=[], error=message or str(type(exc)))
         return parse_state(message.split(OUT_OF_PROC_MARK, 1)[1])
     return parse_state(text)
 

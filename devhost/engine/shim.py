@@ -203,6 +203,13 @@ class ShimWalk:
     def pending_timer_ids(self) -> set[int]:
         return set(self.by_id)
 
+    def sdk_ahead(self) -> bool:
+        """The orchestrator emitted actions the shim has not reached (it is still awaiting an earlier one)."""
+        return self.current is not None and not self.current.done and self.pos < len(self.actions)
+
+    def retry_pending(self) -> bool:
+        return any(isinstance(node, Retry) or isinstance(node.parent, Retry) for node in self.by_id.values())
+
     def apply(self, ev: Event) -> None:
         kind = ev["EventType"]
         if kind == EventType.EVENT_RAISED:

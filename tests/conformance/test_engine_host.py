@@ -140,3 +140,12 @@ def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
 def test_parser_adds_hooked_commands_but_orchestrate_does_not_import_them() -> None:
     assert {"orchestrate", "start"} <= _subcommands(build_parser())
     assert _subcommands(build_parser(["--app", "x", "-v", "orchestrate", "n"])) == {"orchestrate"}
+
+
+def test_orchestrator_running_ahead_of_a_failed_task_all_is_explained_in_the_log(
+    basic_app: LoadedApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="devhost.engine")
+    run_with_engine(basic_app, lambda e: run_to_end(e, "when_all_with_failure", instance_id="ahead"))
+    ahead = [r.getMessage() for r in caplog.records if "moved past a task_all" in r.getMessage()]
+    assert len(ahead) == 1 and ahead[0].startswith("instance ahead (when_all_with_failure)")

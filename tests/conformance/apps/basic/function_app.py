@@ -334,3 +334,63 @@ def signal_and_continue(context: df.DurableOrchestrationContext):
         context.continue_as_new({"key": spec["key"], "left": spec["left"] - 1})
         return None
     return "done"
+
+
+@app.orchestration_trigger(context_name="context")
+def program(context: df.DurableOrchestrationContext):
+    """Interprets a small program (its input), so tests can generate orchestrations."""
+    results = []
+    for step in context.get_input():
+        try:
+            value = yield _program_task(context, step)
+            results.append(_plain(value))
+        except Exception as exc:
+            results.append("error: " + str(exc).split(" \n ")[0])
+    return results
+
+
+def _plain(value):
+    """A WhenAny yields the winning task; unwrap tasks (also inside WhenAll results) to their values."""
+    if isinstance(value, df.models.Task.TaskBase):
+        return _plain(value.result)
+    if isinstance(value, Exception):
+        return "error: " + str(value).split(" \n ")[0]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _program_task(context: df.DurableOrchestrationContext, spec: list):
+    kind = spec[0]
+    if kind == "ok":
+        return context.call_activity("echo", spec[1])
+    if kind == "flaky":
+        key = f"{context.instance_id}:{spec[1]}"
+        return context.call_activity("flaky", {"key": key, "fails": spec[2]})
+    if kind == "retry":
+        key = f"{context.instance_id}:{spec[1]}"
+        retry = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=spec[3])
+        return context.call_activity_with_retry("flaky", retry, {"key": key, "fails": spec[2]})
+    if kind == "timer":
+        return context.create_timer(context.current_utc_datetime + timedelta(minutes=spec[1]))
+    if kind == "all":
+        return context.task_all([_program_task(context, s) for s in spec[1]])
+    if kind == "any":
+        far = context.create_timer(context.current_utc_datetime + timedelta(days=1))
+        return context.task_any([_program_task(context, spec[1]), far])
+    if kind == "sub":
+        return context.call_sub_orchestrator("program", spec[1])
+    raise ValueError(f"unknown step {kind}")
+
+
+@app.activity_trigger(input_name="value")
+def echo(value):
+    return value
+
+
+@app.activity_trigger(input_name="spec")
+def flaky(spec: dict) -> str:
+    _ATTEMPTS[spec["key"]] = _ATTEMPTS.get(spec["key"], 0) + 1
+    if _ATTEMPTS[spec["key"]] <= spec["fails"]:
+        raise RuntimeError("boom")
+    return "recovered"
