@@ -276,3 +276,15 @@ def test_signals_sent_in_the_last_episode_still_reach_the_entity(basic_app: Load
         )[1]
 
     assert run_with_engine(basic_app, scenario, check_replay=True) == ("2", "3")
+
+
+def test_two_early_events_of_one_name_reach_both_waits_as_the_sdk_buffers_them(basic_app: LoadedApp) -> None:
+    async def scenario(engine: DurableEngine) -> InstanceState:
+        instance_id = await engine.start_new("two_early_events")
+        await engine.raise_event(instance_id, "Add", "5")
+        await engine.raise_event(instance_id, "Add", "7")
+        return await engine.wait_for_terminal(instance_id, timeout=10)
+
+    # The SDK keeps only the latest early event per name and hands it to every later wait (as on Azure).
+    state = run_with_engine(basic_app, scenario, check_replay=True)
+    assert output(state) == [7, 7]

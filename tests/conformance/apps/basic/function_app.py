@@ -394,3 +394,11 @@ def flaky(spec: dict) -> str:
     if _ATTEMPTS[spec["key"]] <= spec["fails"]:
         raise RuntimeError("boom")
     return "recovered"
+
+
+@app.orchestration_trigger(context_name="context")
+def two_early_events(context: df.DurableOrchestrationContext):
+    yield context.call_activity("slow", 0.3)
+    first = yield context.wait_for_external_event("Add")
+    second = yield context.wait_for_external_event("Add")
+    return [first, second]
