@@ -9,6 +9,7 @@ answers. `stop` ends it (SIGTERM, so devhost shuts down Azurite and its listener
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -25,6 +26,7 @@ from jobclusters.client.keys import function_key, local_settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 RECORD_FILE = "embedded-default.json"
+LOCK_FILE = "embedded-default.lock"
 LOG_FILE = "embedded-default.log"
 DEFAULT_PORT = 7071
 
@@ -71,6 +73,15 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _is_devhost(pid: int) -> bool:
+    """False when the recorded pid now belongs to another program (Linux tells us; elsewhere assume yes)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+    return b"devhost" in command
 
 
 class EmbeddedDefault:
@@ -131,13 +142,23 @@ class EmbeddedDefault:
         return env
 
     def ensure(self, timeout: float = 90.0, on_start: object = None) -> Endpoint:
-        """The running host, or a new one once it answers."""
+        """The running host, or a new one once it answers. Commands started at the same moment take turns
+        (a lock file), so they share one host instead of starting two."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.state_dir / LOCK_FILE, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return self._ensure_locked(timeout, on_start)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _ensure_locked(self, timeout: float, on_start: object) -> Endpoint:
         found = self.running()
         if found is not None:
             return found
         record = self._record()
-        if record is not None and _alive(record["pid"]):
-            # started by another command a moment ago, or hung: give it the same time to answer
+        if record is not None and _alive(record["pid"]) and _is_devhost(record["pid"]):
+            # started a moment ago and still starting up, or hung: give it the same time to answer
             return self._wait(record["pid"], record["port"], None, timeout)
         if callable(on_start):
             on_start()
@@ -193,7 +214,7 @@ class EmbeddedDefault:
     def stop(self, timeout: float = 30.0) -> bool:
         """True when a running host was stopped."""
         record = self._record()
-        if record is None or not _alive(record["pid"]):
+        if record is None or not _alive(record["pid"]) or not _is_devhost(record["pid"]):
             with contextlib.suppress(OSError):
                 self.record_path.unlink()
             return False

@@ -72,7 +72,7 @@ def follow(
                 line += f"  {_duration(task.get('duration_seconds'))}"
             if task.get("message") and state not in ("SUCCESS", "RUNNING", "PENDING"):
                 line += f"  {str(task['message']).splitlines()[0][:120]}"
-            print(line, file=out, flush=True)
+            print(line.rstrip(), file=out, flush=True)
         if view.get("done"):
             return view
         if timeout is not None and elapsed > timeout:

@@ -48,7 +48,8 @@ def seed_check(examples: Path) -> None:
     buffer = io.StringIO()
     run_demo(argparse.Namespace(examples=examples), out=buffer)
     lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
-    print(f"[1/5] seed examples: {lines[-1] if lines else 'nothing checked'}")
+    verdict = lines[-1].replace(" (listed above)", "") if lines else "nothing checked"
+    print(f"[1/5] seed examples: {verdict} (details: python -m jobclusters validate examples/seed/*.json)")
 
 
 def storage_connection() -> str:

@@ -46,7 +46,7 @@ def test_a_recorded_healthy_host_is_reused(tmp_path: Path) -> None:
 
 
 def test_stop_ends_the_recorded_process_and_forgets_it(tmp_path: Path) -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)  # stands in for devhost"])
     try:
         (tmp_path / RECORD_FILE).write_text(json.dumps({"pid": child.pid, "port": 1}))
         host = EmbeddedDefault(tmp_path, tmp_path)
@@ -57,6 +57,12 @@ def test_stop_ends_the_recorded_process_and_forgets_it(tmp_path: Path) -> None:
     finally:
         if child.poll() is None:
             child.kill()
+
+
+def test_a_recorded_pid_that_is_not_devhost_is_never_signalled(tmp_path: Path) -> None:
+    (tmp_path / RECORD_FILE).write_text(json.dumps({"pid": os.getpid(), "port": 1}))
+    assert EmbeddedDefault(tmp_path, tmp_path).stop() is False  # this test process is still here
+    assert not (tmp_path / RECORD_FILE).exists()
 
 
 def test_a_host_that_exits_at_once_reports_its_log(tmp_path: Path) -> None:
