@@ -370,10 +370,10 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
                 context, "request_run_cancel", dump(CancelRunInput(run_id=req.run_id, reason=stop_message))
             )
             for key in list(run.running):
-                started = run.progress.tasks[key].start
+                began = run.progress.tasks[key].start
                 run.settle(
                     key,
-                    TaskOutcome(state=stop, message=stop_message, end=run.now(), start=started),
+                    TaskOutcome(state=stop, message=stop_message, end=run.now(), start=began),
                     record=False,
                 )
             continue

@@ -1,0 +1,172 @@
+"""run_job rules beyond the happy path: notifications, run events, conditions, concurrency and queueing."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from devhost.servicebus.store import LocalServiceBus
+from tests.integration.orchestrators.harness import (
+    AppEnv,
+    request_for,
+    run_to_end,
+    settle_all,
+    start_run,
+    with_engine,
+)
+
+PY = sys.executable
+
+
+def command(key: str, code: str, **task: Any) -> dict[str, Any]:
+    return {"key": key, "payload": {"kind": "command", "command_line": f'{PY} -c "{code}"'}, **task}
+
+
+class Webhook:
+    """A loopback receiver that fails its first request with a 503, then accepts."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.requests = 0
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                hook.requests += 1
+                if hook.requests == 1:
+                    self.send_response(503)
+                else:
+                    hook.bodies.append(body)
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.close()
+
+
+def test_webhooks_are_retried_and_run_events_reach_the_topic(app_env: AppEnv, webhook: Webhook) -> None:
+    bus = LocalServiceBus(app_env.state_dir)
+    bus.create_subscription("job-run-events", "audit")
+    target = [{"kind": "webhook", "address": webhook.url}]
+    job = {
+        "name": "notified",
+        "tasks": [command("work", "import time; time.sleep(1.5)")],
+        "notifications": {
+            "on_start": target,
+            "on_success": target,
+            "on_duration_warning_threshold_exceeded": target,
+        },
+        "health": [{"metric": "RUN_DURATION_SECONDS", "op": "GREATER_THAN", "value": 60}],
+    }
+    request = request_for(job)
+
+    async def scenario(engine: Any) -> dict[str, Any]:
+        return await run_to_end(engine, request)
+
+    output = with_engine(app_env, scenario)
+    assert output["result"] == "SUCCESS"
+    assert webhook.requests == 4, "the first POST answered 503 and was retried"
+    assert [b["event"] for b in webhook.bodies] == ["start", "duration_exceeded", "success"]
+    assert {b["event_id"] for b in webhook.bodies} == {
+        f"{request.run_id}:{e}" for e in ("start", "duration_exceeded", "success")
+    }
+    events = [json.loads(m.body_text()) for m in bus.peek("job-run-events", "audit")]
+    assert [e["event"] for e in events] == ["start", "duration_exceeded", "success"]
+    assert events[-1]["result"] == "SUCCESS" and events[-1]["tasks"] == {"work": "SUCCESS"}
+
+
+def test_a_condition_task_decides_which_branch_runs(app_env: AppEnv) -> None:
+    job = {
+        "name": "branches",
+        "parameters": [{"name": "env", "default": "prod"}],
+        "tasks": [
+            {
+                "key": "is_prod",
+                "payload": {
+                    "kind": "condition",
+                    "op": "EQUAL_TO",
+                    "left": "{{job.parameters.env}}",
+                    "right": "prod",
+                },
+            },
+            command("deploy", "print('deploy')", depends_on=[{"task_key": "is_prod", "outcome": "true"}]),
+            command("dry_run", "print('dry')", depends_on=[{"task_key": "is_prod", "outcome": "false"}]),
+        ],
+    }
+
+    def run(parameters: dict[str, str]) -> dict[str, Any]:
+        request = request_for(job, parameters=parameters)
+
+        async def scenario(engine: Any) -> dict[str, Any]:
+            return await run_to_end(engine, request)
+
+        return with_engine(app_env, scenario)
+
+    prod = run({})
+    assert {k: (t["state"], t["outcome"]) for k, t in prod["tasks"].items()} == {
+        "is_prod": ("SUCCESS", "true"),
+        "deploy": ("SUCCESS", None),
+        "dry_run": ("EXCLUDED", None),
+    }
+    test = run({"env": "test"})
+    assert test["tasks"]["is_prod"]["outcome"] == "false"
+    assert (test["tasks"]["deploy"]["state"], test["tasks"]["dry_run"]["state"]) == ("EXCLUDED", "SUCCESS")
+    assert test["result"] == "SUCCESS"
+
+
+def _two_runs(app_env: AppEnv, queue: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    job = {
+        "name": f"single-{queue}",
+        "max_concurrent_runs": 1,
+        "queue": queue,
+        "tasks": [command("work", "import time; time.sleep(1)")],
+    }
+    first, second = request_for(job, key="a"), request_for(job, key="b")
+
+    async def scenario(engine: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        await start_run(engine, first)
+        await start_run(engine, second)
+        a = await engine.wait_for_terminal(first.run_id, timeout=60)
+        b = await engine.wait_for_terminal(second.run_id, timeout=60)
+        await settle_all(engine)
+        return json.loads(a.output or "null"), json.loads(b.output or "null")
+
+    return with_engine(app_env, scenario)
+
+
+def test_a_run_beyond_max_concurrent_runs_is_skipped_without_a_queue(app_env: AppEnv) -> None:
+    runs = sorted(_two_runs(app_env, queue=False), key=lambda out: str(out["result"]))
+    skipped, ran = runs
+    assert (skipped["result"], ran["result"]) == ("SKIPPED", "SUCCESS")
+    assert "1 run(s) of this job are active" in skipped["message"]
+    assert ran["run_id"] in skipped["message"]
+    record = app_env.run_store().get_run(skipped["run_id"])
+    assert record is not None and record.state.value == "SKIPPED"
+
+
+def test_a_queued_run_waits_for_the_slot_and_then_runs(app_env: AppEnv) -> None:
+    first, second = sorted(_two_runs(app_env, queue=True), key=lambda out: str(out["start"]))
+    assert first["result"] == "SUCCESS" and second["result"] == "SUCCESS"
+    assert second["start"] >= first["end"]
