@@ -9,6 +9,7 @@ marker file. A run whose owning process died is reported as failed rather than r
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
@@ -19,8 +20,8 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,9 @@ class LocalClusterJobService:
         self.storage_connection = storage_connection
         self.cores = max_local_cores or default_cores()
         self.log_tail_chars = log_tail_chars
-        self._pool = ThreadPoolExecutor(max_workers=max_parallel_runs, thread_name_prefix="local-cluster")
+        self._slots = threading.BoundedSemaphore(max_parallel_runs)
+        self._threads: dict[str, threading.Thread] = {}
+        _LIVE_SERVICES.add(self)
         self._lock = threading.Lock()
         self._cancel_events: dict[str, threading.Event] = {}
 
@@ -137,8 +140,14 @@ class LocalClusterJobService:
         connection = settings.storage_connection.get_secret_value()
         return cls(Path(settings.state_dir), storage_connection=connection)
 
-    def close(self, wait: bool = True) -> None:
-        self._pool.shutdown(wait=wait)
+    def close(self, wait: bool = True, timeout: float = 30.0) -> None:
+        """`wait`: let running runs finish; else cancel them (their process groups are killed)."""
+        if not wait:
+            for event in self._cancel_events.values():
+                event.set()
+        end = time.monotonic() + timeout
+        for thread in list(self._threads.values()):
+            thread.join(max(0.0, end - time.monotonic()))
 
     # ------------------------------------------------------------------------------------------ submit
 
@@ -195,13 +204,25 @@ class LocalClusterJobService:
             self._save(files, state)
             event = threading.Event()
             self._cancel_events[run_id] = event
-        self._pool.submit(self._execute, request, files, plans, order, base_dir, event)
+        # Daemon threads, so a host that exits is not held by a running job: `_stop_all` cancels them first.
+        thread = threading.Thread(
+            target=self._execute_in_slot,
+            args=(request, files, plans, order, base_dir, event),
+            name=f"local-cluster-{run_id}",
+            daemon=True,
+        )
+        self._threads[run_id] = thread
+        thread.start()
         return handle.model_copy(update={"task_run_ids": {k: f"{run_id}:{k}" for k in order}})
 
     def _save(self, files: _RunFiles, state: RunState) -> None:
         _write_json(files.state, {"owner_pid": os.getpid(), "state": state.model_dump(mode="json")})
 
     # ------------------------------------------------------------------------------------------ execute
+
+    def _execute_in_slot(self, *args: Any) -> None:
+        with self._slots:
+            self._execute(*args)
 
     def _execute(
         self,
@@ -434,6 +455,16 @@ class LocalClusterJobService:
             if state.terminal or time.monotonic() > end:
                 return state
             sleep(0.1)
+
+
+_LIVE_SERVICES: weakref.WeakSet[LocalClusterJobService] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """The host is exiting: cancel what still runs, so no job outlives it unaccounted for."""
+    for service in list(_LIVE_SERVICES):
+        service.close(wait=False, timeout=KILL_GRACE_SECONDS + 2)
 
 
 def _job_files(task: Any) -> list[str]:

@@ -419,3 +419,14 @@ def test_job_file_from_blob_storage(storage_connection: str, tmp_path, jobs) -> 
     service.close()
     assert state.result is ResultState.SUCCESS
     assert "ran from blob storage" in service.get_output(handle).task("t").logs
+
+
+def test_closing_without_waiting_cancels_running_jobs(tmp_path, jobs) -> None:
+    service = LocalClusterJobService(tmp_path / "state4")
+    write(jobs, "hang.py", CHILD_SLEEPER)
+    handle = run(service, jobs, [{"task_key": "hang", "spark_python_task": {"python_file": "hang.py"}}])
+    wait_for(jobs / "child.pid")
+    service.close(wait=False)
+    state = service.get_state(handle)
+    assert state.result is ResultState.CANCELED
+    assert not alive(int((jobs / "child.pid").read_text()))
