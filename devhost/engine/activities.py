@@ -1,18 +1,18 @@
 """Run activity functions the way the Python worker does: the trigger converter decodes the input (df_loads)
-and encodes the result (df_dumps); sync functions run in a bounded thread pool, async ones on the loop."""
+and encodes the result (df_dumps); sync functions run on a bounded set of threads, async ones on the loop."""
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
+
+from devhost.engine.threads import DaemonPool
 
 MAX_DETAILS = 4000
 
@@ -66,10 +66,10 @@ class ActivityRunner:
     def __init__(self, functions: dict[str, Any], max_concurrent: int) -> None:
         self.functions = functions
         self.max_concurrent = max(1, max_concurrent)
-        self.pool = ThreadPoolExecutor(max_workers=self.max_concurrent, thread_name_prefix="devhost-activity")
+        self.pool = DaemonPool(self.max_concurrent, "devhost-activity")
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.close()
 
     async def run(self, work: ActivityWork) -> ActivityOutcome:
         fn = self.functions.get(work.name)
@@ -85,8 +85,7 @@ class ActivityRunner:
             if inspect.iscoroutinefunction(user):
                 result = await user(**kwargs)
             else:
-                loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(self.pool, lambda: user(**kwargs))
+                result = await self.pool.run(lambda: user(**kwargs))
             return ActivityOutcome(ok=True, result=_encode(result))
         except Exception as exc:
             return _failure(work.name, exc)

@@ -80,3 +80,56 @@ def test_sigkill_at_any_point_then_rerun_resumes_without_losing_or_repeating_wor
     )
     assert json.loads(again.stdout.strip().splitlines()[-1])["output"] == result["output"]
     assert [line for line in log.read_text().splitlines() if line.startswith("start ")] == starts
+
+
+def test_orchestrate_exits_promptly_while_a_recovered_activity_still_runs(tmp_path: Path) -> None:
+    state, log = tmp_path / "state", tmp_path / "slow.log"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    spec = json.dumps({"n": 1, "log": str(log), "sleep": 60})
+    slow = [
+        sys.executable,
+        "-m",
+        "devhost",
+        "--app",
+        str(APP),
+        "orchestrate",
+        "sequence_with_log",
+        "--input",
+        spec,
+        "--state",
+        str(state),
+        "--instance-id",
+        "slow",
+    ]
+    proc = subprocess.Popen(slow, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not (log.exists() and "start 0" in log.read_text()):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+    started = time.monotonic()
+    quick = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "devhost",
+            "--app",
+            str(APP),
+            "orchestrate",
+            "chaining",
+            "--state",
+            str(state),
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert quick.returncode == 0, quick.stderr
+    assert json.loads(quick.stdout.strip().splitlines()[-1])["output"] == [0, 2, 4]
+    # The recovered 60 s activity was started again (at-least-once) but does not hold the process open.
+    assert log.read_text().count("start 0") == 2
+    assert time.monotonic() - started < 30
