@@ -149,3 +149,24 @@ def test_orchestrator_running_ahead_of_a_failed_task_all_is_explained_in_the_log
     run_with_engine(basic_app, lambda e: run_to_end(e, "when_all_with_failure", instance_id="ahead"))
     ahead = [r.getMessage() for r in caplog.records if "moved past a task_all" in r.getMessage()]
     assert len(ahead) == 1 and ahead[0].startswith("instance ahead (when_all_with_failure)")
+
+
+def test_engine_implements_the_shared_engine_protocol(basic_app: LoadedApp) -> None:
+    from devhost.engine_api import DurableEngine as EngineProtocol
+
+    engine: EngineProtocol = DurableEngine(basic_app)  # mypy checks the structural match
+    for name in (
+        "start_new",
+        "get_instance",
+        "query_instances",
+        "raise_event",
+        "terminate",
+        "suspend",
+        "resume",
+        "purge",
+        "purge_many",
+        "wait_for_terminal",
+    ):
+        assert callable(getattr(engine, name))
+    assert isinstance(engine, DurableEngine)
+    engine.store.close()
