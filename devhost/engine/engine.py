@@ -9,7 +9,6 @@ run again on restart (at-least-once).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import heapq
 import json
@@ -21,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import azure.functions as func
-
 from devhost.app_loader import LoadedApp
 from devhost.engine import history as h
 from devhost.engine.activities import ActivityOutcome, ActivityRunner, ActivityWork
 from devhost.engine.clock import Clock
+from devhost.engine.entities import run_entity_batch
+from devhost.engine.queries import decode_token, encode_token, instance_filter
 from devhost.engine.session import Session, StepResult, full_replay, request_body
 from devhost.engine.shim import (
     Decision,
@@ -292,15 +291,9 @@ class DurableEngine:
         )
 
     async def query_instances(self, query: InstanceQuery) -> tuple[list[InstanceState], str | None]:
-        where, params = self._where(query)
+        where, params = instance_filter(query)
         if query.continuation_token:
-            try:
-                created_s, last_id = (
-                    base64.urlsafe_b64decode(query.continuation_token.encode()).decode().split("|", 1)
-                )
-                created = float(created_s)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise ValueError("continuation_token: not a token returned by query_instances") from exc
+            created, last_id = decode_token(query.continuation_token)
             where += (" AND " if where else "WHERE ") + "(created > ? OR (created = ? AND instance_id > ?))"
             params += [created, created, last_id]
         size = max(1, query.page_size)
@@ -308,27 +301,8 @@ class DurableEngine:
         token = None
         if len(rows) > size:
             rows = rows[:size]
-            last = rows[-1]
-            token = base64.urlsafe_b64encode(f"{last.created!r}|{last.instance_id}".encode()).decode()
+            token = encode_token(rows[-1].created, rows[-1].instance_id)
         return [self._state(r, None, query.show_input) for r in rows], token
-
-    @staticmethod
-    def _where(query: InstanceQuery) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if query.runtime_status:
-            clauses.append(f"status IN ({','.join('?' for _ in query.runtime_status)})")
-            params += [s.value for s in query.runtime_status]
-        if query.created_from is not None:
-            clauses.append("created >= ?")
-            params.append(query.created_from.timestamp())
-        if query.created_to is not None:
-            clauses.append("created <= ?")
-            params.append(query.created_to.timestamp())
-        if query.instance_id_prefix:
-            clauses.append("substr(instance_id, 1, ?) = ?")
-            params += [len(query.instance_id_prefix), query.instance_id_prefix]
-        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def _send(self, instance_id: str, body: dict[str, Any]) -> None:
         row = self.store.get_instance(instance_id)
@@ -369,7 +343,7 @@ class DurableEngine:
         return True
 
     async def purge_many(self, query: InstanceQuery) -> int:
-        where, params = self._where(query)
+        where, params = instance_filter(query)
         rows = self.store.query_instances(where, params, 1 << 62)
         count = 0
         for row in rows:
@@ -1048,7 +1022,9 @@ class DurableEngine:
         key = entity_id[len(name) + 2 :]
         requests = [dict(body["request"]) for _, body in batch]
         exists, state = self.store.get_entity(entity_id)
-        results, new_exists, new_state = self._call_entity(name, key, exists, state, requests)
+        results, new_exists, new_state = run_entity_batch(
+            self._entity_functions.get(name.lower()), name, key, exists, state, requests
+        )
         now = self.clock.now()
         deliveries: list[tuple[str, int, dict[str, Any]]] = []
         with self.store.transaction() as db:
@@ -1080,40 +1056,3 @@ class DurableEngine:
                 prt.inbox.append((mid, body))
                 self._mark_ready(parent_id)
         log.debug("entity %s ran %d operation(s)", entity_id, len(batch))
-
-    def _call_entity(
-        self, name: str, key: str, exists: bool, state: str | None, requests: list[dict[str, Any]]
-    ) -> tuple[list[dict[str, Any]], bool, str | None]:
-        """Run one batch through the SDK's entity entry point, with the JSON the extension sends."""
-        fn = self._entity_functions.get(name.lower())
-
-        def all_failed(message: str) -> tuple[list[dict[str, Any]], bool, str | None]:
-            return [{"isError": True, "result": json.dumps(message)} for _ in requests], exists, state
-
-        if fn is None:
-            return all_failed(
-                f"The function '{name}' doesn't exist, is disabled, or is not an entity function."
-            )
-        payload = {
-            "self": {"name": name, "key": key},
-            "state": state,
-            "exists": exists,
-            "batch": [
-                {
-                    "name": r.get("op"),
-                    "signal": bool(r.get("signal")),
-                    "input": json.dumps(r.get("input") if r.get("input") is not None else "null"),
-                }
-                for r in requests
-            ],
-        }
-        try:
-            out = json.loads(fn.get_user_function()(func.EntityContext(json.dumps(payload))))
-            results = list(out["results"])
-            if len(results) != len(requests):
-                raise ValueError(f"entity returned {len(results)} results for {len(requests)} operations")
-        except Exception as exc:
-            log.exception("entity %s@%s failed as a whole", name, key)
-            return all_failed(f"{type(exc).__name__}: {exc}")
-        new_exists = bool(out.get("entityExists"))
-        return results, new_exists, out.get("entityState") if new_exists else None
