@@ -100,6 +100,7 @@ class _RunFiles:
         self.request = self.dir / "request.json"
         self.state = self.dir / "state.json"
         self.cancel = self.dir / "cancel-requested"
+        self.claim = self.dir / "claim"
 
     def task_dir(self, task_key: str) -> Path:
         return self.dir / "tasks" / task_key
@@ -185,12 +186,16 @@ class LocalClusterJobService:
         handle = RunHandle(backend="local", run_id=run_id, idempotency_key=idempotency_key)
         with self._lock:
             if files.state.exists():
-                return handle
+                return self._existing(handle, files)
             base_dir = Path(request.base_dir).resolve() if request.base_dir else Path.cwd()
             mapper = PathMapper(self.workspace_dir, base_dir)
             order = _topological(request)
             plans = self._plans(request, mapper)
             files.dir.mkdir(parents=True, exist_ok=True)
+            try:  # the claim: another process submitting the same key at once gets the same run
+                files.claim.open("x").close()
+            except FileExistsError:
+                return self._existing(handle, files)
             _write_json(files.request, request.model_dump(mode="json"))
             state = RunState(
                 run_id=run_id,
@@ -214,6 +219,15 @@ class LocalClusterJobService:
         self._threads[run_id] = thread
         thread.start()
         return handle.model_copy(update={"task_run_ids": {k: f"{run_id}:{k}" for k in order}})
+
+    def _existing(self, handle: RunHandle, files: _RunFiles) -> RunHandle:
+        for _ in range(100):  # a claim just made by another process: its state file follows at once
+            if files.state.exists():
+                state = RunState.model_validate(files.read_state()["state"])
+                ids = {t.task_key: t.task_run_id or "" for t in state.tasks}
+                return handle.model_copy(update={"task_run_ids": ids})
+            time.sleep(0.05)
+        return handle
 
     def _save(self, files: _RunFiles, state: RunState) -> None:
         _write_json(files.state, {"owner_pid": os.getpid(), "state": state.model_dump(mode="json")})

@@ -348,7 +348,7 @@ def test_the_same_key_runs_once(svc, jobs) -> None:
     tasks = [{"task_key": "t", "spark_python_task": {"python_file": "count.py"}}]
     first = run(svc, jobs, tasks, key="same")
     again = run(svc, jobs, tasks, key="same")
-    assert first.run_id == again.run_id
+    assert first.run_id == again.run_id and again.task_run_ids == first.task_run_ids
     svc.wait(first, WAIT)
     assert (jobs / "runs.txt").read_text() == "x"
 
