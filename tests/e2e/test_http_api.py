@@ -154,3 +154,21 @@ def test_a_run_that_does_not_exist_is_a_json_404(app_host: AppHost) -> None:
     with pytest.raises(ApiClientError) as caught:
         app_host.client.get_run("run-000000000000000000000000")
     assert caught.value.status == 404 and caught.value.code == "run_not_found"
+
+
+def test_run_listings_page_with_a_continuation_token(app_host: AppHost) -> None:
+    client = app_host.client
+    job = client.register_job(batch_job("paged", {"only": "true"}))
+    first = client.start_job(job["job_id"], idempotency_key="paged-1")["run_id"]
+    app_host.wait_run_done(first)  # max_concurrent_runs is 1: a run started meanwhile would be skipped
+    second = client.start_job(job["job_id"], idempotency_key="paged-2")["run_id"]
+    app_host.wait_run_done(second)
+    page = client.list_runs(job=job["job_id"], limit=1)
+    assert len(page["runs"]) == 1 and page["continuation"]
+    rest = client.list_runs(job=job["job_id"], limit=1, continuation=page["continuation"])
+    assert {page["runs"][0]["run_id"], rest["runs"][0]["run_id"]} == {first, second}
+    done = client.list_runs(status="SUCCESS", limit=200)
+    assert {first, second} <= {r["run_id"] for r in done["runs"]}
+    with pytest.raises(ApiClientError) as caught:
+        client.list_runs(status="SOMETIMES")
+    assert caught.value.status == 400 and caught.value.problems[0]["path"] == "query.status"
