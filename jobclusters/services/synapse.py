@@ -10,6 +10,7 @@ in front of every attempt and pauses on a server's Retry-After.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -201,7 +202,7 @@ class SynapseClusterJobService:
         options = synapse_batch(request, idempotency_key)
         pool = (request.spark_pool.pool_name if request.spark_pool else None) or self.default_pool
         client = self._client(pool)
-        job = self._call(
+        job = self._find_batch(client, options.name) or self._call(
             "create batch",
             lambda: client.spark_batch.create_spark_batch_job(options, detailed=True, **self._call_options),
         )
@@ -211,6 +212,28 @@ class SynapseClusterJobService:
             idempotency_key=idempotency_key,
             deadline=_deadline(request, request.tasks[0]),
         )
+
+    def _find_batch(self, client: SparkClient, name: str, limit: int = 1000) -> SparkBatchJob | None:
+        """No idempotency token in the batch API: the batch name carries it, so a resubmit finds its batch."""
+        start = 0
+        while start < limit:
+            page = self._call(
+                "list batches",
+                functools.partial(
+                    client.spark_batch.get_spark_batch_jobs,
+                    from_parameter=start,
+                    size=100,
+                    **self._call_options,
+                ),
+            )
+            sessions = page.sessions or []
+            for job in sessions:
+                if job.name == name:
+                    return job
+            start += len(sessions)
+            if not sessions or start >= (page.total or 0):
+                return None
+        return None
 
     def _job(self, handle: RunHandle) -> SparkBatchJob:
         pool, batch_id = self._split(handle)

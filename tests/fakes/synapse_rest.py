@@ -162,6 +162,11 @@ class FakeSynapse(LoopbackJsonServer):
         pool = parts[4]
         if pool not in self.pools:
             return self._error(404, "BigDataPoolNotFound", f"Spark pool {pool} not found")
+        if len(parts) == 6 and request.method == "GET":
+            start = int(request.query.get("from", ["0"])[0])
+            size = int(request.query.get("size", ["20"])[0])
+            jobs = [b.json() for b in sorted(self.batches.values(), key=lambda b: b.id) if b.pool == pool]
+            return 200, {}, {"from": start, "total": len(jobs), "sessions": jobs[start : start + size]}
         if len(parts) == 6 and request.method == "POST":
             errors = self._check(request.body)
             if errors:

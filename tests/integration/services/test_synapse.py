@@ -130,6 +130,15 @@ def test_job_conf_wins_over_pool_conf_and_pool_name_picks_the_pool(fake) -> None
     assert handle.run_id.startswith("bigpool/")
 
 
+def test_resubmitting_the_same_key_finds_the_existing_batch(fake) -> None:
+    svc = service(fake)
+    first = svc.submit(request(), "same-key")
+    svc.submit(request(), "other-key")
+    again = svc.submit(request(), "same-key")
+    assert first.run_id == again.run_id and len(fake.batches) == 2
+    assert len(fake.calls("POST", "/batches")) == 2
+
+
 def test_a_rejected_batch_raises_a_clear_error(fake) -> None:
     with pytest.raises(InvalidRunRequest, match="InvalidFilePath|must be a path in the workspace"):
         service(fake).submit(request(spark_python_task={"python_file": "local/job.py"}), "k")
@@ -156,7 +165,8 @@ def test_429_honours_retry_after_and_pauses_the_bucket(fake) -> None:
     )
     handle = svc.submit(request(), "k")
     assert handle.run_id == "sparkpool01/1"
-    assert len(fake.calls("POST", "/batches")) == 2
+    assert len(fake.calls("GET", "/batches")) == 2, "the throttled call (the idempotency look-up) was retried"
+    assert len(fake.calls("POST", "/batches")) == 1
     assert sleeps and sleeps[0] == pytest.approx(1.0, abs=0.01)
 
 
