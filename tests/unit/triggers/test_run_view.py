@@ -7,7 +7,7 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 from jobclusters.run_request import RunProgress, RunRequest, TaskProgress, TriggerInfo
 from jobclusters.spec import Job, RunResult, TaskState
 from jobclusters.tracking.models import RunRecord, RunState, TaskRunRecord
-from triggers.run_view import build_view
+from triggers.run_view import build_view, request_of
 
 JOB = Job.model_validate(
     {"name": "j", "tasks": [{"key": "a"}, {"key": "b", "depends_on": [{"task_key": "a"}]}]}
@@ -90,3 +90,19 @@ def test_an_unknown_run_is_none_and_a_tracked_one_still_shows() -> None:
     assert view is not None and view.result == "FAILED" and view.done
     assert view.tasks["a"].state == "SUCCESS" and view.tasks["a"].attempts == 2
     assert [h["attempt"] for h in view.tasks["a"].attempt_history] == [1, 2]
+
+
+def test_a_queued_run_still_shows_its_request() -> None:
+    request = request_of(status("Running"))
+    assert request is not None
+    queued = DurableOrchestrationStatus.from_json(
+        {
+            "name": "run_job",
+            "instanceId": "run-1",
+            "runtimeStatus": "Running",
+            "createdTime": "2024-01-01T00:00:00Z",
+            "input": {"request": request.model_dump(mode="json"), "queued_polls": 3},
+        }
+    )
+    view = build_view("run-1", queued)
+    assert view is not None and view.parameters == {"p": "1"} and view.job_id == "j"
