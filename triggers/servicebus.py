@@ -47,7 +47,7 @@ async def handle_job_request(
             kind="servicebus",
             detail={"queue": QUEUE, "message_id": message_id, "idempotency_key": request.idempotency_key},
         ),
-        identity=("servicebus", request.idempotency_key or message_id or ""),
+        identity=("servicebus", key) if (key := request.idempotency_key or message_id) else None,
         parameters=request.parameters,
         base_dir=definition.base_dir,
     )
