@@ -58,7 +58,7 @@ def batch_prepare(payload: dict[str, Any]) -> dict[str, Any]:
     """Ensure the pool (owner = attempt id) and create the job; both idempotent."""
     inp = BatchPrepareInput.model_validate(payload)
     control = factory.get_control_store()
-    if control.cancel_requested(inp.run.control_id):
+    if control.cancel_requested(inp.run.control_id, fresh=True):
         return BatchPrepareResult(canceled=True).model_dump(mode="json")
     service = factory.get_batch_service()
     try:
@@ -79,7 +79,7 @@ def batch_prepare(payload: dict[str, Any]) -> dict[str, Any]:
         compute=compute_label(ref),
         compute_info=compute_info(ref),
     )
-    if control.cancel_requested(inp.run.control_id):
+    if control.cancel_requested(inp.run.control_id, fresh=True):
         with contextlib.suppress(BatchServiceError):
             service.terminate_job(job_id)
         result.canceled = True

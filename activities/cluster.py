@@ -43,7 +43,7 @@ def cluster_submit(payload: dict[str, Any]) -> dict[str, Any]:
     """Idempotent by `idempotency_key` (run id + task key + repair + attempt)."""
     inp = ClusterSubmitInput.model_validate(payload)
     control = factory.get_control_store()
-    if control.cancel_requested(inp.run.control_id):
+    if control.cancel_requested(inp.run.control_id, fresh=True):
         return ClusterSubmitResult(canceled=True).model_dump(mode="json")
     backend = backend_for(inp.run, factory.settings().mode)
     try:
@@ -59,7 +59,7 @@ def cluster_submit(payload: dict[str, Any]) -> dict[str, Any]:
         return ClusterSubmitResult(error=f"{backend} refused the run: {exc}").model_dump(mode="json")
     handle_json = handle.model_dump(mode="json")
     control.register_handle(inp.run.control_id, inp.attempt_id, "cluster", handle_json)
-    if control.cancel_requested(inp.run.control_id):
+    if control.cancel_requested(inp.run.control_id, fresh=True):
         with contextlib.suppress(RunNotFound):
             service.cancel(handle)
         return ClusterSubmitResult(handle=handle_json, canceled=True).model_dump(mode="json")

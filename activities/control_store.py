@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 from azure.core import MatchConditions
@@ -18,6 +19,8 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 CANCEL_ROW = "cancel"
 HANDLE_PREFIX = "handle|"
+#: how long "not canceled" is believed without asking again (pollers of many tasks share one answer)
+NOT_CANCELED_TTL_SECONDS = 2.0
 
 
 def _key(value: str) -> str:
@@ -31,6 +34,8 @@ class TableControlStore:
         self._name = table_name
         self._table: TableClient | None = None
         self._lock = threading.Lock()
+        self._canceled: dict[str, str] = {}
+        self._not_canceled_until: dict[str, float] = {}
 
     def _client(self) -> TableClient:
         with self._lock:
@@ -50,13 +55,23 @@ class TableControlStore:
             {"PartitionKey": _key(run_id), "RowKey": CANCEL_ROW, "reason": reason[:1000]},
             mode=UpdateMode.MERGE,
         )
+        self._canceled[run_id] = reason
 
-    def cancel_requested(self, run_id: str) -> str | None:
+    def cancel_requested(self, run_id: str, *, fresh: bool = False) -> str | None:
+        """The cancel reason, or None. A cancel is final, so it is remembered; "not canceled" is
+        remembered for a moment only, and `fresh` always asks the table (the submit handshake does)."""
+        if run_id in self._canceled:
+            return self._canceled[run_id]
+        if not fresh and self._not_canceled_until.get(run_id, 0.0) > time.monotonic():
+            return None
         try:
             row = self._client().get_entity(_key(run_id), CANCEL_ROW)
         except ResourceNotFoundError:
+            self._not_canceled_until[run_id] = time.monotonic() + NOT_CANCELED_TTL_SECONDS
             return None
-        return str(row.get("reason") or "canceled")
+        reason = str(row.get("reason") or "canceled")
+        self._canceled[run_id] = reason
+        return reason
 
     # ---------------------------------------------------------------- remote handles
 

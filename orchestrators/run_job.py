@@ -10,6 +10,7 @@ tasks, the cancel event, the job timeout and the duration-warning timer at once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
@@ -53,8 +54,6 @@ class RunJobInput(BaseModel):
 
 
 def _decode(context: Any) -> RunJobInput:
-    import json
-
     raw = context.get_input()
     if isinstance(raw, str):
         raw = json.loads(raw)

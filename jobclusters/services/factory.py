@@ -134,14 +134,34 @@ def reset() -> None:
         _overrides.clear()
         get_settings.cache_clear()
     for service in services:
-        close = getattr(service, "close", None)
-        if callable(close) and not _is_shared_local_batch(service):
-            with contextlib.suppress(Exception):
-                close()
+        _close(service)
 
 
-def _is_shared_local_batch(service: Any) -> bool:
-    return type(service).__name__ == "LocalBatchService"
+def _close(service: Any) -> None:
+    """Close what can be closed without waiting for work in flight; the shared local Batch executor of a
+    state dir outlives the factory (its tasks keep running) and is closed with `close_local_batch`."""
+    name = type(service).__name__
+    if name == "LocalBatchService":
+        return
+    close = getattr(service, "close", None)
+    if not callable(close):
+        return
+    with contextlib.suppress(Exception):
+        if name == "LocalClusterJobService":
+            close(wait=False)
+        else:
+            close()
+
+
+def close_local_batch(state_dir: Any) -> None:
+    """Stop the process's local Batch executor of `state_dir` (tests and shutdown)."""
+    from pathlib import Path
+
+    from jobclusters.services import local_batch
+
+    service = local_batch._shared.pop(Path(state_dir).resolve(), None)
+    if service is not None:
+        service.close()
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.orchestrators.harness import AppEnv, open_app, restore_environ
+from tests.integration.orchestrators.harness import AppEnv, close_services, open_app, restore_environ
 
 
 @pytest.fixture
@@ -16,4 +16,5 @@ def app_env(tmp_path: Path, storage_connection: str) -> Iterator[AppEnv]:
     try:
         yield env
     finally:
+        close_services(env)
         restore_environ(saved)

@@ -102,6 +102,11 @@ async def settle_all(engine: DurableEngine, timeout: float = 30) -> list[Instanc
         await asyncio.sleep(0.05)
 
 
+def close_services(env: AppEnv) -> None:
+    factory.reset()
+    factory.close_local_batch(env.state_dir)
+
+
 def restore_environ(saved: dict[str, str]) -> None:
     for key in list(os.environ):
         if key not in saved:

@@ -176,3 +176,25 @@ def test_relative_script_paths_in_local_commands_resolve_against_the_job_folder(
     command = absolutize_local_paths("python scripts/run.py --out scripts/missing.txt", str(tmp_path))
     assert command == f"python {tmp_path / 'scripts' / 'run.py'} --out scripts/missing.txt"
     assert absolutize_local_paths("python scripts/run.py", None) == "python scripts/run.py"
+
+
+def test_a_cancel_written_by_another_host_is_seen_fresh_at_once_and_by_pollers_within_the_ttl(
+    app_env: AppEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from activities import control_store
+
+    monkeypatch.setattr(control_store, "NOT_CANCELED_TTL_SECONDS", 0.2)
+    table = f"{app_env.table_prefix}control"
+    poller = control_store.TableControlStore(app_env.connection, table)
+    other_host = control_store.TableControlStore(app_env.connection, table)
+    assert poller.cancel_requested("run-x") is None
+    other_host.request_cancel("run-x", "from elsewhere")
+    assert poller.cancel_requested("run-x", fresh=True) == "from elsewhere"
+    late = control_store.TableControlStore(app_env.connection, table)
+    assert late.cancel_requested("run-y") is None
+    other_host.request_cancel("run-y", "later")
+    assert late.cancel_requested("run-y") is None, "within the TTL the poller trusts its last answer"
+    time.sleep(0.25)
+    assert late.cancel_requested("run-y") == "later"
