@@ -468,9 +468,8 @@ class LocalBatchService:
     def terminate_job(self, job_id: str) -> None:
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None:
-                raise BatchServiceError("JobNotFound", f"job {job_id!r} does not exist", 404)
-            self._end_job(job, "UserTerminate")
+            if job is not None:
+                self._end_job(job, "UserTerminate")
 
     def delete_job(self, job_id: str) -> None:
         with self._lock:
@@ -589,7 +588,7 @@ class LocalBatchService:
                 raise BatchServiceError("JobNotFound", f"job {job_id!r} does not exist", 404)
             counts = TaskCounts()
             for task in job.tasks.values():
-                if task.kind != "task":
+                if task.kind not in ("task", "jobManager"):
                     continue
                 if task.state == "completed":
                     counts.completed += 1
