@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -36,9 +37,7 @@ def main() -> int:
     service = LocalClusterJobService(args.state_dir)
     generate(PathMapper(service.workspace_dir, HERE).map(INPUT), date(2026, 1, 15))
     request = parse_run_request({**json.loads((HERE / "job.json").read_text()), "base_dir": str(HERE)})
-    handle = service.submit(
-        request, f"{request.run_id}:{date.today().isoformat()}:{args.state_dir.resolve()}"
-    )
+    handle = service.submit(request, f"{request.run_id}:{uuid.uuid4()}")  # each invocation is a new run
     state = service.wait(handle, args.timeout)
     output = service.get_output(handle)
     for task in output.tasks:
