@@ -24,7 +24,7 @@ import requests
 
 from jobclusters.client.keys import function_key, local_settings
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_DIR = CODE_DIR = Path(__file__).resolve().parents[2]
 RECORD_FILE = "embedded-default.json"
 LOCK_FILE = "embedded-default.lock"
 LOG_FILE = "embedded-default.log"
@@ -138,6 +138,8 @@ class EmbeddedDefault:
             if name not in env and name not in file_settings:
                 env[name] = value
         env["JOBCLUSTERS_STATE_DIR"] = str(self.state_dir)
+        # devhost and the app's packages come from this checkout, installed or not
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(CODE_DIR), env.get("PYTHONPATH", "")) if p)
         env.update(self.extra_env)
         return env
 

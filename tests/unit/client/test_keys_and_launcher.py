@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,10 @@ def test_a_recorded_healthy_host_is_reused(tmp_path: Path) -> None:
 def test_stop_ends_the_recorded_process_and_forgets_it(tmp_path: Path) -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)  # stands in for devhost"])
     try:
+        cmdline = Path(f"/proc/{child.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while b"devhost" not in cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the child has exec'd its own command line
         (tmp_path / RECORD_FILE).write_text(json.dumps({"pid": child.pid, "port": 1}))
         host = EmbeddedDefault(tmp_path, tmp_path)
         assert host.stop(timeout=10) is True
