@@ -14,6 +14,7 @@ on one machine always ends.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import logging
@@ -247,6 +248,8 @@ class LocalBatchService:
         """Stop the scheduler and kill running processes; their tasks stay `running` in the state, so the
         next owner reports them as interrupted attempts (the same as after a crash)."""
         with self._lock:
+            if self._stopping:
+                return
             self._stopping = True
             self._wake.set()
         with self._procs_lock:
@@ -1099,4 +1102,6 @@ def shared_local_batch(
         if service is None:
             service = LocalBatchService(key, storage_connection=storage_connection, max_slots=max_slots)
             _shared[key] = service
+            # On exit, running tasks are stopped and recorded as running, so the next owner retries them.
+            atexit.register(service.close)
         return service

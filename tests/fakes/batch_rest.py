@@ -315,7 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = [p for p in path.split("/") if p]
         state = self.server.state
         if parts == ["pools"] and method == "POST":
-            self._create(body, POOL_FIELDS, state.pools, "Pool", ("id", "vmSize"))
+            if self._pool_scale_is_valid(body):
+                self._create(body, POOL_FIELDS, state.pools, "Pool", ("id", "vmSize"))
         elif len(parts) == 2 and parts[0] == "pools":
             self._pool(method, parts[1])
         elif parts == ["jobs"] and method == "POST":
@@ -332,6 +333,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._list_tasks(parts[1], query)
         else:
             self._violation(400, "InvalidUri", f"no such operation {method} {path}")
+
+    def _pool_scale_is_valid(self, body: Any) -> bool:
+        """The documented PoolAddParameter rules on sizing that a client most easily gets wrong."""
+        if not isinstance(body, dict):
+            return True
+        if body.get("enableAutoScale"):
+            if not body.get("autoScaleFormula"):
+                self._violation(
+                    400, "MissingRequiredProperty", "autoScaleFormula is required with enableAutoScale"
+                )
+                return False
+            if "targetDedicatedNodes" in body or "targetLowPriorityNodes" in body:
+                self._violation(
+                    400, "InvalidPropertyValue", "target node counts must be omitted with autoscale"
+                )
+                return False
+        slots = body.get("taskSlotsPerNode", 1)
+        if not isinstance(slots, int) or not 1 <= slots <= 256:
+            self._violation(400, "InvalidPropertyValue", "taskSlotsPerNode must be 1-256")
+            return False
+        return True
 
     def _check_fields(self, body: Any, allowed: set[str], required: tuple[str, ...], what: str) -> bool:
         if not isinstance(body, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
@@ -18,6 +19,7 @@ from jobclusters.services.batch import (
     PoolSpec,
     TaskSpec,
     make_task_id,
+    pool_from_rest,
 )
 from jobclusters.settings import Settings
 from tests.fakes.batch_rest import FakeBatchServer
@@ -259,3 +261,37 @@ def test_from_settings_uses_the_shared_key_and_never_logs_it(fake, caplog):
     assert "job-s" in fake.state.jobs
     assert fake.account_key not in caplog.text
     assert fake.account_key not in json.dumps(settings.model_dump(mode="json"))
+
+
+def test_seed_pool_json_is_accepted_by_the_service_as_a_pool_add_body(service, fake):
+    seed = Path(__file__).resolve().parents[3] / "examples" / "seed"
+    for name in ("batch-pool-basic.json", "batch-pool-gpu.json"):
+        pool = pool_from_rest(json.loads((seed / name).read_text()))
+        ref = service.ensure_pool(PoolPlacement(mode="onDemand", pool=pool), owner="run-1")
+        assert ref.created
+        body = fake.state.pools[pool.id]
+        assert body["vmSize"] == pool.vm_size and body["taskSlotsPerNode"] == pool.task_slots_per_node
+        assert {"name": "jobclusters-owner", "value": "run-1"} in body["metadata"]
+    assert fake.state.pools["batch-job-pool"]["autoScaleEvaluationInterval"] == "PT5M"
+    assert fake.state.pools["gpu-ml-pool"]["targetLowPriorityNodes"] == 8
+    assert fake.state.pools["gpu-ml-pool"]["startTask"]["waitForSuccess"] is True
+
+
+def test_start_task_secret_refs_are_resolved_only_on_the_wire(service, fake, monkeypatch):
+    monkeypatch.setenv("JC_TEST_PIP_TOKEN", "wire-only")
+    pool = PoolSpec.model_validate(
+        {
+            "id": "p-secret",
+            "vmSize": "v",
+            "targetDedicatedNodes": 1,
+            "startTask": {
+                "commandLine": "echo",
+                "environmentSettings": [{"name": "PIP_TOKEN", "secretRef": "JC_TEST_PIP_TOKEN"}],
+            },
+        }
+    )
+    ref = service.ensure_pool(PoolPlacement(mode="onDemand", pool=pool), owner="r")
+    assert "wire-only" not in ref.model_dump_json()
+    assert fake.state.pools["p-secret"]["startTask"]["environmentSettings"] == [
+        {"name": "PIP_TOKEN", "value": "wire-only"}
+    ]
