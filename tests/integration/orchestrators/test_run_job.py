@@ -9,8 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from jobclusters.run_request import CANCEL_EVENT, RepairInfo
 from jobclusters.services import factory
+from jobclusters.services.batch import BatchServiceError, TaskSpec
 from jobclusters.services.cluster import RunHandle
 from jobclusters.spec.dag import repair_set
 from jobclusters.spec.model import Job, TaskState
@@ -274,3 +277,36 @@ def test_an_adf_pipeline_follows_dependency_conditions(app_env: AppEnv) -> None:
     assert output["result"] == "FAILED"
     _, rows = app_env.run_store().get_run_with_tasks(request.run_id)
     assert {r.task_key: r.state.value for r in rows}["OnSuccess"] == "SKIPPED"
+
+
+def test_a_batch_task_past_its_timeout_is_retried_on_timeout_and_its_jobs_are_terminated(
+    app_env: AppEnv,
+) -> None:
+    job = {
+        "name": "slow-batch",
+        "tasks": [
+            command(
+                "slow",
+                "import time; time.sleep(60)",
+                timeout_seconds=120,
+                retry={"max_retries": 1, "retry_on_timeout": True},
+            )
+        ],
+    }
+    request = request_for(job)
+
+    async def scenario(engine: Any) -> dict[str, Any]:
+        return await run_to_end(engine, request)
+
+    output = with_engine(app_env, scenario)
+    assert output["result"] == "TIMEDOUT"
+    assert (output["tasks"]["slow"]["state"], output["tasks"]["slow"]["attempts"]) == ("TIMEDOUT", 2)
+    handles = factory.get_control_store().handles(request.run_id)
+    assert len(handles) == 2
+    service = factory.get_batch_service()
+    for _, _, handle in handles:
+        counts = service.get_task_counts(handle["job_id"])
+        assert counts.running == 0 and counts.succeeded == 0
+        with pytest.raises(BatchServiceError) as refused:
+            service.add_tasks(handle["job_id"], [TaskSpec(id="late", command_line="echo late")])
+        assert refused.value.code == "JobCompleted", "the timed-out attempt's job was terminated"
