@@ -133,7 +133,8 @@ class _Job:
     pool_id: str
     state: str = "active"  # active | completed
     created: float = field(default_factory=time.time)
-    prep_state: str = "none"  # none | pending | running | succeeded | failed
+    # Per node, as on Batch: the preparation task runs on a node before the job's first task there.
+    prep: dict[str, str] = field(default_factory=dict)  # node id -> running | succeeded | failed
     tasks: dict[str, _Task] = field(default_factory=dict)
     ready: deque[str] = field(default_factory=deque)
     waiting: dict[str, set[str]] = field(default_factory=dict)
@@ -144,7 +145,7 @@ class _Job:
         return {
             "state": self.state,
             "created": self.created,
-            "prepState": self.prep_state,
+            "prep": {n: s for n, s in self.prep.items() if s != "running"},
             "poolId": self.pool_id,
             "endReason": self.end_reason,
         }
@@ -292,7 +293,7 @@ class LocalBatchService:
                 created=state["created"],
                 end_reason=state.get("endReason"),
             )
-            job.prep_state = "pending" if state["prepState"] in ("pending", "running") else state["prepState"]
+            job.prep = dict(state.get("prep", {}))
             self._jobs[job_id] = job
         interrupted = 0
         for job_id, task_id, seq, kind, spec, rt in tasks:
@@ -449,8 +450,6 @@ class LocalBatchService:
                 assert info.pool_id is not None
                 pool_id = info.pool_id
             state = _Job(spec=job, pool_id=pool_id)
-            if job.job_preparation_task is not None:
-                state.prep_state = "pending"
             self._jobs[job.id] = state
             self._store.put_job(job.id, job.to_rest(), state.state_json())
             manager = job.job_manager_task
@@ -706,19 +705,19 @@ class LocalBatchService:
             if pool.start_state == "failed":
                 self._fail_ready(job, "StartTaskFailed", "The pool's start task failed (waitForSuccess).")
                 continue
-            if job.prep_state == "pending" and pool.nodes:
-                self._run_job_preparation(job, pool)
-            if job.prep_state in ("pending", "running"):
-                continue
-            if job.prep_state == "failed":
-                self._fail_ready(job, "JobPreparationTaskFailed", "The job preparation task failed.")
-                continue
+            if job.spec.job_preparation_task is not None:
+                for each in pool.nodes:
+                    if each.node_id not in job.prep and each.free > 0:
+                        self._run_job_preparation(job, pool, each)
+                if pool.nodes and all(job.prep.get(n.node_id) == "failed" for n in pool.nodes):
+                    self._fail_ready(job, "JobPreparationTaskFailed", "The job preparation task failed.")
+                    continue
             while job.ready:
                 task = job.tasks.get(job.ready[0])
                 if task is None or task.state != "active":
                     job.ready.popleft()
                     continue
-                node = self._pick_node(pool, task.spec.required_slots or 1)
+                node = self._pick_node(pool, task.spec.required_slots or 1, job)
                 if node is None:
                     break
                 job.ready.popleft()
@@ -739,7 +738,7 @@ class LocalBatchService:
         if pool is None or pool.start_state in ("pending", "running", "failed") or node not in pool.nodes:
             return None
         for job in self._jobs.values():
-            if job.state != "active" or job.pool_id != pool_id or job.prep_state not in ("none", "succeeded"):
+            if job.state != "active" or job.pool_id != pool_id or not self._prepared(job, node):
                 continue
             while job.ready:
                 task = job.tasks.get(job.ready[0])
@@ -761,9 +760,12 @@ class LocalBatchService:
                 self._finish_attempt(job, task, None, _failure("UserError", code, message), retriable=False)
 
     @staticmethod
-    def _pick_node(pool: _Pool, slots: int) -> _Node | None:
+    def _prepared(job: _Job, node: _Node) -> bool:
+        return job.spec.job_preparation_task is None or job.prep.get(node.node_id) == "succeeded"
+
+    def _pick_node(self, pool: _Pool, slots: int, job: _Job) -> _Node | None:
         fill = (pool.spec.task_scheduling_policy or {}).get("nodeFillType", "spread")
-        candidates = [n for n in pool.nodes if n.free >= slots]
+        candidates = [n for n in pool.nodes if n.free >= slots and self._prepared(job, n)]
         if not candidates:
             return None
         if fill == "pack":
@@ -1067,7 +1069,7 @@ class LocalBatchService:
             pool.start_state = "failed"
         self._store.put_pool(pool.spec.id, pool.spec.to_rest(), pool.state())
 
-    def _run_job_preparation(self, job: _Job, pool: _Pool) -> None:
+    def _run_job_preparation(self, job: _Job, pool: _Pool, node: _Node) -> None:
         prep = job.spec.job_preparation_task
         assert prep is not None
         spec = TaskSpec(
@@ -1077,15 +1079,17 @@ class LocalBatchService:
             environment_settings=prep.environment_settings,
             constraints=prep.constraints,
         )
-        job.prep_state = "running" if prep.wait_for_success is not False else "succeeded"
+        job.prep[node.node_id] = "running" if prep.wait_for_success is not False else "succeeded"
         task = _Task(job_id=job.spec.id, spec=spec, seq=-1, kind="jobPreparation")
-        self._start(job, task, pool, pool.nodes[0], preempt=False)
+        self._start(job, task, pool, node, preempt=False)
 
     def _prep_done(self, job: _Job, outcome: _Outcome) -> None:
-        if job.prep_state != "running":
+        node_id = outcome.node.node_id if outcome.node is not None else None
+        if node_id is None or job.prep.get(node_id) != "running":
             return
-        job.prep_state = "succeeded" if outcome.failure is None else "failed"
+        job.prep[node_id] = "succeeded" if outcome.failure is None else "failed"
         self._store.put_job(job.spec.id, job.spec.to_rest(), job.state_json())
+        self._wake.set()
 
 
 _shared: dict[Path, LocalBatchService] = {}

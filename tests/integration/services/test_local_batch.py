@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -542,3 +543,37 @@ def test_settings_choose_the_local_executor_shared_per_state_dir(tmp_path, stora
     assert third is not first, "a closed executor is not handed out again"
     assert isinstance(third, LocalBatchService)
     third.close()
+
+
+def test_job_preparation_runs_before_tasks_and_release_runs_when_the_job_ends(svc, tmp_path):
+    make_job(
+        svc,
+        job_preparation_task={"commandLine": "echo prepared > $AZ_BATCH_JOB_PREP_WORKING_DIR/ready"},
+        job_release_task={"commandLine": f"echo released > {tmp_path}/released"},
+    )
+    svc.add_tasks("job", [task(f"t{i}", "cat $AZ_BATCH_JOB_PREP_WORKING_DIR/ready") for i in range(2)])
+    assert wait_done(svc, "job").succeeded == 1 + 1
+    assert (svc.task_dir("job", "t0") / "stdout.txt").read_text() == "prepared\n"
+    svc.terminate_job("job")
+    wait_for(lambda: (tmp_path / "released").exists())
+
+
+def test_job_max_wall_clock_time_terminates_the_job_and_its_running_tasks(svc):
+    make_job(svc, constraints=JobConstraints(max_wall_clock_time=timedelta(seconds=0.5)))
+    svc.add_tasks("job", [task("long", "sleep 30")])
+    counts = wait_done(svc, "job", timeout=5)
+    assert counts.failed == 1
+    assert _job_state(svc, "job") == "completed"
+
+
+def test_a_failure_terminates_the_job_when_exit_options_say_so(svc):
+    make_job(svc, on_task_failure="performExitOptionsJobAction")
+    svc.add_tasks(
+        "job",
+        [
+            task("fails", "exit 2"),
+            task("tolerated", "exit 3", exitConditions={"default": {"jobAction": "none"}}),
+        ],
+    )
+    wait_for(lambda: _job_state(svc, "job") == "completed")
+    assert svc._jobs["job"].end_reason == "TaskFailed"
