@@ -1,10 +1,12 @@
-"""Large values as blob references: `jobclusters-runs/<path>`; a reference is `container/path`."""
+"""Large values as blob references: a reference is the blob's URL (no SAS: readers use the account's
+credentials), so tracking rows and run outputs can link to it; `container/path` is accepted too."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 from typing import Any
+from urllib.parse import unquote
 
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
@@ -31,13 +33,16 @@ class BlobRefs:
 
     def put_text(self, path: str, text: str, container: str = RUNS_CONTAINER) -> str:
         self._container(container).upload_blob(path, text.encode(), overwrite=True)
-        return f"{container}/{path}"
+        return f"{self.account_url}/{container}/{path}"
 
     def put_json(self, path: str, value: Any) -> str:
         return self.put_text(path, json.dumps(value))
 
     def get_text(self, ref: str) -> str:
-        container, _, path = ref.partition("/")
+        plain = ref.split("?", 1)[0]
+        if plain.startswith(self.account_url + "/"):
+            plain = unquote(plain[len(self.account_url) + 1 :])
+        container, _, path = plain.partition("/")
         data: bytes = self._service.get_blob_client(container, path).download_blob().readall()
         return data.decode()
 

@@ -61,6 +61,7 @@ class TaskProgress(BaseModel):
     end: str | None = None
     message: str | None = None
     compute: str | None = None
+    outcome: str | None = Field(default=None, description="a condition task's 'true' / 'false' (for repairs)")
 
 
 class RunProgress(BaseModel):

@@ -67,6 +67,10 @@ def duration_threshold(job: Job) -> int | None:
     return min(values) if values else None
 
 
+def _decided_by_a_condition(task: Task, state: TaskState) -> bool:
+    return isinstance(task.payload, ConditionPayload) and state == TaskState.SUCCESS
+
+
 def _failure_summary(outcomes: dict[str, TaskOutcome], states: dict[str, TaskState]) -> str | None:
     for key, state in states.items():
         if state in (TaskState.FAILED, TaskState.TIMEDOUT):
@@ -99,6 +103,8 @@ class _Run:
             for key, state in self.req.repair.previous_states.items():
                 if key in self.progress.tasks and key not in rerun:
                     outcome = self.req.repair.previous_outcomes.get(key)
+                    if outcome is None and _decided_by_a_condition(self.job.task(key), state):
+                        continue  # no outcome was kept: decide the condition again (same parameters)
                     self.settle(key, TaskOutcome(state=state, outcome=outcome, attempts=0), record=False)
 
     def now(self) -> str:
@@ -118,6 +124,7 @@ class _Run:
         progress.end = outcome.end or progress.end
         progress.message = outcome.message
         progress.compute = outcome.compute or progress.compute
+        progress.outcome = outcome.outcome
         if record:
             task = self.job.task(key)
             self.rows.append(
@@ -226,7 +233,6 @@ class _Run:
             o = self.outcomes.get(key)
             tasks[key] = {
                 **p.model_dump(mode="json"),
-                "outcome": o.outcome if o else None,
                 "log_ref": o.log_ref if o else None,
                 "details": o.details if o else {},
             }

@@ -310,3 +310,49 @@ def test_a_batch_task_past_its_timeout_is_retried_on_timeout_and_its_jobs_are_te
         with pytest.raises(BatchServiceError) as refused:
             service.add_tasks(handle["job_id"], [TaskSpec(id="late", command_line="echo late")])
         assert refused.value.code == "JobCompleted", "the timed-out attempt's job was terminated"
+
+
+def test_task_values_of_a_cluster_task_feed_the_next_task_and_its_logs_are_kept(
+    app_env: AppEnv, tmp_path: Path
+) -> None:
+    (tmp_path / "count.py").write_text(
+        "import sys\n"
+        "print('counted', sys.argv[1])\n"
+        "dbutils.jobs.taskValues.set(key='rows', value=int(sys.argv[1]))\n"
+    )
+    out = tmp_path / "seen"
+    job = {
+        "name": "values",
+        "parameters": [{"name": "n", "default": "41"}],
+        "tasks": [
+            {
+                "key": "count",
+                "payload": {
+                    "kind": "spark_python",
+                    "python_file": "count.py",
+                    "parameters": ["{{job.parameters.n}}"],
+                },
+            },
+            command(
+                "report",
+                f"open({str(out)!r}, 'w').write('{{{{tasks.count.values.rows}}}}')",
+                depends_on=[{"task_key": "count"}],
+            ),
+        ],
+    }
+    request = request_for(job, base_dir=tmp_path)
+
+    async def scenario(engine: Any) -> dict[str, Any]:
+        return await run_to_end(engine, request)
+
+    output = with_engine(app_env, scenario)
+    assert output["result"] == "SUCCESS", output["tasks"]["count"]["message"]
+    assert out.read_text() == "41"
+    log_ref = output["tasks"]["count"]["log_ref"]
+    assert log_ref.startswith(factory.get_blob_refs().account_url + "/jobclusters-runs/logs/")
+    assert "counted 41" in factory.get_blob_refs().get_text(log_ref)
+    _, rows = app_env.run_store().get_run_with_tasks(request.run_id)
+    row = next(r for r in rows if r.task_key == "count")
+    assert row.links.logs == {"driver": log_ref}
+    assert row.output == {"rows": 41}
+    assert row.compute is not None and row.compute.kind == "local"

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from devhost.servicebus.store import LocalServiceBus
+from jobclusters.run_request import RepairInfo
+from jobclusters.spec.model import Job, TaskState
 from tests.integration.orchestrators.harness import (
     AppEnv,
     request_for,
@@ -170,3 +172,47 @@ def test_a_queued_run_waits_for_the_slot_and_then_runs(app_env: AppEnv) -> None:
     first, second = sorted(_two_runs(app_env, queue=True), key=lambda out: str(out["start"]))
     assert first["result"] == "SUCCESS" and second["result"] == "SUCCESS"
     assert second["start"] >= first["end"]
+
+
+def test_a_repair_without_kept_condition_outcomes_decides_the_condition_again(
+    app_env: AppEnv, tmp_path: Any
+) -> None:
+    gate = tmp_path / "gate"
+    job = Job.model_validate(
+        {
+            "name": "branch-repair",
+            "tasks": [
+                {
+                    "key": "check",
+                    "payload": {"kind": "condition", "op": "GREATER_THAN", "left": "3", "right": "2"},
+                },
+                command(
+                    "deploy",
+                    f"import os, sys; sys.exit(0 if os.path.exists({str(gate)!r}) else 1)",
+                    depends_on=[{"task_key": "check", "outcome": "true"}],
+                ),
+                command("skip", "print(1)", depends_on=[{"task_key": "check", "outcome": "false"}]),
+            ],
+        }
+    )
+    first = request_for(job)
+
+    def run(request: Any) -> dict[str, Any]:
+        async def scenario(engine: Any) -> dict[str, Any]:
+            return await run_to_end(engine, request)
+
+        return with_engine(app_env, scenario)
+
+    before = run(first)
+    states = {k: TaskState(t["state"]) for k, t in before["tasks"].items()}
+    assert states == {"check": TaskState.SUCCESS, "deploy": TaskState.FAILED, "skip": TaskState.EXCLUDED}
+    assert before["tasks"]["check"]["outcome"] == "true"
+    gate.write_text("open")
+    repair = RepairInfo(of_run_id=first.run_id, number=1, rerun_tasks=["deploy"], previous_states=states)
+    after = run(request_for(job, repair=repair))
+    assert after["result"] == "SUCCESS"
+    assert {k: (t["state"], t["outcome"]) for k, t in after["tasks"].items()} == {
+        "check": ("SUCCESS", "true"),
+        "deploy": ("SUCCESS", None),
+        "skip": ("EXCLUDED", None),
+    }
