@@ -71,7 +71,8 @@ def task_body(task: TaskSpec) -> dict[str, Any]:
 
 
 def encoded_size(body: dict[str, Any]) -> int:
-    return len(json.dumps(body, separators=(",", ":")).encode())
+    """Bytes this body takes in the request, encoded as the SDK encodes it (json.dumps defaults)."""
+    return len(json.dumps(body).encode())
 
 
 def chunk_tasks(
@@ -88,7 +89,7 @@ def chunk_tasks(
     chunk: list[dict[str, Any]] = []
     size = _ENVELOPE_BYTES
     for body in bodies:
-        item = encoded_size(body) + 1
+        item = encoded_size(body) + 2
         if chunk and (len(chunk) >= max_count or size + item >= max_bytes):
             yield chunk
             chunk, size = [], _ENVELOPE_BYTES
