@@ -99,6 +99,13 @@ def chunk_tasks(
         yield chunk
 
 
+def _text(value: object) -> str | None:
+    """An SDK enum or a plain string as the service's string."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
 def _error_code(exc: HttpResponseError) -> str:
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None)
@@ -343,9 +350,11 @@ class AzureBatchService:
                 error = item.get("error") or {}
                 code = error.get("code")
                 task_id = str(item.get("taskId", ""))
-                if item.get("status") == "Success" or code == "TaskExists":
+                # Spelled "success"/"clienterror"/"servererror" since 2025-06-01, camelCase before.
+                status = str(item.get("status", "")).lower()
+                if status == "success" or code == "TaskExists":
                     result.added.append(task_id)
-                elif item.get("status") == "ServerError" and task_id in by_id:
+                elif status == "servererror" and task_id in by_id:
                     retry.append(by_id[task_id])
                 else:
                     message = (error.get("message") or {}).get("value") or ""
@@ -402,7 +411,7 @@ class AzureBatchService:
                     FailedTask(
                         task_id=task.id or "",
                         exit_code=info.exit_code if info is not None else None,
-                        category=str(failure.category) if failure is not None and failure.category else None,
+                        category=_text(failure.category) if failure is not None else None,
                         code=failure.code if failure is not None else None,
                         message=failure.message if failure is not None else None,
                         retry_count=info.retry_count

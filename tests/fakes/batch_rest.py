@@ -141,6 +141,9 @@ class FakeBatchState:
         self.faults: deque[Fault] = deque()
         self.latency = 0.0
         self.check_signature = True
+        # api-version 2025-06-01 spells add-task statuses in lower case; earlier versions in camelCase.
+        self.status_names = {"success": "success", "client": "clienterror", "server": "servererror"}
+        self.task_server_errors: set[str] = set()  # task ids answered "servererror" once
 
 
 def _now() -> str:
@@ -507,7 +510,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(task, dict) or not task.get("id") or not task.get("commandLine"):
             tid = task.get("id", "") if isinstance(task, dict) else ""
             with_err = {
-                "status": "ClientError",
+                "status": self.server.state.status_names["client"],
                 "taskId": tid,
                 "error": {
                     "code": "MissingRequiredProperty",
@@ -520,7 +523,7 @@ class _Handler(BaseHTTPRequestHandler):
         if unknown:
             self.server.state.violations.append(f"task {task['id']} has unknown properties {unknown}")
             return {
-                "status": "ClientError",
+                "status": self.server.state.status_names["client"],
                 "taskId": task["id"],
                 "error": {
                     "code": "InvalidPropertyName",
@@ -529,16 +532,23 @@ class _Handler(BaseHTTPRequestHandler):
             }
         if "dependsOn" in task and not job.body.get("usesTaskDependencies"):
             return {
-                "status": "ClientError",
+                "status": self.server.state.status_names["client"],
                 "taskId": task["id"],
                 "error": {
                     "code": "TaskDependenciesNotSpecifiedOnJob",
                     "message": {"lang": "en-US", "value": "The job does not use task dependencies."},
                 },
             }
+        if task["id"] in self.server.state.task_server_errors:
+            self.server.state.task_server_errors.discard(task["id"])
+            return {
+                "status": self.server.state.status_names["server"],
+                "taskId": task["id"],
+                "error": {"code": "ServerBusy", "message": {"lang": "en-US", "value": "Try again."}},
+            }
         if task["id"] in job.tasks:
             return {
-                "status": "ClientError",
+                "status": self.server.state.status_names["client"],
                 "taskId": task["id"],
                 "error": {
                     "code": "TaskExists",
@@ -547,7 +557,7 @@ class _Handler(BaseHTTPRequestHandler):
             }
         job.tasks[task["id"]] = FakeTask(body=task)
         return {
-            "status": "Success",
+            "status": self.server.state.status_names["success"],
             "taskId": task["id"],
             "eTag": "0x1",
             "lastModified": _now(),

@@ -295,3 +295,16 @@ def test_start_task_secret_refs_are_resolved_only_on_the_wire(service, fake, mon
     assert fake.state.pools["p-secret"]["startTask"]["environmentSettings"] == [
         {"name": "PIP_TOKEN", "value": "wire-only"}
     ]
+
+
+def test_per_task_server_errors_are_resent_and_both_status_spellings_are_understood(service, fake):
+    service.create_job(JobSpec(id="job-1", pool_info=PoolInformation(pool_id="p")))
+    tasks = _tasks(30)
+    fake.state.task_server_errors = {tasks[3].id, tasks[17].id}
+    fake.state.status_names = {"success": "Success", "client": "ClientError", "server": "ServerError"}
+    result = service.add_tasks("job-1", tasks)
+    assert result.added == [t.id for t in tasks] and result.failed == []
+    assert [r.task_count for r in fake.task_requests()] == [30, 2]
+    fake.state.status_names = {"success": "success", "client": "clienterror", "server": "servererror"}
+    again = service.add_tasks("job-1", tasks)
+    assert again.added == [t.id for t in tasks], "TaskExists in the lower-case spelling counts as added"
