@@ -9,7 +9,9 @@ functions that record when they start. Measured side by side in one run:
   sweep: the worst case);
 - queue (Azurite) and Service Bus (local transport, sent from this process and from another process);
 - Azurite's CPU use while the listener watches the 2,000-blob container with nothing changing.
-The clock starts before the upload / send call. Last line: one JSON object.
+Phase 1 runs the small-container, queue and Service Bus listeners alone; phase 2 runs the big-container
+listener next to the small-container one, to show what a big sweep costs the other listings on the same
+(single-threaded) Azurite. The clock starts before the upload / send call. Last line: one JSON object.
 
     .venv/bin/python bench/trigger_latency.py [--samples N] [--untouched N]
 """
@@ -169,29 +171,47 @@ async def run(samples: int, untouched: int) -> dict[str, Any]:
             app_dir=state, state_dir=state, settings={"Storage": connection, "ServiceBus": "local"},
             host_json={"version": "2.0"}, invoke=invoke, log=logging.getLogger("bench"),
         )
-        listeners: list[TriggerListener] = build_listeners(services, app.get_functions())
-        for listener in listeners:
-            await listener.start()
+        functions = {f.get_function_name(): f for f in app.get_functions()}
+
+        async def start(names: list[str]) -> list[TriggerListener]:
+            started = build_listeners(services, [functions[n] for n in names])
+            for listener in started:
+                await listener.start()
+            return started
+
+        async def stop(started: list[TriggerListener]) -> None:
+            for listener in started:
+                await listener.stop()
+
+        # Phase 1: a small container, a queue and a Service Bus queue.
+        listeners = await start(["on_small_blob", "on_queue", "on_servicebus"])
+        try:
+            async with AsyncBlobServiceClient.from_connection_string(connection) as service:
+                small = await blob_latencies(service, "small", [uuid.uuid4().hex for _ in range(samples)])
+            queue = await queue_latencies(connection, samples)
+            bus = LocalServiceBus(state)
+            servicebus = await servicebus_latencies(bus, samples)
+            cross = await servicebus_cross_process(state, max(10, samples // 2))
+        finally:
+            await stop(listeners)
+
+        # Phase 2: the same small container while another listener sweeps the big one.
+        listeners = await start(["on_small_blob", "on_big_blob"])
         try:
             await asyncio.sleep(1.0)  # first sweeps done
             assert azurite.process is not None
             cpu0, wall0 = cpu_seconds(azurite.process.pid), time.monotonic()
             await asyncio.sleep(5.0)
             idle_cpu = (cpu_seconds(azurite.process.pid) - cpu0) / (time.monotonic() - wall0) * 100
-
             async with AsyncBlobServiceClient.from_connection_string(connection) as service:
-                small = await blob_latencies(service, "small", [uuid.uuid4().hex for _ in range(samples)])
+                fresh = [uuid.uuid4().hex for _ in range(samples)]
+                small_busy = await blob_latencies(service, "small", fresh)
                 big_tail = await blob_latencies(service, "big", [f"2026-{i:06d}.csv" for i in range(samples)])
                 big_random = await blob_latencies(
                     service, "big", [f"0-{uuid.uuid4().hex}.csv" for _ in range(max(10, samples // 5))]
                 )
-            queue = await queue_latencies(connection, samples)
-            bus = LocalServiceBus(state)
-            servicebus = await servicebus_latencies(bus, samples)
-            cross = await servicebus_cross_process(state, max(10, samples // 2))
         finally:
-            for listener in listeners:
-                await listener.stop()
+            await stop(listeners)
 
     def ms(values: list[float], q: float) -> float:
         return round(percentile(values, q), 1)
@@ -209,11 +229,14 @@ async def run(samples: int, untouched: int) -> dict[str, Any]:
         f"blob_p50_ms_{untouched}_untouched_names_sorting_first": ms(big_random, 0.5),
         f"blob_p99_ms_{untouched}_untouched_names_sorting_first": ms(big_random, 0.99),
         f"azurite_idle_cpu_pct_{untouched}_untouched": round(idle_cpu, 1),
+        f"blob_p50_ms_small_while_sweeping_{untouched}": ms(small_busy, 0.5),
+        f"blob_p99_ms_small_while_sweeping_{untouched}": ms(small_busy, 0.99),
         "blob_mean_ms": round(statistics.mean(small), 1),
         "samples": samples,
     }
     for label, values in (
         ("small container, random names", small),
+        (f"small container while another listener sweeps {untouched} blobs", small_busy),
         (f"{untouched} untouched, names sorting after them", big_tail),
         (f"{untouched} untouched, names sorting before them", big_random),
     ):
