@@ -45,6 +45,8 @@ from jobclusters.settings import Settings
 
 log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# One spelling for failure categories whichever api-version answered (lower case since 2025-06-01).
+_CATEGORIES = {"usererror": "UserError", "servererror": "ServerError"}
 # Headroom under the 1 MB limit for the `{"value": [...]}` envelope and separators.
 _ENVELOPE_BYTES = 64
 _T = TypeVar("_T")
@@ -411,7 +413,9 @@ class AzureBatchService:
                     FailedTask(
                         task_id=task.id or "",
                         exit_code=info.exit_code if info is not None else None,
-                        category=_text(failure.category) if failure is not None else None,
+                        category=_CATEGORIES.get((_text(failure.category) or "").lower())
+                        if failure is not None
+                        else None,
                         code=failure.code if failure is not None else None,
                         message=failure.message if failure is not None else None,
                         retry_count=info.retry_count

@@ -218,6 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
     ) -> None:
+        self._recorded.status = status  # before the answer leaves, so a client never sees it unset
         data = b"" if body is None else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("request-id", "00000000-0000-0000-0000-000000000000")
@@ -229,7 +230,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if data and self.command != "HEAD":
             self.wfile.write(data)
-        self._recorded.status = status
 
     def _error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         self._send(status, _error_body(code, message, self.server.base_url), headers)
@@ -710,7 +710,7 @@ class FakeBatchServer:
             task.result = "success" if exit_code == 0 and failure is None else "failure"
             if task.result == "failure":
                 task.failure_info = failure or {
-                    "category": "UserError",
+                    "category": "usererror",
                     "code": "FailureExitCode",
                     "message": "The task process exited with an unexpected exit code",
                     "details": [{"name": "Message", "value": f"The task exited with exit code {exit_code}"}],

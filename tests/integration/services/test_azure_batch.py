@@ -154,7 +154,7 @@ def test_large_tasks_are_split_under_the_1mb_body_limit(service, fake):
     result = service.add_tasks("job-1", tasks)
     assert len(result.added) == 60
     assert all(r.body_bytes < 1024 * 1024 for r in fake.task_requests())
-    assert all(r.status == 200 for r in fake.task_requests())
+    assert [r.status for r in fake.task_requests()] == [200] * len(fake.task_requests())
 
 
 def test_request_body_too_large_splits_the_chunk_and_retries(service, fake):
