@@ -665,7 +665,7 @@ class FakeBatchServer:
         self._server.state = self.state
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._server.base_url = self.url
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> FakeBatchServer:
         self._thread.start()
