@@ -37,6 +37,7 @@ class TaskView(BaseModel):
     duration_seconds: float | None = None
     message: str | None = None
     compute: str | None = None
+    outcome: str | None = None
     attempt_history: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -185,6 +186,7 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
                 duration_seconds=_seconds(live.start, live.end),
                 message=live.message,
                 compute=live.compute,
+                outcome=live.outcome,
             )
     if record is not None:
         view.start = view.start or _iso(record.start_time)

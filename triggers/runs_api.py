@@ -226,9 +226,15 @@ async def repair_run(client: Any, run_id: str, body: dict[str, Any]) -> ApiResul
     states: dict[str, TaskState] = {}
     if latest_request.repair is not None:
         states.update(latest_request.repair.previous_states)
+    outcomes: dict[str, str] = {}
+    if latest_request.repair is not None:
+        outcomes.update(latest_request.repair.previous_outcomes)
     progress = progress_of(latest)
     if progress is not None:
         states.update({key: task.state for key, task in progress.tasks.items()})
+        outcomes.update(
+            {key: task.outcome for key, task in progress.tasks.items() if task.outcome is not None}
+        )
     tasks = field_of(body, "tasks", list)
     try:
         dependents = bool(field_of(body, "rerun_dependents", bool, True))
@@ -242,7 +248,14 @@ async def repair_run(client: Any, run_id: str, body: dict[str, Any]) -> ApiResul
         ) from exc
     if not rerun:
         raise ApiError(409, "nothing_to_repair", f"run {latest_id!r} has no failed or canceled tasks")
-    repair = RepairInfo(of_run_id=original, number=number + 1, rerun_tasks=rerun, previous_states=states)
+    kept_outcomes = {key: value for key, value in outcomes.items() if key not in rerun}
+    repair = RepairInfo(
+        of_run_id=original,
+        number=number + 1,
+        rerun_tasks=rerun,
+        previous_states=states,
+        previous_outcomes=kept_outcomes,
+    )
     request = RunRequest(
         run_id=derive_run_id(original, "repair", str(number + 1)),
         job_id=latest_request.job_id,
