@@ -270,7 +270,21 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
             if envelope.queued_polls == 0:
                 yield call_store(context, "record_run", run.run_record("QUEUED", created=created))
             interval = QUEUE_POLL.next_interval(envelope.queue_interval)
-            yield context.create_timer(context.current_utc_datetime + timedelta(seconds=interval))
+            wait = context.create_timer(context.current_utc_datetime + timedelta(seconds=interval))
+            cancel = context.wait_for_external_event(CANCEL_EVENT)
+            if (yield context.task_any([wait, cancel])) is cancel:
+                wait.cancel()
+                message = f"canceled while queued: {cancel.result or 'by request'}"
+                for progress in run.progress.tasks.values():
+                    progress.state = TaskState.CANCELED
+                run.progress.result = RunResult.CANCELED
+                run.publish()
+                yield call_store(
+                    context,
+                    "record_run",
+                    run.run_record("CANCELED", end=run.now(), message=message, created=created),
+                )
+                return run.output(RunResult.CANCELED.value, message)
             context.continue_as_new(
                 dump(
                     envelope.model_copy(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 
 from devhost.servicebus.store import LocalServiceBus
-from jobclusters.run_request import RepairInfo
+from jobclusters.run_request import CANCEL_EVENT, RepairInfo
 from jobclusters.spec.model import Job, TaskState
 from tests.integration.orchestrators.harness import (
     AppEnv,
@@ -216,3 +218,42 @@ def test_a_repair_without_kept_condition_outcomes_decides_the_condition_again(
         "deploy": ("SUCCESS", None),
         "skip": ("EXCLUDED", None),
     }
+
+
+def test_a_queued_run_can_be_canceled_before_it_starts(app_env: AppEnv) -> None:
+    job = {
+        "name": "queued-cancel",
+        "max_concurrent_runs": 1,
+        "queue": True,
+        "tasks": [command("work", "import time; time.sleep(1)")],
+    }
+    first, second = request_for(job, key="a"), request_for(job, key="b")
+
+    async def scenario(engine: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        await start_run(engine, first)
+        await _wait_for_state(engine, first.run_id, "RUNNING")
+        await start_run(engine, second)
+        await _wait_for_state(engine, second.run_id, "QUEUED")
+        await engine.raise_event(second.run_id, CANCEL_EVENT, json.dumps("not today"))
+        b = await engine.wait_for_terminal(second.run_id, timeout=60)
+        a = await engine.wait_for_terminal(first.run_id, timeout=60)
+        await settle_all(engine)
+        return json.loads(a.output or "null"), json.loads(b.output or "null")
+
+    ran, canceled = with_engine(app_env, scenario)
+    assert ran["result"] == "SUCCESS"
+    assert canceled["result"] == "CANCELED" and "not today" in canceled["message"]
+    assert canceled["tasks"]["work"]["state"] == "CANCELED"
+    record = app_env.run_store().get_run(second.run_id)
+    assert record is not None and record.state.value == "CANCELED"
+
+
+async def _wait_for_state(engine: Any, run_id: str, state: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        instance = await engine.get_instance(run_id)
+        status = json.loads(instance.custom_status or "null") if instance else None
+        if status and status["tasks"]["work"]["state"] == state:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{run_id} never reached {state}")
