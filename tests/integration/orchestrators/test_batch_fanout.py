@@ -135,3 +135,29 @@ def test_no_inputs_is_a_success_with_nothing_run(
     output = run(app_env, {"name": "empty", "tasks": [fanout_task(tmp_path, fan_out)]})
     assert output["result"] == "SUCCESS"
     assert output["tasks"]["fan"]["details"] == {"inputs": 0}
+
+
+def test_a_batch_job_autopool_is_created_by_batch_for_the_job(app_env: AppEnv, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    pool = {"id": "ignored", "vmSize": "standard_d2s_v3", "targetDedicatedNodes": 1, "taskSlotsPerNode": 2}
+    job = {
+        "name": "autopooled",
+        "job_clusters": [{"key": "nightly", "cluster": {"platform": "batch", "home": pool}}],
+        "home": {
+            "poolInfo": {
+                "autoPoolSpecification": {"autoPoolIdPrefix": "nightly", "poolLifetimeOption": "job"}
+            }
+        },
+        "tasks": [
+            fanout_task(
+                out, {"items": ["a", "b", "c"]}, compute={"kind": "job_cluster", "job_cluster_key": "nightly"}
+            )
+        ],
+    }
+    output = run(app_env, job)
+    fan = output["tasks"]["fan"]
+    assert output["result"] == "SUCCESS", fan["message"]
+    assert fan["compute"].startswith("batch autoPool pool nightly")
+    assert fan["details"]["pool_deleted"] is False, "Batch, not the orchestrator, removes an autopool"
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c"]
