@@ -279,20 +279,28 @@ class LocalBatchService:
     def _recover(self) -> None:
         pools, jobs, tasks = self._store.load()
         for pool_id, spec, state in pools:
-            pool = self._make_pool(PoolSpec.model_validate(spec))
+            try:
+                pool = self._make_pool(PoolSpec.model_validate(spec))
+            except ValueError as exc:
+                log.error("local batch: pool %s in the state cannot be read, skipped: %s", pool_id, exc)
+                continue
             saved = state.get("startState", "none")
             pool.start_state = "pending" if saved in ("pending", "running") else saved
             pool.start_retries = state.get("startRetries", 0)
             pool.auto_job = state.get("autoJob")
             self._pools[pool_id] = pool
         for job_id, spec, state in jobs:
-            job = _Job(
-                spec=JobSpec.model_validate(spec),
-                pool_id=state["poolId"],
-                state=state["state"],
-                created=state["created"],
-                end_reason=state.get("endReason"),
-            )
+            try:
+                job = _Job(
+                    spec=JobSpec.model_validate(spec),
+                    pool_id=state["poolId"],
+                    state=state.get("state", "active"),
+                    created=state.get("created", time.time()),
+                    end_reason=state.get("endReason"),
+                )
+            except (ValueError, KeyError) as exc:
+                log.error("local batch: job %s in the state cannot be read, skipped: %s", job_id, exc)
+                continue
             job.prep = dict(state.get("prep", {}))
             self._jobs[job_id] = job
         interrupted = 0
@@ -300,9 +308,16 @@ class LocalBatchService:
             owner = self._jobs.get(job_id)
             if owner is None:
                 continue
-            task = _Task(job_id=job_id, spec=TaskSpec.model_validate(spec), seq=seq, kind=kind)  # type: ignore[arg-type]
+            try:
+                task = _Task(job_id=job_id, spec=TaskSpec.model_validate(spec), seq=seq, kind=kind)  # type: ignore[arg-type]
+            except ValueError as exc:
+                log.error(
+                    "local batch: task %s/%s in the state cannot be read, skipped: %s", job_id, task_id, exc
+                )
+                continue
             for key, value in rt.items():
-                setattr(task, key, value)
+                if key in _Task.__dataclass_fields__:
+                    setattr(task, key, value)
             self._seq = max(self._seq, seq + 1)
             owner.tasks[task_id] = task
             if task.state == "running":
