@@ -33,7 +33,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableServiceClient, UpdateMode
 from azure.storage.blob import BlobServiceClient
 from pydantic import BaseModel
 
@@ -50,14 +50,15 @@ from jobclusters.tracking.models import (
 )
 from jobclusters.tracking.redact import redact
 from jobclusters.tracking.store import WriteResult
+from jobclusters.tracking.table_batch import TransactionConflict, submit_transaction
 
 MAX_BATCH_ENTITIES = 100
 MAX_BATCH_BYTES = 4 * 1024 * 1024 - 256 * 1024  # headroom for the multipart envelope
 MAX_PROPERTY_CHARS = 30_000  # 64 KiB per string property, stored as UTF-16
 MAX_ENTITY_BYTES = 900_000  # 1 MiB per entity, with headroom for names and types
 _WRITE_ATTEMPTS = 12
-# Transactions of one call touch disjoint rows, so a few can be in flight: the client builds and parses
-# multipart bodies while the service applies the previous ones.
+# Transactions of one call touch disjoint rows, so a few can be in flight while the service applies
+# the previous ones.
 _PARALLEL_TRANSACTIONS = 4
 _BLOB_SUFFIX = "__blob"
 _JSON_FIELDS = "JsonFields"
@@ -130,7 +131,7 @@ class TableRunStore:
     ) -> dict[str, Any]:
         entity: dict[str, Any] = {"PartitionKey": pk, "RowKey": rk}
         json_fields = []
-        for name, value in model.model_dump(mode="python", exclude_none=True).items():
+        for name, value in model.model_dump(mode="python", exclude_none=True, exclude_defaults=True).items():
             key = _pascal(name)
             if isinstance(value, (dict, list)):
                 value = json.dumps(value, default=str, separators=(",", ":"))
@@ -373,27 +374,14 @@ class TableRunStore:
                 entity, record = entities[rk], latest[rk]
                 old = existing.get(rk)
                 if old is None:
-                    operations.append((rk, ("create", entity)))
+                    operations.append((rk, ("create", entity, {})))
                 elif advances(
                     record.generation, record.state, int(old["Generation"]), RunState(old["State"])
                 ):
                     merged = dict(entity)
                     if "StartTime" not in merged and old["StartTime"] is not None:
                         merged["StartTime"] = old["StartTime"]
-                    operations.append(
-                        (
-                            rk,
-                            (
-                                "update",
-                                merged,
-                                {
-                                    "mode": UpdateMode.REPLACE,
-                                    "etag": old["etag"],
-                                    "match_condition": MatchConditions.IfNotModified,
-                                },
-                            ),
-                        )
-                    )
+                    operations.append((rk, ("replace", merged, {"etag": old["etag"]})))
                 else:
                     pending.discard(rk)
             chunks = list(self._transaction_chunks(operations))
@@ -410,8 +398,8 @@ class TableRunStore:
     def _submit(self, chunk: list[tuple[str, tuple[Any, ...]]]) -> bool:
         """One transaction; False when it lost a race (it is all-or-nothing, so it can be re-planned)."""
         try:
-            self._runs.submit_transaction([op for _, op in chunk])
-        except TableTransactionError:
+            submit_transaction(self._runs, [op for _, op in chunk])
+        except TransactionConflict:
             return False
         return True
 
