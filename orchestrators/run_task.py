@@ -90,6 +90,9 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     while True:
         attempt_id = attempt_instance_id(context.instance_id, retries)
         started = context.current_utc_datetime
+        context.set_custom_status(
+            {"state": TaskState.RUNNING.value, "attempts": retries + 1, "attempt_id": attempt_id}
+        )
         yield call_store(
             context, "record_task_runs", _row(run, TaskState.RUNNING, retries, start=iso(started))
         )
@@ -117,7 +120,12 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
             delay = retry_delay_millis(policy, retries)
             yield call_store(context, "record_task_runs", _row(run, outcome.state, retries - 1, outcome))
             context.set_custom_status(
-                {"state": TaskState.WAITING_FOR_RETRY.value, "attempts": retries, "message": outcome.message}
+                {
+                    "state": TaskState.WAITING_FOR_RETRY.value,
+                    "attempts": retries,
+                    "message": outcome.message,
+                    "retry_at": iso(context.current_utc_datetime + timedelta(milliseconds=delay)),
+                }
             )
             yield context.create_timer(context.current_utc_datetime + timedelta(milliseconds=delay))
             if retries % ATTEMPTS_PER_EXECUTION == 0:

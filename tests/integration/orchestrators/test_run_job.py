@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from jobclusters.execution.ids import task_instance_id
 from jobclusters.run_request import CANCEL_EVENT, RepairInfo
 from jobclusters.services import factory
 from jobclusters.services.batch import BatchServiceError, TaskSpec
@@ -87,10 +88,16 @@ def test_a_failing_task_is_retried_then_the_failure_handler_runs_and_the_run_suc
     }
     request = request_for(job)
 
+    child_status: list[Any] = []
+
     async def scenario(engine: Any) -> dict[str, Any]:
-        return await run_to_end(engine, request)
+        output = await run_to_end(engine, request)
+        child = await engine.get_instance(task_instance_id(request.run_id, "flaky", 0))
+        child_status.append(json.loads(child.custom_status or "null"))
+        return output
 
     output = with_engine(app_env, scenario)
+    assert child_status[0]["attempts"] == 3 and child_status[0]["attempt_id"].endswith(":flaky:r0:a2")
     assert output["result"] == "SUCCESS_WITH_FAILURES"
     assert output["tasks"]["flaky"]["state"] == "FAILED"
     assert output["tasks"]["flaky"]["attempts"] == 3
