@@ -54,8 +54,13 @@ class ServiceBusTopicPublisher:
 
 
 def publisher_for(settings: Settings) -> EventPublisher | None:
+    """Locally the broker is the one of the devhost this code runs in (its state dir), so its
+    `send-message` / `dead-letters` commands and Service Bus triggers see the run events."""
     if settings.mode == "local":
-        return LocalTopicPublisher(str(settings.state_dir), settings.run_events_topic)
+        from devhost.servicebus.store import state_dir_from_environment
+
+        where = state_dir_from_environment() or settings.state_dir
+        return LocalTopicPublisher(str(where), settings.run_events_topic)
     if settings.servicebus_connection is None:
         return None
     return ServiceBusTopicPublisher(

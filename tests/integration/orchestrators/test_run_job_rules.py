@@ -71,7 +71,7 @@ def webhook() -> Iterator[Webhook]:
 
 
 def test_webhooks_are_retried_and_run_events_reach_the_topic(app_env: AppEnv, webhook: Webhook) -> None:
-    bus = LocalServiceBus(app_env.state_dir)
+    bus = LocalServiceBus(app_env.state_dir / "devhost")
     bus.create_subscription("job-run-events", "audit")
     target = [{"kind": "webhook", "address": webhook.url}]
     job = {
