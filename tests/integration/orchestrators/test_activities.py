@@ -198,3 +198,37 @@ def test_a_cancel_written_by_another_host_is_seen_fresh_at_once_and_by_pollers_w
     assert late.cancel_requested("run-y") is None, "within the TTL the poller trusts its last answer"
     time.sleep(0.25)
     assert late.cancel_requested("run-y") == "later"
+
+
+def test_batch_activities_run_twice_create_each_pool_job_and_task_once(app_env: AppEnv) -> None:
+    from activities import batch
+
+    run = TaskRunInput(
+        run_id="run-twice",
+        control_id="run-twice",
+        job_id="j",
+        job_name="J",
+        task=Task.model_validate(
+            {"key": "t", "payload": {"kind": "command", "command_line": "echo {{input}}"}}
+        ),
+    )
+    prepare = {"run": run.model_dump(mode="json"), "attempt_id": "run-twice:t:r0:a0"}
+    first, second = call(batch.batch_prepare, prepare), call(batch.batch_prepare, prepare)
+    assert first == second and first["pool_ref"]["created"] is True
+    manifest = factory.get_blob_refs().put_json("manifests/run-twice.json", ["a", "b", "c"])
+    chunk = {
+        "run_id": "run-twice",
+        "job_id": first["job_id"],
+        "task_prefix": "t",
+        "payload": run.task.payload.model_dump(mode="json"),  # type: ignore[union-attr]
+        "manifest": manifest,
+        "start": 0,
+        "end": 3,
+    }
+    assert call(batch.batch_add_chunk, chunk)["added"] == 3
+    assert call(batch.batch_add_chunk, chunk)["added"] == 3, "a retried chunk finds its tasks already there"
+    counts = factory.get_batch_service().get_task_counts(first["job_id"])
+    assert counts.total == 3
+    finish = {"job_id": first["job_id"], "pool_ref": first["pool_ref"], "terminate": True}
+    assert call(batch.batch_finish, finish)["pool_deleted"] is True
+    assert call(batch.batch_finish, finish)["failed_count"] == 0
