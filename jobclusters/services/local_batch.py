@@ -156,8 +156,8 @@ class _Launch:
     task: _Task
     pool_id: str
     node: _Node
-    task_dir: Path
-    wd: Path
+    task_dir: str
+    wd: str
     env: dict[str, str]
     preempt: bool
 
@@ -237,6 +237,7 @@ class LocalBatchService:
         self._outcomes: deque[_Outcome] = deque()
         self._started: deque[_Task] = deque()
         self._running: dict[int, subprocess.Popen[bytes]] = {}
+        self._env_cache: dict[tuple[str, str, str], dict[str, str]] = {}
         self._dirty_tasks: dict[tuple[str, str], _Task] = {}
         self._seq = 0
         self._stopping = False
@@ -790,10 +791,13 @@ class LocalBatchService:
     def _node_root(self, pool_id: str, node_id: str) -> Path:
         return self._root / "pools" / pool_id / "nodes" / node_id
 
-    def _env(
-        self, pool: _Pool, node: _Node, job: _Job | None, task: _Task, task_dir: Path, wd: Path
-    ) -> dict[str, str]:
-        root = self._node_root(pool.spec.id, node.node_id)
+    def _base_env(self, pool: _Pool, node: _Node, job: _Job | None) -> dict[str, str]:
+        """What every task of this job on this node sees (computed once; a job's spec never changes)."""
+        key = (pool.spec.id, node.node_id, job.spec.id if job is not None else "")
+        cached = self._env_cache.get(key)
+        if cached is not None:
+            return cached
+        root = str(self._node_root(pool.spec.id, node.node_id))
         env = {k: os.environ[k] for k in _BASE_ENV if k in os.environ}
         env.update(
             {
@@ -802,23 +806,31 @@ class LocalBatchService:
                 "AZ_BATCH_POOL_ID": pool.spec.id,
                 "AZ_BATCH_NODE_ID": node.node_id,
                 "AZ_BATCH_NODE_IS_DEDICATED": "false" if node.spot else "true",
-                "AZ_BATCH_NODE_ROOT_DIR": str(root),
-                "AZ_BATCH_NODE_SHARED_DIR": str(root / "shared"),
-                "AZ_BATCH_NODE_STARTUP_DIR": str(root / "startup"),
-                "AZ_BATCH_TASK_DIR": str(task_dir),
-                "AZ_BATCH_TASK_WORKING_DIR": str(wd),
-                "AZ_BATCH_TASK_ID": task.spec.id,
+                "AZ_BATCH_NODE_ROOT_DIR": root,
+                "AZ_BATCH_NODE_SHARED_DIR": root + "/shared",
+                "AZ_BATCH_NODE_STARTUP_DIR": root + "/startup",
             }
         )
         if job is not None:
+            prep = f"{root}/workitems/{job.spec.id}/job-1/jobpreparation"
             env["AZ_BATCH_JOB_ID"] = job.spec.id
-            prep = root / "workitems" / job.spec.id / "job-1" / "jobpreparation"
-            env["AZ_BATCH_JOB_PREP_DIR"] = str(prep)
-            env["AZ_BATCH_JOB_PREP_WORKING_DIR"] = str(prep / "wd")
+            env["AZ_BATCH_JOB_PREP_DIR"] = prep
+            env["AZ_BATCH_JOB_PREP_WORKING_DIR"] = prep + "/wd"
             for pair in resolve_environment(job.spec.common_environment_settings):
                 env[pair["name"]] = pair["value"]
-        for pair in resolve_environment(task.spec.environment_settings):
-            env[pair["name"]] = pair["value"]
+        self._env_cache[key] = env
+        return env
+
+    def _env(
+        self, pool: _Pool, node: _Node, job: _Job | None, task: _Task, task_dir: str, wd: str
+    ) -> dict[str, str]:
+        env = dict(self._base_env(pool, node, job))
+        env["AZ_BATCH_TASK_DIR"] = task_dir
+        env["AZ_BATCH_TASK_WORKING_DIR"] = wd
+        env["AZ_BATCH_TASK_ID"] = task.spec.id
+        if task.spec.environment_settings:
+            for pair in resolve_environment(task.spec.environment_settings):
+                env[pair["name"]] = pair["value"]
         return env
 
     def _start(self, job: _Job | None, task: _Task, pool: _Pool, node: _Node, *, preempt: bool) -> None:
@@ -830,20 +842,20 @@ class LocalBatchService:
     def _claim(
         self, job: _Job | None, task: _Task, pool: _Pool, node: _Node, *, preempt: bool
     ) -> _Launch | None:
-        root = self._node_root(pool.spec.id, node.node_id)
+        root = str(self._node_root(pool.spec.id, node.node_id))
         if task.kind == "startTask":
-            task_dir = root / "startup"
+            task_dir = root + "/startup"
         elif job is not None and task.kind in ("jobPreparation", "jobRelease"):
             name = "jobpreparation" if task.kind == "jobPreparation" else "jobrelease"
-            task_dir = root / "workitems" / job.spec.id / "job-1" / name
+            task_dir = f"{root}/workitems/{job.spec.id}/job-1/{name}"
         else:
             assert job is not None
-            task_dir = root / "workitems" / job.spec.id / "job-1" / task.spec.id
-        wd = task_dir / "wd"
+            task_dir = f"{root}/workitems/{job.spec.id}/job-1/{task.spec.id}"
+        wd = task_dir + "/wd"
         node.free -= task.spec.required_slots or 1
         now = time.time()
         task.state, task.node_id, task.pool_id = "running", node.node_id, pool.spec.id
-        task.start_time, task.end_time, task.task_dir, task.kill_reason = now, None, str(task_dir), None
+        task.start_time, task.end_time, task.task_dir, task.kill_reason = now, None, task_dir, None
         task.first_start = task.first_start or now
         self._mark(task)
         try:
@@ -880,7 +892,7 @@ class LocalBatchService:
                 self._wake.set()
 
     def _run_process(
-        self, task: _Task, task_dir: Path, wd: Path, env: dict[str, str], preempt: bool
+        self, task: _Task, task_dir: str, wd: str, env: dict[str, str], preempt: bool
     ) -> _Outcome:
         for folder in (task_dir, wd):
             try:
@@ -889,12 +901,13 @@ class LocalBatchService:
                 os.makedirs(folder, exist_ok=True)
             except FileExistsError:
                 pass
-        try:
-            fetch_resource_files(task.spec.resource_files, wd, self._blob)
-        except FileTransferError as exc:
-            return _Outcome(task, None, _failure("UserError", exc.code, str(exc)))
+        if task.spec.resource_files:
+            try:
+                fetch_resource_files(task.spec.resource_files, Path(wd), self._blob)
+            except FileTransferError as exc:
+                return _Outcome(task, None, _failure("UserError", exc.code, str(exc)))
         limit = task.spec.constraints.max_wall_clock_time if task.spec.constraints else None
-        with open(task_dir / "stdout.txt", "wb") as out, open(task_dir / "stderr.txt", "wb") as err:
+        with open(task_dir + "/stdout.txt", "wb") as out, open(task_dir + "/stderr.txt", "wb") as err:
             proc = subprocess.Popen(
                 ["/bin/sh", "-c", task.spec.command_line],
                 cwd=wd,
@@ -960,10 +973,10 @@ class LocalBatchService:
             failure = _failure("UserError", exc.code, str(exc))
         return _Outcome(task, code, failure)
 
-    def _upload(self, task: _Task, wd: Path, *, succeeded: bool) -> None:
+    def _upload(self, task: _Task, wd: str, *, succeeded: bool) -> None:
         files: list[OutputFile] = task.spec.output_files
         if files:
-            upload_output_files(files, wd, succeeded=succeeded, blob=self._blob)
+            upload_output_files(files, Path(wd), succeeded=succeeded, blob=self._blob)
 
     def _apply_outcomes(self) -> None:
         while self._outcomes:
