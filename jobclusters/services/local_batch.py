@@ -682,7 +682,7 @@ class LocalBatchService:
                 now = time.monotonic()
                 if self._dirty_tasks and (now - last_flush >= 0.1 or not self._running):
                     rows, last_flush = self._take_dirty(), now
-                idle = 0.1 if self._dirty_tasks else 0.5
+                idle = 0.1 if self._dirty_tasks or self._running or self._started else 0.5
             if rows:
                 self._store.update_tasks(rows)
             if not self._outcomes:
@@ -921,8 +921,7 @@ class LocalBatchService:
         with self._procs_lock:
             self._running[id(task)] = proc
         task.pgid = proc.pid
-        self._started.append(task)
-        self._wake.set()
+        self._started.append(task)  # persisted (with its pgid) by the scheduler's next flush
         if self._stopping or task.kill_reason is not None:
             _kill_group(proc.pid)
         timed_out = False
