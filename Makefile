@@ -45,7 +45,7 @@ unit: $(PY_STAMP)
 	$(PY) -m pytest tests/unit
 
 bench: setup $(SPARK_STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) node_modules .state .mypy_cache .ruff_cache .pytest_cache
