@@ -300,12 +300,16 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
         message = (
             f"skipped: {job.max_concurrent_runs} run(s) of this job are active ({', '.join(slot.holders)})"
         )
-        run.progress.result = RunResult.CANCELED
+        for progress in run.progress.tasks.values():
+            progress.state = TaskState.SKIPPED
+        run.progress.result = RunResult.SKIPPED
         run.publish()
         yield call_store(
-            context, "record_run", run.run_record("SKIPPED", end=run.now(), message=message, created=created)
+            context,
+            "record_run",
+            run.run_record(RunResult.SKIPPED.value, end=run.now(), message=message, created=created),
         )
-        return run.output("SKIPPED", message)
+        return run.output(RunResult.SKIPPED.value, message)
 
     yield context.task_all(
         [

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jobclusters.run_request import RunProgress, RunRequest
+from jobclusters.spec.model import RunResult
 
 _RUNTIME_TO_STATE = {
     "Pending": "PENDING",
@@ -114,13 +115,7 @@ def _output_result(output: Any) -> str | None:
     output = _json(output)
     if isinstance(output, dict) and isinstance(output.get("result"), str):
         return str(output["result"])
-    if isinstance(output, str) and output in {
-        "SUCCESS",
-        "SUCCESS_WITH_FAILURES",
-        "FAILED",
-        "TIMEDOUT",
-        "CANCELED",
-    }:
+    if isinstance(output, str) and output in set(RunResult):
         return output
     return None
 

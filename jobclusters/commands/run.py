@@ -18,8 +18,9 @@ def register(subparsers: Any) -> None:
     cmd = subparsers.add_parser(
         "run",
         help="register a job file and run it on the embedded default (or --url), showing progress",
-        description="Exit code: 0 when the run ends SUCCESS or SUCCESS_WITH_FAILURES, 1 otherwise, 2 for a "
-        "definition or usage error. With --json the last line of output is one JSON object "
+        description="Exit code: 0 when the run ends SUCCESS or SUCCESS_WITH_FAILURES, 1 otherwise (also "
+        "SKIPPED by max_concurrent_runs: nothing ran), 2 for a definition or usage error. "
+        "With --json the last line of output is one JSON object "
         '{"run_id", "result", "tasks": {task_key: {"state", "attempts", "start", "end", ...}}}.',
     )
     cmd.add_argument("file", type=Path, help="job definition (JSON or YAML, any supported format)")

@@ -54,11 +54,18 @@ TERMINAL_STATES = frozenset(
 
 
 class RunResult(StrEnum):
+    """Databricks `result_state` values of a whole run.
+
+    SKIPPED is a run that never started because `max_concurrent_runs` runs of its job were active and the
+    job has no queue: it is not a cancel (nobody asked) and not a success (nothing ran).
+    """
+
     SUCCESS = "SUCCESS"
     SUCCESS_WITH_FAILURES = "SUCCESS_WITH_FAILURES"
     FAILED = "FAILED"
     TIMEDOUT = "TIMEDOUT"
     CANCELED = "CANCELED"
+    SKIPPED = "SKIPPED"
 
 
 class RunIf(StrEnum):

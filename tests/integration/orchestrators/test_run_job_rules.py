@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from devhost.servicebus.store import LocalServiceBus
-from jobclusters.run_request import CANCEL_EVENT, RepairInfo
-from jobclusters.spec.model import Job, TaskState
+from jobclusters.run_request import CANCEL_EVENT, RepairInfo, RunProgress
+from jobclusters.spec.model import Job, RunResult, TaskState
 from tests.integration.orchestrators.harness import (
     AppEnv,
     request_for,
@@ -141,6 +141,11 @@ def test_a_condition_task_decides_which_branch_runs(app_env: AppEnv) -> None:
 
 
 def _two_runs(app_env: AppEnv, queue: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    a, b = _two_run_states(app_env, queue)
+    return json.loads(a.output or "null"), json.loads(b.output or "null")
+
+
+def _two_run_states(app_env: AppEnv, queue: bool) -> tuple[Any, Any]:
     job = {
         "name": f"single-{queue}",
         "max_concurrent_runs": 1,
@@ -149,25 +154,29 @@ def _two_runs(app_env: AppEnv, queue: bool) -> tuple[dict[str, Any], dict[str, A
     }
     first, second = request_for(job, key="a"), request_for(job, key="b")
 
-    async def scenario(engine: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def scenario(engine: Any) -> tuple[Any, Any]:
         await start_run(engine, first)
         await start_run(engine, second)
         a = await engine.wait_for_terminal(first.run_id, timeout=60)
         b = await engine.wait_for_terminal(second.run_id, timeout=60)
         await settle_all(engine)
-        return json.loads(a.output or "null"), json.loads(b.output or "null")
+        return a, b
 
     return with_engine(app_env, scenario)
 
 
 def test_a_run_beyond_max_concurrent_runs_is_skipped_without_a_queue(app_env: AppEnv) -> None:
-    runs = sorted(_two_runs(app_env, queue=False), key=lambda out: str(out["result"]))
-    skipped, ran = runs
+    states = _two_run_states(app_env, queue=False)
+    skipped_state, ran_state = sorted(states, key=lambda st: json.loads(st.output)["result"])
+    skipped, ran = json.loads(skipped_state.output), json.loads(ran_state.output)
     assert (skipped["result"], ran["result"]) == ("SKIPPED", "SUCCESS")
     assert "1 run(s) of this job are active" in skipped["message"]
     assert ran["run_id"] in skipped["message"]
     record = app_env.run_store().get_run(skipped["run_id"])
     assert record is not None and record.state.value == "SKIPPED"
+    progress = RunProgress.model_validate(json.loads(skipped_state.custom_status))
+    assert progress.result == RunResult.SKIPPED
+    assert {key: task.state for key, task in progress.tasks.items()} == {"work": TaskState.SKIPPED}
 
 
 def test_a_queued_run_waits_for_the_slot_and_then_runs(app_env: AppEnv) -> None:
