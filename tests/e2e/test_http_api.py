@@ -136,6 +136,53 @@ def test_repair_reruns_only_the_failed_task_and_its_dependents(app_host: AppHost
     assert caught.value.code == "nothing_to_repair"
 
 
+def test_repair_keeps_the_outcome_of_a_condition_task_it_does_not_rerun(
+    app_host: AppHost, tmp_path: Path
+) -> None:
+    """`{{job.repair_count}} == 0` is true in the run and false in its repair: only a kept outcome keeps
+    the repair on the branch the original run took."""
+    client = app_host.client
+    marker = tmp_path / "fixed"
+    definition = batch_job(
+        "branch-kept",
+        {"deploy": f"test -e {marker}", "fallback": "python3 -c \"print('fallback')\""},
+    )
+    deploy, fallback = definition["tasks"]
+    deploy["depends_on"] = [{"task_key": "first_try", "outcome": "true"}]
+    fallback["depends_on"] = [{"task_key": "first_try", "outcome": "false"}]
+    definition["tasks"].insert(
+        0,
+        {
+            "key": "first_try",
+            "payload": {
+                "kind": "condition",
+                "op": "EQUAL_TO",
+                "left": "{{job.repair_count}}",
+                "right": "0",
+            },
+        },
+    )
+    job = client.register_job(definition)
+    run_id = client.start_job(job["job_id"])["run_id"]
+    first = app_host.wait_run_done(run_id)
+    assert {k: (t["state"], t.get("outcome")) for k, t in first["tasks"].items()} == {
+        "first_try": ("SUCCESS", "true"),
+        "deploy": ("FAILED", None),
+        "fallback": ("EXCLUDED", None),
+    }
+
+    marker.write_text("ok")
+    repair = client.repair_run(run_id)
+    assert repair["rerun_tasks"] == ["deploy"]
+    repaired = app_host.wait_run_done(repair["run_id"])
+    assert repaired["result"] == "SUCCESS"
+    assert {k: (t["state"], t.get("outcome")) for k, t in repaired["tasks"].items()} == {
+        "first_try": ("SUCCESS", "true"),
+        "deploy": ("SUCCESS", None),
+        "fallback": ("EXCLUDED", None),
+    }
+
+
 def test_an_inline_definition_runs_without_registration(app_host: AppHost) -> None:
     response = requests.post(
         f"{app_host.client.base_url}/api/runs",
