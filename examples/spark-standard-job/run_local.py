@@ -1,4 +1,7 @@
-"""Run the standard job on the local cluster: sample data, submit, poll, print the result.
+"""Run the standard job (`job.json`) on the local cluster service directly: submit, poll, print the result.
+
+The job's first task writes the sample input, its second aggregates it. The same job runs through the
+app with `python -m jobclusters run examples/spark-standard-job/job.json`.
 
     .venv/bin/python examples/spark-standard-job/run_local.py [--state-dir .state/example]
 
@@ -11,20 +14,16 @@ import argparse
 import json
 import sys
 import uuid
-from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 sys.path.insert(0, str(HERE))
 
-from make_sample_data import generate  # noqa: E402
+from submit_request import runs_submit_request  # noqa: E402
 
-from jobclusters.localshim.paths import PathMapper  # noqa: E402
 from jobclusters.services.cluster import parse_run_request  # noqa: E402
 from jobclusters.services.local_cluster import LocalClusterJobService  # noqa: E402
-
-INPUT = "abfss://data@datalake.dfs.core.windows.net/raw/sales/"
 
 
 def main() -> int:
@@ -35,8 +34,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args()
     service = LocalClusterJobService(args.state_dir)
-    generate(PathMapper(service.workspace_dir, HERE).map(INPUT), date(2026, 1, 15))
-    request = parse_run_request({**json.loads((HERE / "job.json").read_text()), "base_dir": str(HERE)})
+    request = parse_run_request(runs_submit_request("example-daily-sales"))
     handle = service.submit(request, f"{request.run_id}:{uuid.uuid4()}")  # each invocation is a new run
     state = service.wait(handle, args.timeout)
     output = service.get_output(handle)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 import sys
 from collections.abc import Iterator
@@ -33,16 +32,17 @@ def svc(tmp_path: Path) -> Iterator[LocalClusterJobService]:
     service.close(wait=False)
 
 
-def test_standard_job_reads_csv_aggregates_and_writes_parquet(svc) -> None:
+def test_standard_job_writes_its_sample_input_aggregates_it_and_writes_parquet(svc, tmp_path: Path) -> None:
     sys.path.insert(0, str(EXAMPLE))
     try:
         from make_sample_data import expected_totals, generate
+        from submit_request import runs_submit_request
     finally:
         sys.path.remove(str(EXAMPLE))
     as_of = date(2026, 1, 15)
     mapper = PathMapper(svc.workspace_dir, EXAMPLE)
-    orders = generate(mapper.map("abfss://data@datalake.dfs.core.windows.net/raw/sales/"), as_of, rows=300)
-    request = parse_run_request({**json.loads((EXAMPLE / "job.json").read_text()), "base_dir": str(EXAMPLE)})
+    orders = generate(tmp_path / "expected-input", as_of)  # what the job's sample_data task writes
+    request = parse_run_request(runs_submit_request("spark-example"))
 
     handle = svc.submit(request, "spark-example")
     state = svc.wait(handle, SPARK_WAIT)
