@@ -13,7 +13,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    AliasGenerator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
 
 IDEMPOTENCY_TOKEN_MAX = 64
 
@@ -22,6 +31,18 @@ Backend = Literal["databricks", "livy", "synapse", "local"]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+_CAMEL_ALIASES = AliasGenerator(
+    validation_alias=lambda name: AliasChoices(name, to_camel(name)),
+    serialization_alias=to_camel,
+)
+
+
+class _StrictCamel(_Strict):
+    """Livy and Synapse speak camelCase: a field reads under either name and dumps by alias in camelCase."""
+
+    model_config = ConfigDict(alias_generator=_CAMEL_ALIASES)
 
 
 # ---------------------------------------------------------------------------------------------- compute
@@ -164,50 +185,22 @@ class SparkJarTask(_Strict):
     jar_uri: str | None = None
 
 
-class SparkBatchTask(_Strict):
+class SparkBatchTask(_StrictCamel):
     """A Livy batch (`POST /batches`), also what Synapse's `SparkBatchJobOptions` carries."""
 
     file: str = Field(min_length=1)
-    class_name: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("class_name", "className"),
-        serialization_alias="className",
-    )
+    class_name: str | None = None
     args: list[str] = Field(default_factory=list)
     conf: dict[str, str] = Field(default_factory=dict)
-    py_files: list[str] = Field(
-        default_factory=list,
-        validation_alias=AliasChoices("py_files", "pyFiles"),
-        serialization_alias="pyFiles",
-    )
+    py_files: list[str] = Field(default_factory=list)
     jars: list[str] = Field(default_factory=list)
     files: list[str] = Field(default_factory=list)
     archives: list[str] = Field(default_factory=list)
-    driver_memory: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("driver_memory", "driverMemory"),
-        serialization_alias="driverMemory",
-    )
-    driver_cores: int | None = Field(
-        default=None,
-        validation_alias=AliasChoices("driver_cores", "driverCores"),
-        serialization_alias="driverCores",
-    )
-    executor_memory: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("executor_memory", "executorMemory"),
-        serialization_alias="executorMemory",
-    )
-    executor_cores: int | None = Field(
-        default=None,
-        validation_alias=AliasChoices("executor_cores", "executorCores"),
-        serialization_alias="executorCores",
-    )
-    num_executors: int | None = Field(
-        default=None,
-        validation_alias=AliasChoices("num_executors", "numExecutors"),
-        serialization_alias="numExecutors",
-    )
+    driver_memory: str | None = None
+    driver_cores: int | None = None
+    executor_memory: str | None = None
+    executor_cores: int | None = None
+    num_executors: int | None = None
     queue: str | None = None
 
     @field_validator("conf", mode="before")
@@ -324,30 +317,15 @@ class ClusterTask(_Strict):
         return next(k for k in PAYLOAD_KINDS if getattr(self, k) is not None)
 
 
-class PoolAutoScale(_Strict):
+class PoolAutoScale(_StrictCamel):
     enabled: bool = True
-    min_node_count: int = Field(
-        default=3,
-        ge=3,
-        validation_alias=AliasChoices("min_node_count", "minNodeCount"),
-        serialization_alias="minNodeCount",
-    )
-    max_node_count: int = Field(
-        default=10,
-        ge=3,
-        validation_alias=AliasChoices("max_node_count", "maxNodeCount"),
-        serialization_alias="maxNodeCount",
-    )
+    min_node_count: int = Field(default=3, ge=3)
+    max_node_count: int = Field(default=10, ge=3)
 
 
-class PoolAutoPause(_Strict):
+class PoolAutoPause(_StrictCamel):
     enabled: bool = True
-    delay_in_minutes: int = Field(
-        default=15,
-        ge=5,
-        validation_alias=AliasChoices("delay_in_minutes", "delayInMinutes"),
-        serialization_alias="delayInMinutes",
-    )
+    delay_in_minutes: int = Field(default=15, ge=5)
 
 
 class LibraryRequirements(_Strict):
@@ -358,45 +336,16 @@ class LibraryRequirements(_Strict):
 class SparkPoolSettings(BaseModel):
     """A Synapse Spark pool's settings (the ARM `bigDataPools` properties; camelCase names accepted)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, alias_generator=_CAMEL_ALIASES)
 
-    pool_name: str | None = None
-    node_size: Literal["Small", "Medium", "Large", "XLarge", "XXLarge", "XXXLarge"] = Field(
-        default="Small",
-        validation_alias=AliasChoices("node_size", "nodeSize"),
-        serialization_alias="nodeSize",
-    )
-    node_count: int | None = Field(
-        default=None,
-        ge=3,
-        validation_alias=AliasChoices("node_count", "nodeCount"),
-        serialization_alias="nodeCount",
-    )
-    auto_scale: PoolAutoScale | None = Field(
-        default=None,
-        validation_alias=AliasChoices("auto_scale", "autoScale"),
-        serialization_alias="autoScale",
-    )
-    auto_pause: PoolAutoPause | None = Field(
-        default=None,
-        validation_alias=AliasChoices("auto_pause", "autoPause"),
-        serialization_alias="autoPause",
-    )
-    spark_version: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("spark_version", "sparkVersion"),
-        serialization_alias="sparkVersion",
-    )
-    spark_config_properties: dict[str, str] = Field(
-        default_factory=dict,
-        validation_alias=AliasChoices("spark_config_properties", "sparkConfigProperties"),
-        serialization_alias="sparkConfigProperties",
-    )
-    library_requirements: LibraryRequirements | None = Field(
-        default=None,
-        validation_alias=AliasChoices("library_requirements", "libraryRequirements"),
-        serialization_alias="libraryRequirements",
-    )
+    pool_name: str | None = Field(None, validation_alias="pool_name", serialization_alias="pool_name")
+    node_size: Literal["Small", "Medium", "Large", "XLarge", "XXLarge", "XXXLarge"] = "Small"
+    node_count: int | None = Field(default=None, ge=3)
+    auto_scale: PoolAutoScale | None = None
+    auto_pause: PoolAutoPause | None = None
+    spark_version: str | None = None
+    spark_config_properties: dict[str, str] = Field(default_factory=dict)
+    library_requirements: LibraryRequirements | None = None
 
     @field_validator("spark_config_properties", mode="before")
     @classmethod
