@@ -10,6 +10,7 @@ from typing import Any
 import azure.durable_functions as df
 from pydantic import ValidationError
 
+from jobclusters.execution.batch_logs import log_links, log_output_file, logs_container_url
 from jobclusters.execution.batch_mapping import (
     BatchMappingError,
     compute_info,
@@ -33,6 +34,13 @@ from jobclusters.services import factory
 from jobclusters.services.batch import BatchServiceError, BatchSpecError, PoolRef, make_task_id
 
 bp = df.Blueprint()
+
+
+def _logs_container() -> str | None:
+    s = factory.settings()
+    if s.batch_logs_url is None and s.mode != "local":
+        return None
+    return logs_container_url(s, factory.get_blob_refs().account_url)
 
 
 def absolutize_local_paths(command: str, base_dir: str | None) -> str:
@@ -98,16 +106,26 @@ def batch_add_chunk(payload: dict[str, Any]) -> dict[str, Any]:
         payload_model = payload_model.model_copy(
             update={"command_line": absolutize_local_paths(payload_model.command_line, inp.base_dir)}
         )
-    specs = [
-        task_spec(
-            payload_model,
-            make_task_id(inp.task_prefix, inp.start + offset),
-            inp.start + offset,
-            None if value is None else str(value),
-            inp.max_task_retries,
+    logs_url = _logs_container() if inp.log_prefix else None
+
+    def logs_for(task_id: str) -> list[Any]:
+        if logs_url is None or inp.log_prefix is None:
+            return []
+        return [log_output_file(logs_url, inp.log_prefix, task_id)]
+
+    specs = []
+    for offset, value in enumerate(inputs):
+        task_id = make_task_id(inp.task_prefix, inp.start + offset)
+        specs.append(
+            task_spec(
+                payload_model,
+                task_id,
+                inp.start + offset,
+                None if value is None else str(value),
+                inp.max_task_retries,
+                extra_output_files=logs_for(task_id),
+            )
         )
-        for offset, value in enumerate(inputs)
-    ]
     result = factory.get_batch_service().add_tasks(inp.job_id, specs)
     return AddChunkResult(
         added=len(result.added),
@@ -161,6 +179,17 @@ def batch_finish(payload: dict[str, Any]) -> dict[str, Any]:
     deleted = False
     if inp.pool_ref is not None:
         deleted = service.delete_pool(PoolRef.model_validate(inp.pool_ref))
-    return BatchFinishResult(failed_tasks=failed, failed_count=count, pool_deleted=deleted).model_dump(
-        mode="json"
-    )
+    return BatchFinishResult(
+        failed_tasks=failed, failed_count=count, pool_deleted=deleted, log_refs=_finish_log_refs(inp, failed)
+    ).model_dump(mode="json")
+
+
+def _finish_log_refs(inp: BatchFinishInput, failed: list[dict[str, Any]]) -> dict[str, str]:
+    """Links to the uploaded logs of the first failed task (else of task 0) and to the attempt's folder."""
+    logs_url = _logs_container() if inp.log_prefix and inp.task_prefix else None
+    if logs_url is None or inp.log_prefix is None or inp.task_prefix is None:
+        return {}
+    task_id = str(failed[0]["task_id"]) if failed else make_task_id(inp.task_prefix, 0)
+    links = log_links(logs_url, inp.log_prefix, task_id)
+    links["all tasks"] = f"{logs_url.split('?', 1)[0].rstrip('/')}/{inp.log_prefix}/"
+    return links

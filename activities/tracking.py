@@ -69,6 +69,13 @@ def run_record(inp: RunRecordInput) -> RunRecord:
     )
 
 
+def _log_links(inp: TaskRecordInput) -> dict[str, str]:
+    """Named links win over the single `driver` link (a Batch task's uploaded logs replace the node path)."""
+    if inp.log_refs:
+        return dict(inp.log_refs)
+    return {"driver": inp.log_ref} if inp.log_ref else {}
+
+
 def task_record(inp: TaskRecordInput) -> TaskRunRecord:
     return TaskRunRecord(
         run_id=inp.run_id,
@@ -84,7 +91,7 @@ def task_record(inp: TaskRecordInput) -> TaskRunRecord:
         secure_output=inp.secure_output,
         error_message=inp.message,
         compute=ComputeInfo.model_validate(inp.compute_info) if inp.compute_info else None,
-        links=Links(logs={"driver": inp.log_ref} if inp.log_ref else {}),
+        links=Links(logs=_log_links(inp)),
         external_id=inp.remote_id,
     )
 

@@ -34,6 +34,9 @@ class Settings(BaseModel):
     batch_account_url: str | None = Field(None, alias="BATCH_ACCOUNT_URL")
     batch_account_name: str | None = Field(None, alias="BATCH_ACCOUNT_NAME")
     batch_account_key: SecretStr | None = Field(None, alias="BATCH_ACCOUNT_KEY")
+    # Container URL Batch uploads each task's stdout/stderr to (may carry a write SAS). Local mode defaults
+    # to a container of the app's storage account; on Azure, unset means the logs stay on the nodes.
+    batch_logs_url: SecretStr | None = Field(None, alias="JOBCLUSTERS_BATCH_LOGS_URL")
 
     databricks_host: str | None = Field(None, alias="DATABRICKS_HOST")
     databricks_token: SecretStr | None = Field(None, alias="DATABRICKS_TOKEN")

@@ -13,6 +13,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from jobclusters.execution.batch_logs import log_prefix
 from jobclusters.execution.batch_mapping import chunk_ranges
 from jobclusters.execution.messages import (
     AddChunkInput,
@@ -71,6 +72,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         a.started = iso(context.current_utc_datetime)
     deadline = parse_iso(a.deadline)
     st = a.fanout or FanoutState()
+    logs_at = log_prefix(run.control_id, run.task.key, a.attempt + 1)
 
     def outcome(state: TaskState, message: str | None, **fields: Any) -> dict[str, Any]:
         return dump(
@@ -137,6 +139,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                         environment=run.environment,
                         base_dir=run.base_dir,
                         max_task_retries=per_input_retries(run.task),
+                        log_prefix=logs_at,
                     )
                 ),
             )
@@ -200,6 +203,8 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                         pool_ref=st.pool_ref,
                         terminate=True,
                         collect_failures=not st.canceled,
+                        log_prefix=logs_at if st.job_id is not None else None,
+                        task_prefix=run.task.key,
                     )
                 ),
             )
@@ -213,6 +218,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         state,
         message,
         log_ref=first_log,
+        log_refs=finish.log_refs,
         details={
             "inputs": st.count,
             "counts": st.counts,

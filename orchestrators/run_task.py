@@ -61,6 +61,7 @@ def _row(
                 "message": outcome.message,
                 "compute_info": outcome.compute_info,
                 "log_ref": outcome.log_ref,
+                "log_refs": outcome.log_refs,
                 "remote_id": outcome.remote_id,
                 "output": outcome.task_values or None,
             }

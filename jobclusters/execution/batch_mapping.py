@@ -153,9 +153,15 @@ def _output_files(payload: CommandPayload) -> list[OutputFile]:
 
 
 def task_spec(
-    payload: CommandPayload, task_id: str, index: int, input_value: str | None, max_retries: int = 0
+    payload: CommandPayload,
+    task_id: str,
+    index: int,
+    input_value: str | None,
+    max_retries: int = 0,
+    extra_output_files: list[OutputFile] | None = None,
 ) -> TaskSpec:
-    """One Batch task for one input: `{{input}}` in the command line and `JOBCLUSTERS_INPUT` carry it."""
+    """One Batch task for one input: `{{input}}` in the command line and `JOBCLUSTERS_INPUT` carry it.
+    `extra_output_files`: the task's own log upload (`batch_logs.log_output_file`)."""
     command = payload.command_line
     env = [EnvironmentSetting(name="JOBCLUSTERS_INPUT_INDEX", value=str(index))]
     if input_value is not None:
@@ -165,7 +171,7 @@ def task_spec(
         id=task_id,
         command_line=command,
         resource_files=_resource_files(payload),
-        output_files=_output_files(payload),
+        output_files=_output_files(payload) + list(extra_output_files or []),
         environment_settings=env,
         constraints=TaskConstraints(max_task_retry_count=max_retries),
         user_identity={"autoUser": {"scope": "task", "elevationLevel": "admin"}}

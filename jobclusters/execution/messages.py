@@ -85,6 +85,9 @@ class TaskOutcome(_Msg):
     outcome: str | None = Field(default=None, description="a condition task's 'true' / 'false'")
     task_values: dict[str, Any] = Field(default_factory=dict)
     log_ref: str | None = None
+    log_refs: dict[str, str] = Field(
+        default_factory=dict, description="named log links (Batch: stdout.txt, stderr.txt, all tasks)"
+    )
     remote_id: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
@@ -119,6 +122,7 @@ class TaskRecordInput(_Msg):
     message: str | None = None
     compute_info: dict[str, Any] | None = None
     log_ref: str | None = None
+    log_refs: dict[str, str] = Field(default_factory=dict)
     remote_id: str | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     output: Any = None
@@ -243,6 +247,7 @@ class AddChunkInput(_Msg):
     environment: dict[str, str] = Field(default_factory=dict)
     base_dir: str | None = None
     max_task_retries: int = 0
+    log_prefix: str | None = Field(default=None, description="blob folder of the tasks' uploaded logs")
 
 
 class AddChunkResult(_Msg):
@@ -276,9 +281,14 @@ class BatchFinishInput(_Msg):
     terminate: bool = False
     collect_failures: bool = True
     max_failures: int = Field(default=20, ge=0)
+    log_prefix: str | None = Field(default=None, description="as given to batch_add_chunk")
+    task_prefix: str | None = Field(default=None, description="Batch task id prefix: names task 0's logs")
 
 
 class BatchFinishResult(_Msg):
     failed_tasks: list[dict[str, Any]] = Field(default_factory=list)
     failed_count: int = 0
     pool_deleted: bool = False
+    log_refs: dict[str, str] = Field(
+        default_factory=dict, description="uploaded logs of the first failed task, else of the first task"
+    )
