@@ -24,9 +24,16 @@ from azure.storage.queue.aio import QueueClient
 
 from devhost.listeners import FunctionObject
 from devhost.triggers import signals
-from devhost.triggers.common import ListenerContext, TaskGroup, one_line, trigger_binding, wait_for_event
+from devhost.triggers.common import (
+    ListenerContext,
+    TaskGroup,
+    TriggerListener,
+    cancel_task,
+    one_line,
+    wait_for_event,
+)
 from devhost.triggers.connections import account_key, storage_connection
-from devhost.triggers.expressions import BlobPathPattern, parse_blob_path, resolve_settings
+from devhost.triggers.expressions import BlobPathPattern, parse_blob_path
 from devhost.triggers.outputs import encode_queue_message, prepare_outputs
 
 POISON_QUEUE = "webjobs-blobtrigger-poison"
@@ -40,17 +47,14 @@ def _etag(value: str | None) -> str:
     return (value or "").strip('"')
 
 
-class BlobTriggerListener:
+class BlobTriggerListener(TriggerListener):
     def __init__(self, ctx: ListenerContext, function: FunctionObject) -> None:
-        self.ctx = ctx
-        self.function = function
-        self.name: str = function.get_function_name()
-        binding = trigger_binding(function)
-        self.arg_name: str = binding["name"]
-        where = f"function {self.name}: blobTrigger"
-        path = resolve_settings(str(binding.get("path") or ""), ctx.services.settings, where=where)
-        self.pattern: BlobPathPattern = parse_blob_path(path, where=where)
-        self.connection = storage_connection(ctx.services.settings, binding.get("connection"), where=where)
+        super().__init__(ctx, function, "blobTrigger")
+        path = self.binding_setting("path")
+        self.pattern: BlobPathPattern = parse_blob_path(path, where=self.where)
+        self.connection = storage_connection(
+            ctx.services.settings, self.binding.get("connection"), where=self.where
+        )
         self.max_attempts = ctx.extensions.queues.maxDequeueCount
         self._known: dict[str, str] = {}
         self._inflight: set[tuple[str, str]] = set()
@@ -87,10 +91,7 @@ class BlobTriggerListener:
 
     async def stop(self) -> None:
         self._unsubscribe()
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(BaseException):
-                await self._poller
+        await cancel_task(self._poller)
         await self._tasks.drain(timeout=10.0)
         if self._service is not None:
             await self._service.close()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devhost.listeners import FunctionObject, HostServices
+from devhost.triggers.expressions import resolve_settings
 from devhost.triggers.options import Extensions, ListenerTuning
 from devhost.triggers.state import TriggerState
 
@@ -25,6 +26,31 @@ class ListenerContext:
 def trigger_binding(function: FunctionObject) -> dict[str, Any]:
     raw = function.get_trigger().get_dict_repr()
     return {k: v for k, v in raw.items() if k != "direction"}
+
+
+class TriggerListener:
+    """A listener for one function: its name, binding and argument, and the `where` its errors start with."""
+
+    def __init__(self, ctx: ListenerContext, function: FunctionObject, trigger_type: str) -> None:
+        self.ctx = ctx
+        self.function = function
+        self.name: str = function.get_function_name()
+        self.binding = trigger_binding(function)
+        self.arg_name: str = self.binding["name"]
+        self.where = f"function {self.name}: {trigger_type}"
+
+    def binding_setting(self, key: str) -> str:
+        """A binding property with its `%Name%` app settings filled in; empty when the binding lacks it."""
+        raw = str(self.binding.get(key) or "")
+        return resolve_settings(raw, self.ctx.services.settings, where=self.where)
+
+
+async def cancel_task(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a listener's loop and wait until it has ended, whatever it ends with."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
 
 
 def one_line(exc: BaseException) -> str:

@@ -22,9 +22,15 @@ from azure.storage.queue.aio import QueueClient
 
 from devhost.listeners import FunctionObject
 from devhost.triggers import signals
-from devhost.triggers.common import ListenerContext, TaskGroup, one_line, trigger_binding, wait_for_event
+from devhost.triggers.common import (
+    ListenerContext,
+    TaskGroup,
+    TriggerListener,
+    cancel_task,
+    one_line,
+    wait_for_event,
+)
 from devhost.triggers.connections import account_key, storage_connection
-from devhost.triggers.expressions import resolve_settings
 from devhost.triggers.outputs import prepare_outputs
 
 PROCESSING_VISIBILITY_S = 600
@@ -45,19 +51,15 @@ def decode_body(text: str, encoding: str) -> bytes:
         ) from exc
 
 
-class QueueTriggerListener:
+class QueueTriggerListener(TriggerListener):
     def __init__(self, ctx: ListenerContext, function: FunctionObject) -> None:
-        self.ctx = ctx
-        self.function = function
-        self.name: str = function.get_function_name()
-        binding = trigger_binding(function)
-        self.arg_name: str = binding["name"]
-        where = f"function {self.name}: queueTrigger"
-        self.queue_name = resolve_settings(str(binding.get("queueName") or ""), ctx.services.settings,
-                                           where=where).lower()
+        super().__init__(ctx, function, "queueTrigger")
+        self.queue_name = self.binding_setting("queueName").lower()
         if not self.queue_name:
-            raise ValueError(f"{where}: queueName is required")
-        self.connection = storage_connection(ctx.services.settings, binding.get("connection"), where=where)
+            raise ValueError(f"{self.where}: queueName is required")
+        self.connection = storage_connection(
+            ctx.services.settings, self.binding.get("connection"), where=self.where
+        )
         options = ctx.extensions.queues
         self.options = options
         self.batch_size = options.batchSize
@@ -83,10 +85,7 @@ class QueueTriggerListener:
 
     async def stop(self) -> None:
         self._unsubscribe()
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(BaseException):
-                await self._poller
+        await cancel_task(self._poller)
         await self._tasks.drain(timeout=10.0)
         if self._client is not None:
             await self._client.close()

@@ -17,8 +17,14 @@ from azure.functions.servicebus import ServiceBusMessage
 
 from devhost.listeners import FunctionObject
 from devhost.servicebus import LocalServiceBus, LockLost, StoredMessage, subscription_path
-from devhost.triggers.common import ListenerContext, TaskGroup, one_line, trigger_binding, wait_for_event
-from devhost.triggers.expressions import resolve_settings
+from devhost.triggers.common import (
+    ListenerContext,
+    TaskGroup,
+    TriggerListener,
+    cancel_task,
+    one_line,
+    wait_for_event,
+)
 from devhost.triggers.outputs import prepare_outputs
 
 
@@ -56,33 +62,24 @@ def to_function_message(msg: StoredMessage) -> ServiceBusMessage:
     )
 
 
-class ServiceBusTriggerListener:
+class ServiceBusTriggerListener(TriggerListener):
     def __init__(self, ctx: ListenerContext, function: FunctionObject, bus: LocalServiceBus) -> None:
-        self.ctx = ctx
-        self.function = function
+        super().__init__(ctx, function, "serviceBusTrigger")
         self.bus = bus
-        self.name: str = function.get_function_name()
-        binding = trigger_binding(function)
-        self.arg_name: str = binding["name"]
-        where = f"function {self.name}: serviceBusTrigger"
-        settings = ctx.services.settings
-        topic = binding.get("topicName")
-        if topic:
-            self.entity = resolve_settings(str(topic), settings, where=where)
-            self.subscription: str | None = resolve_settings(
-                str(binding.get("subscriptionName") or ""), settings, where=where
-            )
+        if self.binding.get("topicName"):
+            self.entity = self.binding_setting("topicName")
+            self.subscription: str | None = self.binding_setting("subscriptionName")
             if not self.subscription:
-                raise ValueError(f"{where}: subscriptionName is required with topicName")
+                raise ValueError(f"{self.where}: subscriptionName is required with topicName")
         else:
-            self.entity = resolve_settings(str(binding.get("queueName") or ""), settings, where=where)
+            self.entity = self.binding_setting("queueName")
             self.subscription = None
             if not self.entity:
-                raise ValueError(f"{where}: queueName or topicName is required")
-        if binding.get("isSessionsEnabled"):
+                raise ValueError(f"{self.where}: queueName or topicName is required")
+        if self.binding.get("isSessionsEnabled"):
             ctx.services.log.warning("function %s: sessions are not supported locally; "
                                      "messages are delivered without session ordering", self.name)
-        self.many = str(binding.get("cardinality") or "one").lower() == "many"
+        self.many = str(self.binding.get("cardinality") or "one").lower() == "many"
         self.options = ctx.extensions.serviceBus
         self.path = subscription_path(self.entity, self.subscription) if self.subscription else self.entity
         self._wake = asyncio.Event()
@@ -104,10 +101,7 @@ class ServiceBusTriggerListener:
 
     async def stop(self) -> None:
         self._remove_waker()
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(BaseException):
-                await self._poller
+        await cancel_task(self._poller)
         await self._tasks.drain(timeout=10.0)
 
     async def _poll_forever(self) -> None:

@@ -9,7 +9,6 @@ host was down fires at once with `past_due` true.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,8 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from azure.functions.timer import TimerRequest
 
 from devhost.listeners import FunctionObject
-from devhost.triggers.common import ListenerContext, one_line, trigger_binding
-from devhost.triggers.expressions import resolve_settings
+from devhost.triggers.common import ListenerContext, TriggerListener, cancel_task, one_line
 from devhost.triggers.ncrontab import Schedule, parse_schedule, shortest_interval
 from devhost.triggers.outputs import prepare_outputs
 from devhost.triggers.state import TimerStatus
@@ -38,22 +36,17 @@ def schedule_zone(settings: Mapping[str, str]) -> tzinfo:
     return UTC
 
 
-class TimerTriggerListener:
+class TimerTriggerListener(TriggerListener):
     def __init__(self, ctx: ListenerContext, function: FunctionObject) -> None:
-        self.ctx = ctx
-        self.function = function
-        self.name: str = function.get_function_name()
-        binding = trigger_binding(function)
-        self.arg_name: str = binding["name"]
-        where = f"function {self.name}: timerTrigger"
-        expression = resolve_settings(str(binding.get("schedule") or ""), ctx.services.settings, where=where)
+        super().__init__(ctx, function, "timerTrigger")
+        expression = self.binding_setting("schedule")
         try:
             self.schedule: Schedule = parse_schedule(expression)
         except ValueError as exc:
-            raise ValueError(f"{where}: {exc}") from exc
+            raise ValueError(f"{self.where}: {exc}") from exc
         self.zone = schedule_zone(ctx.services.settings)
-        self.run_on_startup = bool(binding.get("runOnStartup") or False)
-        use_monitor = binding.get("useMonitor")
+        self.run_on_startup = bool(self.binding.get("runOnStartup") or False)
+        use_monitor = self.binding.get("useMonitor")
         if use_monitor is None:
             use_monitor = shortest_interval(self.schedule, self._now()) >= timedelta(minutes=1)
         self.use_monitor = bool(use_monitor)
@@ -70,10 +63,7 @@ class TimerTriggerListener:
         )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+        await cancel_task(self._task)
 
     def _save(self, last: datetime | None, upcoming: datetime) -> None:
         if self.use_monitor:
