@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -32,10 +33,22 @@ bp = df.Blueprint()
 log = logging.getLogger("jobclusters.api")
 
 
+def status_links(req_url: str, durable_links: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """The durable client's status URLs minus `terminatePostUri`, plus `cancelPostUri`.
+
+    Terminating an instance skips run_job's cleanup (its concurrency slot stays taken, its Batch jobs and
+    cluster runs keep running), so no answer of this API hands out a terminate link; cancel is the event.
+    """
+    links = {k: v for k, v in durable_links.items() if k != "terminatePostUri"}
+    origin = urlsplit(req_url)
+    links["cancelPostUri"] = urlunsplit((origin.scheme, origin.netloc, f"/api/runs/{run_id}/cancel", "", ""))
+    return links
+
+
 def _response(req: func.HttpRequest, client: Any, result: ApiResult) -> func.HttpResponse:
     if result.started_run is not None:
         check = client.create_check_status_response(req, result.started_run)
-        links = json.loads(check.get_body())
+        links = status_links(req.url, json.loads(check.get_body()), result.started_run)
         body = {**result.body, "status_urls": links}
         headers = {"Location": links["statusQueryGetUri"], "Retry-After": "2"}
         return func.HttpResponse(

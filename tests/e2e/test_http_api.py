@@ -106,6 +106,30 @@ def test_cancel_stops_a_running_job(app_host: AppHost) -> None:
     assert view["tasks"]["never"]["state"] != "SUCCESS"
 
 
+def test_start_answers_link_the_cancel_event_never_a_terminate_and_a_cancel_frees_the_slot(
+    app_host: AppHost,
+) -> None:
+    """Terminating would leave the job's only concurrency slot taken: the next run would be SKIPPED."""
+    client = app_host.client
+    job = client.register_job(batch_job("one-at-a-time", {"sleepy": "sleep 60"}, max_concurrent_runs=1))
+    for round_ in range(2):
+        started = client.start_job(job["job_id"], idempotency_key=f"one-at-a-time-{round_}")
+        links = started["status_urls"]
+        assert "terminatePostUri" not in links
+        assert links["cancelPostUri"] == f"{client.base_url}/api/runs/{started['run_id']}/cancel"
+        run_id = started["run_id"]
+        wait_for(
+            lambda: client.get_run(run_id)["tasks"]["sleepy"]["state"] == "RUNNING",  # noqa: B023
+            60,
+            f"run {round_ + 1} to hold the slot",
+        )
+        response = requests.post(
+            links["cancelPostUri"], headers={"x-functions-key": client.key or ""}, json={}, timeout=10
+        )
+        assert response.status_code == 202
+        assert app_host.wait_run_done(run_id, timeout=60)["result"] == "CANCELED"
+
+
 def test_repair_reruns_only_the_failed_task_and_its_dependents(app_host: AppHost, tmp_path: Path) -> None:
     client = app_host.client
     marker = tmp_path / "fixed"
