@@ -66,8 +66,8 @@ def durable_name(fn: Function) -> str:
     return str(explicit) if explicit else str(fn.get_function_name())
 
 
-def read_local_settings(app_dir: Path) -> dict[str, str]:
-    path = app_dir / "local.settings.json"
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """The top-level object of an optional JSON file (empty when the file is absent)."""
     if not path.exists():
         return {}
     try:
@@ -76,7 +76,12 @@ def read_local_settings(app_dir: Path) -> dict[str, str]:
         raise AppLoadError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise AppLoadError(f"{path}: expected a JSON object at the top level")
-    values = data.get("Values", {})
+    return data
+
+
+def read_local_settings(app_dir: Path) -> dict[str, str]:
+    path = app_dir / "local.settings.json"
+    values = _read_json_object(path).get("Values", {})
     if not isinstance(values, dict):
         raise AppLoadError(f"{path}: $.Values must be an object of strings")
     out: dict[str, str] = {}
@@ -93,16 +98,7 @@ def read_local_settings(app_dir: Path) -> dict[str, str]:
 
 
 def read_host_json(app_dir: Path) -> dict[str, Any]:
-    path = app_dir / "host.json"
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise AppLoadError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise AppLoadError(f"{path}: expected a JSON object at the top level")
-    return data
+    return _read_json_object(app_dir / "host.json")
 
 
 def _find_app_object(module: Any, path: Path) -> Any:
