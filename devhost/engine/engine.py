@@ -486,6 +486,10 @@ class DurableEngine:
         except Exception:
             self._completions[:0] = batch
             raise
+        self._deliver(delivered)
+
+    def _deliver(self, delivered: list[tuple[str, int, dict[str, Any]]]) -> None:
+        """Hand messages already stored to the in-memory runtimes of their instances (if loaded)."""
         for instance_id, mid, body in delivered:
             rt = self._runtimes.get(instance_id)
             if rt is not None:
@@ -523,11 +527,7 @@ class DurableEngine:
             for timer in due:
                 heapq.heappush(self._timers, timer)
             raise
-        for instance_id, mid, body in delivered:
-            rt = self._runtimes.get(instance_id)
-            if rt is not None:
-                rt.inbox.append((mid, body))
-                self._mark_ready(instance_id)
+        self._deliver(delivered)
 
     def _record_timers(
         self, due: list[_Timer], now: datetime, delivered: list[tuple[str, int, dict[str, Any]]]
