@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -229,6 +230,11 @@ def test_batch_activities_run_twice_create_each_pool_job_and_task_once(app_env: 
     assert call(batch.batch_add_chunk, chunk)["added"] == 3, "a retried chunk finds its tasks already there"
     counts = factory.get_batch_service().get_task_counts(first["job_id"])
     assert counts.total == 3
+    deadline = time.monotonic() + 30
+    while factory.get_batch_service().get_task_counts(first["job_id"]).completed < 3:
+        # finishing earlier would end running tasks by the job terminate: they would count as failed
+        assert time.monotonic() < deadline, "the three tasks did not complete"
+        time.sleep(0.05)
     finish = {"job_id": first["job_id"], "pool_ref": first["pool_ref"], "terminate": True}
     assert call(batch.batch_finish, finish)["pool_deleted"] is True
     assert call(batch.batch_finish, finish)["failed_count"] == 0
