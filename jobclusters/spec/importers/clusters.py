@@ -195,16 +195,20 @@ def import_hdinsight(root: Node) -> Job | None:
         home=dict(resource.value),
         source_path=resource.path,
     )
-    resource.warning(
-        None,
+    return _cluster_only_job(
+        resource, name, spec, "hdinsight",
         "a cluster definition has no tasks: Spark (Livy), Hive and MapReduce jobs name it as their compute",
-        "no-tasks",
     )
+
+
+def _cluster_only_job(node: Node, name: str, spec: ClusterSpec, source_format: str, no_tasks: str) -> Job:
+    """A definition of compute alone becomes a job with that one cluster and no tasks, said in a warning."""
+    node.warning(None, no_tasks, "no-tasks")
     return Job(
         name=name,
         job_clusters=[JobCluster(key=name, cluster=spec)],
         tags=dict(spec.tags),
-        source_format="hdinsight",
+        source_format=source_format,
     )
 
 
@@ -261,16 +265,9 @@ def import_synapse_pool(root: Node) -> Job | None:
         home=dict(root.value),
         source_path=root.path,
     )
-    root.warning(
-        None,
+    return _cluster_only_job(
+        root, name, spec, "synapse-pool",
         "a Spark pool definition has no tasks: notebooks and Spark jobs name it as their sparkPool",
-        "no-tasks",
-    )
-    return Job(
-        name=name,
-        job_clusters=[JobCluster(key=name, cluster=spec)],
-        tags=dict(spec.tags),
-        source_format="synapse-pool",
     )
 
 
