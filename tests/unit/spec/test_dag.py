@@ -203,13 +203,21 @@ ALL_CONDITION_SETS = [
 ]
 
 
+def adf_pipeline(*tasks: Task) -> Job:
+    return Job(name="p", engine_rules=EngineRules.ADF, tasks=list(tasks))
+
+
+def after(parent: str, *conditions: DependencyCondition) -> list[Dependency]:
+    return [Dependency(task_key=parent, conditions=list(conditions))]
+
+
 def adf_job(*deps: tuple[str, tuple[DependencyCondition, ...]]) -> Job:
     roots = [Task(key=name) for name, _ in deps]
     child = Task(
         key="child",
         depends_on=[Dependency(task_key=name, conditions=list(conds)) for name, conds in deps],
     )
-    return Job(name="p", engine_rules=EngineRules.ADF, tasks=[*roots, child])
+    return adf_pipeline(*roots, child)
 
 
 @pytest.mark.parametrize("conditions", ALL_CONDITION_SETS, ids=lambda c: "|".join(x.value for x in c))
@@ -242,15 +250,9 @@ def test_adf_timeout_counts_as_failed() -> None:
 
 
 def test_adf_try_catch_ends_succeeded_when_the_handler_succeeds() -> None:
-    job = Job(
-        name="p",
-        engine_rules=EngineRules.ADF,
-        tasks=[
-            Task(key="try"),
-            Task(
-                key="catch", depends_on=[Dependency(task_key="try", conditions=[DependencyCondition.FAILED])]
-            ),
-        ],
+    job = adf_pipeline(
+        Task(key="try"),
+        Task(key="catch", depends_on=after("try", DependencyCondition.FAILED)),
     )
     sim = simulate(job, {"try": F})
     assert sim.tasks == {"try": F, "catch": S}
@@ -258,19 +260,10 @@ def test_adf_try_catch_ends_succeeded_when_the_handler_succeeds() -> None:
 
 
 def test_adf_do_if_else_ends_failed_because_the_skipped_leaf_defers_to_its_failed_parent() -> None:
-    job = Job(
-        name="p",
-        engine_rules=EngineRules.ADF,
-        tasks=[
-            Task(key="do"),
-            Task(
-                key="on_ok",
-                depends_on=[Dependency(task_key="do", conditions=[DependencyCondition.SUCCEEDED])],
-            ),
-            Task(
-                key="on_fail", depends_on=[Dependency(task_key="do", conditions=[DependencyCondition.FAILED])]
-            ),
-        ],
+    job = adf_pipeline(
+        Task(key="do"),
+        Task(key="on_ok", depends_on=after("do", DependencyCondition.SUCCEEDED)),
+        Task(key="on_fail", depends_on=after("do", DependencyCondition.FAILED)),
     )
     sim = simulate(job, {"do": F})
     assert sim.tasks == {"do": F, "on_ok": SK, "on_fail": S}
@@ -279,29 +272,16 @@ def test_adf_do_if_else_ends_failed_because_the_skipped_leaf_defers_to_its_faile
 
 
 def test_adf_completed_handler_makes_a_failed_step_proceed() -> None:
-    job = Job(
-        name="p",
-        engine_rules=EngineRules.ADF,
-        tasks=[
-            Task(key="a"),
-            Task(
-                key="next", depends_on=[Dependency(task_key="a", conditions=[DependencyCondition.COMPLETED])]
-            ),
-        ],
-    )
+    job = adf_pipeline(Task(key="a"), Task(key="next", depends_on=after("a", DependencyCondition.COMPLETED)))
     assert simulate(job, {"a": F}).result == RunResult.SUCCESS
     assert simulate(job, {"next": F}).result == RunResult.FAILED
 
 
 def test_adf_skipped_leaf_defers_up_a_chain_of_skipped_parents() -> None:
-    job = Job(
-        name="p",
-        engine_rules=EngineRules.ADF,
-        tasks=[
-            Task(key="a"),
-            Task(key="b", depends_on=[Dependency(task_key="a", conditions=[DependencyCondition.FAILED])]),
-            Task(key="c", depends_on=[Dependency(task_key="b")]),
-        ],
+    job = adf_pipeline(
+        Task(key="a"),
+        Task(key="b", depends_on=after("a", DependencyCondition.FAILED)),
+        Task(key="c", depends_on=[Dependency(task_key="b")]),
     )
     sim = simulate(job)
     assert sim.tasks == {"a": S, "b": SK, "c": SK}
