@@ -18,25 +18,16 @@ PROJECT = Path(__file__).resolve().parents[2]
 APP = PROJECT / "tests" / "conformance" / "apps" / "basic"
 
 
+def _orchestrate(function: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "devhost", "--app", str(APP), "orchestrate", function, *args]
+
+
 def _command(state: Path, log: Path, n: int) -> list[str]:
     spec = json.dumps({"n": n, "log": str(log), "sleep": 0.05})
-    return [
-        sys.executable,
-        "-m",
-        "devhost",
-        "--app",
-        str(APP),
-        "orchestrate",
-        "sequence_with_log",
-        "--input",
-        spec,
-        "--state",
-        str(state),
-        "--instance-id",
-        "crash-1",
-        "--timeout",
-        "60",
-    ]
+    return _orchestrate(
+        "sequence_with_log", "--input", spec, "--state", str(state),
+        "--instance-id", "crash-1", "--timeout", "60",
+    )
 
 
 def _ends(log: Path) -> int:
@@ -86,21 +77,7 @@ def test_orchestrate_exits_promptly_while_a_recovered_activity_still_runs(tmp_pa
     state, log = tmp_path / "state", tmp_path / "slow.log"
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     spec = json.dumps({"n": 1, "log": str(log), "sleep": 60})
-    slow = [
-        sys.executable,
-        "-m",
-        "devhost",
-        "--app",
-        str(APP),
-        "orchestrate",
-        "sequence_with_log",
-        "--input",
-        spec,
-        "--state",
-        str(state),
-        "--instance-id",
-        "slow",
-    ]
+    slow = _orchestrate("sequence_with_log", "--input", spec, "--state", str(state), "--instance-id", "slow")
     proc = subprocess.Popen(slow, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while not (log.exists() and "start 0" in log.read_text()):
@@ -111,17 +88,7 @@ def test_orchestrate_exits_promptly_while_a_recovered_activity_still_runs(tmp_pa
 
     started = time.monotonic()
     quick = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "devhost",
-            "--app",
-            str(APP),
-            "orchestrate",
-            "chaining",
-            "--state",
-            str(state),
-        ],
+        _orchestrate("chaining", "--state", str(state)),
         cwd=PROJECT,
         env=env,
         capture_output=True,
