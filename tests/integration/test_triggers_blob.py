@@ -31,9 +31,7 @@ def test_uploaded_blob_runs_the_function_and_writes_the_output_blob(
     incoming = blobs.create_container(settings["IN_CONTAINER"])
 
     async def scenario() -> None:
-        module, functions = harness.load_app(APP)
-        listeners = await harness.start(harness.services(tmp_path, settings), functions, {"blob_copy"})
-        try:
+        async with harness.running({"blob_copy"}, tmp_path, settings) as module:
             incoming.upload_blob("report.v1.csv", b"a,b\n1,2\n")
             out = blobs.get_blob_client(settings["OUT_CONTAINER"], "report.v1-copy.csv")
             await harness.wait_until(out.exists, what="output blob")
@@ -42,8 +40,6 @@ def test_uploaded_blob_runs_the_function_and_writes_the_output_blob(
             assert seen["name"] == f"{settings['IN_CONTAINER']}/report.v1.csv"
             assert seen["length"] == 8
             assert seen["uri"].endswith(f"/{settings['IN_CONTAINER']}/report.v1.csv")
-        finally:
-            await harness.stop(listeners)
 
     asyncio.run(scenario())
 
@@ -63,17 +59,13 @@ def test_a_blob_version_fires_once_across_a_listener_restart_and_again_when_chan
         await harness.wait_until(lambda: first.EVENTS, what="first run")
         await harness.stop(listeners)
 
-        second, functions = harness.load_app(APP)
-        listeners = await harness.start(harness.services(tmp_path, settings), functions, {"blob_copy"})
-        try:
+        async with harness.running({"blob_copy"}, tmp_path, settings) as second:
             await asyncio.sleep(0.6)  # a dozen polls of the unchanged container
             assert second.EVENTS == []
             incoming.upload_blob("data.txt", b"two", overwrite=True)
             await harness.wait_until(lambda: second.EVENTS, what="run for the changed blob")
             await asyncio.sleep(0.3)
             assert len(second.EVENTS) == 1 and len(first.EVENTS) == 1
-        finally:
-            await harness.stop(listeners)
 
     asyncio.run(scenario())
 
@@ -99,10 +91,7 @@ def test_blob_whose_function_always_fails_lands_in_the_poison_queue(
         return found
 
     async def scenario() -> None:
-        module, functions = harness.load_app(APP)
-        host = harness.services(tmp_path, settings)
-        listeners = await harness.start(host, functions, {"blob_always_fails"})
-        try:
+        async with harness.running({"blob_always_fails"}, tmp_path, settings) as module:
             failing.upload_blob("bad.bin", b"\x00")
             [message] = await harness.wait_until(poison_for_this_test, what="poison message")
             assert message["BlobName"] == "bad.bin"
@@ -112,7 +101,5 @@ def test_blob_whose_function_always_fails_lands_in_the_poison_queue(
             assert len(module.EVENTS) == 5
             await asyncio.sleep(0.3)
             assert len(module.EVENTS) == 5  # settled: no sixth attempt
-        finally:
-            await harness.stop(listeners)
 
     asyncio.run(scenario())

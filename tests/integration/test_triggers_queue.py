@@ -12,7 +12,6 @@ from azure.storage.queue import QueueClient
 from tests.integration.apps.triggers_support import harness
 
 pytestmark = pytest.mark.integration
-APP = harness.APPS / "triggers_app"
 HOST_JSON = {"version": "2.0", "extensions": {"queues": {"maxDequeueCount": 3, "batchSize": 4,
                                                           "visibilityTimeout": "00:00:00"}}}
 
@@ -41,17 +40,12 @@ def test_queue_message_runs_the_function_with_a_real_queue_message_and_writes_th
     out = QueueClient.from_connection_string(storage_connection, settings["OUT_QUEUE"])
 
     async def scenario() -> None:
-        module, functions = harness.load_app(APP)
-        host = harness.services(tmp_path, settings, HOST_JSON)
-        listeners = await harness.start(host, functions, {"queue_worker"})
-        try:
+        async with harness.running({"queue_worker"}, tmp_path, settings, HOST_JSON) as module:
             sent = work.send_message(b64("hello"))
             assert await harness.wait_until(lambda: texts(out), what="output message") == ["done:hello"]
             [(_, seen)] = module.EVENTS
             assert seen == {"body": "hello", "dequeue_count": 1, "id": sent.id}
             await harness.wait_until(lambda: not work.peek_messages(), what="trigger message deleted")
-        finally:
-            await harness.stop(listeners)
 
     asyncio.run(scenario())
 
@@ -64,16 +58,11 @@ def test_failing_message_is_retried_then_moved_to_the_poison_queue_after_max_deq
     poison = QueueClient.from_connection_string(storage_connection, settings["WORK_QUEUE"] + "-poison")
 
     async def scenario() -> None:
-        module, functions = harness.load_app(APP)
-        host = harness.services(tmp_path, settings, HOST_JSON)
-        listeners = await harness.start(host, functions, {"queue_worker"})
-        try:
+        async with harness.running({"queue_worker"}, tmp_path, settings, HOST_JSON) as module:
             work.send_message(b64("fail-me"))
             assert await harness.wait_until(lambda: texts(poison), what="poison message") == ["fail-me"]
             assert [e["dequeue_count"] for _, e in module.EVENTS] == [1, 2, 3]
             assert work.peek_messages() == []
-        finally:
-            await harness.stop(listeners)
 
     asyncio.run(scenario())
 
@@ -86,15 +75,10 @@ def test_message_that_is_not_base64_goes_to_poison_without_running(
     poison = QueueClient.from_connection_string(storage_connection, settings["WORK_QUEUE"] + "-poison")
 
     async def scenario() -> None:
-        module, functions = harness.load_app(APP)
-        host = harness.services(tmp_path, settings, HOST_JSON)
-        listeners = await harness.start(host, functions, {"queue_worker"})
-        try:
+        async with harness.running({"queue_worker"}, tmp_path, settings, HOST_JSON) as module:
             work.send_message("not base64 at all!")
             await harness.wait_until(lambda: queue_exists(poison) and poison.peek_messages(), what="poison")
             assert module.EVENTS == []
-        finally:
-            await harness.stop(listeners)
 
     asyncio.run(scenario())
 

@@ -12,7 +12,6 @@ from devhost.servicebus import EntityProperties, LocalServiceBus
 from tests.integration.apps.triggers_support import harness
 
 pytestmark = pytest.mark.integration
-APP = harness.APPS / "triggers_app"
 
 
 def settings_for() -> dict[str, str]:
@@ -26,10 +25,7 @@ def test_message_reaches_the_handler_with_its_properties_and_the_output_fans_out
     settings = settings_for()
 
     async def scenario() -> None:
-        module, functions = harness.load_app(APP)
-        host = harness.services(tmp_path, settings)
-        listeners = await harness.start(host, functions, {"sb_worker", "sb_audit"})
-        try:
+        async with harness.running({"sb_worker", "sb_audit"}, tmp_path, settings) as module:
             LocalServiceBus(tmp_path).send(
                 settings["SB_QUEUE"], {"order": 7}, message_id="m-7", correlation_id="corr-7",
                 application_properties={"tenant": "contoso"},
@@ -42,8 +38,6 @@ def test_message_reaches_the_handler_with_its_properties_and_the_output_fans_out
             assert worker["content_type"] == "application/json" and worker["delivery_count"] == 1
             assert next(e for k, e in module.EVENTS if k == "sb_audit") == {"handled": '{"order": 7}'}
             assert LocalServiceBus(tmp_path).peek(settings["SB_QUEUE"]) == []  # completed
-        finally:
-            await harness.stop(listeners)
 
     asyncio.run(scenario())
 
@@ -56,9 +50,7 @@ def test_failing_handler_dead_letters_the_message_after_max_delivery_count_with_
     bus.create_queue(settings["SB_QUEUE"], EntityProperties(MaxDeliveryCount=4))
 
     async def scenario() -> None:
-        module, functions = harness.load_app(APP)
-        listeners = await harness.start(harness.services(tmp_path, settings), functions, {"sb_worker"})
-        try:
+        async with harness.running({"sb_worker"}, tmp_path, settings) as module:
             bus.send(settings["SB_QUEUE"], "fail please", message_id="doomed")
             [dead] = await harness.wait_until(
                 lambda: bus.dead_letters(settings["SB_QUEUE"]), what="dead letter"
@@ -69,8 +61,6 @@ def test_failing_handler_dead_letters_the_message_after_max_delivery_count_with_
             assert "after 4 delivery attempts" in description
             assert "RuntimeError: handler refuses fail please" in description
             assert [e["delivery_count"] for _, e in module.EVENTS] == [1, 2, 3, 4]
-        finally:
-            await harness.stop(listeners)
 
     asyncio.run(scenario())
 
@@ -79,9 +69,7 @@ def test_scheduled_message_is_delivered_no_earlier_than_its_enqueue_time(tmp_pat
     settings = settings_for()
 
     async def scenario() -> None:
-        module, functions = harness.load_app(APP)
-        listeners = await harness.start(harness.services(tmp_path, settings), functions, {"sb_worker"})
-        try:
+        async with harness.running({"sb_worker"}, tmp_path, settings) as module:
             at = datetime.now(UTC) + timedelta(seconds=0.8)
             LocalServiceBus(tmp_path).send(settings["SB_QUEUE"], "later", scheduled_enqueue_time=at)
             await asyncio.sleep(0.5)
@@ -89,8 +77,6 @@ def test_scheduled_message_is_delivered_no_earlier_than_its_enqueue_time(tmp_pat
             await harness.wait_until(lambda: module.EVENTS, what="scheduled delivery")
             assert datetime.now(UTC) >= at
             assert module.EVENTS[0][1]["enqueued"] >= at - timedelta(milliseconds=5)
-        finally:
-            await harness.stop(listeners)
 
     asyncio.run(scenario())
 
@@ -102,12 +88,8 @@ def test_messages_sent_while_the_host_is_down_are_delivered_after_it_starts(tmp_
         LocalServiceBus(tmp_path).send(settings["SB_QUEUE"], json.dumps({"n": n}))
 
     async def scenario() -> None:
-        module, functions = harness.load_app(APP)
-        listeners = await harness.start(harness.services(tmp_path, settings), functions, {"sb_worker"})
-        try:
+        async with harness.running({"sb_worker"}, tmp_path, settings) as module:
             await harness.wait_until(lambda: len(module.EVENTS) == 3, what="three deliveries")
             assert sorted(json.loads(e["body"])["n"] for _, e in module.EVENTS) == [0, 1, 2]
-        finally:
-            await harness.stop(listeners)
 
     asyncio.run(scenario())

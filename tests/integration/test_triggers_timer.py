@@ -12,14 +12,8 @@ APP = harness.APPS / "triggers_app"
 
 def test_every_second_schedule_fires_once_per_second_on_whole_seconds(tmp_path: Path) -> None:
     async def scenario() -> list[datetime]:
-        module, functions = harness.load_app(APP)
-        listeners = await harness.start(
-            harness.services(tmp_path, {"TIMER_SCHEDULE": "* * * * * *"}), functions, {"ticker"}
-        )
-        try:
+        async with harness.running({"ticker"}, tmp_path, {"TIMER_SCHEDULE": "* * * * * *"}) as module:
             await harness.wait_until(lambda: len(module.EVENTS) >= 3, timeout=6, what="three ticks")
-        finally:
-            await harness.stop(listeners)
         return [datetime.fromisoformat(e["status"]["Next"]) for _, e in module.EVENTS]
 
     nexts = asyncio.run(scenario())
@@ -35,14 +29,8 @@ def test_missed_occurrence_fires_at_start_with_past_due_when_the_monitor_is_on(t
     state.close()
 
     async def scenario() -> list[dict[str, object]]:
-        module, functions = harness.load_app(APP)
-        listeners = await harness.start(
-            harness.services(tmp_path, {"TIMER_SCHEDULE": "0 0 * * * *"}), functions, {"ticker"}
-        )
-        try:
+        async with harness.running({"ticker"}, tmp_path, {"TIMER_SCHEDULE": "0 0 * * * *"}) as module:
             await harness.wait_until(lambda: module.EVENTS, timeout=5, what="past-due run")
-        finally:
-            await harness.stop(listeners)
         return [e for _, e in module.EVENTS]
 
     [run] = asyncio.run(scenario())
@@ -54,12 +42,8 @@ def test_missed_occurrence_fires_at_start_with_past_due_when_the_monitor_is_on(t
 
 def test_run_on_startup_fires_immediately_without_past_due(tmp_path: Path) -> None:
     async def scenario() -> list[dict[str, object]]:
-        module, functions = harness.load_app(APP)
-        listeners = await harness.start(harness.services(tmp_path, {}), functions, {"yearly_on_startup"})
-        try:
+        async with harness.running({"yearly_on_startup"}, tmp_path, {}) as module:
             await harness.wait_until(lambda: module.EVENTS, timeout=5, what="startup run")
-        finally:
-            await harness.stop(listeners)
         return [e for _, e in module.EVENTS]
 
     assert asyncio.run(scenario()) == [{"past_due": False}]
@@ -80,14 +64,8 @@ def test_a_bad_schedule_leaves_the_function_out_without_stopping_the_host(tmp_pa
 
 def test_a_run_longer_than_the_interval_never_overlaps_the_next(tmp_path: Path) -> None:
     async def scenario() -> list[tuple[float, float]]:
-        module, functions = harness.load_app(APP)
-        listeners = await harness.start(
-            harness.services(tmp_path, {"SLOW_SCHEDULE": "* * * * * *"}), functions, {"slow_ticker"}
-        )
-        try:
+        async with harness.running({"slow_ticker"}, tmp_path, {"SLOW_SCHEDULE": "* * * * * *"}) as module:
             await harness.wait_until(lambda: len(module.EVENTS) >= 2, timeout=8, what="two slow runs")
-        finally:
-            await harness.stop(listeners)
         return [span for _, span in module.EVENTS]
 
     spans = asyncio.run(scenario())

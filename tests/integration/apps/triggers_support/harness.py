@@ -4,13 +4,14 @@ directly, start and stop listeners inside one event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import inspect
 import itertools
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -66,6 +67,18 @@ async def start(host: HostServices, functions: Sequence[FunctionObject], names: 
 async def stop(listeners: Sequence[TriggerListener]) -> None:
     for listener in listeners:
         await listener.stop()
+
+
+@contextlib.asynccontextmanager
+async def running(names: set[str], state_dir: Path, settings: Mapping[str, str],
+                  host_json: Mapping[str, Any] | None = None) -> AsyncIterator[ModuleType]:
+    """The test app, freshly loaded, with the named functions' listeners started; stopped on the way out."""
+    module, functions = load_app(APPS / "triggers_app")
+    listeners = await start(services(state_dir, settings, host_json), functions, names)
+    try:
+        yield module
+    finally:
+        await stop(listeners)
 
 
 async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
