@@ -46,6 +46,21 @@ async def run_to_end(
     return await engine.wait_for_terminal(instance_id, timeout=timeout)
 
 
+async def run_to_end_with_history(
+    engine: DurableEngine,
+    name: str,
+    value: Any = None,
+    *,
+    timeout: float = 20,
+    instance_id: str | None = None,
+) -> InstanceState:
+    """`run_to_end`, then the instance read back with its history."""
+    state = await run_to_end(engine, name, value, timeout=timeout, instance_id=instance_id)
+    full = await engine.get_instance(state.instance_id, show_history=True)
+    assert full is not None
+    return full
+
+
 async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await check():

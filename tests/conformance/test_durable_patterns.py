@@ -9,7 +9,14 @@ from pathlib import Path
 from devhost.app_loader import LoadedApp
 from devhost.engine import DurableEngine
 from devhost.engine_api import InstanceQuery, InstanceState, RuntimeStatus
-from tests.conformance.helpers import output, run_to_end, run_with_engine, scheduled, wait_until
+from tests.conformance.helpers import (
+    output,
+    run_to_end,
+    run_to_end_with_history,
+    run_with_engine,
+    scheduled,
+    wait_until,
+)
 
 
 def test_function_chaining_returns_each_activity_result_in_order(basic_app: LoadedApp) -> None:
@@ -19,13 +26,7 @@ def test_function_chaining_returns_each_activity_result_in_order(basic_app: Load
 
 
 def test_fan_out_schedules_every_activity_in_order_then_fans_in(basic_app: LoadedApp) -> None:
-    async def scenario(engine: DurableEngine) -> InstanceState:
-        state = await run_to_end(engine, "FanOut", 25)
-        full = await engine.get_instance(state.instance_id, show_history=True)
-        assert full is not None
-        return full
-
-    state = run_with_engine(basic_app, scenario)
+    state = run_with_engine(basic_app, lambda e: run_to_end_with_history(e, "FanOut", 25))
     assert output(state) == sum(2 * i for i in range(25))
     assert state.history is not None
     tasks = [ev for ev in state.history if ev["EventType"] == 4]
@@ -39,13 +40,9 @@ def test_sync_and_async_activities_both_run(basic_app: LoadedApp) -> None:
 
 
 def test_monitor_loops_with_timers_and_continue_as_new_in_virtual_time(basic_app: LoadedApp) -> None:
-    async def scenario(engine: DurableEngine) -> InstanceState:
-        state = await run_to_end(engine, "monitor", timeout=10)
-        full = await engine.get_instance(state.instance_id, show_history=True)
-        assert full is not None
-        return full
-
-    state = run_with_engine(basic_app, scenario, virtual_time=True)
+    state = run_with_engine(
+        basic_app, lambda e: run_to_end_with_history(e, "monitor", timeout=10), virtual_time=True
+    )
     assert state.runtime_status is RuntimeStatus.COMPLETED
     assert output(state) == [0, 2, 4, 6]
     # Three 30-minute timers passed in virtual time; the history holds only the last execution.
@@ -126,13 +123,7 @@ def test_uncaught_activity_failure_fails_the_orchestration(basic_app: LoadedApp)
 
 
 def test_retry_exhaustion_is_attempt_timer_pairs_with_the_extra_timer(basic_app: LoadedApp) -> None:
-    async def scenario(engine: DurableEngine) -> InstanceState:
-        state = await run_to_end(engine, "retry_exhausted")
-        full = await engine.get_instance(state.instance_id, show_history=True)
-        assert full is not None
-        return full
-
-    state = run_with_engine(basic_app, scenario)
+    state = run_with_engine(basic_app, lambda e: run_to_end_with_history(e, "retry_exhausted"))
     assert "boom: always" in output(state)["failed"]
     assert state.history is not None
     assert scheduled(state.history) == [
@@ -157,10 +148,7 @@ def test_custom_status_is_visible_and_keeps_the_last_value(basic_app: LoadedApp)
 
 def test_new_uuid_and_current_time_are_stable_across_replays(basic_app: LoadedApp) -> None:
     async def scenario(engine: DurableEngine) -> InstanceState:
-        state = await run_to_end(engine, "deterministic_values")
-        full = await engine.get_instance(state.instance_id, show_history=True)
-        assert full is not None
-        return full
+        return await run_to_end_with_history(engine, "deterministic_values")
 
     # check_replay replays the whole history every episode and compares with the live generator.
     state = run_with_engine(basic_app, scenario, check_replay=True)
@@ -237,13 +225,9 @@ def test_calling_an_unknown_entity_fails_the_orchestration(basic_app: LoadedApp)
 def test_when_all_waits_for_every_child_before_the_next_action_even_after_a_failure(
     basic_app: LoadedApp,
 ) -> None:
-    async def scenario(engine: DurableEngine) -> InstanceState:
-        state = await run_to_end(engine, "when_all_with_failure")
-        full = await engine.get_instance(state.instance_id, show_history=True)
-        assert full is not None
-        return full
-
-    state = run_with_engine(basic_app, scenario, check_replay=True)
+    state = run_with_engine(
+        basic_app, lambda e: run_to_end_with_history(e, "when_all_with_failure"), check_replay=True
+    )
     assert output(state) == {
         "error": "Activity function 'boom' failed: RuntimeError: boom: in-all",
         "after": 42,
