@@ -69,6 +69,14 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 10) 
         await asyncio.sleep(0.01)
 
 
+async def wait_for_custom_status(engine: DurableEngine, instance_id: str, value: Any) -> None:
+    async def reached() -> bool:
+        state = await engine.get_instance(instance_id)
+        return state is not None and state.custom_status == json.dumps(value)
+
+    await wait_until(reached)
+
+
 def output(state: InstanceState) -> Any:
     return json.loads(state.output) if state.output is not None else None
 

@@ -15,6 +15,7 @@ from tests.conformance.helpers import (
     run_to_end_with_history,
     run_with_engine,
     scheduled,
+    wait_for_custom_status,
     wait_until,
 )
 
@@ -55,12 +56,7 @@ def test_monitor_loops_with_timers_and_continue_as_new_in_virtual_time(basic_app
 def test_human_interaction_event_wins_the_race_against_the_timer(basic_app: LoadedApp) -> None:
     async def scenario(engine: DurableEngine) -> InstanceState:
         instance_id = await engine.start_new("approval", input_json="3600")
-
-        async def waiting() -> bool:
-            st = await engine.get_instance(instance_id)
-            return st is not None and st.custom_status == json.dumps("waiting")
-
-        await wait_until(waiting)
+        await wait_for_custom_status(engine, instance_id, "waiting")
         await engine.raise_event(instance_id, "Approval", json.dumps("alice"))
         return await engine.wait_for_terminal(instance_id, timeout=10)
 

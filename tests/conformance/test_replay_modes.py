@@ -9,7 +9,14 @@ from typing import Any
 from devhost.app_loader import LoadedApp
 from devhost.engine import DurableEngine
 from devhost.engine_api import InstanceState, RuntimeStatus
-from tests.conformance.helpers import output, run_to_end, run_with_engine, scheduled, wait_until
+from tests.conformance.helpers import (
+    output,
+    run_to_end,
+    run_with_engine,
+    scheduled,
+    wait_for_custom_status,
+    wait_until,
+)
 
 SCENARIOS: list[tuple[str, Any]] = [
     ("chaining", {"n": 5}),
@@ -86,12 +93,7 @@ def test_restart_replays_history_and_detects_non_determinism(basic_app: LoadedAp
 
     async def first(engine: DurableEngine) -> str:
         instance_id = await engine.start_new("nondeterministic", instance_id="nd-1")
-
-        async def first_done() -> bool:
-            st = await engine.get_instance(instance_id)
-            return st is not None and st.custom_status == json.dumps("first done")
-
-        await wait_until(first_done)
+        await wait_for_custom_status(engine, instance_id, "first done")
         return instance_id
 
     async def second(engine: DurableEngine) -> InstanceState:
