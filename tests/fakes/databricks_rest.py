@@ -18,7 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlparse
 
 Answer = tuple[int, dict[str, str], Any]
@@ -100,7 +100,7 @@ class LoopbackJsonServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_port}"
 
-    def __enter__(self) -> LoopbackJsonServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -297,10 +297,6 @@ class FakeDatabricks(LoopbackJsonServer):
         self.task_runs: dict[int, FakeTask] = {}
         self._by_token: dict[str, int] = {}
         self._next_id = 1000
-
-    def __enter__(self) -> FakeDatabricks:
-        super().__enter__()
-        return self
 
     # -- test controls
 

@@ -83,10 +83,6 @@ class FakeHDInsight(LoopbackJsonServer):
         self.jobs: dict[str, FakeTempletonJob] = {}
         self._next = 0
 
-    def __enter__(self) -> FakeHDInsight:
-        super().__enter__()
-        return self
-
     def set_batch(self, batch_id: int, state: str, log: list[str] | None = None) -> None:
         with self.lock:
             batch = self.batches[batch_id]

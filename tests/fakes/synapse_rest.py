@@ -98,10 +98,6 @@ class FakeSynapse(LoopbackJsonServer):
         self.batches: dict[int, FakeSparkBatch] = {}
         self._next = 1
 
-    def __enter__(self) -> FakeSynapse:
-        super().__enter__()
-        return self
-
     def set_batch(
         self,
         batch_id: int,
