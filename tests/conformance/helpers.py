@@ -47,15 +47,10 @@ async def run_to_end(
 
 
 async def run_to_end_with_history(
-    engine: DurableEngine,
-    name: str,
-    value: Any = None,
-    *,
-    timeout: float = 20,
-    instance_id: str | None = None,
+    engine: DurableEngine, name: str, value: Any = None, **options: Any
 ) -> InstanceState:
-    """`run_to_end`, then the instance read back with its history."""
-    state = await run_to_end(engine, name, value, timeout=timeout, instance_id=instance_id)
+    """`run_to_end` (same options), then the instance read back with its history."""
+    state = await run_to_end(engine, name, value, **options)
     full = await engine.get_instance(state.instance_id, show_history=True)
     assert full is not None
     return full
