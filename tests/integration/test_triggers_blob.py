@@ -14,7 +14,6 @@ from azure.storage.queue import QueueClient
 from tests.integration.apps.triggers_support import harness
 
 pytestmark = pytest.mark.integration
-APP = harness.APPS / "triggers_app"
 
 
 def settings_for(connection: str) -> dict[str, str]:
@@ -52,12 +51,9 @@ def test_a_blob_version_fires_once_across_a_listener_restart_and_again_when_chan
     incoming = blobs.create_container(settings["IN_CONTAINER"])
 
     async def scenario() -> None:
-        first, functions = harness.load_app(APP)
-        host = harness.services(tmp_path, settings)
-        listeners = await harness.start(host, functions, {"blob_copy"})
-        incoming.upload_blob("data.txt", b"one")
-        await harness.wait_until(lambda: first.EVENTS, what="first run")
-        await harness.stop(listeners)
+        async with harness.running({"blob_copy"}, tmp_path, settings) as first:
+            incoming.upload_blob("data.txt", b"one")
+            await harness.wait_until(lambda: first.EVENTS, what="first run")
 
         async with harness.running({"blob_copy"}, tmp_path, settings) as second:
             await asyncio.sleep(0.6)  # a dozen polls of the unchanged container

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,17 +28,33 @@ def texts(client: QueueClient) -> list[str]:
         return []
 
 
-def settings_for(connection: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class Queues:
+    settings: dict[str, str]
+    work: QueueClient
+    out: QueueClient
+    poison: QueueClient
+
+
+@pytest.fixture
+def queues(storage_connection: str) -> Queues:
+    """Fresh work/output queue names for the app's settings, and clients for them and the poison queue."""
     tag = uuid.uuid4().hex[:8]
-    return {"TestStorage": connection, "WORK_QUEUE": f"work{tag}", "OUT_QUEUE": f"out{tag}"}
+    settings = {"TestStorage": storage_connection, "WORK_QUEUE": f"work{tag}", "OUT_QUEUE": f"out{tag}"}
+
+    def client(name: str) -> QueueClient:
+        return QueueClient.from_connection_string(storage_connection, name)
+
+    return Queues(
+        settings, client(settings["WORK_QUEUE"]), client(settings["OUT_QUEUE"]),
+        client(settings["WORK_QUEUE"] + "-poison"),
+    )
 
 
 def test_queue_message_runs_the_function_with_a_real_queue_message_and_writes_the_output(
-    storage_connection: str, tmp_path: Path
+    queues: Queues, tmp_path: Path
 ) -> None:
-    settings = settings_for(storage_connection)
-    work = QueueClient.from_connection_string(storage_connection, settings["WORK_QUEUE"])
-    out = QueueClient.from_connection_string(storage_connection, settings["OUT_QUEUE"])
+    settings, work, out = queues.settings, queues.work, queues.out
 
     async def scenario() -> None:
         async with harness.running({"queue_worker"}, tmp_path, settings, HOST_JSON) as module:
@@ -51,11 +68,9 @@ def test_queue_message_runs_the_function_with_a_real_queue_message_and_writes_th
 
 
 def test_failing_message_is_retried_then_moved_to_the_poison_queue_after_max_dequeue_count(
-    storage_connection: str, tmp_path: Path
+    queues: Queues, tmp_path: Path
 ) -> None:
-    settings = settings_for(storage_connection)
-    work = QueueClient.from_connection_string(storage_connection, settings["WORK_QUEUE"])
-    poison = QueueClient.from_connection_string(storage_connection, settings["WORK_QUEUE"] + "-poison")
+    settings, work, poison = queues.settings, queues.work, queues.poison
 
     async def scenario() -> None:
         async with harness.running({"queue_worker"}, tmp_path, settings, HOST_JSON) as module:
@@ -68,11 +83,9 @@ def test_failing_message_is_retried_then_moved_to_the_poison_queue_after_max_deq
 
 
 def test_message_that_is_not_base64_goes_to_poison_without_running(
-    storage_connection: str, tmp_path: Path
+    queues: Queues, tmp_path: Path
 ) -> None:
-    settings = settings_for(storage_connection)
-    work = QueueClient.from_connection_string(storage_connection, settings["WORK_QUEUE"])
-    poison = QueueClient.from_connection_string(storage_connection, settings["WORK_QUEUE"] + "-poison")
+    settings, work, poison = queues.settings, queues.work, queues.poison
 
     async def scenario() -> None:
         async with harness.running({"queue_worker"}, tmp_path, settings, HOST_JSON) as module:
