@@ -45,6 +45,13 @@ class _StrictCamel(_Strict):
     model_config = ConfigDict(alias_generator=_CAMEL_ALIASES)
 
 
+def _spark_strings(value: Any) -> Any:
+    """Spark conf, env and tag values are strings; JSON booleans become Spark's `true`/`false`."""
+    if isinstance(value, dict):
+        return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()}
+    return value
+
+
 # ---------------------------------------------------------------------------------------------- compute
 
 
@@ -119,12 +126,7 @@ class ClusterSpec(BaseModel):
     policy_id: str | None = None
     cluster_name: str | None = None
 
-    @field_validator("spark_conf", "spark_env_vars", "custom_tags", mode="before")
-    @classmethod
-    def _stringify(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()}
-        return value
+    _stringify = field_validator("spark_conf", "spark_env_vars", "custom_tags", mode="before")(_spark_strings)
 
     @property
     def single_node(self) -> bool:
@@ -203,12 +205,7 @@ class SparkBatchTask(_StrictCamel):
     num_executors: int | None = None
     queue: str | None = None
 
-    @field_validator("conf", mode="before")
-    @classmethod
-    def _stringify(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()}
-        return value
+    _stringify = field_validator("conf", mode="before")(_spark_strings)
 
 
 class HiveTask(_Strict):
@@ -347,12 +344,7 @@ class SparkPoolSettings(BaseModel):
     spark_config_properties: dict[str, str] = Field(default_factory=dict)
     library_requirements: LibraryRequirements | None = None
 
-    @field_validator("spark_config_properties", mode="before")
-    @classmethod
-    def _stringify(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()}
-        return value
+    _stringify = field_validator("spark_config_properties", mode="before")(_spark_strings)
 
 
 class ClusterRunRequest(_Strict):
