@@ -24,14 +24,7 @@ from azure.storage.queue.aio import QueueClient
 
 from devhost.listeners import FunctionObject
 from devhost.triggers import signals
-from devhost.triggers.common import (
-    ListenerContext,
-    TaskGroup,
-    TriggerListener,
-    cancel_task,
-    one_line,
-    wait_for_event,
-)
+from devhost.triggers.common import ListenerContext, TaskGroup, TriggerListener, one_line, wait_for_event
 from devhost.triggers.connections import account_key, storage_connection
 from devhost.triggers.expressions import BlobPathPattern, parse_blob_path
 from devhost.triggers.outputs import encode_queue_message, prepare_outputs
@@ -91,7 +84,7 @@ class BlobTriggerListener(TriggerListener):
 
     async def stop(self) -> None:
         self._unsubscribe()
-        await cancel_task(self._poller)
+        await self.cancel_loop(self._poller)
         await self._tasks.drain(timeout=10.0)
         if self._service is not None:
             await self._service.close()

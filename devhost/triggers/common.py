@@ -44,13 +44,13 @@ class TriggerListener:
         raw = str(self.binding.get(key) or "")
         return resolve_settings(raw, self.ctx.services.settings, where=self.where)
 
-
-async def cancel_task(task: asyncio.Task[Any] | None) -> None:
-    """Cancel a listener's loop and wait until it has ended, whatever it ends with."""
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
+    @staticmethod
+    async def cancel_loop(task: asyncio.Task[Any] | None) -> None:
+        """Cancel the listener's loop and wait until it has ended, whatever it ends with."""
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
 
 
 def one_line(exc: BaseException) -> str:

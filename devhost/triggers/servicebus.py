@@ -17,14 +17,7 @@ from azure.functions.servicebus import ServiceBusMessage
 
 from devhost.listeners import FunctionObject
 from devhost.servicebus import LocalServiceBus, LockLost, StoredMessage, subscription_path
-from devhost.triggers.common import (
-    ListenerContext,
-    TaskGroup,
-    TriggerListener,
-    cancel_task,
-    one_line,
-    wait_for_event,
-)
+from devhost.triggers.common import ListenerContext, TaskGroup, TriggerListener, one_line, wait_for_event
 from devhost.triggers.outputs import prepare_outputs
 
 
@@ -101,7 +94,7 @@ class ServiceBusTriggerListener(TriggerListener):
 
     async def stop(self) -> None:
         self._remove_waker()
-        await cancel_task(self._poller)
+        await self.cancel_loop(self._poller)
         await self._tasks.drain(timeout=10.0)
 
     async def _poll_forever(self) -> None:

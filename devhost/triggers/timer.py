@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from azure.functions.timer import TimerRequest
 
 from devhost.listeners import FunctionObject
-from devhost.triggers.common import ListenerContext, TriggerListener, cancel_task, one_line
+from devhost.triggers.common import ListenerContext, TriggerListener, one_line
 from devhost.triggers.ncrontab import Schedule, parse_schedule, shortest_interval
 from devhost.triggers.outputs import prepare_outputs
 from devhost.triggers.state import TimerStatus
@@ -63,7 +63,7 @@ class TimerTriggerListener(TriggerListener):
         )
 
     async def stop(self) -> None:
-        await cancel_task(self._task)
+        await self.cancel_loop(self._task)
 
     def _save(self, last: datetime | None, upcoming: datetime) -> None:
         if self.use_monitor:
