@@ -103,23 +103,11 @@ class JobDefinitionRecord(_Record):
     updated_at: datetime | None = None
 
 
-class RunRecord(_Record):
-    run_id: str
-    job_id: str
-    state: RunState
-    generation: int = 0
-    created_at: datetime
-    trigger: Trigger | None = None
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    secure_input: bool = False
+class _Timed(_Record):
+    """A record with a start and an end: the duration users ask for is derived, never stored apart."""
+
     start_time: datetime | None = None
     end_time: datetime | None = None
-    attempts: int = 1
-    compute: list[ComputeInfo] = Field(default_factory=list)
-    error_message: str | None = None
-    links: Links = Field(default_factory=Links)
-    estimated_cost: float | None = Field(default=None, description="filled by cost reporting, later")
-    cost_currency: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -129,14 +117,29 @@ class RunRecord(_Record):
         return (self.end_time - self.start_time).total_seconds()
 
 
-class TaskRunRecord(_Record):
+class RunRecord(_Timed):
+    run_id: str
+    job_id: str
+    state: RunState
+    generation: int = 0
+    created_at: datetime
+    trigger: Trigger | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    secure_input: bool = False
+    attempts: int = 1
+    compute: list[ComputeInfo] = Field(default_factory=list)
+    error_message: str | None = None
+    links: Links = Field(default_factory=Links)
+    estimated_cost: float | None = Field(default=None, description="filled by cost reporting, later")
+    cost_currency: str | None = None
+
+
+class TaskRunRecord(_Timed):
     run_id: str
     task_key: str
     attempt: int = 1
     state: RunState
     generation: int = 0
-    start_time: datetime | None = None
-    end_time: datetime | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     secure_input: bool = False
     output: Any = None
@@ -147,13 +150,6 @@ class TaskRunRecord(_Record):
     links: Links = Field(default_factory=Links)
     external_id: str | None = Field(default=None, description="Batch job/task id, Databricks run id, Livy id")
     estimated_cost: float | None = None
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.start_time is None or self.end_time is None:
-            return None
-        return (self.end_time - self.start_time).total_seconds()
 
 
 class RunSummary(_Record):
