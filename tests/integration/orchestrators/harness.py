@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -114,3 +115,9 @@ def restore_environ(saved: dict[str, str]) -> None:
             del os.environ[key]
     os.environ.update(saved)
     factory.reset()
+
+
+def command(key: str, code: str, **task: Any) -> dict[str, Any]:
+    """A native task that runs `python -c code` as its Batch command line."""
+    line = f'{sys.executable} -c "{code}"'
+    return {"key": key, "payload": {"kind": "command", "command_line": line}, **task}

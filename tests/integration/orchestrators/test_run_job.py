@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,18 +19,13 @@ from jobclusters.spec.dag import repair_set
 from jobclusters.spec.model import Job, TaskState
 from tests.integration.orchestrators.harness import (
     AppEnv,
+    command,
     request_for,
     run_to_end,
     settle_all,
     start_run,
     with_engine,
 )
-
-PY = sys.executable
-
-
-def command(key: str, code: str, **task: Any) -> dict[str, Any]:
-    return {"key": key, "payload": {"kind": "command", "command_line": f'{PY} -c "{code}"'}, **task}
 
 
 def test_a_chain_of_tasks_succeeds_and_every_task_has_a_row_in_table_storage(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,18 +17,13 @@ from jobclusters.run_request import CANCEL_EVENT, RepairInfo, RunProgress
 from jobclusters.spec.model import Job, RunResult, TaskState
 from tests.integration.orchestrators.harness import (
     AppEnv,
+    command,
     request_for,
     run_to_end,
     settle_all,
     start_run,
     with_engine,
 )
-
-PY = sys.executable
-
-
-def command(key: str, code: str, **task: Any) -> dict[str, Any]:
-    return {"key": key, "payload": {"kind": "command", "command_line": f'{PY} -c "{code}"'}, **task}
 
 
 class Webhook:
