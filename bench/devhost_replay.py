@@ -15,7 +15,6 @@ import asyncio
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -93,16 +92,12 @@ def devhost_run(app_dir: Path, name: str, n: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- durabletask
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def durabletask_run(name: str, n: int) -> dict[str, Any]:
     from durabletask import client as dt_client
     from durabletask import worker as dt_worker
     from durabletask.testing import create_test_backend
+
+    from devhost.ports import free_port
 
     def inc(ctx: Any, x: int) -> int:
         return x + 1
@@ -121,7 +116,7 @@ def durabletask_run(name: str, n: int) -> dict[str, Any]:
 
     quiet = logging.getLogger("devhost-bench.durabletask")
     quiet.setLevel(logging.ERROR)
-    port = _free_port()
+    port = free_port()
     backend = create_test_backend(port=port, max_history_size=4 * n + 100)
     address = f"127.0.0.1:{port}"
     worker = dt_worker.TaskHubGrpcWorker(host_address=address, logger=quiet)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from devhost.ports import free_port, is_listening
 
 # The emulator's documented, public well-known account; not a secret.
 ACCOUNT_NAME = "devstoreaccount1"
@@ -34,18 +35,6 @@ def connection_string(host: str = "127.0.0.1", ports: tuple[int, int, int] = DEF
         f"QueueEndpoint={base}:{queue}/{ACCOUNT_NAME};"
         f"TableEndpoint={base}:{table}/{ACCOUNT_NAME};"
     )
-
-
-def is_listening(port: int, host: str = "127.0.0.1") -> bool:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def find_azurite_entry(start: Path) -> Path:

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import requests
 
+from devhost.ports import free_port
 from jobclusters.client.keys import function_key, local_settings
+from jobclusters.processes import pid_alive
 
 PROJECT_DIR = CODE_DIR = Path(__file__).resolve().parents[2]
 RECORD_FILE = "embedded-default.json"
@@ -57,22 +59,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def _free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _is_devhost(pid: int) -> bool:
@@ -127,7 +113,7 @@ class EmbeddedDefault:
 
     def running(self) -> Endpoint | None:
         record = self._record()
-        if record is None or not _alive(record["pid"]) or not self._healthy(record["port"]):
+        if record is None or not pid_alive(record["pid"]) or not self._healthy(record["port"]):
             return None
         return Endpoint(f"http://127.0.0.1:{record['port']}", self.key, record["pid"])
 
@@ -159,12 +145,12 @@ class EmbeddedDefault:
         if found is not None:
             return found
         record = self._record()
-        if record is not None and _alive(record["pid"]) and _is_devhost(record["pid"]):
+        if record is not None and pid_alive(record["pid"]) and _is_devhost(record["pid"]):
             # started a moment ago and still starting up, or hung: give it the same time to answer
             return self._wait(record["pid"], record["port"], None, timeout)
         if callable(on_start):
             on_start()
-        port = self.port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port())
+        port = self.port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else free_port())
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, which outlives us
         process = subprocess.Popen(
@@ -194,7 +180,7 @@ class EmbeddedDefault:
     def _wait(self, pid: int, port: int, process: subprocess.Popen[bytes] | None, timeout: float) -> Endpoint:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            exited = process.poll() if process is not None else (None if _alive(pid) else -1)
+            exited = process.poll() if process is not None else (None if pid_alive(pid) else -1)
             if exited is not None:
                 with contextlib.suppress(OSError):
                     self.record_path.unlink()
@@ -216,18 +202,18 @@ class EmbeddedDefault:
     def stop(self, timeout: float = 30.0) -> bool:
         """True when a running host was stopped."""
         record = self._record()
-        if record is None or not _alive(record["pid"]) or not _is_devhost(record["pid"]):
+        if record is None or not pid_alive(record["pid"]) or not _is_devhost(record["pid"]):
             with contextlib.suppress(OSError):
                 self.record_path.unlink()
             return False
         pid = record["pid"]
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and pid_alive(pid):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
             time.sleep(0.1)
-        if _alive(pid):
+        if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
             self.record_path.unlink()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from jobclusters.localshim.paths import PathMapper, parse_adls
+from jobclusters.processes import pid_alive
 from jobclusters.services.cluster import (
     Backend,
     ClusterInfo,
@@ -58,16 +59,6 @@ def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(data, indent=1))
     os.replace(tmp, path)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def kill_process_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
@@ -419,7 +410,7 @@ class LocalClusterJobService:
         data = files.read_state()
         state = RunState.model_validate(data["state"])
         owner = int(data.get("owner_pid", 0))
-        if not state.terminal and owner != os.getpid() and not _pid_alive(owner):
+        if not state.terminal and owner != os.getpid() and not pid_alive(owner):
             state.life_cycle, state.result = LifeCycle.TERMINATED, ResultState.FAILED
             state.message = f"the local cluster process ({owner}) that ran this run is gone"
             state.end_time = state.end_time or _now()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from devhost.azurite import free_port
+from devhost.ports import free_port
 from jobclusters.client.api import ApiClient
 from jobclusters.client.launcher import EmbeddedDefault
 

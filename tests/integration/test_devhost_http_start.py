@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from devhost.azurite import free_port
+from devhost.ports import free_port
 
 pytestmark = pytest.mark.integration
 

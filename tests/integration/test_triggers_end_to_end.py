@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from devhost.azurite import free_port
+from devhost.ports import free_port
 
 pytestmark = pytest.mark.integration
 APP = Path(__file__).resolve().parent / "apps" / "triggers_durable"
