@@ -64,10 +64,10 @@ def _port_free(port: int) -> bool:
 def _is_devhost(pid: int) -> bool:
     """False when the recorded pid now belongs to another program (Linux tells us; elsewhere assume yes)."""
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return True
-    return b"devhost" in command
+    return any(a == b"-m" and b == b"devhost" for a, b in zip(argv, argv[1:], strict=False))
 
 
 class EmbeddedDefault:

@@ -47,7 +47,8 @@ def test_a_recorded_healthy_host_is_reused(tmp_path: Path) -> None:
 
 
 def test_stop_ends_the_recorded_process_and_forgets_it(tmp_path: Path) -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)  # stands in for devhost"])
+    # argv ends in `-m devhost`, as the launcher's own host does; the code only sleeps.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "devhost"])
     try:
         cmdline = Path(f"/proc/{child.pid}/cmdline")
         deadline = time.monotonic() + 10
@@ -68,6 +69,19 @@ def test_a_recorded_pid_that_is_not_devhost_is_never_signalled(tmp_path: Path) -
     (tmp_path / RECORD_FILE).write_text(json.dumps({"pid": os.getpid(), "port": 1}))
     assert EmbeddedDefault(tmp_path, tmp_path).stop() is False  # this test process is still here
     assert not (tmp_path / RECORD_FILE).exists()
+
+
+def test_a_process_that_merely_mentions_devhost_in_its_arguments_is_never_signalled(tmp_path: Path) -> None:
+    bystander = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", "tests/test_devhost_something.py"]
+    )
+    try:
+        (tmp_path / RECORD_FILE).write_text(json.dumps({"pid": bystander.pid, "port": 1}))
+        assert EmbeddedDefault(tmp_path, tmp_path).stop() is False
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 def test_a_host_that_exits_at_once_reports_its_log(tmp_path: Path) -> None:
