@@ -10,7 +10,7 @@ from typing import Any
 import azure.durable_functions as df
 from pydantic import ValidationError
 
-from jobclusters.execution.batch_logs import log_links, log_output_file, logs_container_url
+from jobclusters.execution.batch_logs import log_links, log_output_file
 from jobclusters.execution.batch_mapping import (
     BatchMappingError,
     compute_info,
@@ -34,13 +34,6 @@ from jobclusters.services import factory
 from jobclusters.services.batch import BatchServiceError, BatchSpecError, PoolRef, make_task_id
 
 bp = df.Blueprint()
-
-
-def _logs_container() -> str | None:
-    s = factory.settings()
-    if s.batch_logs_url is None and s.mode != "local":
-        return None
-    return logs_container_url(s, factory.get_blob_refs().account_url)
 
 
 def absolutize_local_paths(command: str, base_dir: str | None) -> str:
@@ -102,11 +95,11 @@ def batch_add_chunk(payload: dict[str, Any]) -> dict[str, Any]:
         return AddChunkResult(added=0, canceled=True).model_dump(mode="json")
     inputs = factory.get_blob_refs().get_json(inp.manifest)[inp.start : inp.end]
     payload_model = inp.payload
-    if factory.settings().mode == "local":
+    if factory.executors_share_this_filesystem():
         payload_model = payload_model.model_copy(
             update={"command_line": absolutize_local_paths(payload_model.command_line, inp.base_dir)}
         )
-    logs_url = _logs_container() if inp.log_prefix else None
+    logs_url = factory.batch_logs_container() if inp.log_prefix else None
 
     def logs_for(task_id: str) -> list[Any]:
         if logs_url is None or inp.log_prefix is None:
@@ -186,7 +179,7 @@ def batch_finish(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _finish_log_refs(inp: BatchFinishInput, failed: list[dict[str, Any]]) -> dict[str, str]:
     """Links to the uploaded logs of the first failed task (else of task 0) and to the attempt's folder."""
-    logs_url = _logs_container() if inp.log_prefix and inp.task_prefix else None
+    logs_url = factory.batch_logs_container() if inp.log_prefix and inp.task_prefix else None
     if logs_url is None or inp.log_prefix is None or inp.task_prefix is None:
         return {}
     task_id = str(failed[0]["task_id"]) if failed else make_task_id(inp.task_prefix, 0)

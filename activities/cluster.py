@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from jobclusters.execution.cluster_mapping import (
     ClusterMappingError,
-    backend_for,
     cluster_request,
     compute_info,
     compute_label,
@@ -45,7 +44,7 @@ def cluster_submit(payload: dict[str, Any]) -> dict[str, Any]:
     control = factory.get_control_store()
     if control.cancel_requested(inp.run.control_id, fresh=True):
         return ClusterSubmitResult(canceled=True).model_dump(mode="json")
-    backend = backend_for(inp.run, factory.settings().mode)
+    backend = factory.cluster_backend(inp.run)
     try:
         request = cluster_request(inp.run, inp.attempt_id, backend)
     except (ClusterMappingError, ValidationError, ValueError) as exc:

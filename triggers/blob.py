@@ -17,11 +17,11 @@ import azure.functions as func
 from azure.storage.blob.aio import BlobServiceClient
 
 from jobclusters.run_request import TriggerInfo
+from jobclusters.services import factory
+from jobclusters.services.factory import trigger_services
+from jobclusters.tracking.definitions import JobDefinitionStore
 from triggers.blob_rules import ArrivedBlob, matching_rule
-from triggers.definitions import JobDefinitionStore
-from triggers.services import trigger_services
 from triggers.starter import StartOutcome, new_run_request, start_run
-from triggers.storage import storage_connection_string
 
 INCOMING_CONTAINER = "incoming"
 
@@ -36,7 +36,7 @@ async def _etag_of(blob: func.InputStream) -> str:
     if etag:
         return str(etag).strip('"')
     container, _, name = (blob.name or "").partition("/")
-    connection = storage_connection_string(trigger_services().settings)
+    connection = factory.storage_connection()
     async with BlobServiceClient.from_connection_string(connection) as service:
         found = await service.get_blob_client(container, name).get_blob_properties()
     return str(found.etag).strip('"')

@@ -25,9 +25,9 @@ from urllib.parse import urlsplit, urlunsplit
 import azure.durable_functions as df
 import azure.functions as func
 
+from jobclusters.services.factory import trigger_services
 from triggers import jobs_api, runs_api, task_logs
 from triggers.api_support import ApiError, ApiResult, json_body
-from triggers.services import trigger_services
 
 bp = df.Blueprint()
 log = logging.getLogger("jobclusters.api")

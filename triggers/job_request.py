@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from triggers.definitions import job_id_problem
+from jobclusters.tracking.definitions import job_id_problem
 
 
 class InvalidJobRequest(ValueError):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobclusters.services.factory import TriggerServices
 from jobclusters.spec import Job, LoadResult, load_definition
+from jobclusters.tracking.definitions import JobDefinitionStore, job_id_from_name, job_id_problem
 from triggers.api_support import ApiError, ApiResult, field_of, problem_list
-from triggers.definitions import JobDefinitionStore, job_id_from_name, job_id_problem
-from triggers.services import TriggerServices
 
 
 def split_envelope(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

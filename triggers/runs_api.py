@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from jobclusters.run_request import CANCEL_EVENT, RepairInfo, RunRequest, TriggerInfo, derive_run_id
+from jobclusters.services.factory import TriggerServices
 from jobclusters.spec import TaskState, repair_set
 from triggers.api_support import ApiError, ApiResult, field_of
 from triggers.jobs_api import chosen_job_id, split_envelope, validate_definition
 from triggers.run_view import TERMINAL_RUNTIME, RunView, build_view, progress_of, request_of
-from triggers.services import TriggerServices
 from triggers.starter import new_run_request, start_run, status_name
 
 MAX_PAGE = 200

@@ -18,8 +18,8 @@ import azure.functions as func
 
 from jobclusters.quartz import QuartzSchedule
 from jobclusters.run_request import TriggerInfo
-from triggers.definitions import JobDefinitionStore, JobSummary
-from triggers.services import trigger_services
+from jobclusters.services.factory import trigger_services
+from jobclusters.tracking.definitions import JobDefinitionStore, JobSummary
 from triggers.starter import StartOutcome, new_run_request, start_run
 
 LOOKBACK = timedelta(seconds=90)

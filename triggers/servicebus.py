@@ -20,9 +20,9 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from jobclusters.run_request import TriggerInfo
-from triggers.definitions import JobDefinitionStore
+from jobclusters.services.factory import trigger_services
+from jobclusters.tracking.definitions import JobDefinitionStore
 from triggers.job_request import InvalidJobRequest, parse_job_request
-from triggers.services import trigger_services
 from triggers.starter import StartOutcome, new_run_request, start_run
 
 QUEUE = "job-requests"

@@ -11,10 +11,10 @@ from urllib.parse import unquote, urlparse
 from azure.core.exceptions import AzureError
 from azure.storage.blob.aio import BlobServiceClient
 
+from jobclusters.services import factory
+from jobclusters.services.factory import TriggerServices
 from triggers.api_support import ApiError, ApiResult
 from triggers.run_view import progress_of
-from triggers.services import TriggerServices
-from triggers.storage import storage_connection_string
 
 TAIL_BYTES = 64 * 1024
 
@@ -27,16 +27,14 @@ def _tail(data: bytes) -> str:
 async def _read_link(services: TriggerServices, url: str) -> str | None:
     parsed = urlparse(url)
     if parsed.scheme in ("", "file"):
-        if services.settings.mode != "local":
+        if not factory.executors_share_this_filesystem():
             return None
         path = Path(unquote(parsed.path if parsed.scheme else url))
         try:
             return _tail(await asyncio.to_thread(path.read_bytes))
         except OSError:
             return None
-    async with BlobServiceClient.from_connection_string(
-        storage_connection_string(services.settings)
-    ) as blobs:
+    async with BlobServiceClient.from_connection_string(factory.storage_connection()) as blobs:
         base = blobs.url.rstrip("/")
         plain = url.split("?", 1)[0]
         if not plain.startswith(base + "/"):

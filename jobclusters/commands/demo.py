@@ -53,8 +53,8 @@ def seed_check(examples: Path) -> None:
 
 
 def storage_connection() -> str:
+    from jobclusters.services.storage import storage_connection_string
     from jobclusters.settings import Settings
-    from triggers.storage import storage_connection_string
 
     values = {**LOCAL_DEFAULTS, **local_settings(PROJECT_DIR), **os.environ}
     return storage_connection_string(Settings.from_mapping(values))

@@ -10,13 +10,14 @@ container URL (which may carry a SAS) is resolved in activities and never stored
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from jobclusters.services.batch import (
     OutputFile,
     OutputFileContainer,
     OutputFileDestination,
     OutputFileUploadOptions,
 )
-from jobclusters.settings import Settings
 
 LOGS_CONTAINER = "jobclusters-batch-logs"
 LOG_PATTERN = "../std*.txt"
@@ -28,12 +29,12 @@ def log_prefix(control_id: str, task_key: str, attempt: int) -> str:
     return f"{control_id}/{task_key}/attempt-{attempt}"
 
 
-def logs_container_url(settings: Settings, account_url: str | None) -> str | None:
-    """The configured logs container, else (local mode) one in the app's storage account; None on Azure
-    without a configured URL, where Batch could not write to a private container without credentials."""
-    if settings.batch_logs_url is not None:
-        return settings.batch_logs_url.get_secret_value().strip() or None
-    if settings.mode == "local" and account_url:
+def logs_container_url(configured: SecretStr | None, account_url: str | None) -> str | None:
+    """The configured logs container, else one in `account_url` (the factory passes the app's storage
+    account in local mode only: on Azure, Batch could not write a private container without credentials)."""
+    if configured is not None:
+        return configured.get_secret_value().strip() or None
+    if account_url:
         return f"{account_url.rstrip('/')}/{LOGS_CONTAINER}"
     return None
 

@@ -30,10 +30,8 @@ def task_cluster(run: TaskRunInput) -> m.ClusterSpec | None:
     return None
 
 
-def backend_for(run: TaskRunInput, mode: str) -> str:
-    """Local mode runs everything on the local cluster; on Azure the cluster's platform decides."""
-    if mode == "local":
-        return "local"
+def platform_backend(run: TaskRunInput) -> str:
+    """The Azure backend of the task's cluster platform (`factory.cluster_backend` decides local mode)."""
     cluster = task_cluster(run)
     if cluster is not None:
         return _PLATFORM_BACKENDS.get(cluster.platform, "databricks")

@@ -1,38 +1,81 @@
-"""Which service implementation this process uses, chosen once by `Settings.mode` and cached.
+"""The one service locator: which implementation this process uses, chosen once by `Settings.mode` and cached.
 
-Activities call the getters; nothing else picks implementations. In local mode the executors (local Batch,
-local cluster) are long-lived objects of the host process, so the work they started keeps running between
-activity calls. Tests swap implementations with `override()` and drop everything with `reset()`.
+Activities and triggers call the getters; nothing else picks implementations or asks which mode runs. In
+local mode the executors (local Batch, local cluster) are long-lived objects of the host process, so the
+work they started keeps running between activity calls. Tests swap implementations with `override()` and
+drop everything with `reset()`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
+from jobclusters.execution.batch_logs import logs_container_url
+from jobclusters.execution.cluster_mapping import platform_backend
+from jobclusters.execution.messages import TaskRunInput
 from jobclusters.services.batch import BatchService
+from jobclusters.services.blob_refs import BlobRefStore
 from jobclusters.services.cluster import ClusterJobService
+from jobclusters.services.run_events import EventPublisher
+from jobclusters.services.storage import storage_connection_string
 from jobclusters.settings import Settings, get_settings
+from jobclusters.tracking.control_store import ControlStore
+from jobclusters.tracking.definitions import JobDefinitionStore
+from jobclusters.tracking.models import RunRecord, TaskRunRecord
+from jobclusters.tracking.store import RunStore
+
+# The storage SDKs log every request and response at INFO; the Functions host filters that with host.json
+# log levels, devhost does not.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 _T = TypeVar("_T")
 _lock = threading.RLock()
-_cache: dict[str, Any] = {}
-_overrides: dict[str, Any] = {}
+_cache: dict[str, object] = {}
+_overrides: dict[str, object] = {}
 
 
 def _cached(key: str, build: Callable[[], _T]) -> _T:
     with _lock:
         if key in _overrides:
-            return _overrides[key]
+            return cast(_T, _overrides[key])
         if key not in _cache:
             _cache[key] = build()
-        return _cache[key]
+        return cast(_T, _cache[key])
 
 
 def settings() -> Settings:
     return get_settings()
+
+
+def storage_connection() -> str:
+    """The app's storage account as the SDKs take it (`UseDevelopmentStorage=true` spelled out)."""
+    return storage_connection_string(settings())
+
+
+def executors_share_this_filesystem() -> bool:
+    """Local executors run commands on this machine: a job file's folder and a `file://` log link are
+    readable here. Azure Batch and the Spark platforms never are."""
+    return settings().mode == "local"
+
+
+def cluster_backend(run: TaskRunInput) -> str:
+    """local | databricks | livy | synapse: local mode runs every cluster task on the local cluster."""
+    return "local" if settings().mode == "local" else platform_backend(run)
+
+
+def batch_logs_container() -> str | None:
+    """The container Batch uploads task logs to: the configured one, else (local mode) one in the app's
+    storage account; None on Azure without one (Batch cannot write a private container unauthenticated)."""
+    s = settings()
+    if s.batch_logs_url is None and s.mode != "local":
+        return None
+    return logs_container_url(s.batch_logs_url, get_blob_refs().account_url if s.mode == "local" else None)
 
 
 def get_batch_service() -> BatchService:
@@ -50,7 +93,7 @@ def get_batch_service() -> BatchService:
 
 
 def get_cluster_service(backend: str) -> ClusterJobService:
-    """`backend`: local | databricks | livy | synapse (see `execution.cluster_mapping.backend_for`)."""
+    """`backend`: local | databricks | livy | synapse (see `cluster_backend`)."""
 
     def build() -> ClusterJobService:
         s = settings()
@@ -75,53 +118,94 @@ def get_cluster_service(backend: str) -> ClusterJobService:
     return _cached(f"cluster:{backend}", build)
 
 
-def get_run_store() -> Any:
+def get_run_store() -> RunStore:
     """Run and task-run records (`jobclusters.tracking`) in Table storage."""
 
-    def build() -> Any:
+    def build() -> RunStore:
         from jobclusters.tracking.table_store import TableRunStore
 
-        return TableRunStore.from_settings(settings())
+        return TableRunStore(storage_connection(), table_prefix=settings().table_prefix)
 
     return _cached("runs", build)
 
 
-def get_control_store() -> Any:
+def get_control_store() -> ControlStore:
     """Cancel markers, remote-run handles and concurrency slots of runs (Table storage)."""
 
-    def build() -> Any:
-        from activities.control_store import TableControlStore
+    def build() -> ControlStore:
+        from jobclusters.tracking.control_store import TableControlStore
 
-        s = settings()
-        return TableControlStore(s.storage_connection.get_secret_value(), f"{s.table_prefix}control")
+        return TableControlStore(storage_connection(), f"{settings().table_prefix}control")
 
     return _cached("control", build)
 
 
-def get_blob_refs() -> Any:
+def get_blob_refs() -> BlobRefStore:
     """Blob storage for large values that travel as references (input manifests, logs)."""
 
-    def build() -> Any:
-        from activities.blob_refs import BlobRefs
+    def build() -> BlobRefStore:
+        from jobclusters.services.blob_refs import BlobRefs
 
-        return BlobRefs(settings().storage_connection.get_secret_value())
+        return BlobRefs(storage_connection())
 
     return _cached("blobs", build)
 
 
-def get_event_publisher() -> Any:
-    """Run events on the Service Bus topic: the devhost local transport locally, azure-servicebus on Azure."""
+def get_event_publisher() -> EventPublisher | None:
+    """Run events on the Service Bus topic: the local transport of the devhost this code runs in (its
+    `send-message` / `dead-letters` commands and Service Bus triggers see them), azure-servicebus on Azure,
+    none on Azure without a Service Bus connection."""
 
-    def build() -> Any:
-        from activities.run_events import publisher_for
+    def build() -> EventPublisher | None:
+        s = settings()
+        if s.mode == "local":
+            from jobclusters.services.local_events import LocalTopicPublisher
 
-        return publisher_for(settings())
+            return LocalTopicPublisher(s.state_dir, s.run_events_topic)
+        if s.servicebus_connection is None:
+            return None
+        from jobclusters.services.run_events import ServiceBusTopicPublisher
+
+        return ServiceBusTopicPublisher(s.servicebus_connection.get_secret_value(), s.run_events_topic)
 
     return _cached("events", build)
 
 
-def override(name: str, service: Any) -> None:
-    """Use `service` for `name` (batch, cluster:<backend>, runs, control, blobs, events)."""
+def get_job_definitions() -> JobDefinitionStore:
+    """Registered job definitions (Table rows plus blob documents) the HTTP API and the triggers read."""
+
+    def build() -> JobDefinitionStore:
+        from jobclusters.tracking.definitions import TableJobDefinitionStore
+
+        return TableJobDefinitionStore(storage_connection(), settings().table_prefix)
+
+    return _cached("definitions", build)
+
+
+@dataclass
+class TriggerServices:
+    """What the HTTP API and the triggers read, as one value (tests build it with fakes)."""
+
+    settings: Settings
+    definitions: JobDefinitionStore
+    runs: RunStore | None
+
+    async def tracked_run(self, run_id: str) -> tuple[RunRecord | None, list[TaskRunRecord]] | None:
+        if self.runs is None:
+            return None
+        record, tasks = await asyncio.to_thread(self.runs.get_run_with_tasks, run_id)
+        return (record, tasks) if record is not None or tasks else None
+
+
+def trigger_services() -> TriggerServices:
+    return _cached(
+        "triggers",
+        lambda: TriggerServices(settings=settings(), definitions=get_job_definitions(), runs=get_run_store()),
+    )
+
+
+def override(name: str, service: object) -> None:
+    """Use `service` for `name` (batch, cluster:<backend>, runs, control, blobs, events, definitions)."""
     with _lock:
         _overrides[name] = service
 
@@ -165,7 +249,7 @@ def close_local_batch(state_dir: Any) -> None:
 
 
 @contextlib.contextmanager
-def overridden(**services: Any) -> Iterator[None]:
+def overridden(**services: object) -> Iterator[None]:
     for name, service in services.items():
         override(name.replace("_", ":", 1) if name.startswith("cluster_") else name, service)
     try:

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import pytest
+
 from jobclusters.execution.batch_logs import log_links, log_output_file, log_prefix, logs_container_url
 from jobclusters.execution.batch_mapping import task_spec
+from jobclusters.services import factory
 from jobclusters.settings import Settings
 from jobclusters.spec.model import CommandPayload
 
@@ -40,10 +43,22 @@ def test_log_links_name_the_uploaded_blobs_without_the_sas() -> None:
     }
 
 
-def test_the_logs_container_is_the_configured_one_else_local_storage_else_none_on_azure() -> None:
+def test_the_logs_container_is_the_configured_one_else_local_storage_else_none_on_azure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     configured = Settings.from_mapping({"JOBCLUSTERS_MODE": "azure", "JOBCLUSTERS_BATCH_LOGS_URL": SAS_URL})
-    assert logs_container_url(configured, ACCOUNT) == SAS_URL
-    assert logs_container_url(Settings.from_mapping({"JOBCLUSTERS_MODE": "local"}), ACCOUNT + "/") == (
-        f"{ACCOUNT}/jobclusters-batch-logs"
-    )
-    assert logs_container_url(Settings.from_mapping({"JOBCLUSTERS_MODE": "azure"}), ACCOUNT) is None
+    assert logs_container_url(configured.batch_logs_url, ACCOUNT) == SAS_URL
+    assert logs_container_url(None, ACCOUNT + "/") == f"{ACCOUNT}/jobclusters-batch-logs"
+    assert logs_container_url(None, None) is None
+
+    class Blobs:
+        account_url = ACCOUNT
+
+    for mode, expected in (("local", f"{ACCOUNT}/jobclusters-batch-logs"), ("azure", None)):
+        monkeypatch.setenv("JOBCLUSTERS_MODE", mode)
+        monkeypatch.delenv("JOBCLUSTERS_BATCH_LOGS_URL", raising=False)
+        with factory.overridden(blobs=Blobs()):
+            assert factory.batch_logs_container() == expected
+    monkeypatch.setenv("JOBCLUSTERS_BATCH_LOGS_URL", SAS_URL)
+    with factory.overridden():
+        assert factory.batch_logs_container() == SAS_URL

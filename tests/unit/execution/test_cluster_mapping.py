@@ -6,11 +6,12 @@ import pytest
 
 from jobclusters.execution.cluster_mapping import (
     ClusterMappingError,
-    backend_for,
     cluster_request,
     compute_info,
+    platform_backend,
 )
 from jobclusters.execution.messages import TaskRunInput
+from jobclusters.services import factory
 from jobclusters.spec.model import JobCluster, Task
 
 
@@ -136,12 +137,17 @@ def test_existing_clusters_and_synapse_pools() -> None:
     assert request.tasks[0].existing_cluster_id is None
 
 
-def test_local_mode_runs_every_cluster_task_locally_and_keeps_the_base_dir() -> None:
+def test_local_mode_runs_every_cluster_task_locally_and_keeps_the_base_dir(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     run = run_input(
         {"payload": {"kind": "spark_python", "python_file": "a.py"}, "compute": NEW_CLUSTER}, base_dir="/jobs"
     )
-    assert backend_for(run, "local") == "local"
-    assert backend_for(run, "azure") == "databricks"
+    for mode, expected in (("local", "local"), ("azure", "databricks")):
+        monkeypatch.setenv("JOBCLUSTERS_MODE", mode)
+        with factory.overridden():
+            assert factory.cluster_backend(run) == expected
+    assert platform_backend(run) == "databricks"
     request = cluster_request(run, "a", "local")
     assert request.base_dir == "/jobs"
     assert request.tasks[0].new_cluster is not None
@@ -153,14 +159,14 @@ def test_platforms_choose_the_azure_backend() -> None:
             {"kind": kind, "python_file": "a.py"} if kind == "spark_python" else {"kind": kind, "query": "q"}
         )
         compute = {"kind": "new_cluster", "cluster": {"platform": platform}}
-        return backend_for(run_input({"payload": payload, "compute": compute}), "azure")
+        return platform_backend(run_input({"payload": payload, "compute": compute}))
 
     assert (backend("hdinsight"), backend("synapse"), backend("databricks")) == (
         "livy",
         "synapse",
         "databricks",
     )
-    assert backend_for(run_input({"payload": {"kind": "hive", "query": "q"}}), "azure") == "livy"
+    assert platform_backend(run_input({"payload": {"kind": "hive", "query": "q"}})) == "livy"
 
 
 def test_a_payload_that_is_not_a_cluster_job_is_refused_with_its_path() -> None:

@@ -94,6 +94,6 @@ def test_no_orchestrator_reaches_a_cloud_sdk_or_http_client() -> None:
 def test_the_check_sees_an_sdk_import_through_a_first_party_module(tmp_path: Path) -> None:
     """Guard for the guard: an orchestrator-like module that reaches an SDK through our own code."""
     module = tmp_path / "sneaky.py"
-    module.write_text("from activities.control_store import TableControlStore\n")
+    module.write_text("from jobclusters.tracking.control_store import TableControlStore\n")
     reached = {name for names in imported_closure([module]).values() for name in names}
     assert "azure.data.tables" in reached

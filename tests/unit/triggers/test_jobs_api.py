@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
+from jobclusters.services.factory import TriggerServices
 from jobclusters.settings import Settings
+from jobclusters.tracking.definitions import TableJobDefinitionStore, job_id_from_name
 from triggers.api_support import ApiError, field_of, json_body
-from triggers.definitions import TableJobDefinitionStore, job_id_from_name
 from triggers.jobs_api import chosen_job_id, split_envelope, validate_definition
-from triggers.services import TriggerServices
 
 TAGS = {"Project": "p", "Environment": "e", "CostCenter": "c", "Owner": "o"}
 

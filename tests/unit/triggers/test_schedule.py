@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from jobclusters.spec.model import Schedule
-from triggers.definitions import JobSummary
+from jobclusters.tracking.definitions import JobSummary
 from triggers.schedule import LOOKBACK, MAX_FIRES_PER_TICK, due_fires
 
 

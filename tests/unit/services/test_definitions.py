@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from jobclusters.spec import Job
-from triggers.definitions import TableJobDefinitionStore
+from jobclusters.tracking.definitions import TableJobDefinitionStore
 
 pytestmark = pytest.mark.integration
 

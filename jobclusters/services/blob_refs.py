@@ -5,13 +5,28 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 
 RUNS_CONTAINER = "jobclusters-runs"
+
+
+class BlobRefStore(Protocol):
+    @property
+    def account_url(self) -> str: ...
+
+    def put_text(self, path: str, text: str, container: str = RUNS_CONTAINER) -> str: ...
+
+    def put_json(self, path: str, value: Any) -> str: ...
+
+    def get_text(self, ref: str) -> str: ...
+
+    def get_json(self, ref: str) -> Any: ...
+
+    def list_names(self, container: str, prefix: str | None, limit: int) -> list[str]: ...
 
 
 class BlobRefs:

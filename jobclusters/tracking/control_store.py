@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -28,10 +29,29 @@ def _key(value: str) -> str:
     return "".join("_" if ch in "/\\#?" or ord(ch) < 32 else ch for ch in value)
 
 
+class ControlStore(Protocol):
+    def request_cancel(self, run_id: str, reason: str) -> None: ...
+
+    def cancel_requested(self, run_id: str, *, fresh: bool = False) -> str | None: ...
+
+    def register_handle(self, run_id: str, attempt_id: str, kind: str, handle: dict[str, Any]) -> None: ...
+
+    def handles(self, run_id: str) -> list[tuple[str, str, dict[str, Any]]]: ...
+
+    def claim_slot(self, job_id: str, run_id: str, max_runs: int) -> tuple[int | None, list[str]]: ...
+
+    def release_slot(self, job_id: str, run_id: str) -> bool: ...
+
+
 class TableControlStore:
-    def __init__(self, connection_string: str, table_name: str) -> None:
+    """`clock` (seconds, monotonic) times how long "not canceled" is believed; tests pass a fake one."""
+
+    def __init__(
+        self, connection_string: str, table_name: str, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._connection = connection_string
         self._name = table_name
+        self._clock = clock
         self._table: TableClient | None = None
         self._lock = threading.Lock()
         self._canceled: dict[str, str] = {}
@@ -62,12 +82,12 @@ class TableControlStore:
         remembered for a moment only, and `fresh` always asks the table (the submit handshake does)."""
         if run_id in self._canceled:
             return self._canceled[run_id]
-        if not fresh and self._not_canceled_until.get(run_id, 0.0) > time.monotonic():
+        if not fresh and self._not_canceled_until.get(run_id, 0.0) > self._clock():
             return None
         try:
             row = self._client().get_entity(_key(run_id), CANCEL_ROW)
         except ResourceNotFoundError:
-            self._not_canceled_until[run_id] = time.monotonic() + NOT_CANCELED_TTL_SECONDS
+            self._not_canceled_until[run_id] = self._clock() + NOT_CANCELED_TTL_SECONDS
             return None
         reason = str(row.get("reason") or "canceled")
         self._canceled[run_id] = reason

@@ -1,0 +1,26 @@
+"""Run events in local mode: the topic of the local Service Bus of the devhost this code runs in.
+
+The one runtime module that reaches into devhost (listed as the exception in tests/unit/test_layers.py):
+devhost serves Service Bus output bindings to triggers but not to activities, and the notify activity
+needs deterministic message ids, which an output binding cannot set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class LocalTopicPublisher:
+    def __init__(self, state_dir: Path, topic: str) -> None:
+        from devhost.servicebus.store import LocalServiceBus, state_dir_from_environment
+
+        self._bus = LocalServiceBus(state_dir_from_environment() or state_dir)
+        self._topic = topic
+        self._bus.create_topic(topic)
+
+    def publish(self, event: dict[str, Any], message_id: str) -> None:
+        self._bus.send(self._topic, event, message_id=message_id, subject=str(event.get("event", "")))
+
+    def close(self) -> None:
+        self._bus.close()
