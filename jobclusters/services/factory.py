@@ -73,8 +73,6 @@ def batch_logs_container() -> str | None:
     """The container Batch uploads task logs to: the configured one, else (local mode) one in the app's
     storage account; None on Azure without one (Batch cannot write a private container unauthenticated)."""
     s = settings()
-    if s.batch_logs_url is None and s.mode != "local":
-        return None
     return logs_container_url(s.batch_logs_url, get_blob_refs().account_url if s.mode == "local" else None)
 
 
