@@ -112,14 +112,18 @@ def _handshake(markers: Markers, submitted: list[str], cancelled: list[str]) -> 
 
 
 def test_a_cancel_before_the_submit_submits_nothing() -> None:
-    markers, submitted, cancelled = Markers(["user"]), [], []
+    markers = Markers(["user"])
+    submitted: list[str] = []
+    cancelled: list[str] = []
     result = _handshake(markers, submitted, cancelled)
     assert result.canceled and result.submitted is None
     assert submitted == [] and markers.registered == [] and cancelled == []
 
 
 def test_a_cancel_during_the_submit_is_undone_by_the_submitter() -> None:
-    markers, submitted, cancelled = Markers([None, "user"]), [], []
+    markers = Markers([None, "user"])
+    submitted: list[str] = []
+    cancelled: list[str] = []
     result = _handshake(markers, submitted, cancelled)
     assert result.canceled and result.submitted == "h1"
     assert markers.registered == [("run", "run:t:r0:a0", "cluster", {"run_id": "h1"})]
@@ -127,7 +131,9 @@ def test_a_cancel_during_the_submit_is_undone_by_the_submitter() -> None:
 
 
 def test_without_a_cancel_the_handle_is_registered_and_kept() -> None:
-    markers, submitted, cancelled = Markers([None, None]), [], []
+    markers = Markers([None, None])
+    submitted: list[str] = []
+    cancelled: list[str] = []
     result = _handshake(markers, submitted, cancelled)
     assert not result.canceled and result.submitted == "h1" and cancelled == []
     assert len(markers.registered) == 1
