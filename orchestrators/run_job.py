@@ -6,6 +6,9 @@ sub-orchestrations (instance id from run id + task key + repair number); conditi
 decided inline; tasks that settle without running are recorded. The orchestrator waits on the running
 tasks, the cancel event, the job timeout and the duration-warning timer at once. The custom status is a
 `RunProgress` with every task's live state; the output is the run summary the CLI prints.
+
+The body reads as its steps, each a generator joined with `yield from`: admission (which may end the run
+early: canceled while queued, or skipped), start, the walk, finish.
 """
 
 from __future__ import annotations
