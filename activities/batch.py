@@ -19,6 +19,7 @@ from jobclusters.execution.batch_mapping import (
     pool_placement,
     task_spec,
 )
+from jobclusters.execution.cancel_handshake import submit_unless_canceled
 from jobclusters.execution.ids import batch_id
 from jobclusters.execution.messages import (
     AddChunkInput,
@@ -30,10 +31,17 @@ from jobclusters.execution.messages import (
     BatchPrepareInput,
     BatchPrepareResult,
 )
+from jobclusters.execution.registry import BATCH_ADD_CHUNK, BATCH_FINISH, BATCH_POLL, BATCH_PREPARE, activity
 from jobclusters.services import factory
 from jobclusters.services.batch import BatchServiceError, BatchSpecError, PoolRef, make_task_id
 
 bp = df.Blueprint()
+
+#: failed tasks listed in a finished attempt's outcome (the count covers all of them)
+MAX_FAILED_TASKS = 20
+#: tasks Batch refused to add, listed per chunk, each message cut to the limit
+MAX_ADD_FAILURES = 20
+ADD_FAILURE_MESSAGE_LIMIT = 500
 
 
 def absolutize_local_paths(command: str, base_dir: str | None) -> str:
@@ -54,45 +62,54 @@ def absolutize_local_paths(command: str, base_dir: str | None) -> str:
     return shlex.join(words) if changed else command
 
 
-@bp.activity_trigger(input_name="payload")
-def batch_prepare(payload: dict[str, Any]) -> dict[str, Any]:
+@activity(bp, BATCH_PREPARE)
+def batch_prepare(inp: BatchPrepareInput) -> BatchPrepareResult:
     """Ensure the pool (owner = attempt id) and create the job; both idempotent."""
-    inp = BatchPrepareInput.model_validate(payload)
-    control = factory.get_control_store()
-    if control.cancel_requested(inp.run.control_id, fresh=True):
-        return BatchPrepareResult(canceled=True).model_dump(mode="json")
     service = factory.get_batch_service()
-    try:
-        placement = pool_placement(inp.run, inp.attempt_id)
-        ref = service.ensure_pool(placement, owner=inp.attempt_id)
-        job_id = batch_id("job", inp.attempt_id)
+    job_id = batch_id("job", inp.attempt_id)
+
+    def submit() -> PoolRef:
+        ref = service.ensure_pool(pool_placement(inp.run, inp.attempt_id), owner=inp.attempt_id)
         service.create_job(job_spec(inp.run, job_id, ref))
+        return ref
+
+    def terminate(_: PoolRef) -> None:
+        with contextlib.suppress(BatchServiceError):
+            service.terminate_job(job_id)
+
+    try:
+        submission = submit_unless_canceled(
+            factory.get_control_store(),
+            control_id=inp.run.control_id,
+            attempt_id=inp.attempt_id,
+            kind="batch",
+            submit=submit,
+            handle_of=lambda _: {"job_id": job_id},
+            cancel=terminate,
+        )
     except (BatchMappingError, BatchSpecError, ValidationError) as exc:
-        return BatchPrepareResult(error=f"the task cannot be mapped to Batch: {exc}").model_dump(mode="json")
+        return BatchPrepareResult(error=f"the task cannot be mapped to Batch: {exc}")
     except BatchServiceError as exc:
         if exc.code in ("PoolNotFound", "InvalidPropertyValue", "InvalidRequestBody"):
-            return BatchPrepareResult(error=f"Batch refused it: {exc}").model_dump(mode="json")
+            return BatchPrepareResult(error=f"Batch refused it: {exc}")
         raise
-    control.register_handle(inp.run.control_id, inp.attempt_id, "batch", {"job_id": job_id})
-    result = BatchPrepareResult(
-        pool_ref=ref.model_dump(mode="json"),
+    ref = submission.submitted
+    if ref is None:
+        return BatchPrepareResult(canceled=True)
+    return BatchPrepareResult(
+        pool_ref=ref,
         job_id=job_id,
         compute=compute_label(ref),
         compute_info=compute_info(ref),
+        canceled=submission.canceled,
     )
-    if control.cancel_requested(inp.run.control_id, fresh=True):
-        with contextlib.suppress(BatchServiceError):
-            service.terminate_job(job_id)
-        result.canceled = True
-    return result.model_dump(mode="json")
 
 
-@bp.activity_trigger(input_name="payload")
-def batch_add_chunk(payload: dict[str, Any]) -> dict[str, Any]:
+@activity(bp, BATCH_ADD_CHUNK)
+def batch_add_chunk(inp: AddChunkInput) -> AddChunkResult:
     """Tasks [start, end) of the manifest; ids are run-derived, so a retried chunk adds nothing twice."""
-    inp = AddChunkInput.model_validate(payload)
     if factory.get_control_store().cancel_requested(inp.run_id):
-        return AddChunkResult(added=0, canceled=True).model_dump(mode="json")
+        return AddChunkResult(added=0, canceled=True)
     inputs = factory.get_blob_refs().get_json(inp.manifest)[inp.start : inp.end]
     payload_model = inp.payload
     if factory.executors_share_this_filesystem():
@@ -123,20 +140,20 @@ def batch_add_chunk(payload: dict[str, Any]) -> dict[str, Any]:
     return AddChunkResult(
         added=len(result.added),
         failed=[
-            {"task_id": f.task_id, "code": f.code, "message": f.message[:500]} for f in result.failed[:20]
+            {"task_id": f.task_id, "code": f.code, "message": f.message[:ADD_FAILURE_MESSAGE_LIMIT]}
+            for f in result.failed[:MAX_ADD_FAILURES]
         ],
-    ).model_dump(mode="json")
+    )
 
 
-@bp.activity_trigger(input_name="payload")
-def batch_poll(payload: dict[str, Any]) -> dict[str, Any]:
-    inp = BatchPollInput.model_validate(payload)
+@activity(bp, BATCH_POLL)
+def batch_poll(inp: BatchPollInput) -> BatchPollResult:
+    """A canceled run's job is terminated here, so the next poll of the orchestrator sees it end."""
     service = factory.get_batch_service()
     if factory.get_control_store().cancel_requested(inp.run_id) is not None:
-        if inp.terminate_if_canceled:
-            with contextlib.suppress(BatchServiceError):
-                service.terminate_job(inp.job_id)
-        return BatchPollResult(canceled=True).model_dump(mode="json")
+        with contextlib.suppress(BatchServiceError):
+            service.terminate_job(inp.job_id)
+        return BatchPollResult(canceled=True)
     counts = service.get_task_counts(inp.job_id)
     return BatchPollResult(
         active=counts.active,
@@ -144,13 +161,12 @@ def batch_poll(payload: dict[str, Any]) -> dict[str, Any]:
         completed=counts.completed,
         succeeded=counts.succeeded,
         failed=counts.failed,
-    ).model_dump(mode="json")
+    )
 
 
-@bp.activity_trigger(input_name="payload")
-def batch_finish(payload: dict[str, Any]) -> dict[str, Any]:
+@activity(bp, BATCH_FINISH)
+def batch_finish(inp: BatchFinishInput) -> BatchFinishResult:
     """Failed tasks with exit codes and log links; terminate the job; delete an on-demand pool we created."""
-    inp = BatchFinishInput.model_validate(payload)
     service = factory.get_batch_service()
     failed: list[dict[str, Any]] = []
     count = 0
@@ -164,17 +180,16 @@ def batch_finish(payload: dict[str, Any]) -> dict[str, Any]:
                         mode="json",
                         include={"task_id", "exit_code", "code", "message", "retry_count", "log_urls"},
                     )
-                    for t in tasks[: inp.max_failures]
+                    for t in tasks[:MAX_FAILED_TASKS]
                 ]
-        if inp.terminate:
-            with contextlib.suppress(BatchServiceError):
-                service.terminate_job(inp.job_id)
+        with contextlib.suppress(BatchServiceError):
+            service.terminate_job(inp.job_id)
     deleted = False
     if inp.pool_ref is not None:
-        deleted = service.delete_pool(PoolRef.model_validate(inp.pool_ref))
+        deleted = service.delete_pool(inp.pool_ref)
     return BatchFinishResult(
         failed_tasks=failed, failed_count=count, pool_deleted=deleted, log_refs=_finish_log_refs(inp, failed)
-    ).model_dump(mode="json")
+    )
 
 
 def _finish_log_refs(inp: BatchFinishInput, failed: list[dict[str, Any]]) -> dict[str, str]:

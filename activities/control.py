@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
 
 import azure.durable_functions as df
 
 from jobclusters.execution.messages import CancelRunInput, SlotInput, SlotResult
+from jobclusters.execution.registry import CLAIM_RUN_SLOT, RELEASE_RUN_SLOT, REQUEST_RUN_CANCEL, activity
 from jobclusters.services import factory
 from jobclusters.services.batch import BatchServiceError
 from jobclusters.services.cluster import ClusterJobError, RunHandle
@@ -17,23 +17,20 @@ bp = df.Blueprint()
 log = logging.getLogger(__name__)
 
 
-@bp.activity_trigger(input_name="payload")
-def claim_run_slot(payload: dict[str, Any]) -> dict[str, Any]:
-    inp = SlotInput.model_validate(payload)
+@activity(bp, CLAIM_RUN_SLOT)
+def claim_run_slot(inp: SlotInput) -> SlotResult:
     slot, holders = factory.get_control_store().claim_slot(inp.job_id, inp.run_id, inp.max_concurrent_runs)
-    return SlotResult(claimed=slot is not None, slot=slot, holders=holders).model_dump(mode="json")
+    return SlotResult(claimed=slot is not None, slot=slot, holders=holders)
 
 
-@bp.activity_trigger(input_name="payload")
-def release_run_slot(payload: dict[str, Any]) -> bool:
-    inp = SlotInput.model_validate(payload)
+@activity(bp, RELEASE_RUN_SLOT)
+def release_run_slot(inp: SlotInput) -> bool:
     return bool(factory.get_control_store().release_slot(inp.job_id, inp.run_id))
 
 
-@bp.activity_trigger(input_name="payload")
-def request_run_cancel(payload: dict[str, Any]) -> int:
+@activity(bp, REQUEST_RUN_CANCEL)
+def request_run_cancel(inp: CancelRunInput) -> int:
     """Mark the run canceled, then cancel every remote run it registered; returns how many were asked."""
-    inp = CancelRunInput.model_validate(payload)
     control = factory.get_control_store()
     control.request_cancel(inp.run_id, inp.reason)
     asked = 0

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import Any
 from urllib.parse import urlparse
 
 import azure.durable_functions as df
 
 from jobclusters.execution.messages import PlanInputsInput, PlanInputsResult
+from jobclusters.execution.registry import PLAN_INPUTS, activity
 from jobclusters.services import factory
 
 bp = df.Blueprint()
@@ -27,9 +27,8 @@ def split_location(location: str, account_url: str) -> tuple[str, str]:
     return container, prefix
 
 
-@bp.activity_trigger(input_name="payload")
-def plan_inputs(payload: dict[str, Any]) -> dict[str, Any]:
-    inp = PlanInputsInput.model_validate(payload)
+@activity(bp, PLAN_INPUTS)
+def plan_inputs(inp: PlanInputsInput) -> PlanInputsResult:
     blobs = factory.get_blob_refs()
     fan_out = inp.fan_out
     items: list[str | None]
@@ -53,4 +52,4 @@ def plan_inputs(payload: dict[str, Any]) -> dict[str, Any]:
             ]
         items = [f"{container}/{n}" for n in names[: fan_out.max_inputs]]
     manifest = blobs.put_json(f"manifests/{inp.attempt_id.replace(':', '/')}.json", items)
-    return PlanInputsResult(count=len(items), manifest=manifest).model_dump(mode="json")
+    return PlanInputsResult(count=len(items), manifest=manifest)

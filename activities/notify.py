@@ -14,6 +14,7 @@ import azure.durable_functions as df
 import requests
 
 from jobclusters.execution.messages import NotifyInput, NotifyResult
+from jobclusters.execution.registry import NOTIFY_RUN, activity
 from jobclusters.services import factory
 
 bp = df.Blueprint()
@@ -65,9 +66,8 @@ def event_body(inp: NotifyInput) -> dict[str, Any]:
     }
 
 
-@bp.activity_trigger(input_name="payload")
-def notify_run(payload: dict[str, Any]) -> dict[str, Any]:
-    inp = NotifyInput.model_validate(payload)
+@activity(bp, NOTIFY_RUN)
+def notify_run(inp: NotifyInput) -> NotifyResult:
     body = event_body(inp)
     result = NotifyResult()
     for target in _targets(inp):
@@ -93,4 +93,4 @@ def notify_run(payload: dict[str, Any]) -> dict[str, Any]:
             result.topic_sent = True
     except Exception as exc:  # a notification never fails the run it reports on
         log.warning("run %s: the run event was not published: %s", inp.run_id, type(exc).__name__)
-    return result.model_dump(mode="json")
+    return result

@@ -9,6 +9,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from jobclusters.execution.messages import RunRecordInput, TaskRecordBatch, TaskRecordInput
+from jobclusters.execution.registry import RECORD_RUN, RECORD_TASK_RUNS, activity
 from jobclusters.services import factory
 from jobclusters.spec.model import TaskState
 from jobclusters.tracking.models import ComputeInfo, Links, RunRecord, RunState, TaskRunRecord, Trigger
@@ -96,15 +97,14 @@ def task_record(inp: TaskRecordInput) -> TaskRunRecord:
     )
 
 
-@bp.activity_trigger(input_name="payload")
-def record_run(payload: dict[str, Any]) -> str:
-    result = factory.get_run_store().record_run(run_record(RunRecordInput.model_validate(payload)))
+@activity(bp, RECORD_RUN)
+def record_run(inp: RunRecordInput) -> str:
+    result = factory.get_run_store().record_run(run_record(inp))
     return str(result.state.value)
 
 
-@bp.activity_trigger(input_name="payload")
-def record_task_runs(payload: dict[str, Any]) -> int:
-    batch = TaskRecordBatch.model_validate(payload)
+@activity(bp, RECORD_TASK_RUNS)
+def record_task_runs(batch: TaskRecordBatch) -> int:
     by_run: dict[str, list[TaskRunRecord]] = defaultdict(list)
     for row in batch.rows:
         by_run[row.run_id].append(task_record(row))

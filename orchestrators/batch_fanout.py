@@ -13,27 +13,23 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from jobclusters.execution import registry
 from jobclusters.execution.batch_logs import log_prefix
 from jobclusters.execution.batch_mapping import chunk_ranges
 from jobclusters.execution.messages import (
     AddChunkInput,
-    AddChunkResult,
-    AttemptInput,
     BatchFinishInput,
     BatchFinishResult,
     BatchPollInput,
-    BatchPollResult,
     BatchPrepareInput,
-    BatchPrepareResult,
     FanoutState,
     PlanInputsInput,
-    PlanInputsResult,
     TaskOutcome,
 )
 from jobclusters.execution.polling import BATCH_POLL, POLLS_PER_EXECUTION, next_fire_at, past
 from jobclusters.execution.routing import per_input_retries
 from jobclusters.spec.model import CommandPayload, TaskState
-from orchestrators.common import decode_input, dump, failure_message, iso, parse_iso
+from orchestrators.common import call, decode_input, dump, failure_message, iso, parse_iso, result_of
 
 bp = df.Blueprint()
 
@@ -63,7 +59,7 @@ def final_outcome(st: FanoutState, finish: BatchFinishResult) -> tuple[TaskState
 
 @bp.orchestration_trigger(context_name="context")
 def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
-    a = decode_input(context, AttemptInput)
+    a = decode_input(context, registry.BATCH_FANOUT.input)
     run = a.run
     payload = run.task.payload
     if not isinstance(payload, CommandPayload):
@@ -93,9 +89,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             attempt_id=a.instance_id, fan_out=payload.fan_out, trigger_files=run.trigger_files
         )
         try:
-            plan = PlanInputsResult.model_validate(
-                (yield context.call_activity("plan_inputs", dump(plan_input)))
-            )
+            plan = yield from result_of(context, registry.PLAN_INPUTS, plan_input)
         except Exception as exc:
             return outcome(TaskState.FAILED, f"the inputs could not be listed: {failure_message(exc)}")
         st.count, st.manifest = plan.count, plan.manifest
@@ -105,12 +99,11 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
 
     if st.phase == "pool":
         try:
-            raw = yield context.call_activity(
-                "batch_prepare", dump(BatchPrepareInput(run=run, attempt_id=a.instance_id))
+            prep = yield from result_of(
+                context, registry.BATCH_PREPARE, BatchPrepareInput(run=run, attempt_id=a.instance_id)
             )
         except Exception as exc:
             return outcome(TaskState.FAILED, f"the pool or job could not be prepared: {failure_message(exc)}")
-        prep = BatchPrepareResult.model_validate(raw)
         if prep.error is not None:
             return outcome(TaskState.FAILED, prep.error)
         st.pool_ref, st.job_id, st.compute, st.compute_info = (
@@ -125,28 +118,27 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     if st.phase == "add":
         assert st.job_id is not None and st.manifest is not None
         calls = [
-            context.call_activity(
-                "batch_add_chunk",
-                dump(
-                    AddChunkInput(
-                        run_id=run.control_id,
-                        job_id=st.job_id,
-                        task_prefix=run.task.key,
-                        payload=payload,
-                        manifest=st.manifest,
-                        start=start,
-                        end=end,
-                        environment=run.environment,
-                        base_dir=run.base_dir,
-                        max_task_retries=per_input_retries(run.task),
-                        log_prefix=logs_at,
-                    )
+            call(
+                context,
+                registry.BATCH_ADD_CHUNK,
+                AddChunkInput(
+                    run_id=run.control_id,
+                    job_id=st.job_id,
+                    task_prefix=run.task.key,
+                    payload=payload,
+                    manifest=st.manifest,
+                    start=start,
+                    end=end,
+                    environment=run.environment,
+                    base_dir=run.base_dir,
+                    max_task_retries=per_input_retries(run.task),
+                    log_prefix=logs_at,
                 ),
             )
             for start, end in chunk_ranges(st.count)
         ]
         try:
-            results = [AddChunkResult.model_validate(r) for r in (yield context.task_all(calls))]
+            results = [registry.BATCH_ADD_CHUNK.read(r) for r in (yield context.task_all(calls))]
         except Exception as exc:
             st.message = f"tasks could not be added: {failure_message(exc)}"
             results = []
@@ -173,12 +165,8 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             if past(deadline, context.current_utc_datetime):
                 st.timed_out = True
                 break
-            poll = BatchPollResult.model_validate(
-                (
-                    yield context.call_activity(
-                        "batch_poll", dump(BatchPollInput(run_id=run.control_id, job_id=st.job_id))
-                    )
-                )
+            poll = yield from result_of(
+                context, registry.BATCH_POLL, BatchPollInput(run_id=run.control_id, job_id=st.job_id)
             )
             st.polls += 1
             if poll.canceled:
@@ -193,22 +181,16 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                 return {}
         st.phase = "finish"
 
-    finish = BatchFinishResult.model_validate(
-        (
-            yield context.call_activity(
-                "batch_finish",
-                dump(
-                    BatchFinishInput(
-                        job_id=st.job_id,
-                        pool_ref=st.pool_ref,
-                        terminate=True,
-                        collect_failures=not st.canceled,
-                        log_prefix=logs_at if st.job_id is not None else None,
-                        task_prefix=run.task.key,
-                    )
-                ),
-            )
-        )
+    finish = yield from result_of(
+        context,
+        registry.BATCH_FINISH,
+        BatchFinishInput(
+            job_id=st.job_id,
+            pool_ref=st.pool_ref,
+            collect_failures=not st.canceled,
+            log_prefix=logs_at if st.job_id is not None else None,
+            task_prefix=run.task.key,
+        ),
     )
     state, message = final_outcome(st, finish)
     first_log = next(

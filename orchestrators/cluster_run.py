@@ -14,20 +14,18 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from jobclusters.execution import registry
 from jobclusters.execution.messages import (
     AttemptInput,
-    ClusterFinishResult,
     ClusterHandleInput,
-    ClusterPollResult,
     ClusterPollState,
     ClusterSubmitInput,
-    ClusterSubmitResult,
     TaskOutcome,
 )
 from jobclusters.execution.polling import CLUSTER_POLL, POLLS_PER_EXECUTION, next_fire_at, past
 from jobclusters.services.cluster import idempotency_token
 from jobclusters.spec.model import TaskState
-from orchestrators.common import decode_input, dump, failure_message, iso, parse_iso
+from orchestrators.common import decode_input, dump, failure_message, iso, parse_iso, result_of
 
 bp = df.Blueprint()
 
@@ -45,7 +43,7 @@ def _outcome(a: AttemptInput, context: Any, state: TaskState, **fields: Any) -> 
 
 @bp.orchestration_trigger(context_name="context")
 def cluster_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
-    a = decode_input(context, AttemptInput)
+    a = decode_input(context, registry.CLUSTER_RUN.input)
     run = a.run
     if a.started is None:
         a.started = iso(context.current_utc_datetime)
@@ -55,10 +53,9 @@ def cluster_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
         key = idempotency_token(a.instance_id)
         submit = ClusterSubmitInput(run=run, attempt_id=a.instance_id, idempotency_key=key)
         try:
-            raw = yield context.call_activity("cluster_submit", dump(submit))
+            submitted = yield from result_of(context, registry.CLUSTER_SUBMIT, submit)
         except Exception as exc:
             return _outcome(a, context, TaskState.FAILED, message=failure_message(exc))
-        submitted = ClusterSubmitResult.model_validate(raw)
         if submitted.error is not None:
             return _outcome(a, context, TaskState.FAILED, message=submitted.error)
         if submitted.canceled or submitted.handle is None:
@@ -66,12 +63,12 @@ def cluster_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
         state = ClusterPollState(
             handle=submitted.handle, compute=submitted.compute, compute_info=submitted.compute_info
         )
-    context.set_custom_status({"remote_run": state.handle.get("run_id"), "polls": state.polls})
+    context.set_custom_status({"remote_run": state.handle.run_id, "polls": state.polls})
     compute, compute_info = state.compute, state.compute_info
     ref = ClusterHandleInput(
         run_id=run.control_id, attempt_id=a.instance_id, task_key=run.task.key, handle=state.handle
     )
-    remote_id = str(state.handle.get("run_id"))
+    remote_id = state.handle.run_id
     while True:
         now = context.current_utc_datetime
         if not past(deadline, now):
@@ -79,10 +76,8 @@ def cluster_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
             yield context.create_timer(next_fire_at(now, interval, deadline))
             state.interval = interval
         if past(deadline, context.current_utc_datetime):
-            yield context.call_activity("cluster_cancel", dump(ref))
-            finish = ClusterFinishResult.model_validate(
-                (yield context.call_activity("cluster_finish", dump(ref)))
-            )
+            yield from result_of(context, registry.CLUSTER_CANCEL, ref)
+            finish = yield from result_of(context, registry.CLUSTER_FINISH, ref)
             limit = run.task.timeout_seconds or 0
             return _outcome(
                 a,
@@ -94,12 +89,10 @@ def cluster_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                 compute=compute,
                 compute_info=compute_info,
             )
-        poll = ClusterPollResult.model_validate((yield context.call_activity("cluster_poll", dump(ref))))
+        poll = yield from result_of(context, registry.CLUSTER_POLL, ref)
         state.polls += 1
         if poll.terminal:
-            finish = ClusterFinishResult.model_validate(
-                (yield context.call_activity("cluster_finish", dump(ref)))
-            )
+            finish = yield from result_of(context, registry.CLUSTER_FINISH, ref)
             result = poll.state or TaskState.FAILED
             return _outcome(
                 a,

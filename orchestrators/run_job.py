@@ -6,25 +6,30 @@ sub-orchestrations (instance id from run id + task key + repair number); conditi
 decided inline; tasks that settle without running are recorded. The orchestrator waits on the running
 tasks, the cancel event, the job timeout and the duration-warning timer at once. The custom status is a
 `RunProgress` with every task's live state; the output is the run summary the CLI prints.
+
+The body reads as its steps, each a generator joined with `yield from`: admission (which may end the run
+early: canceled while queued, or skipped), start, the walk, finish.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Generator
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import azure.durable_functions as df
 from pydantic import BaseModel, ConfigDict
 
+from jobclusters.execution import registry
 from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import (
     CancelRunInput,
+    NotifyEvent,
     NotifyInput,
     RunRecordInput,
     SlotInput,
-    SlotResult,
     TaskOutcome,
     TaskRecordBatch,
     TaskRecordInput,
@@ -32,14 +37,26 @@ from jobclusters.execution.messages import (
 )
 from jobclusters.execution.polling import QUEUE_POLL
 from jobclusters.execution.rendering import render_task, run_parameters, template_context, trigger_files
-from jobclusters.execution.routing import TASK_ORCHESTRATOR, executor_for, unsupported_reason
+from jobclusters.execution.routing import executor_for, unsupported_reason
 from jobclusters.run_request import CANCEL_EVENT, RunProgress, RunRequest, TaskProgress
 from jobclusters.spec.dag import evaluate_condition, next_step, run_result
 from jobclusters.spec.model import ConditionPayload, FailPayload, Job, RunResult, Task, TaskState
 from jobclusters.spec.templating import TemplateError
-from orchestrators.common import call_store, dump, failure_message, iso
+from orchestrators.common import (
+    FAILURE_MESSAGE_LIMIT,
+    call,
+    call_orchestrator,
+    call_store,
+    dump,
+    failure_message,
+    iso,
+    result_of,
+)
 
 bp = df.Blueprint()
+
+#: compute descriptions kept on the run record (one per task that ran, the first ones)
+MAX_RECORDED_COMPUTE = 20
 
 
 class RunJobInput(BaseModel):
@@ -75,7 +92,7 @@ def _failure_summary(outcomes: dict[str, TaskOutcome], states: dict[str, TaskSta
     for key, state in states.items():
         if state in (TaskState.FAILED, TaskState.TIMEDOUT):
             message = outcomes[key].message if key in outcomes else None
-            return f"{key}: {message or state.value}"[:2000]
+            return f"{key}: {message or state.value}"[:FAILURE_MESSAGE_LIMIT]
     return None
 
 
@@ -98,6 +115,10 @@ class _Run:
             tasks={t.key: TaskProgress() for t in self.job.tasks},
         )
         self.start = context.current_utc_datetime
+        self.created = envelope.queued_at or self.now()
+        self.slot_input = SlotInput(
+            job_id=self.req.job_id, run_id=self.req.run_id, max_concurrent_runs=self.job.max_concurrent_runs
+        )
         if self.req.repair is not None:
             rerun = set(self.req.repair.rerun_tasks)
             for key, state in self.req.repair.previous_states.items():
@@ -193,38 +214,34 @@ class _Run:
             repair_number=self.repair_number,
         )
 
-    def run_record(
-        self, state: str, *, end: str | None = None, message: str | None = None, created: str
-    ) -> dict[str, Any]:
-        return dump(
-            RunRecordInput(
-                run_id=self.tracked_id,
-                job_id=self.req.job_id,
-                state=state,
-                generation=self.repair_number,
-                created_at=created,
-                trigger=self.req.trigger.model_dump(mode="json"),
-                parameters=run_parameters(self.req),
-                start=iso(self.start),
-                end=end,
-                message=message,
-                compute=[o.compute_info for o in self.outcomes.values() if o.compute_info][:20],
-            )
+    def run_record(self, state: str, *, end: str | None = None, message: str | None = None) -> RunRecordInput:
+        return RunRecordInput(
+            run_id=self.tracked_id,
+            job_id=self.req.job_id,
+            state=state,
+            generation=self.repair_number,
+            created_at=self.created,
+            trigger=self.req.trigger.model_dump(mode="json"),
+            parameters=run_parameters(self.req),
+            start=iso(self.start),
+            end=end,
+            message=message,
+            compute=[o.compute_info for o in self.outcomes.values() if o.compute_info][:MAX_RECORDED_COMPUTE],
         )
 
-    def notify(self, event: str, result: str | None = None, message: str | None = None) -> dict[str, Any]:
-        return dump(
-            NotifyInput(
-                run_id=self.req.run_id,
-                job_id=self.req.job_id,
-                job_name=self.job.name,
-                event=event,  # type: ignore[arg-type]
-                notifications=self.job.notifications,
-                result=result,
-                message=message,
-                at=self.now(),
-                tasks={k: p.state.value for k, p in self.progress.tasks.items()},
-            )
+    def notify(
+        self, event: NotifyEvent, result: str | None = None, message: str | None = None
+    ) -> NotifyInput:
+        return NotifyInput(
+            run_id=self.req.run_id,
+            job_id=self.req.job_id,
+            job_name=self.job.name,
+            event=event,
+            notifications=self.job.notifications,
+            result=result,
+            message=message,
+            at=self.now(),
+            tasks={k: p.state.value for k, p in self.progress.tasks.items()},
         )
 
     def output(self, result: str, message: str | None) -> dict[str, Any]:
@@ -249,76 +266,101 @@ class _Run:
         }
 
 
+@dataclass(frozen=True)
+class _EndEarly:
+    """The run ends before any task starts: canceled while queued, or skipped."""
+
+    result: RunResult
+    message: str
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """Why the walk stopped starting tasks: the job timed out, or the run was canceled."""
+
+    state: TaskState
+    message: str
+
+
+_Admission = Literal["admitted", "requeued"] | _EndEarly
+
+
 @bp.orchestration_trigger(context_name="context")
 def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any] | None]:
     envelope = _decode(context)
     run = _Run(context, envelope)
-    req, job = run.req, run.job
-    created = envelope.queued_at or run.now()
     run.publish()
+    admission = yield from _admit(run, envelope)
+    if admission == "requeued":
+        return None
+    if isinstance(admission, _EndEarly):
+        return (yield from _end_early(run, admission))
+    yield from _start(run)
+    stop = yield from _walk(run)
+    return (yield from _finish(run, stop))
 
-    # ---------------------------------------------------------------- admission
-    slot_input = dump(
-        SlotInput(job_id=req.job_id, run_id=req.run_id, max_concurrent_runs=job.max_concurrent_runs)
-    )
-    slot = SlotResult.model_validate((yield call_store(context, "claim_run_slot", slot_input)))
-    if not slot.claimed:
-        if job.queue:
-            for progress in run.progress.tasks.values():
-                progress.state = TaskState.QUEUED
-            run.publish()
-            if envelope.queued_polls == 0:
-                yield call_store(context, "record_run", run.run_record("QUEUED", created=created))
-            interval = QUEUE_POLL.next_interval(envelope.queue_interval)
-            wait = context.create_timer(context.current_utc_datetime + timedelta(seconds=interval))
-            cancel = context.wait_for_external_event(CANCEL_EVENT)
-            if (yield context.task_any([wait, cancel])) is cancel:
-                wait.cancel()
-                message = f"canceled while queued: {cancel.result or 'by request'}"
-                for progress in run.progress.tasks.values():
-                    progress.state = TaskState.CANCELED
-                run.progress.result = RunResult.CANCELED
-                run.publish()
-                yield call_store(
-                    context,
-                    "record_run",
-                    run.run_record("CANCELED", end=run.now(), message=message, created=created),
-                )
-                return run.output(RunResult.CANCELED.value, message)
-            context.continue_as_new(
-                dump(
-                    envelope.model_copy(
-                        update={
-                            "queued_polls": envelope.queued_polls + 1,
-                            "queued_at": created,
-                            "queue_interval": interval,
-                        }
-                    )
-                )
+
+def _admit(run: _Run, envelope: RunJobInput) -> Generator[Any, Any, _Admission]:
+    """A slot, else (with `queue`) wait for one across continue_as_new, else skip."""
+    context, job = run.context, run.job
+    slot = yield from result_of(context, registry.CLAIM_RUN_SLOT, run.slot_input, store=True)
+    if slot.claimed:
+        return "admitted"
+    if not job.queue:
+        return _EndEarly(
+            RunResult.SKIPPED,
+            f"skipped: {job.max_concurrent_runs} run(s) of this job are active ({', '.join(slot.holders)})",
+        )
+    for progress in run.progress.tasks.values():
+        progress.state = TaskState.QUEUED
+    run.publish()
+    if envelope.queued_polls == 0:
+        yield call_store(context, registry.RECORD_RUN, run.run_record("QUEUED"))
+    interval = QUEUE_POLL.next_interval(envelope.queue_interval)
+    wait = context.create_timer(context.current_utc_datetime + timedelta(seconds=interval))
+    cancel = context.wait_for_external_event(CANCEL_EVENT)
+    if (yield context.task_any([wait, cancel])) is cancel:
+        wait.cancel()
+        return _EndEarly(RunResult.CANCELED, f"canceled while queued: {cancel.result or 'by request'}")
+    context.continue_as_new(
+        dump(
+            envelope.model_copy(
+                update={
+                    "queued_polls": envelope.queued_polls + 1,
+                    "queued_at": run.created,
+                    "queue_interval": interval,
+                }
             )
-            return None
-        message = (
-            f"skipped: {job.max_concurrent_runs} run(s) of this job are active ({', '.join(slot.holders)})"
         )
-        for progress in run.progress.tasks.values():
-            progress.state = TaskState.SKIPPED
-        run.progress.result = RunResult.SKIPPED
-        run.publish()
-        yield call_store(
-            context,
-            "record_run",
-            run.run_record(RunResult.SKIPPED.value, end=run.now(), message=message, created=created),
-        )
-        return run.output(RunResult.SKIPPED.value, message)
+    )
+    return "requeued"
 
-    yield context.task_all(
+
+def _end_early(run: _Run, end: _EndEarly) -> Generator[Any, Any, dict[str, Any]]:
+    """Every task takes the run's result (CANCELED or SKIPPED); no slot is held, none is released."""
+    for progress in run.progress.tasks.values():
+        progress.state = TaskState(end.result.value)
+    run.progress.result = end.result
+    run.publish()
+    yield call_store(
+        run.context, registry.RECORD_RUN, run.run_record(end.result.value, end=run.now(), message=end.message)
+    )
+    return run.output(end.result.value, end.message)
+
+
+def _start(run: _Run) -> Generator[Any, Any, None]:
+    yield run.context.task_all(
         [
-            call_store(context, "record_run", run.run_record("RUNNING", created=created)),
-            context.call_activity("notify_run", run.notify("start")),
+            call_store(run.context, registry.RECORD_RUN, run.run_record("RUNNING")),
+            call(run.context, registry.NOTIFY_RUN, run.notify("start")),
         ]
     )
 
-    # ---------------------------------------------------------------- the DAG walk
+
+def _walk(run: _Run) -> Generator[Any, Any, _Stop | None]:
+    """The DAG walk: start what is ready, wait for a task, the cancel event, the timeout or the duration
+    warning, until nothing runs. After a stop, ready tasks settle as the stop instead of starting."""
+    context, job = run.context, run.job
     cancel_event = context.wait_for_external_event(CANCEL_EVENT)
     job_timer = (
         context.create_timer(run.start + timedelta(seconds=job.timeout_seconds))
@@ -327,48 +369,14 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
     )
     threshold = duration_threshold(job)
     warn_timer = context.create_timer(run.start + timedelta(seconds=threshold)) if threshold else None
-    stop: TaskState | None = None
-    stop_message: str | None = None
+    stop: _Stop | None = None
 
     while True:
-        step = next_step(job, run.states, run.condition_outcomes())
-        now = run.now()
-        for key, state in step.settled.items():
-            run.settle(key, TaskOutcome(state=state, attempts=0, start=now, end=now))
-        decided_inline = bool(step.settled)
-        started = False
-        for key in step.ready:
-            if key in run.running:
-                continue
-            task = job.task(key)
-            if stop is not None:
-                run.settle(key, TaskOutcome(state=TaskState.CANCELED, attempts=0, message=stop_message))
-                decided_inline = True
-                continue
-            try:
-                rendered = run.render(task)
-            except (TemplateError, ValueError) as exc:
-                run.settle(
-                    key, TaskOutcome(state=TaskState.FAILED, message=str(exc), start=now, end=now, attempts=0)
-                )
-                decided_inline = True
-                continue
-            if executor_for(rendered) in ("inline", "unsupported"):
-                run.settle(key, run.decide_inline(rendered))
-                decided_inline = True
-                continue
-            child_id = task_instance_id(req.run_id, key, run.repair_number)
-            run.running[key] = context.call_sub_orchestrator(
-                TASK_ORCHESTRATOR, dump(run.task_input(rendered)), child_id
-            )
-            run.states[key] = TaskState.RUNNING
-            started = True
-            progress = run.progress.tasks[key]
-            progress.state, progress.start = TaskState.RUNNING, now
+        decided_inline, started = _start_ready(run, stop)
         run.publish()
         if run.rows:
             rows, run.rows = run.rows, []
-            yield call_store(context, "record_task_runs", dump(TaskRecordBatch(rows=rows)))
+            yield call_store(context, registry.RECORD_TASK_RUNS, TaskRecordBatch(rows=rows))
         if decided_inline:
             continue
         if not run.running:
@@ -382,51 +390,103 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
             waiting.append(context.create_timer(context.current_utc_datetime))
         winner = yield context.task_any(waiting)
         if winner is cancel_event or (job_timer is not None and winner is job_timer and stop is None):
-            timed_out = winner is job_timer
-            stop = TaskState.TIMEDOUT if timed_out else TaskState.CANCELED
-            stop_message = (
-                f"the job timed out after {timedelta(seconds=job.timeout_seconds or 0)}"
-                if timed_out
-                else f"canceled: {cancel_event.result or 'by request'}"
-            )
+            stop = _stop_for(job, timed_out=winner is job_timer, reason=cancel_event.result)
             yield call_store(
-                context, "request_run_cancel", dump(CancelRunInput(run_id=req.run_id, reason=stop_message))
+                context,
+                registry.REQUEST_RUN_CANCEL,
+                CancelRunInput(run_id=run.req.run_id, reason=stop.message),
             )
             for key in list(run.running):
                 began = run.progress.tasks[key].start
                 run.settle(
                     key,
-                    TaskOutcome(state=stop, message=stop_message, end=run.now(), start=began),
+                    TaskOutcome(state=stop.state, message=stop.message, end=run.now(), start=began),
                     record=False,
                 )
             continue
         if warn_timer is not None and winner is warn_timer:
             warn_timer = None
-            yield context.call_activity(
-                "notify_run", run.notify("duration_exceeded", message=f"running longer than {threshold} s")
+            yield call(
+                context,
+                registry.NOTIFY_RUN,
+                run.notify("duration_exceeded", message=f"running longer than {threshold} s"),
             )
             continue
-        for key, child in list(run.running.items()):
-            if not child.is_completed:
-                continue
-            if isinstance(child.result, Exception):
-                outcome = TaskOutcome(
-                    state=TaskState.FAILED, message=failure_message(child.result), end=run.now()
-                )
-                run.settle(key, outcome)
-            else:
-                run.settle(key, TaskOutcome.model_validate(child.result), record=False)
+        _settle_finished_children(run)
 
-    # ---------------------------------------------------------------- the end
     for timer in (job_timer, warn_timer):
         if timer is not None and not timer.is_completed:
             timer.cancel()
-    result = run_result(job, run.states) or RunResult.FAILED
-    if stop == TaskState.TIMEDOUT:
-        result = RunResult.TIMEDOUT
-    elif stop == TaskState.CANCELED:
-        result = RunResult.CANCELED
-    final_message = stop_message or _failure_summary(run.outcomes, run.states)
+    return stop
+
+
+def _stop_for(job: Job, *, timed_out: bool, reason: Any) -> _Stop:
+    if timed_out:
+        return _Stop(
+            TaskState.TIMEDOUT, f"the job timed out after {timedelta(seconds=job.timeout_seconds or 0)}"
+        )
+    return _Stop(TaskState.CANCELED, f"canceled: {reason or 'by request'}")
+
+
+def _start_ready(run: _Run, stop: _Stop | None) -> tuple[bool, bool]:
+    """One step of the DAG: settle what is decided without running, start the ready tasks as `run_task`
+    sub-orchestrations. Returns (something was decided inline, something started)."""
+    step = next_step(run.job, run.states, run.condition_outcomes())
+    now = run.now()
+    for key, state in step.settled.items():
+        run.settle(key, TaskOutcome(state=state, attempts=0, start=now, end=now))
+    decided_inline = bool(step.settled)
+    started = False
+    for key in step.ready:
+        if key in run.running:
+            continue
+        task = run.job.task(key)
+        if stop is not None:
+            run.settle(key, TaskOutcome(state=TaskState.CANCELED, attempts=0, message=stop.message))
+            decided_inline = True
+            continue
+        try:
+            rendered = run.render(task)
+        except (TemplateError, ValueError) as exc:
+            run.settle(
+                key, TaskOutcome(state=TaskState.FAILED, message=str(exc), start=now, end=now, attempts=0)
+            )
+            decided_inline = True
+            continue
+        if executor_for(rendered) in ("inline", "unsupported"):
+            run.settle(key, run.decide_inline(rendered))
+            decided_inline = True
+            continue
+        child_id = task_instance_id(run.req.run_id, key, run.repair_number)
+        run.running[key] = call_orchestrator(
+            run.context, registry.RUN_TASK, run.task_input(rendered), child_id
+        )
+        run.states[key] = TaskState.RUNNING
+        started = True
+        progress = run.progress.tasks[key]
+        progress.state, progress.start = TaskState.RUNNING, now
+    return decided_inline, started
+
+
+def _settle_finished_children(run: _Run) -> None:
+    for key, child in list(run.running.items()):
+        if not child.is_completed:
+            continue
+        if isinstance(child.result, Exception):
+            run.settle(
+                key, TaskOutcome(state=TaskState.FAILED, message=failure_message(child.result), end=run.now())
+            )
+        else:
+            run.settle(key, registry.RUN_TASK.read(child.result), record=False)
+
+
+def _finish(run: _Run, stop: _Stop | None) -> Generator[Any, Any, dict[str, Any]]:
+    """The run's result (a stop overrides the DAG's), its record, the notification, the slot back."""
+    context = run.context
+    result = run_result(run.job, run.states) or RunResult.FAILED
+    if stop is not None:
+        result = RunResult.TIMEDOUT if stop.state == TaskState.TIMEDOUT else RunResult.CANCELED
+    final_message = stop.message if stop is not None else _failure_summary(run.outcomes, run.states)
     run.progress.result = result
     run.publish()
     end = run.now()
@@ -434,14 +494,14 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
     yield context.task_all(
         [
             call_store(
+                context, registry.RECORD_RUN, run.run_record(result.value, end=end, message=final_message)
+            ),
+            call(
                 context,
-                "record_run",
-                run.run_record(result.value, end=end, message=final_message, created=created),
+                registry.NOTIFY_RUN,
+                run.notify("success" if ok else "failure", result.value, final_message),
             ),
-            context.call_activity(
-                "notify_run", run.notify("success" if ok else "failure", result.value, final_message)
-            ),
-            call_store(context, "release_run_slot", slot_input),
+            call_store(context, registry.RELEASE_RUN_SLOT, run.slot_input),
         ]
     )
     return run.output(result.value, final_message)

@@ -14,6 +14,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from jobclusters.execution import registry
 from jobclusters.execution.ids import attempt_instance_id
 from jobclusters.execution.messages import (
     AttemptInput,
@@ -23,15 +24,9 @@ from jobclusters.execution.messages import (
     TaskRunInput,
 )
 from jobclusters.execution.retry import may_retry, retry_delay_millis
-from jobclusters.execution.routing import (
-    BATCH_ORCHESTRATOR,
-    CLUSTER_ORCHESTRATOR,
-    attempt_retry_policy,
-    executor_for,
-    unsupported_reason,
-)
+from jobclusters.execution.routing import attempt_orchestrator, attempt_retry_policy, unsupported_reason
 from jobclusters.spec.model import TaskState
-from orchestrators.common import call_store, decode_input, dump, failure_message, iso
+from orchestrators.common import call_orchestrator, call_store, decode_input, dump, failure_message, iso
 
 bp = df.Blueprint()
 
@@ -40,7 +35,7 @@ ATTEMPTS_PER_EXECUTION = 10
 
 def _row(
     run: TaskRunInput, state: TaskState, attempt: int, outcome: TaskOutcome | None = None, **extra: Any
-) -> dict[str, Any]:
+) -> TaskRecordBatch:
     task = run.task
     row = TaskRecordInput(
         run_id=run.run_id,
@@ -66,16 +61,16 @@ def _row(
                 "output": outcome.task_values or None,
             }
         )
-    return dump(TaskRecordBatch(rows=[row]))
+    return TaskRecordBatch(rows=[row])
 
 
 @bp.orchestration_trigger(context_name="context")
 def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
-    run = decode_input(context, TaskRunInput)
+    run = decode_input(context, registry.RUN_TASK.input)
     task = run.task
     first_start = run.first_start or iso(context.current_utc_datetime)
-    executor = executor_for(task)
-    if executor not in ("batch", "cluster"):
+    orchestrator = attempt_orchestrator(task)
+    if orchestrator is None:
         return dump(
             TaskOutcome(
                 state=TaskState.FAILED,
@@ -85,7 +80,6 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 attempts=0,
             )
         )
-    orchestrator = BATCH_ORCHESTRATOR if executor == "batch" else CLUSTER_ORCHESTRATOR
     policy = attempt_retry_policy(task)
     retries = run.retries_done
     while True:
@@ -95,7 +89,7 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
             {"state": TaskState.RUNNING.value, "attempts": retries + 1, "attempt_id": attempt_id}
         )
         yield call_store(
-            context, "record_task_runs", _row(run, TaskState.RUNNING, retries, start=iso(started))
+            context, registry.RECORD_TASK_RUNS, _row(run, TaskState.RUNNING, retries, start=iso(started))
         )
         deadline = started + timedelta(seconds=task.timeout_seconds) if task.timeout_seconds else None
         attempt = AttemptInput(
@@ -106,8 +100,8 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
             started=iso(started),
         )
         try:
-            raw = yield context.call_sub_orchestrator(orchestrator, dump(attempt), attempt_id)
-            outcome = TaskOutcome.model_validate(raw)
+            raw = yield call_orchestrator(context, orchestrator, attempt, attempt_id)
+            outcome = orchestrator.read(raw)
         except Exception as exc:
             outcome = TaskOutcome(
                 state=TaskState.FAILED,
@@ -119,7 +113,9 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         if may_retry(policy, retries, outcome.state):
             retries += 1
             delay = retry_delay_millis(policy, retries)
-            yield call_store(context, "record_task_runs", _row(run, outcome.state, retries - 1, outcome))
+            yield call_store(
+                context, registry.RECORD_TASK_RUNS, _row(run, outcome.state, retries - 1, outcome)
+            )
             context.set_custom_status(
                 {
                     "state": TaskState.WAITING_FOR_RETRY.value,
@@ -135,6 +131,6 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 )
                 return {}
             continue
-        yield call_store(context, "record_task_runs", _row(run, outcome.state, retries, outcome))
+        yield call_store(context, registry.RECORD_TASK_RUNS, _row(run, outcome.state, retries, outcome))
         outcome.start = first_start
         return dump(outcome)

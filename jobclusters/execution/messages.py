@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobclusters.services.batch import PoolRef
+from jobclusters.services.cluster import RunHandle
 from jobclusters.spec.model import CommandPayload, FanOut, JobCluster, Notifications, Task, TaskState
 
 
@@ -37,7 +39,7 @@ class TaskRunInput(_Msg):
 
 
 class ClusterPollState(_Msg):
-    handle: dict[str, Any]
+    handle: RunHandle
     interval: float | None = None
     polls: int = 0
     compute: str | None = None
@@ -45,10 +47,10 @@ class ClusterPollState(_Msg):
 
 
 class FanoutState(_Msg):
-    phase: Literal["plan", "pool", "job", "add", "poll", "finish"] = "plan"
+    phase: Literal["plan", "pool", "add", "poll", "finish"] = "plan"
     count: int = 0
     manifest: str | None = None
-    pool_ref: dict[str, Any] | None = None
+    pool_ref: PoolRef | None = None
     job_id: str | None = None
     compute: str | None = None
     compute_info: dict[str, Any] | None = None
@@ -151,11 +153,14 @@ class CancelRunInput(_Msg):
     reason: str = "canceled"
 
 
+NotifyEvent = Literal["start", "success", "failure", "duration_exceeded"]
+
+
 class NotifyInput(_Msg):
     run_id: str
     job_id: str
     job_name: str
-    event: Literal["start", "success", "failure", "duration_exceeded"]
+    event: NotifyEvent
     notifications: Notifications
     result: str | None = None
     message: str | None = None
@@ -179,7 +184,7 @@ class ClusterSubmitInput(_Msg):
 
 
 class ClusterSubmitResult(_Msg):
-    handle: dict[str, Any] | None = None
+    handle: RunHandle | None = None
     canceled: bool = False
     error: str | None = None
     compute: str | None = None
@@ -190,7 +195,7 @@ class ClusterHandleInput(_Msg):
     run_id: str
     attempt_id: str
     task_key: str = ""
-    handle: dict[str, Any]
+    handle: RunHandle
 
 
 class ClusterPollResult(_Msg):
@@ -205,7 +210,6 @@ class ClusterFinishResult(_Msg):
     error: str | None = None
     task_values: dict[str, Any] = Field(default_factory=dict)
     log_ref: str | None = None
-    notebook_result: str | None = None
 
 
 # ------------------------------------------------------------------ activity payloads: Batch
@@ -228,7 +232,7 @@ class BatchPrepareInput(_Msg):
 
 
 class BatchPrepareResult(_Msg):
-    pool_ref: dict[str, Any] | None = None
+    pool_ref: PoolRef | None = None
     job_id: str | None = None
     compute: str | None = None
     compute_info: dict[str, Any] | None = None
@@ -259,7 +263,6 @@ class AddChunkResult(_Msg):
 class BatchPollInput(_Msg):
     run_id: str
     job_id: str
-    terminate_if_canceled: bool = True
 
 
 class BatchPollResult(_Msg):
@@ -277,10 +280,8 @@ class BatchPollResult(_Msg):
 
 class BatchFinishInput(_Msg):
     job_id: str | None = None
-    pool_ref: dict[str, Any] | None = None
-    terminate: bool = False
+    pool_ref: PoolRef | None = None
     collect_failures: bool = True
-    max_failures: int = Field(default=20, ge=0)
     log_prefix: str | None = Field(default=None, description="as given to batch_add_chunk")
     task_prefix: str | None = Field(default=None, description="Batch task id prefix: names task 0's logs")
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
+from jobclusters.execution.messages import AttemptInput, TaskOutcome
+from jobclusters.execution.registry import BATCH_FANOUT, CLUSTER_RUN, OrchestratorSpec
 from jobclusters.spec.model import CommandPayload, RetryPolicy, Task
 
 Executor = Literal["batch", "cluster", "inline", "unsupported"]
-
-BATCH_ORCHESTRATOR = "batch_fanout"
-CLUSTER_ORCHESTRATOR = "cluster_run"
-TASK_ORCHESTRATOR = "run_task"
 
 CLUSTER_KINDS = frozenset(
     {
@@ -36,6 +34,11 @@ def executor_for(task: Task) -> Executor:
     if kind in INLINE_KINDS:
         return "inline"
     return "unsupported"
+
+
+def attempt_orchestrator(task: Task) -> OrchestratorSpec[AttemptInput, TaskOutcome] | None:
+    """The sub-orchestration that runs one attempt of `task`; None when no attempt can run here."""
+    return {"batch": BATCH_FANOUT, "cluster": CLUSTER_RUN}.get(executor_for(task))
 
 
 def unsupported_reason(task: Task) -> str:

@@ -234,6 +234,6 @@ def test_batch_activities_run_twice_create_each_pool_job_and_task_once(app_env: 
         # finishing earlier would end running tasks by the job terminate: they would count as failed
         assert time.monotonic() < deadline, "the three tasks did not complete"
         time.sleep(0.05)
-    finish = {"job_id": first["job_id"], "pool_ref": first["pool_ref"], "terminate": True}
+    finish = {"job_id": first["job_id"], "pool_ref": first["pool_ref"]}
     assert call(batch.batch_finish, finish)["pool_deleted"] is True
     assert call(batch.batch_finish, finish)["failed_count"] == 0

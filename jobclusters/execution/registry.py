@@ -1,0 +1,148 @@
+"""Every activity and sub-orchestration by durable name, with the model of its input and of its result.
+
+Orchestrators call through these specs and activities register through them, so a name is spelled once
+and neither side ever sees a bare dict. The names are durable: the Functions host (devhost or Azure) and
+every recorded history find a function by name, so a name here never changes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+
+from jobclusters.execution.messages import (
+    AddChunkInput,
+    AddChunkResult,
+    AttemptInput,
+    BatchFinishInput,
+    BatchFinishResult,
+    BatchPollInput,
+    BatchPollResult,
+    BatchPrepareInput,
+    BatchPrepareResult,
+    CancelRunInput,
+    ClusterFinishResult,
+    ClusterHandleInput,
+    ClusterPollResult,
+    ClusterSubmitInput,
+    ClusterSubmitResult,
+    NotifyInput,
+    NotifyResult,
+    PlanInputsInput,
+    PlanInputsResult,
+    RunRecordInput,
+    SlotInput,
+    SlotResult,
+    TaskOutcome,
+    TaskRecordBatch,
+    TaskRunInput,
+)
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out")
+
+
+@dataclass(frozen=True)
+class _Spec(Generic[In, Out]):
+    name: str
+    input: type[In]
+    result: type[Out]
+
+    def parse_input(self, raw: Any) -> In:
+        return self.input.model_validate(raw)
+
+    def dump_input(self, value: In) -> dict[str, Any]:
+        if not isinstance(value, self.input):
+            raise TypeError(f"{self.name} takes {self.input.__name__}, not {type(value).__name__}")
+        return value.model_dump(mode="json")
+
+    @functools.cached_property
+    def _result_adapter(self) -> TypeAdapter[Out]:
+        return TypeAdapter(self.result)
+
+    def read(self, raw: Any) -> Out:
+        """A completed call's result (JSON from the history) as the result model."""
+        return self._result_adapter.validate_python(raw)
+
+    def dump_result(self, value: Out) -> Any:
+        return self._result_adapter.dump_python(value, mode="json")
+
+
+@dataclass(frozen=True)
+class ActivitySpec(_Spec[In, Out]):
+    pass
+
+
+@dataclass(frozen=True)
+class OrchestratorSpec(_Spec[In, Out]):
+    pass
+
+
+# ------------------------------------------------------------------ activities: runs
+
+CLAIM_RUN_SLOT = ActivitySpec("claim_run_slot", SlotInput, SlotResult)
+RELEASE_RUN_SLOT = ActivitySpec("release_run_slot", SlotInput, bool)
+REQUEST_RUN_CANCEL = ActivitySpec("request_run_cancel", CancelRunInput, int)
+RECORD_RUN = ActivitySpec("record_run", RunRecordInput, str)
+RECORD_TASK_RUNS = ActivitySpec("record_task_runs", TaskRecordBatch, int)
+NOTIFY_RUN = ActivitySpec("notify_run", NotifyInput, NotifyResult)
+
+# ------------------------------------------------------------------ activities: clusters
+
+CLUSTER_SUBMIT = ActivitySpec("cluster_submit", ClusterSubmitInput, ClusterSubmitResult)
+CLUSTER_POLL = ActivitySpec("cluster_poll", ClusterHandleInput, ClusterPollResult)
+CLUSTER_FINISH = ActivitySpec("cluster_finish", ClusterHandleInput, ClusterFinishResult)
+CLUSTER_CANCEL = ActivitySpec("cluster_cancel", ClusterHandleInput, bool)
+
+# ------------------------------------------------------------------ activities: Batch
+
+PLAN_INPUTS = ActivitySpec("plan_inputs", PlanInputsInput, PlanInputsResult)
+BATCH_PREPARE = ActivitySpec("batch_prepare", BatchPrepareInput, BatchPrepareResult)
+BATCH_ADD_CHUNK = ActivitySpec("batch_add_chunk", AddChunkInput, AddChunkResult)
+BATCH_POLL = ActivitySpec("batch_poll", BatchPollInput, BatchPollResult)
+BATCH_FINISH = ActivitySpec("batch_finish", BatchFinishInput, BatchFinishResult)
+
+# ------------------------------------------------------------------ sub-orchestrations
+
+RUN_TASK = OrchestratorSpec("run_task", TaskRunInput, TaskOutcome)
+CLUSTER_RUN = OrchestratorSpec("cluster_run", AttemptInput, TaskOutcome)
+BATCH_FANOUT = OrchestratorSpec("batch_fanout", AttemptInput, TaskOutcome)
+
+ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
+    CLAIM_RUN_SLOT,
+    RELEASE_RUN_SLOT,
+    REQUEST_RUN_CANCEL,
+    RECORD_RUN,
+    RECORD_TASK_RUNS,
+    NOTIFY_RUN,
+    CLUSTER_SUBMIT,
+    CLUSTER_POLL,
+    CLUSTER_FINISH,
+    CLUSTER_CANCEL,
+    PLAN_INPUTS,
+    BATCH_PREPARE,
+    BATCH_ADD_CHUNK,
+    BATCH_POLL,
+    BATCH_FINISH,
+)
+SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (RUN_TASK, CLUSTER_RUN, BATCH_FANOUT)
+
+
+def activity(bp: Any, spec: ActivitySpec[In, Out]) -> Callable[[Callable[[In], Out]], Any]:
+    """Register `body` on the blueprint `bp` as the activity `spec.name`: the host hands it the JSON
+    payload, `body` sees the input model and returns the result model, the host gets JSON back."""
+
+    def register(body: Callable[[In], Out]) -> Any:
+        def handler(payload: dict[str, Any]) -> Any:
+            return spec.dump_result(body(spec.parse_input(payload)))
+
+        handler.__name__ = handler.__qualname__ = spec.name
+        handler.__doc__ = body.__doc__
+        handler.__module__ = body.__module__
+        return bp.activity_trigger(input_name="payload")(handler)
+
+    return register

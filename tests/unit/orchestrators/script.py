@@ -1,0 +1,42 @@
+"""Scripted answers for the fake context: per durable name, a value, a function of the input, or a list
+consumed one call at a time (the last entry repeats)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from jobclusters.run_request import RunRequest, TriggerInfo
+from jobclusters.spec.model import Job
+from tests.unit.orchestrators.fake_context import FakeTask
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Script:
+    def __init__(self, **answers: Any) -> None:
+        self.answers = {name: list(a) if isinstance(a, list) else [a] for name, a in answers.items()}
+        self.seen: list[str] = []
+
+    def __call__(self, task: FakeTask) -> Any:
+        self.seen.append(task.name)
+        if task.name not in self.answers:
+            raise AssertionError(f"the script has no answer for {task.name}")
+        queue = self.answers[task.name]
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer(task.input) if callable(answer) else answer
+
+
+def request(job: dict[str, Any], run_id: str = "run-1", **fields: Any) -> RunRequest:
+    model = Job.model_validate(job)
+    return RunRequest(run_id=run_id, job_id=model.name, job=model, trigger=TriggerInfo(kind="cli"), **fields)
+
+
+def spark(key: str, **task: Any) -> dict[str, Any]:
+    return {"key": key, "payload": {"kind": "spark_python", "python_file": f"{key}.py"}, **task}
+
+
+def command(key: str, **task: Any) -> dict[str, Any]:
+    return {"key": key, "payload": {"kind": "command", "command_line": "echo hi"}, **task}
