@@ -169,6 +169,7 @@ class Dispatcher:
         self._entity_inboxes: dict[str, deque[tuple[int, EntityOperation]]] = {}
         self._entity_functions = {name.lower(): fn for name, fn in app.entities.items()}
         self._wake: asyncio.Event | None = None
+        self._idle: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._recovered = False
@@ -178,6 +179,7 @@ class Dispatcher:
         if self._task is not None:
             return
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
         self._stopping = False
         self._recover()
         self._task = asyncio.create_task(self._dispatch_loop(), name="devhost-durable-dispatcher")
@@ -202,6 +204,8 @@ class Dispatcher:
         self.store.close()
 
     def _poke(self) -> None:
+        if self._idle is not None:
+            self._idle.clear()
         if self._wake is not None:
             self._wake.set()
 
@@ -352,6 +356,9 @@ class Dispatcher:
             timeout = None
             if self._timers:
                 timeout = max(0.0, self.clock.seconds_until(self._timers[0].fire_at))
+            quiet = self._running_activities == 0 and not self._wake.is_set() and timeout != 0.0
+            if self._idle is not None and quiet:
+                self._idle.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 

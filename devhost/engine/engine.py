@@ -137,6 +137,12 @@ class DurableEngine(Dispatcher):
             if future in waiters:
                 waiters.remove(future)
 
+    async def settled(self) -> None:
+        """Return once every request made so far has been handled and only timers or new requests could
+        change anything: lets a test show that something did not happen without sleeping."""
+        assert self._idle is not None, "start the engine first"
+        await self._idle.wait()
+
     # ------------------------------------------------------------------ entities
     async def signal_entity(
         self, entity_name: str, key: str, operation: str, input_json: str | None = None
