@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 import pytest
 
 from devhost.engine import history as h
-from devhost.engine.decisions import CallEntity, CallTemplate, CreateTimer, SignalEntity
+from devhost.engine.decisions import (
+    CallEntity,
+    CallTemplate,
+    CreateTimer,
+    SignalEntity,
+    StartSubOrchestration,
+)
 from devhost.engine.messages import (
     EntityOperation,
     EntityRequest,
@@ -61,4 +67,5 @@ def test_decisions_become_the_extension_history_events() -> None:
     }
     assert SignalEntity(5, "@counter@k", REQUEST).signature == ("entity", "@counter@k")
     unnamed = CallTemplate("suborch", "child", None).scheduled(7, "exec")
-    assert unnamed.instance_id == "exec:7" and unnamed.to_event(NOW)["InstanceId"] == "exec:7"
+    assert isinstance(unnamed, StartSubOrchestration) and unnamed.instance_id == "exec:7"
+    assert unnamed.to_event(NOW)["InstanceId"] == "exec:7"
