@@ -15,8 +15,7 @@ import json
 import logging
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +32,20 @@ from devhost.engine.decisions import (
     StartSubOrchestration,
 )
 from devhost.engine.entities import run_entity_batch
-from devhost.engine.messages import (
-    EntityOperation,
-    HistoryMessage,
-    InboxMessage,
-    Queued,
-    Resume,
-    Suspend,
-    Terminate,
+from devhost.engine.inbox import triage
+from devhost.engine.messages import EntityOperation, HistoryMessage
+from devhost.engine.replay_check import check_against_full_replay
+from devhost.engine.runtime import (
+    ACTIVE,
+    TERMINAL,
+    EngineStats,
+    EntityOutgoing,
+    Outgoing,
+    PendingTimer,
+    Runtime,
+    instance_state,
 )
-from devhost.engine.session import Session, StepResult, full_replay, request_body
+from devhost.engine.session import Session, StepResult
 from devhost.engine.shim import (
     NonDeterminismError,
     ShimWalk,
@@ -52,78 +55,13 @@ from devhost.engine.shim import (
     rebuild,
 )
 from devhost.engine.store import InstanceRow, Store
-from devhost.engine_api import TERMINAL_STATUSES, InstanceAlreadyRunning, InstanceState, RuntimeStatus
+from devhost.engine_api import InstanceAlreadyRunning, InstanceState, RuntimeStatus
 
 log = logging.getLogger("devhost.engine")
-
-TERMINAL = {s.value for s in TERMINAL_STATUSES}
-_ACTIVE = [
-    RuntimeStatus.PENDING.value,
-    RuntimeStatus.RUNNING.value,
-    RuntimeStatus.SUSPENDED.value,
-    RuntimeStatus.CONTINUED_AS_NEW.value,
-]
 
 
 class UnknownOrchestrator(ValueError):
     pass
-
-
-@dataclass
-class Runtime:
-    row: InstanceRow
-    history: list[h.Event]
-    inbox: deque[Queued] = field(default_factory=deque)
-    session: Session | None = None
-    walk: ShimWalk | None = None
-    warned_ahead: bool = False
-
-
-@dataclass(order=True)
-class _Timer:
-    fire_at: datetime
-    instance_id: str = field(compare=False)
-    execution_id: str = field(compare=False)
-    timer_id: int = field(compare=False)
-    fire_at_text: str = field(compare=False)
-
-
-@dataclass
-class EngineStats:
-    episodes: int = 0
-    replayed_events: int = 0  # events handed to orchestrator code (session feeds and full replays)
-    full_replays: int = 0
-    activities_run: int = 0
-
-
-# (instance id, stored message id, message): stored in a transaction, handed to in-memory inboxes after it.
-Outgoing = tuple[str, int, InboxMessage]
-EntityOutgoing = tuple[str, int, EntityOperation]
-
-
-def instance_state(
-    row: InstanceRow, history: list[h.Event] | None = None, show_input: bool = True
-) -> InstanceState:
-    return InstanceState(
-        instance_id=row.instance_id,
-        name=row.name,
-        runtime_status=RuntimeStatus(row.status),
-        created_time=datetime.fromtimestamp(row.created, UTC),
-        last_updated_time=datetime.fromtimestamp(row.updated, UTC),
-        input=row.input if show_input else None,
-        output=row.output,
-        custom_status=row.custom_status,
-        parent_instance_id=row.parent_instance_id,
-        history=history,
-    )
-
-
-def _strip_cancel(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strip_cancel(v) for k, v in value.items() if k != "isCanceled"}
-    if isinstance(value, list):
-        return [_strip_cancel(v) for v in value]
-    return value
 
 
 class Dispatcher:
@@ -160,7 +98,7 @@ class Dispatcher:
         self._runtimes: dict[str, Runtime] = {}
         self._ready: deque[str] = deque()
         self._ready_set: set[str] = set()
-        self._timers: list[_Timer] = []
+        self._timers: list[PendingTimer] = []
         self._activity_queue: deque[ActivityWork] = deque()
         self._running_activities = 0
         self._completions: list[tuple[ActivityWork, ActivityOutcome]] = []
@@ -213,7 +151,7 @@ class Dispatcher:
         if self._recovered:
             return
         self._recovered = True
-        for row in self.store.instances_with_status(_ACTIVE):
+        for row in self.store.instances_with_status(ACTIVE):
             if row.instance_id not in self._runtimes:
                 self._runtimes[row.instance_id] = Runtime(
                     row=row, history=self.store.load_history(row.instance_id)
@@ -231,7 +169,7 @@ class Dispatcher:
             self._activity_queue.append(ActivityWork(instance_id, execution_id, task_id, name, input_json))
         for instance_id, execution_id, timer_id, fire_at in self.store.load_timers():
             heapq.heappush(
-                self._timers, _Timer(h.parse_ts(fire_at), instance_id, execution_id, timer_id, fire_at)
+                self._timers, PendingTimer(h.parse_ts(fire_at), instance_id, execution_id, timer_id, fire_at)
             )
         if self._runtimes:
             log.info(
@@ -434,7 +372,7 @@ class Dispatcher:
     # -- timers
     def _fire_due_timers(self) -> None:
         now = self.clock.now()
-        due: list[_Timer] = []
+        due: list[PendingTimer] = []
         while self._timers and self._timers[0].fire_at <= now:
             due.append(heapq.heappop(self._timers))
         if not due:
@@ -448,7 +386,7 @@ class Dispatcher:
             raise
         self._deliver(delivered)
 
-    def _record_timers(self, due: list[_Timer], now: datetime, delivered: list[Outgoing]) -> None:
+    def _record_timers(self, due: list[PendingTimer], now: datetime, delivered: list[Outgoing]) -> None:
         with self.store.transaction() as db:
             for timer in due:
                 self.store.delete_timer(db, timer.instance_id, timer.execution_id, timer.timer_id)
@@ -477,56 +415,24 @@ class Dispatcher:
             self._runtimes.pop(instance_id, None)
             return
         now = self.clock.now()
-        consumed: list[int] = []
-        delivered: list[h.Event] = []
-        extra_history: list[h.Event] = []
-        suspended = row.status == RuntimeStatus.SUSPENDED.value
-        status_change: str | None = None
-        remaining: deque[Queued] = deque()
-        while rt.inbox:
-            mid, message = rt.inbox.popleft()
-            match message:
-                case Terminate(reason=reason):
-                    consumed.append(mid)
-                    consumed.extend(m for m, _ in rt.inbox)
-                    consumed.extend(m for m, _ in remaining)
-                    rt.inbox.clear()
-                    remaining.clear()
-                    self._terminate_now(rt, now, reason, consumed)
-                    return
-                case Suspend(reason=reason):
-                    consumed.append(mid)
-                    if not suspended:
-                        suspended = True
-                        status_change = "suspended"
-                        extra_history.append(h.event(h.EventType.EXECUTION_SUSPENDED, now, Reason=reason))
-                case Resume(reason=reason):
-                    consumed.append(mid)
-                    if suspended:
-                        suspended = False
-                        status_change = "resumed"
-                        extra_history.append(h.event(h.EventType.EXECUTION_RESUMED, now, Reason=reason))
-                case EntityOperation():
-                    log.warning("instance %s is an orchestration; entity operation dropped", instance_id)
-                    consumed.append(mid)
-                case HistoryMessage(event=ev, execution_id=execution_id):
-                    if suspended:
-                        remaining.append((mid, message))
-                    elif execution_id and execution_id != row.execution_id:
-                        consumed.append(mid)
-                    elif (
-                        not self.batch_completions
-                        and any(e["EventType"] != h.EventType.EXECUTION_STARTED for e in delivered)
-                        and ev["EventType"] != h.EventType.EXECUTION_STARTED
-                    ):
-                        remaining.append((mid, message))
-                    else:
-                        consumed.append(mid)
-                        delivered.append(ev)
-        rt.inbox = remaining
+        sorted_ = triage(
+            rt.inbox,
+            instance_id=instance_id,
+            execution_id=row.execution_id,
+            suspended=row.status == RuntimeStatus.SUSPENDED.value,
+            batch_completions=self.batch_completions,
+            now=now,
+        )
+        if sorted_.terminate_reason is not None:
+            self._terminate_now(rt, now, sorted_.terminate_reason, sorted_.consumed)
+            return
+        suspended = sorted_.suspended
+        rt.inbox = sorted_.remaining
         if rt.inbox and not suspended:
             self._mark_ready(instance_id)
-        if not delivered:
+        if sorted_.status_change:
+            log.info("instance %s (%s) %s", instance_id, row.name, sorted_.status_change)
+        if not sorted_.delivered:
             status = (
                 RuntimeStatus.SUSPENDED.value
                 if suspended
@@ -534,13 +440,9 @@ class Dispatcher:
                     RuntimeStatus.RUNNING.value if row.status == RuntimeStatus.SUSPENDED.value else row.status
                 )
             )
-            self._commit_control(rt, now, consumed, extra_history, status)
-            if status_change:
-                log.info("instance %s (%s) %s", instance_id, row.name, status_change)
+            self._commit_control(rt, now, sorted_.consumed, sorted_.control_history, status)
             return
-        if status_change:
-            log.info("instance %s (%s) %s", instance_id, row.name, status_change)
-        self._orchestrate(rt, now, delivered, consumed, extra_history, suspended)
+        self._orchestrate(rt, now, sorted_.delivered, sorted_.consumed, sorted_.control_history, suspended)
 
     def _commit_control(
         self, rt: Runtime, now: datetime, consumed: list[int], extra: list[h.Event], status: str
@@ -610,29 +512,10 @@ class Dispatcher:
             self.stats.replayed_events += rt.session.fed_events - before
             rt.walk.add_actions(result.new_actions)
         if self.check_replay:
-            self._check_against_full_replay(rt, handle, new_events, result)
+            assert rt.walk is not None
+            self.stats.replayed_events += len(rt.history) + len(new_events)
+            check_against_full_replay(handle, row, rt.history + new_events, result, rt.walk.actions)
         return result, owed
-
-    def _check_against_full_replay(
-        self, rt: Runtime, handle: Any, new_events: list[h.Event], result: StepResult
-    ) -> None:
-        assert rt.walk is not None
-        body = request_body(
-            rt.row.instance_id, rt.history + new_events, rt.row.input, rt.row.parent_instance_id
-        )
-        reference = full_replay(handle, body)
-        self.stats.replayed_events += len(rt.history) + len(new_events)
-        mine = {**result.comparable(), "actions": _strip_cancel(rt.walk.actions)}
-        theirs = {**reference.comparable(), "actions": _strip_cancel(reference.new_actions)}
-        if reference.error is not None and not reference.new_actions:
-            mine["actions"] = theirs["actions"] = None  # the SDK failed before returning any state
-        if mine != theirs:
-            diff = [k for k in mine if mine[k] != theirs[k]]
-            raise NonDeterminismError(
-                f"Non-Deterministic workflow detected: replaying the whole history gave a different {diff} "
-                f"than the live session (session: {json.dumps(mine, default=str)[:500]}, "
-                f"replay: {json.dumps(theirs, default=str)[:500]})"
-            )
 
     def _orchestrate(
         self,
@@ -754,7 +637,7 @@ class Dispatcher:
                 case CreateTimer():
                     heapq.heappush(
                         self._timers,
-                        _Timer(
+                        PendingTimer(
                             d.fire_at, row.instance_id, row.execution_id, d.event_id, h.format_ts(d.fire_at)
                         ),
                     )

@@ -7,17 +7,11 @@ rest, so a request never runs orchestrator code itself.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 from devhost.engine import history as h
-from devhost.engine.dispatcher import (
-    TERMINAL,
-    Dispatcher,
-    EngineStats,
-    UnknownOrchestrator,
-    instance_state,
-    log,
-)
+from devhost.engine.dispatcher import Dispatcher, UnknownOrchestrator
 from devhost.engine.messages import (
     EntityOperation,
     EntityRequest,
@@ -28,9 +22,12 @@ from devhost.engine.messages import (
     Terminate,
 )
 from devhost.engine.queries import decode_token, encode_token, instance_filter
+from devhost.engine.runtime import TERMINAL, EngineStats, instance_state
 from devhost.engine_api import InstanceNotFound, InstanceQuery, InstanceState
 
 __all__ = ["DurableEngine", "EngineStats", "UnknownOrchestrator"]
+
+log = logging.getLogger("devhost.engine")
 
 
 class DurableEngine(Dispatcher):
