@@ -415,7 +415,7 @@ class Dispatcher:
             self._runtimes.pop(instance_id, None)
             return
         now = self.clock.now()
-        sorted_ = triage(
+        triaged = triage(
             rt.inbox,
             instance_id=instance_id,
             execution_id=row.execution_id,
@@ -423,16 +423,16 @@ class Dispatcher:
             batch_completions=self.batch_completions,
             now=now,
         )
-        if sorted_.terminate_reason is not None:
-            self._terminate_now(rt, now, sorted_.terminate_reason, sorted_.consumed)
+        if triaged.terminate_reason is not None:
+            self._terminate_now(rt, now, triaged.terminate_reason, triaged.consumed)
             return
-        suspended = sorted_.suspended
-        rt.inbox = sorted_.remaining
+        suspended = triaged.suspended
+        rt.inbox = triaged.remaining
         if rt.inbox and not suspended:
             self._mark_ready(instance_id)
-        if sorted_.status_change:
-            log.info("instance %s (%s) %s", instance_id, row.name, sorted_.status_change)
-        if not sorted_.delivered:
+        if triaged.status_change:
+            log.info("instance %s (%s) %s", instance_id, row.name, triaged.status_change)
+        if not triaged.delivered:
             status = (
                 RuntimeStatus.SUSPENDED.value
                 if suspended
@@ -440,9 +440,9 @@ class Dispatcher:
                     RuntimeStatus.RUNNING.value if row.status == RuntimeStatus.SUSPENDED.value else row.status
                 )
             )
-            self._commit_control(rt, now, sorted_.consumed, sorted_.control_history, status)
+            self._commit_control(rt, now, triaged.consumed, triaged.control_history, status)
             return
-        self._orchestrate(rt, now, sorted_.delivered, sorted_.consumed, sorted_.control_history, suspended)
+        self._orchestrate(rt, now, triaged.delivered, triaged.consumed, triaged.control_history, suspended)
 
     def _commit_control(
         self, rt: Runtime, now: datetime, consumed: list[int], extra: list[h.Event], status: str

@@ -63,7 +63,12 @@ def test_decisions_become_the_extension_history_events() -> None:
     assert timer["EventType"] == h.EventType.TIMER_CREATED and timer["FireAt"] == h.format_ts(NOW)
     sent = CallEntity(4, "@counter@k", REQUEST).to_event(NOW)
     assert json.loads(sent["Input"]) == {
-        "id": "r1", "op": "add", "signal": False, "input": "5", "parent": "p", "parentExecution": "e"
+        "id": "r1",
+        "op": "add",
+        "signal": False,
+        "input": "5",
+        "parent": "p",
+        "parentExecution": "e",
     }
     assert SignalEntity(5, "@counter@k", REQUEST).signature == ("entity", "@counter@k")
     unnamed = CallTemplate("suborch", "child", None).scheduled(7, "exec")
