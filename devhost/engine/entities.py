@@ -8,13 +8,15 @@ from typing import Any
 
 import azure.functions as func
 
+from devhost.engine.messages import EntityRequest
+
 log = logging.getLogger("devhost.engine")
 
 Batch = tuple[list[dict[str, Any]], bool, str | None]  # (results, exists, state JSON)
 
 
 def run_entity_batch(
-    fn: Any, name: str, key: str, exists: bool, state: str | None, requests: list[dict[str, Any]]
+    fn: Any, name: str, key: str, exists: bool, state: str | None, requests: list[EntityRequest]
 ) -> Batch:
     """Results follow the requests' order; a failure of the whole batch fails every operation in it."""
 
@@ -30,9 +32,9 @@ def run_entity_batch(
         # The extension passes each operation input as a JSON string holding the JSON text.
         "batch": [
             {
-                "name": r.get("op"),
-                "signal": bool(r.get("signal")),
-                "input": json.dumps(r.get("input") if r.get("input") is not None else "null"),
+                "name": r.op,
+                "signal": r.signal,
+                "input": json.dumps(r.input if r.input is not None else "null"),
             }
             for r in requests
         ],

@@ -9,14 +9,15 @@ which is also where non-determinism is detected.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from devhost.engine.history import Event, EventType, format_ts, parse_ts
+from devhost.engine.decisions import CallEntity, CallTemplate, CreateTimer, Decision, SignalEntity
+from devhost.engine.history import Event, EventType, parse_ts
+from devhost.engine.messages import EntityRequest
 
 
 class NonDeterminismError(RuntimeError):
@@ -29,58 +30,6 @@ class UnsupportedAction(RuntimeError):
 
 class UnknownFunction(RuntimeError):
     pass
-
-
-@dataclass
-class Decision:
-    """Work the shim scheduled; becomes one history event and something for the engine to run."""
-
-    kind: str  # "activity" | "suborch" | "timer" | "entity_call" | "entity_signal"
-    event_id: int = -1
-    name: str = ""
-    input: str | None = None
-    instance_id: str | None = None
-    fire_at: datetime | None = None
-    request: dict[str, Any] | None = None  # entity operations: the request message sent to the entity
-
-    @property
-    def signature(self) -> tuple[str, str]:
-        """What a replay must reproduce for the same event id."""
-        if self.kind == "timer":
-            return ("timer", "")
-        if self.kind.startswith("entity"):
-            return ("entity", str(self.instance_id))
-        return (self.kind, self.name)
-
-    def to_event(self, moment: datetime) -> Event:
-        base: dict[str, Any] = {"EventId": self.event_id, "IsPlayed": False, "Timestamp": format_ts(moment)}
-        if self.kind == "activity":
-            return {
-                "EventType": int(EventType.TASK_SCHEDULED),
-                **base,
-                "Name": self.name,
-                "Version": "",
-                "Input": self.input,
-            }
-        if self.kind == "suborch":
-            return {
-                "EventType": int(EventType.SUB_ORCHESTRATION_CREATED),
-                **base,
-                "Name": self.name,
-                "Version": "",
-                "InstanceId": self.instance_id,
-                "Input": self.input,
-            }
-        if self.kind.startswith("entity"):
-            return {
-                "EventType": int(EventType.EVENT_SENT),
-                **base,
-                "InstanceId": self.instance_id,
-                "Name": "op",
-                "Input": json.dumps(self.request),
-            }
-        assert self.fire_at is not None
-        return {"EventType": int(EventType.TIMER_CREATED), **base, "FireAt": format_ts(self.fire_at)}
 
 
 _KIND_OF_EVENT = {
@@ -148,7 +97,7 @@ class Retry(Node):
     __slots__ = ("attempts", "interval", "max_attempts", "template", "waiting_timer", "walk")
 
     def __init__(
-        self, parent: Node | None, walk: ShimWalk, template: Decision, options: dict[str, Any]
+        self, parent: Node | None, walk: ShimWalk, template: CallTemplate, options: dict[str, Any]
     ) -> None:
         super().__init__(parent)
         self.walk = walk
@@ -171,7 +120,7 @@ class Retry(Node):
             self.finish(False)
             return
         self.waiting_timer = True
-        self.walk.schedule(Decision("timer", fire_at=self.walk.now + self.interval), self)
+        self.walk.schedule_timer(self.walk.now + self.interval, self)
 
 
 @dataclass
@@ -263,7 +212,7 @@ class ShimWalk:
             self.schedule_call(retry.template, retry)
             return retry
         if kind == 5:
-            return self.schedule(Decision("timer", fire_at=parse_ts(str(action["fireAt"]))), parent)
+            return self.schedule_timer(parse_ts(str(action["fireAt"])), parent)
         if kind == 6:
             name = str(action.get("externalEventName"))
             leaf = Node(parent)
@@ -296,24 +245,19 @@ class ShimWalk:
                 f"The function '{name}' doesn't exist, is disabled, or is not an entity function. "
                 f"Additional info: the known entity functions are: {listing}."
             )
-        decision = Decision(
-            "entity_signal" if signal else "entity_call",
-            instance_id=target,
-            name=str(action.get("operation")),
-            input=action.get("input"),
-        )
-        self.schedule(decision, None)
-        self.by_id.pop(decision.event_id, None)
+        event_id = self._next_event_id()
         # The extension names each request with a replay-safe GUID and waits for a response of that name.
-        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.id_seed}:entity:{decision.event_id}"))
-        decision.request = {
-            "id": request_id,
-            "op": decision.name,
-            "signal": signal,
-            "input": decision.input,
-            "parent": None if signal else self.instance_id,
-            "parentExecution": None if signal else self.id_seed,
-        }
+        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.id_seed}:entity:{event_id}"))
+        request = EntityRequest(
+            id=request_id,
+            op=str(action.get("operation")),
+            signal=signal,
+            input=action.get("input"),
+            parent=None if signal else self.instance_id,
+            parent_execution=None if signal else self.id_seed,
+        )
+        operation = SignalEntity if signal else CallEntity
+        self.decisions.append(operation(event_id, target, request))
         leaf = Node(parent)
         if signal:
             leaf.finish(False)
@@ -321,40 +265,40 @@ class ShimWalk:
             self.waiters.setdefault(request_id, deque()).append(leaf)
         return leaf
 
-    def _call_template(self, action: dict[str, Any]) -> Decision:
+    def _call_template(self, action: dict[str, Any]) -> CallTemplate:
         if action.get("actionType") in (0, 1):
-            return Decision("activity", name=str(action.get("functionName")), input=action.get("input"))
-        return Decision(
+            return CallTemplate("activity", name=str(action.get("functionName")), input=action.get("input"))
+        return CallTemplate(
             "suborch",
             name=str(action.get("functionName")),
             input=action.get("input"),
             instance_id=action.get("instanceId") or None,
         )
 
-    def _check_exists(self, decision: Decision) -> None:
-        known = self.known_activities if decision.kind == "activity" else self.known_orchestrators
-        if known is None or decision.name in known:
+    def _check_exists(self, template: CallTemplate) -> None:
+        known = self.known_activities if template.kind == "activity" else self.known_orchestrators
+        if known is None or template.name in known:
             return
-        kind = "activity" if decision.kind == "activity" else "orchestrator"
+        kind = "activity" if template.kind == "activity" else "orchestrator"
         listing = ", ".join(f"'{n}'" for n in sorted(known))
         raise UnknownFunction(
-            f"The function '{decision.name}' doesn't exist, is disabled, or is not an {kind} function. "
+            f"The function '{template.name}' doesn't exist, is disabled, or is not an {kind} function. "
             f"Additional info: the known {kind} functions are: {listing}."
         )
 
-    def schedule_call(self, template: Decision, parent: Node | None) -> Node:
-        self._check_exists(template)
-        decision = Decision(
-            template.kind, name=template.name, input=template.input, instance_id=template.instance_id
-        )
-        return self.schedule(decision, parent)
-
-    def schedule(self, decision: Decision, parent: Node | None) -> Node:
-        decision.event_id = self.next_id
+    def _next_event_id(self) -> int:
+        event_id = self.next_id
         self.next_id += 1
-        if decision.kind == "suborch" and not decision.instance_id:
-            # DTFx names an unnamed sub-orchestration "<parent execution id>:<event id>".
-            decision.instance_id = f"{self.id_seed}:{decision.event_id}"
+        return event_id
+
+    def schedule_call(self, template: CallTemplate, parent: Node | None) -> Node:
+        self._check_exists(template)
+        return self._schedule(template.scheduled(self._next_event_id(), self.id_seed), parent)
+
+    def schedule_timer(self, fire_at: datetime, parent: Node | None) -> Node:
+        return self._schedule(CreateTimer(self._next_event_id(), fire_at), parent)
+
+    def _schedule(self, decision: Decision, parent: Node | None) -> Node:
         leaf = Node(parent)
         self.by_id[decision.event_id] = leaf
         self.decisions.append(decision)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devhost.engine.messages import InboxMessage, from_json, to_json
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
     instance_id TEXT PRIMARY KEY,
@@ -176,18 +178,19 @@ class Store:
         return [json.loads(r[0]) for r in cur.fetchall()]
 
     # -- messages
-    def add_message(self, db: sqlite3.Connection, instance_id: str, body: dict[str, Any]) -> int:
+    def add_message(self, db: sqlite3.Connection, instance_id: str, message: InboxMessage) -> int:
         cur = db.execute(
-            "INSERT INTO messages (instance_id, body) VALUES (?,?)", (instance_id, json.dumps(body))
+            "INSERT INTO messages (instance_id, body) VALUES (?,?)",
+            (instance_id, json.dumps(to_json(message))),
         )
         return int(cur.lastrowid or 0)
 
     def delete_messages(self, db: sqlite3.Connection, ids: list[int]) -> None:
         db.executemany("DELETE FROM messages WHERE id=?", [(i,) for i in ids])
 
-    def load_messages(self) -> list[tuple[int, str, dict[str, Any]]]:
+    def load_messages(self) -> list[tuple[int, str, InboxMessage]]:
         cur = self.db.execute("SELECT id, instance_id, body FROM messages ORDER BY id")
-        return [(int(r[0]), str(r[1]), json.loads(r[2])) for r in cur.fetchall()]
+        return [(int(r[0]), str(r[1]), from_json(json.loads(r[2]))) for r in cur.fetchall()]
 
     # -- activities and timers
     def add_activity(

@@ -149,8 +149,12 @@ class LocalServiceBus:
             raise RuntimeError(f"{STATE_DIR_ENV} is not set: is this code running inside devhost?")
         return cls(state_dir)
 
-    def __init__(self, state_dir: Path | str, *, busy_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, state_dir: Path | str, *, busy_timeout_s: float = 30.0, clock: Callable[[], float] = time.time
+    ) -> None:
         self.state_dir = Path(state_dir)
+        # Epoch seconds; lock expiry, scheduled enqueue and time to live all read it, so tests can move it.
+        self.clock = clock
         self.busy_timeout_s = busy_timeout_s
         self._local = threading.local()
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -278,7 +282,7 @@ class LocalServiceBus:
         """
         data, implied_type = _encode_body(body)
         props = json.dumps(dict(application_properties or {}), default=str)
-        now = time.time()
+        now = self.clock()
         scheduled = scheduled_enqueue_time.timestamp() if scheduled_enqueue_time else None
         mid = message_id or uuid.uuid4().hex
         with self._tx() as db:
@@ -333,7 +337,7 @@ class LocalServiceBus:
     ) -> list[StoredMessage]:
         """Lock up to `max_messages` ready messages for the entity's lock duration (peek-lock)."""
         path = subscription_path(entity, subscription) if subscription else entity
-        now = time.time()
+        now = self.clock()
         out: list[StoredMessage] = []
         with self._tx() as db:
             ent = self._entity(db, path)
@@ -377,7 +381,7 @@ class LocalServiceBus:
             " ON e.path = m.entity WHERE m.lock_token = ? AND m.state = 'active'",
             (lock_token,),
         ).fetchone()
-        if row is None or row["locked_until"] < time.time():
+        if row is None or row["locked_until"] < self.clock():
             raise LockLost(f"the lock {lock_token} is lost or expired")
         return row
 
@@ -417,7 +421,7 @@ class LocalServiceBus:
     def renew_lock(self, lock_token: str) -> datetime:
         with self._tx() as db:
             row = self._locked(db, lock_token)
-            until = time.time() + float(row["lock_seconds"])
+            until = self.clock() + float(row["lock_seconds"])
             db.execute("UPDATE messages SET locked_until = ? WHERE seq = ?", (until, row["seq"]))
         return datetime.fromtimestamp(until, tz=UTC)
 
@@ -462,9 +466,9 @@ class LocalServiceBus:
             to=row["to_address"],
             session_id=row["session_id"],
             partition_key=row["partition_key"],
-            enqueued_time_utc=_ts(row["enqueued_at"]) or datetime.now(UTC),
+            enqueued_time_utc=datetime.fromtimestamp(row["enqueued_at"], tz=UTC),
             scheduled_enqueue_time_utc=_ts(row["scheduled_at"]),
-            expires_at_utc=_ts(row["expires_at"]) or datetime.now(UTC),
+            expires_at_utc=datetime.fromtimestamp(row["expires_at"], tz=UTC),
             time_to_live=timedelta(seconds=float(row["ttl_seconds"])),
             delivery_count=int(row["delivery_count"] if delivery_count is None else delivery_count),
             lock_token=lock_token if lock_token is not None else row["lock_token"],

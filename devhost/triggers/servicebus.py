@@ -126,12 +126,13 @@ class ServiceBusTriggerListener(TriggerListener):
             with contextlib.suppress(Exception):
                 upcoming = await asyncio.to_thread(self.bus.next_visible_time, self.entity, self.subscription)
                 if upcoming is not None:
-                    wait = min(interval, max(0.0, upcoming - time.time()))
+                    wait = min(interval, max(0.0, upcoming - self.bus.clock()))
             await wait_for_event(self._wake, wait if slots > 0 else 0.01)
 
     async def _renew_locks(self, messages: list[StoredMessage]) -> None:
         deadline = time.monotonic() + self.options.maxAutoLockRenewalDuration.total_seconds()
-        lock_s = min((m.locked_until_utc.timestamp() - time.time()) for m in messages if m.locked_until_utc)
+        now = self.bus.clock()
+        lock_s = min((m.locked_until_utc.timestamp() - now) for m in messages if m.locked_until_utc)
         period = max(0.05, lock_s / 2)
         while time.monotonic() < deadline:
             await asyncio.sleep(period)

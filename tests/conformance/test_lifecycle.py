@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -49,9 +48,11 @@ def test_suspended_instance_holds_events_until_resumed(basic_app: LoadedApp) -> 
         await wait_until(lambda: is_status(RuntimeStatus.SUSPENDED))
         await engine.raise_event(instance_id, "Add", "5")
         await engine.raise_event(instance_id, "Add", "7")
-        for _ in range(20):
-            assert await _status(engine, instance_id) is RuntimeStatus.SUSPENDED
-            await asyncio.sleep(0.01)
+        await engine.settled()
+        assert await _status(engine, instance_id) is RuntimeStatus.SUSPENDED
+        held = await engine.get_instance(instance_id, show_history=True)
+        assert held is not None and held.history is not None
+        assert 15 not in [ev["EventType"] for ev in held.history]  # no EventRaised while suspended
         await engine.resume(instance_id, "go on")
         state = await engine.wait_for_terminal(instance_id, timeout=5)
         assert state.runtime_status is RuntimeStatus.COMPLETED

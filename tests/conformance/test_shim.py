@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from devhost.engine import history as h
+from devhost.engine.decisions import ScheduleActivity, StartSubOrchestration
 from devhost.engine.shim import NonDeterminismError, ShimWalk, UnknownFunction, rebuild
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -14,6 +15,12 @@ NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 def call(name: str, value: int = 0) -> dict[str, object]:
     return {"actionType": 0, "functionName": name, "input": str(value)}
+
+
+def activities(walk: ShimWalk) -> list[ScheduleActivity]:
+    made = walk.take_decisions()
+    assert all(isinstance(d, ScheduleActivity) for d in made), made
+    return [d for d in made if isinstance(d, ScheduleActivity)]
 
 
 def walk_of(*actions: dict[str, object]) -> ShimWalk:
@@ -25,9 +32,9 @@ def walk_of(*actions: dict[str, object]) -> ShimWalk:
 
 def test_actions_are_scheduled_one_at_a_time_in_list_order() -> None:
     walk = walk_of(call("a"), call("b"))
-    assert [(d.kind, d.event_id, d.name) for d in walk.take_decisions()] == [("activity", 0, "a")]
+    assert [(d.kind, d.event_id, d.name) for d in activities(walk)] == [("activity", 0, "a")]
     walk.apply(h.task_completed(NOW, 0, "1"))
-    assert [(d.event_id, d.name) for d in walk.take_decisions()] == [(1, "b")]
+    assert [(d.event_id, d.name) for d in activities(walk)] == [(1, "b")]
 
 
 def test_when_all_waits_for_every_child_even_after_a_failure() -> None:
@@ -36,14 +43,14 @@ def test_when_all_waits_for_every_child_even_after_a_failure() -> None:
     walk.apply(h.task_failed(NOW, 0, "boom", ""))
     assert walk.take_decisions() == []
     walk.apply(h.task_completed(NOW, 1, "1"))
-    assert [(d.event_id, d.name) for d in walk.take_decisions()] == [(2, "next")]
+    assert [(d.event_id, d.name) for d in activities(walk)] == [(2, "next")]
 
 
 def test_when_any_continues_after_the_first_child() -> None:
     walk = walk_of({"actionType": 11, "compoundActions": [call("a"), call("b")]}, call("next"))
     walk.take_decisions()
     walk.apply(h.task_completed(NOW, 1, "1"))
-    assert [(d.event_id, d.name) for d in walk.take_decisions()] == [(2, "next")]
+    assert [(d.event_id, d.name) for d in activities(walk)] == [(2, "next")]
 
 
 def test_retry_is_attempt_timer_pairs_with_a_final_timer() -> None:
@@ -98,7 +105,8 @@ def test_external_events_buffer_fifo_and_waiters_are_served_newest_first() -> No
 
 def test_unnamed_sub_orchestrations_get_dtfx_ids() -> None:
     walk = walk_of({"actionType": 2, "functionName": "child", "input": "1", "instanceId": None})
-    assert walk.take_decisions()[0].instance_id == "exec:0"
+    child = walk.take_decisions()[0]
+    assert isinstance(child, StartSubOrchestration) and child.instance_id == "exec:0"
 
 
 def test_unknown_activity_is_refused_when_names_are_known() -> None:
