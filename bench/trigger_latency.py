@@ -45,10 +45,10 @@ from azure.storage.queue.aio import QueueClient  # noqa: E402
 
 from devhost.azurite import start_azurite  # noqa: E402
 from devhost.listeners import HostServices, TriggerListener  # noqa: E402
-from devhost.servicebus import LocalServiceBus  # noqa: E402
 from devhost.triggers import build_listeners  # noqa: E402
 from devhost.triggers.options import QueuesOptions  # noqa: E402
 from devhost.triggers.outputs import encode_queue_message  # noqa: E402
+from localbus import LocalServiceBus  # noqa: E402
 
 STARTED: dict[str, float] = {}  # event key -> time.time() when the function started
 
@@ -78,7 +78,7 @@ def on_servicebus(msg: func.ServiceBusMessage) -> None:
 CROSS_PROCESS_SENDER = """
 import json, random, sys, time
 sys.path.insert(0, sys.argv[1])
-from devhost.servicebus import LocalServiceBus
+from localbus import LocalServiceBus
 bus = LocalServiceBus(sys.argv[2])
 for i in range(int(sys.argv[3])):
     key = f"x-{i}"

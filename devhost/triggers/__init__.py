@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from devhost.listeners import FunctionObject, HostServices, TriggerListener
-from devhost.servicebus import STATE_DIR_ENV, LocalServiceBus, load_config
 from devhost.triggers.blob import BlobTriggerListener
 from devhost.triggers.common import ListenerContext
 from devhost.triggers.options import ListenerTuning, read_extensions
@@ -15,6 +14,7 @@ from devhost.triggers.queue import QueueTriggerListener
 from devhost.triggers.servicebus import ServiceBusTriggerListener
 from devhost.triggers.state import TriggerState
 from devhost.triggers.timer import TimerTriggerListener
+from localbus import STATE_DIR_ENV, LocalServiceBus, load_config
 
 SERVED_BY_CORE = frozenset({"orchestrationTrigger", "activityTrigger", "entityTrigger", "httpTrigger"})
 SERVICEBUS_CONFIG_FILE = "servicebus.config.json"
@@ -41,7 +41,7 @@ def build_listeners(
 
     A function whose trigger is misconfigured (missing setting, bad schedule or path) is logged and left out;
     the host and the other functions keep running, as in the Functions host. Unknown trigger kinds are
-    reported, never silently ignored. Exports `DEVHOST_STATE_DIR` so app code in local mode can reach the
+    reported, never silently ignored. Exports `LOCALBUS_STATE_DIR` so app code in local mode can reach the
     same local Service Bus (`LocalServiceBus.from_environment()`).
     """
     os.environ[STATE_DIR_ENV] = str(services.state_dir)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from devhost.servicebus import LocalServiceBus, StoredMessage
+from localbus import LocalServiceBus, StoredMessage
 
 DEFAULT_STATE_DIR_NAME = ".devhost"  # the same default as `start`
 

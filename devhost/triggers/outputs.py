@@ -23,11 +23,11 @@ from azure.functions.decorators.core import BindingDirection
 from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
-from devhost.servicebus import STATE_DIR_ENV, LocalServiceBus, state_dir_from_environment
 from devhost.triggers import signals
 from devhost.triggers.connections import account_key, storage_connection
 from devhost.triggers.expressions import render, resolve_settings
 from devhost.triggers.options import QueuesOptions
+from localbus import STATE_DIR_ENV, LocalServiceBus, state_dir_from_environment
 
 OUTPUT_TYPES = frozenset({"blob", "queue", "serviceBus"})
 RETURN = "$return"
@@ -190,7 +190,7 @@ def prepare_outputs(
 
     `binding_data` fills `{...}` placeholders in paths and names (trigger metadata such as `name` for a
     blob trigger, `id` for a queue message, or JSON body fields). `state_dir` locates the local Service
-    Bus; without it, `DEVHOST_STATE_DIR` (exported by `build_listeners`) is used.
+    Bus; without it, `LOCALBUS_STATE_DIR` (exported by `build_listeners`) is used.
     """
     bindings = output_bindings(function)
     outputs = OutputSet(

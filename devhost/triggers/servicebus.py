@@ -16,9 +16,9 @@ from typing import Any
 from azure.functions.servicebus import ServiceBusMessage
 
 from devhost.listeners import FunctionObject
-from devhost.servicebus import LocalServiceBus, LockLost, StoredMessage, subscription_path
 from devhost.triggers.common import ListenerContext, TaskGroup, TriggerListener, one_line, wait_for_event
 from devhost.triggers.outputs import prepare_outputs
+from localbus import LocalServiceBus, LockLost, StoredMessage, subscription_path
 
 
 def to_function_message(msg: StoredMessage) -> ServiceBusMessage:

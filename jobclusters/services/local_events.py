@@ -1,8 +1,7 @@
-"""Run events in local mode: the topic of the local Service Bus of the devhost this code runs in.
+"""Run events in local mode: a topic of the local Service Bus (`localbus`) that the host serves.
 
-The one runtime module that reaches into devhost (listed as the exception in tests/unit/test_layers.py):
-devhost serves Service Bus output bindings to triggers but not to activities, and the notify activity
-needs deterministic message ids, which an output binding cannot set.
+The publisher writes to the transport library directly rather than through an output binding: the notify
+activity needs deterministic message ids (duplicate detection on Azure), which an output binding cannot set.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from typing import Any
 
 class LocalTopicPublisher:
     def __init__(self, state_dir: Path, topic: str) -> None:
-        from devhost.servicebus.store import LocalServiceBus, state_dir_from_environment
+        from localbus.store import LocalServiceBus, state_dir_from_environment
 
         self._bus = LocalServiceBus(state_dir_from_environment() or state_dir)
         self._topic = topic

@@ -9,9 +9,9 @@ import uuid
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from devhost.servicebus import LocalServiceBus
 from jobclusters.run_request import derive_run_id
 from jobclusters.tracking.table_store import TableRunStore
+from localbus import LocalServiceBus
 from tests.e2e.conftest import AppHost, batch_job, start_host, wait_for
 
 pytestmark = pytest.mark.integration

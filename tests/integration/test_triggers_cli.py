@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devhost.servicebus import EntityProperties, LocalServiceBus
+from localbus import EntityProperties, LocalServiceBus
 
 APP = Path(__file__).resolve().parent / "apps" / "triggers_app"
 

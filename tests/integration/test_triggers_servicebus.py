@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devhost.servicebus import EntityProperties, LocalServiceBus
+from localbus import EntityProperties, LocalServiceBus
 from tests.integration.apps.triggers_support import harness
 
 pytestmark = pytest.mark.integration

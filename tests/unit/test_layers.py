@@ -3,7 +3,8 @@ inside a function body (the factory imports implementations lazily) or under `if
 
 - jobclusters/ (the library) never imports an entry point: function_app, orchestrators, activities, triggers;
 - devhost/ (a generic local Functions host) imports nothing of the app;
-- the app's runtime code imports nothing of devhost, except the local launcher, which starts devhost.
+- the app's runtime code imports nothing of devhost, except the local launcher, which starts devhost;
+- localbus/ (the local Service Bus transport both use) imports neither devhost nor the app.
 """
 
 from __future__ import annotations
@@ -18,10 +19,6 @@ ENTRY_POINTS = ("function_app", "orchestrators", "activities", "triggers")
 APP = ("jobclusters", *ENTRY_POINTS)
 MAY_IMPORT_DEVHOST = {
     "jobclusters/client/launcher.py": "starts and stops the local host",
-    # devhost serves Service Bus output bindings to triggers, not to activities, and an output binding
-    # cannot set the deterministic message id the run events carry; until then this one module publishes
-    # to devhost's local transport (built only by the factory, in local mode).
-    "jobclusters/services/local_events.py": "local run-event transport",
 }
 
 
@@ -50,11 +47,13 @@ def layer_violations(root: Path = PROJECT) -> list[str]:
     check("devhost", APP)
     for top in APP:
         check(top, ("devhost",), MAY_IMPORT_DEVHOST)
+    check("localbus", ("devhost", *APP))
     return found
 
 
 def test_the_project_keeps_its_layers() -> None:
     assert len(_sources(PROJECT, "jobclusters")) > 50 and len(_sources(PROJECT, "devhost")) > 20
+    assert len(_sources(PROJECT, "localbus")) >= 2
     assert layer_violations() == []
 
 
@@ -98,8 +97,8 @@ def _write(root: Path, relative: str, source: str) -> None:
         ("devhost/z.py", "async def f():\n    import triggers.blob\n", "devhost/z.py imports triggers.blob"),
         (
             "activities/run_events.py",
-            "def publisher():\n    from devhost.servicebus.store import LocalServiceBus\n",
-            "activities/run_events.py imports devhost.servicebus.store",
+            "def publisher():\n    from devhost.triggers.outputs import prepare_outputs\n",
+            "activities/run_events.py imports devhost.triggers.outputs",
         ),
         (
             "jobclusters/client/api.py",
@@ -107,6 +106,12 @@ def _write(root: Path, relative: str, source: str) -> None:
             "jobclusters/client/api.py imports devhost.ports",
         ),
         ("function_app.py", "import devhost\n", "function_app.py imports devhost"),
+        ("localbus/store.py", "import devhost.serve\n", "localbus/store.py imports devhost.serve"),
+        (
+            "localbus/config.py",
+            "from jobclusters.settings import Settings\n",
+            "localbus/config.py imports jobclusters.settings",
+        ),
         (
             "jobclusters/services/__init__.py",
             "from ...triggers import blob\n",
@@ -126,4 +131,6 @@ def test_the_check_lets_the_launcher_start_devhost_and_jobclusters_import_itself
     _write(tmp_path, "jobclusters/services/factory.py", "from jobclusters.settings import Settings\n")
     _write(tmp_path, "devhost/cli.py", "from devhost.serve import serve\nimport azure.functions\n")
     _write(tmp_path, "triggers/blob.py", "from jobclusters.services import factory\n")
+    _write(tmp_path, "jobclusters/services/local_events.py", "from localbus.store import LocalServiceBus\n")
+    _write(tmp_path, "devhost/triggers/outputs.py", "from localbus import LocalServiceBus\n")
     assert layer_violations(tmp_path) == []

@@ -43,7 +43,7 @@ def open_app(tmp_path: Path, connection: str, **extra: str) -> AppEnv:
         "JOBCLUSTERS_MODE": "local",
         "JOBCLUSTERS_STATE_DIR": str(state),
         "JOBCLUSTERS_TABLE_PREFIX": prefix,
-        "DEVHOST_STATE_DIR": str(state / "devhost"),
+        "LOCALBUS_STATE_DIR": str(state / "devhost"),
         **extra,
     }
     factory.reset()

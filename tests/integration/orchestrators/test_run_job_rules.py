@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from devhost.servicebus.store import LocalServiceBus
 from jobclusters.run_request import CANCEL_EVENT, RepairInfo, RunProgress
 from jobclusters.spec.model import Job, RunResult, TaskState
+from localbus.store import LocalServiceBus
 from tests.integration.orchestrators.harness import (
     AppEnv,
     command,

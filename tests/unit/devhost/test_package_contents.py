@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-SHIPPED_FOLDERS = frozenset({"activities", "jobclusters", "orchestrators", "triggers"})
+SHIPPED_FOLDERS = frozenset({"activities", "jobclusters", "localbus", "orchestrators", "triggers"})
 SHIPPED_FILES = frozenset({"function_app.py", "host.json", "requirements.txt"})
 
 

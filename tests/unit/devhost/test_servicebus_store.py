@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from devhost.servicebus import EntityProperties, LocalServiceBus, LockLost, load_config
-from devhost.servicebus.config import ServiceBusConfigError
+from localbus import EntityProperties, LocalServiceBus, LockLost, load_config
+from localbus.config import ServiceBusConfigError
 
 START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from devhost.servicebus.store import LocalServiceBus
 from jobclusters.services import factory
 from jobclusters.services.run_events import ServiceBusTopicPublisher
 from jobclusters.tracking.models import RunRecord
+from localbus.store import LocalServiceBus
 from tests.unit.execution.test_cluster_mapping import NEW_CLUSTER, run_input
 
 SERVICE_BUS = (
@@ -21,7 +21,7 @@ SERVICE_BUS = (
 
 @pytest.fixture
 def mode(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    for name in ("JOBCLUSTERS_MODE", "ServiceBusConnection", "AzureWebJobsStorage", "DEVHOST_STATE_DIR"):
+    for name in ("JOBCLUSTERS_MODE", "ServiceBusConnection", "AzureWebJobsStorage", "LOCALBUS_STATE_DIR"):
         monkeypatch.delenv(name, raising=False)
     factory.reset()
     yield monkeypatch
@@ -33,7 +33,7 @@ def test_local_run_events_go_to_the_topic_of_the_hosting_devhost(
 ) -> None:
     mode.setenv("JOBCLUSTERS_MODE", "local")
     mode.setenv("JOBCLUSTERS_STATE_DIR", str(tmp_path / "app"))
-    mode.setenv("DEVHOST_STATE_DIR", str(tmp_path / "devhost"))
+    mode.setenv("LOCALBUS_STATE_DIR", str(tmp_path / "devhost"))
     bus = LocalServiceBus(tmp_path / "devhost")
     bus.create_topic("job-run-events")
     bus.create_subscription("job-run-events", "audit")

@@ -1,9 +1,10 @@
 """A local Service Bus: queues, topics with subscriptions, peek-lock delivery and dead-lettering, in SQLite.
 
-There is no Service Bus emulator on this machine, so devhost keeps messages in
-`<state dir>/servicebus.sqlite3`. The rules follow the broker where users depend on them (at-least-once
-peek-lock, delivery count, max delivery count then dead-letter, scheduled enqueue, time to live); the
-differences are listed in docs/devhost-triggers.md.
+There is no Service Bus emulator on this machine, so the broker keeps messages in
+`<state dir>/servicebus.sqlite3` (devhost keeps it in its state dir and exports that as
+`LOCALBUS_STATE_DIR` to the code it hosts). The rules follow the broker where users depend on them
+(at-least-once peek-lock, delivery count, max delivery count then dead-letter, scheduled enqueue, time
+to live); the differences are listed in docs/devhost-triggers.md.
 Several processes may use the same file at once (the host and `send-message`): every change is one
 SQLite transaction.
 """
@@ -23,11 +24,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from devhost.servicebus.config import EmulatorConfig, EntityProperties
+from localbus.config import EmulatorConfig, EntityProperties
 
 DB_FILE = "servicebus.sqlite3"
 # The running host exports its state directory here so app code in local mode finds the same broker.
-STATE_DIR_ENV = "DEVHOST_STATE_DIR"
+STATE_DIR_ENV = "LOCALBUS_STATE_DIR"
 MAX_DELIVERY_REASON = "MaxDeliveryCountExceeded"
 TTL_REASON = "TTLExpiredException"
 
@@ -143,10 +144,10 @@ class LocalServiceBus:
 
     @classmethod
     def from_environment(cls) -> LocalServiceBus:
-        """The broker of the devhost this process runs in (`DEVHOST_STATE_DIR`), for app code."""
+        """The broker of the devhost this process runs in (`LOCALBUS_STATE_DIR`), for app code."""
         state_dir = state_dir_from_environment()
         if state_dir is None:
-            raise RuntimeError(f"{STATE_DIR_ENV} is not set: is this code running inside devhost?")
+            raise RuntimeError(f"{STATE_DIR_ENV} is not set: is this code run by a host of the local bus?")
         return cls(state_dir)
 
     def __init__(
