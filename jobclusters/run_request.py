@@ -18,6 +18,27 @@ RUN_JOB_ORCHESTRATOR = "run_job"
 CANCEL_EVENT = "cancel"
 
 
+def cancel_message(data: Any) -> str:
+    """The run's one-line message once a cancel event stopped it.
+
+    The HTTP API raises the event with `{"reason", "actor"}`; older callers raised the bare reason as a
+    string. Either way the user reads who canceled and why, never the event's Python repr.
+    """
+    reason: Any = data
+    actor: Any = None
+    if isinstance(data, dict):
+        reason, actor = data.get("reason"), data.get("actor")
+    reason = str(reason).strip() if reason is not None and not isinstance(reason, dict) else ""
+    actor = str(actor).strip() if actor is not None else ""
+    if actor and reason:
+        return f"canceled by {actor}: {reason}"
+    if actor:
+        return f"canceled by {actor}"
+    if reason:
+        return f"canceled: {reason}"
+    return "canceled by request"
+
+
 class TriggerInfo(BaseModel):
     """Who or what started a run, as users ask after it."""
 

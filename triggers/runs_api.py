@@ -194,7 +194,7 @@ async def cancel_run(client: Any, run_id: str, body: dict[str, Any]) -> ApiResul
         raise ApiError(404, "run_not_found", f"no run {run_id!r}")
     if runtime in TERMINAL_RUNTIME:
         raise ApiError(409, "run_finished", f"run {run_id!r} has already finished ({runtime})")
-    reason = field_of(body, "reason", str) or "canceled by request"
+    reason = field_of(body, "reason", str)
     await client.raise_event(run_id, CANCEL_EVENT, {"reason": reason, "actor": field_of(body, "actor", str)})
     return ApiResult(202, {"run_id": run_id, "cancel_requested": True})
 
