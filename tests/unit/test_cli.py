@@ -3,13 +3,15 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from jobclusters.cli import build_parser, main, run_demo
+from jobclusters.cli import EXIT_BROKEN_PIPE, build_parser, main, run_demo
 
 PROJECT = Path(__file__).resolve().parents[2]
 SEED = PROJECT / "examples" / "seed"
@@ -222,3 +224,27 @@ def test_an_importer_bug_is_reported_per_file_not_raised(
     monkeypatch.setattr(commands, "load_definition", broken)
     code, out, _ = run(capsys, "validate", str(SEED / "databricks-job-cron.json"))
     assert code == 2 and "internal error (RuntimeError)" in out
+
+
+def _with_reader_gone(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with a stdout pipe whose reader is already closed, as `... | head` leaves it."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "jobclusters", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=PROJECT,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+def test_a_closed_pipe_ends_the_cli_quietly_like_a_unix_tool() -> None:
+    done = _with_reader_gone("show", str(NATIVE / "daily-etl.yaml"))
+    assert done.stderr == ""
+    assert done.returncode == EXIT_BROKEN_PIPE == 128 + signal.SIGPIPE
