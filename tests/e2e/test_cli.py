@@ -112,3 +112,17 @@ def test_runs_into_a_closed_pipe_exits_quietly(app_host: AppHost, tmp_path: Path
     finally:
         os.close(write_end)
     assert done.stderr == "" and done.returncode == 128 + signal.SIGPIPE
+
+
+def test_runs_and_status_name_the_same_trigger_the_cli(app_host: AppHost, tmp_path: Path) -> None:
+    job = write_job(tmp_path, "cli-trigger", {"only": "true"})
+    started = cli(app_host, "run", str(job), "--json")
+    run_id = json.loads(started.stdout.strip().splitlines()[-1])["run_id"]
+    listed = json.loads(cli(app_host, "runs", "--job", "cli-trigger", "--json").stdout)["runs"]
+    status = json.loads(cli(app_host, "status", run_id, "--json").stdout)
+    assert [r["trigger_kind"] for r in listed if r["run_id"] == run_id] == ["cli"]
+    assert status["trigger"]["kind"] == "cli"
+    table = cli(app_host, "runs", "--job", "cli-trigger").stdout.splitlines()
+    header, row = table[0].split(), next(line for line in table if line.startswith(run_id)).split()
+    assert row[header.index("TRIGGER")] == "cli"
+    assert "trigger: cli" in cli(app_host, "status", run_id).stdout
