@@ -248,3 +248,15 @@ def test_a_closed_pipe_ends_the_cli_quietly_like_a_unix_tool() -> None:
     done = _with_reader_gone("show", str(NATIVE / "daily-etl.yaml"))
     assert done.stderr == ""
     assert done.returncode == EXIT_BROKEN_PIPE == 128 + signal.SIGPIPE
+
+
+def test_run_refuses_a_param_the_job_does_not_define_before_starting_anything(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    job = str(NATIVE / "daily-etl.yaml")
+    code, out, err = run(capsys, "run", job, "--param", "nope=1", "--url", "http://127.0.0.1:9")
+    assert code == 2 and out == ""  # nothing was registered or started: no server answers on port 9
+    assert err.splitlines() == [
+        f"{job}: unknown --param:",
+        "  --param: job 'daily-etl' has no parameter 'nope' (defined: input_path, min_rows)",
+    ]
