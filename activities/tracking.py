@@ -21,7 +21,7 @@ _TASK_STATES = {
     TaskState.UPSTREAM_CANCELED: RunState.CANCELED,
 }
 _TRIGGER_KINDS = {
-    "cli": "manual",
+    "cli": "cli",
     "http": "http",
     "blob": "blob",
     "servicebus": "servicebus",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,9 +33,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: what a shell reports for a process killed by SIGPIPE (128 + 13), as `yes | head` shows
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        code = int(args.func(args))
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _reader_went_away()
+
+
+def _reader_went_away() -> int:
+    """`jobclusters runs | head`: the reader closed the pipe, so stop quietly like a unix tool would.
+
+    Python ignores SIGPIPE and raises instead; stdout is pointed at /dev/null so the interpreter's final
+    flush of what is still buffered does not raise (and print) again on the way out.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 # ------------------------------------------------------------------ demo (issue 7 makes it a real run)

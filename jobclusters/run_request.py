@@ -8,14 +8,39 @@ Everything here travels through orchestration payloads: no secret values, only r
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobclusters.spec import Job, RunResult, TaskState
+from jobclusters.spec import Job, Problem, RunResult, TaskState
 
 RUN_JOB_ORCHESTRATOR = "run_job"
 CANCEL_EVENT = "cancel"
+
+
+def cancel_message(data: Any, *, when: str = "") -> str:
+    """The run's one-line message once a cancel event stopped it.
+
+    The HTTP API raises the event with `{"reason", "actor"}`; older callers raised the bare reason as a
+    string. Either way the user reads who canceled and why, never the event's Python repr. `when` says
+    at what point (e.g. "while queued").
+    """
+    canceled = f"canceled {when}".rstrip()
+    reason: Any = data
+    actor: Any = None
+    if isinstance(data, dict):
+        reason, actor = data.get("reason"), data.get("actor")
+    reason = str(reason).strip() if reason is not None and not isinstance(reason, dict) else ""
+    actor = str(actor).strip() if actor is not None else ""
+    if actor and reason:
+        return f"{canceled} by {actor}: {reason}"
+    if actor:
+        return f"{canceled} by {actor}"
+    if reason:
+        return f"{canceled}: {reason}"
+    return f"{canceled} by request"
 
 
 class TriggerInfo(BaseModel):
@@ -79,3 +104,28 @@ def derive_run_id(*parts: str) -> str:
     """A deterministic run id (and instance id) from the identity of the event that asks for the run."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
     return f"run-{digest}"
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def undeclared_parameters(job: Job, parameters: Mapping[str, Any]) -> list[Problem]:
+    """One problem per requested run parameter the job does not declare, at `$.parameters.<name>`.
+
+    Every format declares its run parameters on the job (native `parameters`, Databricks job parameters,
+    ADF pipeline parameters), and a task reaches a run parameter only through such a declaration, so an
+    undeclared one could change nothing: like Databricks with job parameters, the start is refused rather
+    than the value silently dropped (usually a typo). A job that declares none accepts none. The blob
+    trigger's own parameters (`blob_path`, ...) are not requests and are not checked.
+    """
+    declared = [p.name for p in job.parameters]
+    listing = ", ".join(declared) if declared else "none"
+    return [
+        Problem(
+            path=f"$.parameters.{name}" if _PLAIN_NAME.fullmatch(name) else f"$.parameters[{name!r}]",
+            message=f"job {job.name!r} has no parameter {name!r} (defined: {listing})",
+            code="unknown-parameter",
+        )
+        for name in parameters
+        if name not in declared
+    ]

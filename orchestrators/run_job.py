@@ -38,7 +38,7 @@ from jobclusters.execution.messages import (
 from jobclusters.execution.polling import QUEUE_POLL
 from jobclusters.execution.rendering import render_task, run_parameters, template_context, trigger_files
 from jobclusters.execution.routing import executor_for, unsupported_reason
-from jobclusters.run_request import CANCEL_EVENT, RunProgress, RunRequest, TaskProgress
+from jobclusters.run_request import CANCEL_EVENT, RunProgress, RunRequest, TaskProgress, cancel_message
 from jobclusters.spec.dag import evaluate_condition, next_step, run_result
 from jobclusters.spec.model import ConditionPayload, FailPayload, Job, RunResult, Task, TaskState
 from jobclusters.spec.templating import TemplateError
@@ -321,7 +321,7 @@ def _admit(run: _Run, envelope: RunJobInput) -> Generator[Any, Any, _Admission]:
     cancel = context.wait_for_external_event(CANCEL_EVENT)
     if (yield context.task_any([wait, cancel])) is cancel:
         wait.cancel()
-        return _EndEarly(RunResult.CANCELED, f"canceled while queued: {cancel.result or 'by request'}")
+        return _EndEarly(RunResult.CANCELED, cancel_message(cancel.result, when="while queued"))
     context.continue_as_new(
         dump(
             envelope.model_copy(
@@ -425,7 +425,7 @@ def _stop_for(job: Job, *, timed_out: bool, reason: Any) -> _Stop:
         return _Stop(
             TaskState.TIMEDOUT, f"the job timed out after {timedelta(seconds=job.timeout_seconds or 0)}"
         )
-    return _Stop(TaskState.CANCELED, f"canceled: {reason or 'by request'}")
+    return _Stop(TaskState.CANCELED, cancel_message(reason))
 
 
 def _start_ready(run: _Run, stop: _Stop | None) -> tuple[bool, bool]:

@@ -11,10 +11,17 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from jobclusters.run_request import CANCEL_EVENT, RepairInfo, RunRequest, TriggerInfo, derive_run_id
+from jobclusters.run_request import (
+    CANCEL_EVENT,
+    RepairInfo,
+    RunRequest,
+    TriggerInfo,
+    derive_run_id,
+    undeclared_parameters,
+)
 from jobclusters.services.factory import TriggerServices
-from jobclusters.spec import TaskState, repair_set
-from triggers.api_support import ApiError, ApiResult, field_of
+from jobclusters.spec import Job, TaskState, repair_set
+from triggers.api_support import ApiError, ApiResult, field_of, problem_list
 from triggers.jobs_api import chosen_job_id, split_envelope, validate_definition
 from triggers.run_view import TERMINAL_RUNTIME, RunView, build_view, progress_of, request_of
 from triggers.starter import new_run_request, start_run, status_name
@@ -24,8 +31,12 @@ DEFAULT_WINDOW = timedelta(days=7)  # runs are indexed by day: a listing reads o
 MAX_WINDOW = timedelta(days=366)
 
 
-def _parameters(body: dict[str, Any]) -> dict[str, Any]:
-    return dict(field_of(body, "parameters", dict) or {})
+def _parameters(job: Job, body: dict[str, Any]) -> dict[str, Any]:
+    parameters = dict(field_of(body, "parameters", dict) or {})
+    problems = undeclared_parameters(job, parameters)
+    if problems:
+        raise ApiError(400, "unknown_parameter", "; ".join(str(p) for p in problems), problem_list(problems))
+    return parameters
 
 
 def _identity(body: dict[str, Any], kind: str) -> tuple[str, ...] | None:
@@ -50,7 +61,7 @@ async def start_registered(
         job=definition.job,
         trigger=_trigger(body),
         identity=_identity(body, "http"),
-        parameters=_parameters(body),
+        parameters=_parameters(definition.job, body),
         base_dir=definition.base_dir,
     )
     return await _start(client, request)
@@ -72,7 +83,7 @@ async def start_inline(services: TriggerServices, client: Any, body: dict[str, A
         job=job,
         trigger=_trigger(body),
         identity=_identity(body, "http-inline"),
-        parameters=_parameters(body),
+        parameters=_parameters(job, body),
         base_dir=field_of(body, "base_dir", str),
     )
     return await _start(client, request)
@@ -194,7 +205,7 @@ async def cancel_run(client: Any, run_id: str, body: dict[str, Any]) -> ApiResul
         raise ApiError(404, "run_not_found", f"no run {run_id!r}")
     if runtime in TERMINAL_RUNTIME:
         raise ApiError(409, "run_finished", f"run {run_id!r} has already finished ({runtime})")
-    reason = field_of(body, "reason", str) or "canceled by request"
+    reason = field_of(body, "reason", str)
     await client.raise_event(run_id, CANCEL_EVENT, {"reason": reason, "actor": field_of(body, "actor", str)})
     return ApiResult(202, {"run_id": run_id, "cancel_requested": True})
 

@@ -19,7 +19,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from jobclusters.run_request import TriggerInfo
+from jobclusters.run_request import TriggerInfo, undeclared_parameters
 from jobclusters.services.factory import trigger_services
 from jobclusters.tracking.definitions import JobDefinitionStore
 from triggers.job_request import InvalidJobRequest, parse_job_request
@@ -40,6 +40,8 @@ async def handle_job_request(
     definition = await store.get(request.job)
     if definition is None:
         raise InvalidJobRequest(f"$.job: no registered job {request.job!r}")
+    if problems := undeclared_parameters(definition.job, request.parameters):
+        raise InvalidJobRequest("; ".join(str(p) for p in problems))
     run_request = new_run_request(
         job_id=request.job,
         job=definition.job,

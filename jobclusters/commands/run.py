@@ -76,16 +76,21 @@ def register_and_start(
     return registered["job_id"], started["run_id"]
 
 
-def _local_check(path: Path, format: str | None) -> list[dict[str, Any]]:
+def _local_check(path: Path, format: str | None, params: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
+    """What is wrong before anything starts: the definition's errors, else the `--param`s it does not
+    declare (the server refuses those too; checking here spares starting the embedded default)."""
+    from jobclusters.run_request import undeclared_parameters
     from jobclusters.settings import get_settings
     from jobclusters.spec import load_definition
 
     result = load_definition(path, format=format, required_tags=get_settings().required_cost_tags)
-    if result.ok:
-        return []
-    return [{"path": p.path, "message": p.message} for p in result.errors] or [
-        {"path": "$", "message": "not a job definition"}
-    ]
+    if result.job is None or not result.ok:
+        problems = [{"path": p.path, "message": p.message} for p in result.errors]
+        return "the job definition is not valid", problems or [
+            {"path": "$", "message": "not a job definition"}
+        ]
+    unknown = undeclared_parameters(result.job, params)
+    return "unknown --param", [{"path": "--param", "message": p.message} for p in unknown]
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -95,9 +100,9 @@ def run_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
-    problems = _local_check(args.file, args.format)
+    what, problems = _local_check(args.file, args.format, params)
     if problems:
-        print(f"{args.file}: the job definition is not valid:", file=sys.stderr)
+        print(f"{args.file}: {what}:", file=sys.stderr)
         print_problems(problems)
         return 2
     try:

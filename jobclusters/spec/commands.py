@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from jobclusters.execution.routing import executor_for
 from jobclusters.spec.dag import dependents, leaves, simulate
 from jobclusters.spec.loader import load_definition
-from jobclusters.spec.model import Compute, ComputeMode, Job, Task, TaskState, UnsupportedPayload
+from jobclusters.spec.model import Compute, ComputeMode, FailPayload, Job, Task, TaskState, UnsupportedPayload
 from jobclusters.spec.modes import cluster_mode
 from jobclusters.spec.problems import LoadResult, Problem
 
@@ -24,6 +25,7 @@ EXIT_OK = 0
 EXIT_INVALID = 2
 #: errors that leave no DAG to walk
 DAG_BREAKING = frozenset({"cycle", "unknown-dependency", "duplicate-key"})
+CANNOT_RUN = "cannot-run"
 OUTCOME_ALIASES = {
     "SUCCESS": TaskState.SUCCESS,
     "SUCCEEDED": TaskState.SUCCESS,
@@ -45,12 +47,53 @@ def _required_tags(args: argparse.Namespace) -> tuple[str, ...]:
 
 def load(args: argparse.Namespace, file: str) -> LoadResult:
     try:
-        return load_definition(
+        result = load_definition(
             Path(file), format=args.format, strict=args.strict, required_tags=_required_tags(args)
         )
     except Exception as exc:  # a bug in an importer must not hide the other files' findings
         problem = Problem(path="$", message=f"internal error ({type(exc).__name__}); please report it")
         return LoadResult(errors=[problem], format=args.format or "unknown")
+    return with_runnability(result)
+
+
+def cannot_run(job: Job) -> list[tuple[str, Task]]:
+    """The tasks (with their JSON paths) a run of this job would fail without trying. The decision is the
+    router's (`executor_for`), so a task kind the app learns to run stops being reported here by itself."""
+    return [
+        (task.source_path or f"$.tasks[{i}]", task)
+        for i, task in enumerate(job.tasks)
+        if executor_for(task) == "unsupported"
+    ]
+
+
+def with_runnability(result: LoadResult) -> LoadResult:
+    """`result` with an error at each task the app cannot run, in place of the importers' "kept, but
+    cannot run it yet" warnings: a definition that cannot run is not valid to run here."""
+    if result.job is None:
+        return result
+    unrunnable = cannot_run(result.job)
+    errors = [
+        Problem(
+            path=path, message=f"task {task.key!r} ({_kind(task)}) cannot be run by this app", code=CANNOT_RUN
+        )
+        for path, task in unrunnable
+    ]
+    warnings = [
+        w
+        for w in result.warnings
+        if not (w.code == "unsupported-kind" and any(_within(w.path, path) for path, _ in unrunnable))
+    ]
+    return result.model_copy(update={"errors": [*result.errors, *errors], "warnings": warnings})
+
+
+def _within(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith((prefix + ".", prefix + "["))
+
+
+def _kind(task: Task) -> str:
+    if isinstance(task.payload, UnsupportedPayload):
+        return task.payload.home_kind
+    return task.payload.kind if task.payload is not None else "no payload"
 
 
 def finding_lines(file: str, result: LoadResult) -> list[str]:
@@ -251,8 +294,16 @@ def parse_outcomes(values: Sequence[str], job: Job) -> tuple[dict[str, TaskState
     return states, branches
 
 
+def certain_outcomes(job: Job) -> dict[str, TaskState]:
+    """What a run decides without choice: a task the app cannot run fails, and so does a fail task."""
+    failing = {task.key for _, task in cannot_run(job)}
+    failing |= {task.key for task in job.tasks if isinstance(task.payload, FailPayload)}
+    return dict.fromkeys(sorted(failing), TaskState.FAILED)
+
+
 def simulation_json(job: Job, states: dict[str, TaskState], branches: dict[str, str]) -> dict[str, Any]:
-    sim = simulate(job, states, branches)
+    """The simulated run; `states` (the user's --outcome) win over the outcomes a run cannot avoid."""
+    sim = simulate(job, {**certain_outcomes(job), **states}, branches)
     return {
         "tasks": {k: v.value for k, v in sim.tasks.items()},
         "result": sim.result.value if sim.result is not None else None,

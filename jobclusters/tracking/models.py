@@ -72,7 +72,7 @@ class _Record(BaseModel):
 
 class Trigger(_Record):
     kind: Literal[
-        "http", "blob", "servicebus", "schedule", "manual", "repair", "api", "file_arrival", "other"
+        "http", "blob", "servicebus", "schedule", "cli", "manual", "repair", "api", "file_arrival", "other"
     ]
     source: str | None = Field(default=None, description="blob path, topic/subscription, cron, URL route...")
     actor: str | None = Field(default=None, description="who started it: user/principal, or the trigger name")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,39 @@ def test_runs_lists_what_run_started(app_host: AppHost, tmp_path: Path) -> None:
     listed = cli(app_host, "runs", "--job", "cli-listed", "--json")
     assert listed.returncode == 0, listed.stderr
     assert run_id in [r["run_id"] for r in json.loads(listed.stdout)["runs"]]
+
+
+def test_runs_into_a_closed_pipe_exits_quietly(app_host: AppHost, tmp_path: Path) -> None:
+    job = write_job(tmp_path, "cli-piped", {"only": "true"})
+    assert cli(app_host, "run", str(job), "--json").returncode == 0
+    env = {**os.environ, "JOBCLUSTERS_API_URL": app_host.client.base_url, "JOBCLUSTERS_API_KEY": FUNCTION_KEY}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `runs | head` after head has exited
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "jobclusters", "runs"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == "" and done.returncode == 128 + signal.SIGPIPE
+
+
+def test_runs_and_status_name_the_same_trigger_the_cli(app_host: AppHost, tmp_path: Path) -> None:
+    job = write_job(tmp_path, "cli-trigger", {"only": "true"})
+    started = cli(app_host, "run", str(job), "--json")
+    run_id = json.loads(started.stdout.strip().splitlines()[-1])["run_id"]
+    listed = json.loads(cli(app_host, "runs", "--job", "cli-trigger", "--json").stdout)["runs"]
+    status = json.loads(cli(app_host, "status", run_id, "--json").stdout)
+    assert [r["trigger_kind"] for r in listed if r["run_id"] == run_id] == ["cli"]
+    assert status["trigger"]["kind"] == "cli"
+    table = cli(app_host, "runs", "--job", "cli-trigger").stdout.splitlines()
+    header, row = table[0].split(), next(line for line in table if line.startswith(run_id)).split()
+    assert row[header.index("TRIGGER")] == "cli"
+    assert "trigger: cli" in cli(app_host, "status", run_id).stdout

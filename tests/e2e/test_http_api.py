@@ -58,6 +58,7 @@ def test_a_registered_job_runs_to_success_with_task_rows_in_table_storage(app_ho
         batch_job(
             "http-two-steps",
             {"first": "python3 -c \"print('one')\"", "second": "python3 -c \"print('two')\""},
+            parameters=[{"name": "day"}],
         )
     )
     assert job["task_keys"] == ["first", "second"]
@@ -243,3 +244,19 @@ def test_run_listings_page_with_a_continuation_token(app_host: AppHost) -> None:
     with pytest.raises(ApiClientError) as caught:
         client.list_runs(status="SOMETIMES")
     assert caught.value.status == 400 and caught.value.problems[0]["path"] == "query.status"
+
+
+def test_a_start_with_a_parameter_the_job_does_not_define_answers_400_at_its_path(app_host: AppHost) -> None:
+    client = app_host.client
+    job = client.register_job(batch_job("strict-params", {"only": "true"}, parameters=[{"name": "day"}]))
+    with pytest.raises(ApiClientError) as caught:
+        client.start_job(job["job_id"], {"day": "1", "nope": "1"})
+    assert caught.value.status == 400 and caught.value.code == "unknown_parameter"
+    assert caught.value.problems == [
+        {
+            "path": "$.parameters.nope",
+            "message": "job 'strict-params' has no parameter 'nope' (defined: day)",
+            "code": "unknown-parameter",
+        }
+    ]
+    assert client.list_runs(job=job["job_id"])["runs"] == []

@@ -86,7 +86,9 @@ def test_invalid_service_bus_requests_are_dead_lettered_with_the_reason(app_host
 
 
 def test_a_valid_service_bus_request_starts_one_run_per_idempotency_key(app_host: AppHost) -> None:
-    job = app_host.client.register_job(batch_job("from-queue", {"only": "true"}))
+    job = app_host.client.register_job(
+        batch_job("from-queue", {"only": "true"}, parameters=[{"name": "order"}])
+    )
     bus = LocalServiceBus(app_host.devhost_state)
     key = f"order-{uuid.uuid4().hex[:6]}"
     body = json.dumps({"job": job["job_id"], "parameters": {"order": "42"}, "idempotency_key": key}).encode()

@@ -3,13 +3,16 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from jobclusters.cli import build_parser, main, run_demo
+from jobclusters.cli import EXIT_BROKEN_PIPE, build_parser, main, run_demo
+from jobclusters.spec import commands as spec_commands
 
 PROJECT = Path(__file__).resolve().parents[2]
 SEED = PROJECT / "examples" / "seed"
@@ -222,3 +225,106 @@ def test_an_importer_bug_is_reported_per_file_not_raised(
     monkeypatch.setattr(commands, "load_definition", broken)
     code, out, _ = run(capsys, "validate", str(SEED / "databricks-job-cron.json"))
     assert code == 2 and "internal error (RuntimeError)" in out
+
+
+def _with_reader_gone(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with a stdout pipe whose reader is already closed, as `... | head` leaves it."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "jobclusters", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=PROJECT,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+def test_a_closed_pipe_ends_the_cli_quietly_like_a_unix_tool() -> None:
+    done = _with_reader_gone("show", str(NATIVE / "daily-etl.yaml"))
+    assert done.stderr == ""
+    assert done.returncode == EXIT_BROKEN_PIPE == 128 + signal.SIGPIPE
+
+
+def test_run_refuses_a_param_the_job_does_not_define_before_starting_anything(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    job = str(NATIVE / "daily-etl.yaml")
+    code, out, err = run(capsys, "run", job, "--param", "nope=1", "--url", "http://127.0.0.1:9")
+    assert code == 2 and out == ""  # nothing was registered or started: no server answers on port 9
+    assert err.splitlines() == [
+        f"{job}: unknown --param:",
+        "  --param: job 'daily-etl' has no parameter 'nope' (defined: input_path, min_rows)",
+    ]
+
+
+UNRUNNABLE = {
+    "format": "jobclusters/v1",
+    "name": "mixed",
+    "tags": {"Project": "p", "Environment": "e", "CostCenter": "c", "Owner": "o"},
+    "tasks": [
+        {"key": "first", "payload": {"kind": "condition", "op": "EQUAL_TO", "left": "a", "right": "a"}},
+        {
+            "key": "loop",
+            "depends_on": [{"task_key": "first"}],
+            "payload": {"kind": "for_each", "inputs": "[1]", "task": {"key": "body"}},
+        },
+        {"key": "after", "depends_on": [{"task_key": "loop"}]},
+    ],
+}
+ADF_WAIT = {
+    "name": "p",
+    "properties": {
+        "annotations": [],
+        "activities": [{"name": "w", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 1}}],
+    },
+}
+
+
+def test_validate_reports_each_task_the_app_cannot_run_at_its_path_and_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    native, adf = tmp_path / "mixed.json", tmp_path / "adf.json"
+    native.write_text(json.dumps(UNRUNNABLE))
+    adf.write_text(json.dumps(ADF_WAIT))
+    code, out, _ = run(capsys, "validate", "--required-tags", "", str(native), str(adf))
+    assert code == 2
+    assert out.splitlines() == [
+        f"{native}: $.tasks[1]: task 'loop' (for_each) cannot be run by this app",
+        f"{native}: $.tasks[2]: task 'after' (no payload) cannot be run by this app",
+        f"{adf}: $.properties.activities[0]: task 'w' (Wait) cannot be run by this app",
+    ]
+
+
+def test_simulate_fails_what_cannot_run_and_what_must_fail(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(UNRUNNABLE))
+    code, out, err = run(capsys, "simulate", "--required-tags", "", str(path))
+    assert code == 0
+    assert json.loads(out) == {
+        "tasks": {"first": "SUCCESS", "loop": "FAILED", "after": "UPSTREAM_FAILED"},
+        "result": "FAILED",
+    }
+    assert f"{path}: $.tasks[1]: task 'loop' (for_each) cannot be run by this app" in err.splitlines()
+    code, out, _ = run(capsys, "simulate", str(NATIVE / "daily-etl.yaml"), "--outcome", "publish=FAILED")
+    assert json.loads(out)["tasks"]["alert_on_failure"] == "FAILED"  # a fail task fails when it runs
+
+
+def test_what_cannot_run_is_decided_by_the_router_alone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the router learns to run a kind, validate and simulate follow without another change."""
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(UNRUNNABLE))
+    monkeypatch.setattr(spec_commands, "executor_for", lambda task: "inline")
+    code, out, _ = run(capsys, "validate", "--required-tags", "", str(path))
+    assert (code, out) == (0, f"{path}: ok (native, 3 task(s))\n")
+    _, out, _ = run(capsys, "simulate", "--required-tags", "", str(path))
+    assert json.loads(out)["tasks"] == {"first": "SUCCESS", "loop": "SUCCESS", "after": "SUCCESS"}
