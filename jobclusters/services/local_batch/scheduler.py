@@ -149,6 +149,7 @@ class Scheduler:
                 if self.state.dirty and (now - last_flush >= _FLUSH_EVERY or not busy):
                     rows, last_flush = self.state.take_dirty(), now
                 idle = 0.1 if self.state.dirty or busy or self._started else 0.5
+                idle = min(idle, self._until_next_deadline())
             if rows:
                 self.state.store.update_tasks(rows)
             with self._stepped:
@@ -171,6 +172,11 @@ class Scheduler:
             if now >= deadline and task.state == "running" and task.kill_reason is None:
                 task.kill_reason = "timeout"
                 self._runner.kill(task)
+
+    def _until_next_deadline(self) -> float:
+        """Seconds until the next task `maxWallClockTime` ends, so the kill is not late by a wake-up."""
+        pending = [d for d, task in self._deadlines.values() if task.kill_reason is None]
+        return max(0.0, min(pending) - self._clock()) if pending else float("inf")
 
     def _schedule(self) -> None:
         for candidate in list(self.state.pools.values()):
