@@ -15,13 +15,10 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
-
-if TYPE_CHECKING:
-    from jobclusters.settings import Settings
 
 MAX_TASKS_PER_REQUEST = 100
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -463,20 +460,3 @@ def task_from_rest(data: object, *, path: str = "task") -> TaskSpec:
     if not isinstance(data, dict):
         raise BatchSpecError(path, "expected a JSON object")
     return _validate(TaskSpec, data, path)
-
-
-def batch_service_for(settings: Settings) -> BatchService:
-    """The Batch service the settings ask for: Azure Batch in `azure` mode, the local executor otherwise.
-
-    The local executor is one object per process and state dir, so the tasks it runs outlive the
-    activity that submitted them.
-    """
-    if settings.mode == "azure":
-        from jobclusters.services.azure_batch import AzureBatchService
-
-        return AzureBatchService.from_settings(settings)
-    from jobclusters.services.local_batch import shared_local_batch
-
-    return shared_local_batch(
-        settings.state_dir, storage_connection=settings.storage_connection.get_secret_value()
-    )

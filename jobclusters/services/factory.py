@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -77,12 +78,18 @@ def batch_logs_container() -> str | None:
 
 
 def get_batch_service() -> BatchService:
-    def build() -> BatchService:
-        s = settings()
-        if s.mode == "local":
-            from jobclusters.services.local_batch import shared_local_batch
+    """Azure Batch is cached like the other services. The local executor is not: it belongs to the process
+    (its tasks outlive `reset()`), so it is looked up in `local_batch.shared` on every call."""
+    with _lock:
+        if "batch" in _overrides:
+            return cast(BatchService, _overrides["batch"])
+    s = settings()
+    if s.mode == "local":
+        from jobclusters.services.local_batch import shared_local_batch
 
-            return shared_local_batch(s.state_dir, storage_connection=s.storage_connection.get_secret_value())
+        return shared_local_batch(s.state_dir, storage_connection=s.storage_connection.get_secret_value())
+
+    def build() -> BatchService:
         from jobclusters.services.azure_batch import AzureBatchService
 
         return AzureBatchService.from_settings(s)
@@ -220,16 +227,12 @@ def reset() -> None:
 
 
 def _close(service: Any) -> None:
-    """Close what can be closed without waiting for work in flight; the shared local Batch executor of a
-    state dir outlives the factory (its tasks keep running) and is closed with `close_local_batch`."""
-    name = type(service).__name__
-    if name == "LocalBatchService":
-        return
+    """Close what can be closed, without waiting for work in flight where `close` offers that."""
     close = getattr(service, "close", None)
     if not callable(close):
         return
     with contextlib.suppress(Exception):
-        if name == "LocalClusterJobService":
+        if "wait" in inspect.signature(close).parameters:
             close(wait=False)
         else:
             close()
@@ -239,11 +242,9 @@ def close_local_batch(state_dir: Any) -> None:
     """Stop the process's local Batch executor of `state_dir` (tests and shutdown)."""
     from pathlib import Path
 
-    from jobclusters.services import local_batch
+    from jobclusters.services.local_batch import close_shared_local_batch
 
-    service = local_batch._shared.pop(Path(state_dir).resolve(), None)
-    if service is not None:
-        service.close()
+    close_shared_local_batch(Path(state_dir))
 
 
 @contextlib.contextmanager

@@ -75,5 +75,6 @@ def test_a_job_that_declares_no_parameters_accepts_none() -> None:
 
 
 def test_a_cancel_while_queued_says_so() -> None:
-    assert cancel_message({"reason": "user asked"}, when="while queued") == "canceled while queued: user asked"
+    queued = cancel_message({"reason": "user asked"}, when="while queued")
+    assert queued == "canceled while queued: user asked"
     assert cancel_message(None, when="while queued") == "canceled while queued by request"

@@ -26,7 +26,12 @@ from jobclusters.services.batch import (
     TaskCounts,
     TaskSpec,
 )
-from jobclusters.services.local_batch import PREEMPT_METADATA_KEY, LocalBatchService
+from jobclusters.services.local_batch import (
+    PREEMPT_METADATA_KEY,
+    LocalBatchService,
+    close_shared_local_batch,
+    shared_local_batch,
+)
 
 pytestmark = pytest.mark.integration
 PROJECT = Path(__file__).resolve().parents[3]
@@ -51,9 +56,27 @@ def wait_for(predicate, timeout: float = 10.0) -> None:
     raise AssertionError("condition not reached")
 
 
+class ManualClock:
+    """The executor's clock in tests: time moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
-def svc(tmp_path: Path) -> Iterator[LocalBatchService]:
-    with LocalBatchService(tmp_path / "state", max_slots=4, preempt_seed=7) as service:
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def svc(tmp_path: Path, clock: ManualClock) -> Iterator[LocalBatchService]:
+    with LocalBatchService(tmp_path / "state", max_slots=4, preempt_seed=7, clock=clock) as service:
         yield service
 
 
@@ -151,7 +174,7 @@ def test_concurrency_never_exceeds_the_pool_slots(svc, tmp_path):
     assert peak == 3
 
 
-def test_max_wall_clock_time_kills_the_whole_process_tree(svc, tmp_path):
+def test_max_wall_clock_time_kills_the_whole_process_tree(svc, clock, tmp_path):
     pids = tmp_path / "child.pid"
     make_job(svc)
     svc.add_tasks(
@@ -160,10 +183,15 @@ def test_max_wall_clock_time_kills_the_whole_process_tree(svc, tmp_path):
             task(
                 "slow",
                 f"sleep 30 & echo $! > {pids}; wait",
-                constraints={"maxWallClockTime": "PT0.5S", "maxTaskRetryCount": 3},
+                constraints={"maxWallClockTime": "PT10S", "maxTaskRetryCount": 3},
             )
         ],
     )
+    wait_for(lambda: pids.exists() and pids.read_text().strip() != "")
+    clock.advance(9.9)
+    svc.sync()
+    assert svc.get_task_counts("job").running == 1, "the limit has not passed yet"
+    clock.advance(0.2)
     started = time.monotonic()
     wait_done(svc, "job")
     assert time.monotonic() - started < 5
@@ -227,7 +255,7 @@ def test_dependencies_run_in_order_and_failed_dependencies_block(svc, tmp_path):
         ],
     )
     wait_for(lambda: svc.get_task_counts("job").completed == 6)
-    time.sleep(0.2)
+    svc.sync()
     counts = svc.get_task_counts("job")
     assert (counts.completed, counts.active) == (6, 1), "a task behind a failed dependency stays blocked"
     assert (svc.task_dir("job", "after") / "stdout.txt").read_text() == "a\nb\n"
@@ -355,7 +383,7 @@ def test_on_all_tasks_complete_terminates_the_job(svc):
 
 
 def _job_state(svc: LocalBatchService, job_id: str) -> str:
-    return svc._jobs[job_id].state
+    return svc.job_state(job_id)["state"]
 
 
 def test_terminate_job_kills_running_tasks_and_delete_removes_the_job(svc):
@@ -529,20 +557,42 @@ def test_models_in_results_are_json_for_activity_payloads(svc):
     assert '"exit_code": 2' in payload
 
 
-def test_settings_choose_the_local_executor_shared_per_state_dir(tmp_path, storage_connection):
-    from jobclusters.services.batch import batch_service_for
-    from jobclusters.settings import Settings
-
-    settings = Settings.from_mapping(
-        {"JOBCLUSTERS_STATE_DIR": str(tmp_path / "shared"), "AzureWebJobsStorage": storage_connection}
-    )
-    first, second = batch_service_for(settings), batch_service_for(settings)
+def test_the_local_executor_is_shared_per_state_dir(tmp_path, storage_connection):
+    state = tmp_path / "shared"
+    first = shared_local_batch(state, storage_connection=storage_connection)
+    second = shared_local_batch(tmp_path / "x" / ".." / "shared", storage_connection=storage_connection)
     assert isinstance(first, LocalBatchService) and first is second
     first.close()
-    third = batch_service_for(settings)
+    third = shared_local_batch(state, storage_connection=storage_connection)
     assert third is not first, "a closed executor is not handed out again"
     assert isinstance(third, LocalBatchService)
-    third.close()
+    close_shared_local_batch(state)
+    assert third.closed
+
+
+def test_the_factory_hands_out_the_shared_executor_and_reset_leaves_it_running(
+    tmp_path, storage_connection, monkeypatch
+):
+    from jobclusters.services import factory
+
+    state = tmp_path / "shared"
+    monkeypatch.setenv("JOBCLUSTERS_MODE", "local")
+    monkeypatch.setenv("JOBCLUSTERS_STATE_DIR", str(state))
+    monkeypatch.setenv("AzureWebJobsStorage", storage_connection)
+    factory.reset()
+    try:
+        first = factory.get_batch_service()
+        assert first is shared_local_batch(state)
+        factory.reset()
+        assert factory.get_batch_service() is first and not first.closed, "its tasks outlive reset()"
+        factory.close_local_batch(state)
+        assert first.closed
+        second = factory.get_batch_service()
+        assert second is not first and isinstance(second, LocalBatchService)
+    finally:
+        factory.close_local_batch(state)
+        monkeypatch.undo()
+        factory.reset()
 
 
 def test_job_preparation_runs_before_tasks_and_release_runs_when_the_job_ends(svc, tmp_path):
@@ -558,9 +608,14 @@ def test_job_preparation_runs_before_tasks_and_release_runs_when_the_job_ends(sv
     wait_for(lambda: (tmp_path / "released").exists())
 
 
-def test_job_max_wall_clock_time_terminates_the_job_and_its_running_tasks(svc):
-    make_job(svc, constraints=JobConstraints(max_wall_clock_time=timedelta(seconds=0.5)))
+def test_job_max_wall_clock_time_terminates_the_job_and_its_running_tasks(svc, clock):
+    make_job(svc, constraints=JobConstraints(max_wall_clock_time=timedelta(seconds=60)))
     svc.add_tasks("job", [task("long", "sleep 30")])
+    wait_for(lambda: svc.get_task_counts("job").running == 1)
+    clock.advance(59.9)
+    svc.sync()
+    assert _job_state(svc, "job") == "active", "the limit has not passed yet"
+    clock.advance(0.2)
     counts = wait_done(svc, "job", timeout=5)
     assert counts.failed == 1
     assert _job_state(svc, "job") == "completed"
@@ -576,4 +631,4 @@ def test_a_failure_terminates_the_job_when_exit_options_say_so(svc):
         ],
     )
     wait_for(lambda: _job_state(svc, "job") == "completed")
-    assert svc._jobs["job"].end_reason == "TaskFailed"
+    assert svc.job_state("job")["endReason"] == "TaskFailed"

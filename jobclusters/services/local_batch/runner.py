@@ -1,0 +1,239 @@
+"""Runs local Batch tasks as real processes, laid out on disk as on a Batch node.
+
+Each task is a `/bin/sh -c` subprocess in its own session (so killing its process group kills whatever it
+started) and its own working directory under the node's root, with the `AZ_BATCH_*` variables Batch sets
+and none of the host's secrets. The runner only starts, waits for and kills processes: when to kill one
+(terminate, requeue, wall-clock limit) is the scheduler's decision, recorded in `Task.kill_reason`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jobclusters.services.batch import OutputFile, resolve_environment
+from jobclusters.services.blob_io import BlobIO
+from jobclusters.services.local_batch.files import (
+    FileTransferError,
+    fetch_resource_files,
+    upload_output_files,
+)
+from jobclusters.services.local_batch.state import Job, Node, Pool, Task, failure
+
+ACCOUNT_NAME = "localbatch"
+_BASE_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR", "USER", "LOGNAME", "SHELL")
+
+
+@dataclass
+class Launch:
+    """A task claimed for a slot on a node, ready for a worker thread to run."""
+
+    task: Task
+    pool_id: str
+    node: Node
+    task_dir: str
+    wd: str
+    env: dict[str, str]
+    preempt: bool
+
+
+@dataclass
+class Outcome:
+    task: Task
+    exit_code: int | None
+    failure: dict[str, Any] | None = None
+    preempted: bool = False
+    timed_out: bool = False
+    node: Node | None = None
+
+
+def kill_group(pgid: int | None) -> None:
+    if pgid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+class ProcessRunner:
+    """The processes of one local Batch account and the node directories they run in (thread-safe)."""
+
+    def __init__(self, root: Path, blob: BlobIO) -> None:
+        self._root = root
+        self._blob = blob
+        self._lock = threading.Lock()
+        self._running: dict[int, subprocess.Popen[bytes]] = {}
+        self._env_cache: dict[tuple[str, str, str], dict[str, str]] = {}
+        self._stopping = False
+
+    # -- node directories ------------------------------------------------------------------------------
+    def node_root(self, pool_id: str, node_id: str) -> Path:
+        return self._root / "pools" / pool_id / "nodes" / node_id
+
+    def prepare_nodes(self, pool: Pool) -> None:
+        for node in pool.nodes:
+            (self.node_root(pool.spec.id, node.node_id) / "shared").mkdir(parents=True, exist_ok=True)
+
+    def remove_pool_dirs(self, pool_id: str) -> None:
+        shutil.rmtree(self._root / "pools" / pool_id, ignore_errors=True)
+
+    def remove_job_dirs(self, job_id: str) -> None:
+        for node_dir in (self._root / "pools").glob("*/nodes/*/workitems/" + job_id):
+            shutil.rmtree(node_dir, ignore_errors=True)
+
+    def task_dir(self, job: Job | None, task: Task, pool: Pool, node: Node) -> str:
+        root = str(self.node_root(pool.spec.id, node.node_id))
+        if task.kind == "startTask":
+            return root + "/startup"
+        if job is not None and task.kind in ("jobPreparation", "jobRelease"):
+            name = "jobpreparation" if task.kind == "jobPreparation" else "jobrelease"
+            return f"{root}/workitems/{job.spec.id}/job-1/{name}"
+        assert job is not None
+        return f"{root}/workitems/{job.spec.id}/job-1/{task.spec.id}"
+
+    # -- environment -----------------------------------------------------------------------------------
+    def _base_env(self, pool: Pool, node: Node, job: Job | None) -> dict[str, str]:
+        """What every task of this job on this node sees (computed once; a job's spec never changes)."""
+        key = (pool.spec.id, node.node_id, job.spec.id if job is not None else "")
+        cached = self._env_cache.get(key)
+        if cached is not None:
+            return cached
+        root = str(self.node_root(pool.spec.id, node.node_id))
+        env = {k: os.environ[k] for k in _BASE_ENV if k in os.environ}
+        env.update(
+            {
+                "AZ_BATCH_ACCOUNT_NAME": ACCOUNT_NAME,
+                "AZ_BATCH_ACCOUNT_URL": "local://" + ACCOUNT_NAME,
+                "AZ_BATCH_POOL_ID": pool.spec.id,
+                "AZ_BATCH_NODE_ID": node.node_id,
+                "AZ_BATCH_NODE_IS_DEDICATED": "false" if node.spot else "true",
+                "AZ_BATCH_NODE_ROOT_DIR": root,
+                "AZ_BATCH_NODE_SHARED_DIR": root + "/shared",
+                "AZ_BATCH_NODE_STARTUP_DIR": root + "/startup",
+            }
+        )
+        if job is not None:
+            prep = f"{root}/workitems/{job.spec.id}/job-1/jobpreparation"
+            env["AZ_BATCH_JOB_ID"] = job.spec.id
+            env["AZ_BATCH_JOB_PREP_DIR"] = prep
+            env["AZ_BATCH_JOB_PREP_WORKING_DIR"] = prep + "/wd"
+            for pair in resolve_environment(job.spec.common_environment_settings):
+                env[pair["name"]] = pair["value"]
+        self._env_cache[key] = env
+        return env
+
+    def env(
+        self, pool: Pool, node: Node, job: Job | None, task: Task, task_dir: str, wd: str
+    ) -> dict[str, str]:
+        """The task's environment; raises `BatchSpecError` when a `secretRef` names no app setting."""
+        env = dict(self._base_env(pool, node, job))
+        env["AZ_BATCH_TASK_DIR"] = task_dir
+        env["AZ_BATCH_TASK_WORKING_DIR"] = wd
+        env["AZ_BATCH_TASK_ID"] = task.spec.id
+        if task.spec.environment_settings:
+            for pair in resolve_environment(task.spec.environment_settings):
+                env[pair["name"]] = pair["value"]
+        return env
+
+    # -- processes -------------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return bool(self._running)
+
+    def kill(self, task: Task) -> None:
+        with self._lock:
+            proc = self._running.get(id(task))
+        if proc is not None:
+            kill_group(proc.pid)
+
+    def stop(self) -> None:
+        """Kill every running process; tasks started from now on are killed at once."""
+        with self._lock:
+            self._stopping = True
+            procs = list(self._running.values())
+        for proc in procs:
+            kill_group(proc.pid)
+
+    def run(self, launch: Launch, started: Callable[[Task], None]) -> Outcome:
+        """Fetch the resource files, run the process to its end, upload the output files.
+
+        `started` is called with the task once its process (and so its `pgid`) exists.
+        """
+        task, task_dir, wd = launch.task, launch.task_dir, launch.wd
+        for folder in (task_dir, wd):
+            try:
+                os.mkdir(folder)
+            except FileNotFoundError:
+                os.makedirs(folder, exist_ok=True)
+            except FileExistsError:
+                pass
+        if task.spec.resource_files:
+            try:
+                fetch_resource_files(task.spec.resource_files, Path(wd), self._blob)
+            except FileTransferError as exc:
+                return Outcome(task, None, failure("UserError", exc.code, str(exc)))
+        with open(task_dir + "/stdout.txt", "wb") as out, open(task_dir + "/stderr.txt", "wb") as err:
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", task.spec.command_line],
+                cwd=wd,
+                env=launch.env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+            )
+        with self._lock:
+            self._running[id(task)] = proc
+        task.pgid = proc.pid
+        started(task)
+        if self._stopping or task.kill_reason is not None:
+            kill_group(proc.pid)
+        try:
+            if launch.preempt:
+                time.sleep(0.02)  # a spot node is reclaimed while the task runs
+                kill_group(proc.pid)
+                proc.wait()
+                return Outcome(task, None, preempted=True)
+            proc.wait()
+        finally:
+            with self._lock:
+                self._running.pop(id(task), None)
+        code = proc.returncode
+        if task.kill_reason == "requeue":
+            return Outcome(task, None, preempted=True)
+        if task.kill_reason == "terminate":
+            return Outcome(
+                task,
+                code,
+                failure("UserError", "TaskEnded", "The task was ended by a terminate job request."),
+            )
+        if task.kill_reason == "timeout":
+            ended = failure(
+                "UserError", "TaskEnded", "The task exceeded its maxWallClockTime and was terminated."
+            )
+            with contextlib.suppress(FileTransferError):
+                self._upload(task, wd, succeeded=False)
+            return Outcome(task, code, ended, timed_out=True)
+        failed: dict[str, Any] | None = None
+        if code != 0:
+            failed = failure(
+                "UserError", "FailureExitCode", f"The task process exited with exit code {code}."
+            )
+        try:
+            self._upload(task, wd, succeeded=code == 0)
+        except FileTransferError as exc:
+            failed = failure("UserError", exc.code, str(exc))
+        return Outcome(task, code, failed)
+
+    def _upload(self, task: Task, wd: str, *, succeeded: bool) -> None:
+        files: list[OutputFile] = task.spec.output_files
+        if files:
+            upload_output_files(files, Path(wd), succeeded=succeeded, blob=self._blob)
