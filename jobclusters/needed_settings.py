@@ -41,7 +41,7 @@ def _url(value: str) -> bool:
 
 
 def _storage_connection(value: str) -> bool:
-    if value == LOCAL_STORAGE:
+    if value.replace(" ", "").lower().rstrip(";") == LOCAL_STORAGE.lower():
         return True
     fields = {part.split("=", 1)[0].strip() for part in value.split(";") if "=" in part}
     return bool(fields & {"AccountName", "BlobEndpoint", "TableEndpoint"})
@@ -145,6 +145,9 @@ class ServiceNeed:
     path: str = "$"
 
 
+_CLUSTER_SERVICES: dict[str, Service] = {"databricks": "databricks", "livy": "livy", "synapse": "synapse"}
+
+
 def task_service(job: Job, index: int, task: Task) -> ServiceNeed | None:
     """The Azure service that runs `task` (None for tasks decided inline or not runnable here)."""
     path = task.source_path or f"$.tasks[{index}]"
@@ -159,12 +162,12 @@ def task_service(job: Job, index: int, task: Task) -> ServiceNeed | None:
     run = TaskRunInput(
         run_id="", control_id="", job_id="", job_name=job.name, task=task, job_cluster=job_cluster
     )
-    backend = platform_backend(run)
-    if backend not in ("databricks", "livy", "synapse"):
+    service = _CLUSTER_SERVICES.get(platform_backend(run))
+    if service is None:
         return None
     cluster = task_cluster(run)
-    where = f"{cluster.source_path}.platform" if cluster is not None and cluster.source_path else path
-    return ServiceNeed(backend, task.key, where)  # type: ignore[arg-type]
+    where = cluster.source_path if cluster is not None and cluster.source_path else path
+    return ServiceNeed(service, task.key, where)
 
 
 def job_services(job: Job) -> list[ServiceNeed]:
