@@ -37,14 +37,17 @@ def check_job_settings(inp: SettingsCheckInput) -> SettingsCheckResult:
     return SettingsCheckResult(blocked=blocked_tasks(inp.job, settings))
 
 
-def log_problems_at_host_start() -> None:
+def log_problems_at_host_start() -> threading.Thread | None:
     """One warning line per missing or malformed setting. On Azure the registered jobs are read in the
-    background (storage may be slow to answer); local mode needs no service setting, so nothing is read."""
+    background (storage may be slow to answer; the thread is returned); local mode needs no service
+    setting, so nothing is read."""
     settings = factory.settings()
     if settings.mode == "local":
         _log(app_problems(settings, []))
-        return
-    threading.Thread(target=_check_registered_jobs, name="settings-check", daemon=True).start()
+        return None
+    thread = threading.Thread(target=_check_registered_jobs, name="settings-check", daemon=True)
+    thread.start()
+    return thread
 
 
 def _check_registered_jobs() -> None:
