@@ -10,6 +10,7 @@ from activities import cluster as cluster_activities
 from activities import control as control_activities
 from activities import inputs as input_activities
 from activities import notify as notify_activities
+from activities import settings_check
 from activities import tracking as tracking_activities
 from orchestrators import batch_fanout, cluster_run, run_job, run_task
 from triggers import blob as blob_trigger
@@ -27,7 +28,10 @@ app.register_functions(control_activities.bp)
 app.register_functions(input_activities.bp)
 app.register_functions(notify_activities.bp)
 app.register_functions(tracking_activities.bp)
+app.register_functions(settings_check.bp)
 app.register_functions(http_api.bp)
 app.register_functions(blob_trigger.bp)
 app.register_functions(servicebus.bp)
 app.register_functions(schedule.bp)
+
+settings_check.log_problems_at_host_start()

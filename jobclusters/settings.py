@@ -9,6 +9,7 @@ up in a log or a repr never shows them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +59,31 @@ class Settings(BaseModel):
         if isinstance(tags, str):
             data["JOBCLUSTERS_REQUIRED_TAGS"] = tuple(t.strip() for t in tags.split(",") if t.strip())
         return cls.model_validate(data)
+
+
+#: how a configuration problem reads wherever it ends up (a task message, a log line, `doctor`)
+_CONFIGURATION_REASON = re.compile(r"app setting [A-Za-z_][A-Za-z0-9_]* is (?:missing|malformed)\b[^\r\n]*")
+
+
+def configuration_message(setting: str, problem: str, needed_for: str, expected: str) -> str:
+    return f"app setting {setting} is {problem} (needed for {needed_for}): expected {expected}"
+
+
+def configuration_reason(text: str | None) -> str | None:
+    """The one-line configuration problem inside `text` (a failure message that may carry an SDK prefix
+    or a stack trace), else None: across the durable boundary only the text survives, not the type."""
+    found = _CONFIGURATION_REASON.search(text or "")
+    return found.group(0).rstrip(" .") if found else None
+
+
+class ConfigurationError(ValueError):
+    """A setting a service needs is missing or malformed. No retry can fix that, so the task retry policy
+    treats it as permanent; the message names the setting and never carries its value."""
+
+    def __init__(self, setting: str, needed_for: str, expected: str, *, problem: str = "missing") -> None:
+        super().__init__(configuration_message(setting, problem, needed_for, expected))
+        self.setting = setting
+        self.problem = problem
 
 
 @lru_cache(maxsize=1)

@@ -29,6 +29,7 @@ from jobclusters.execution.messages import (
     NotifyEvent,
     NotifyInput,
     RunRecordInput,
+    SettingsCheckInput,
     SlotInput,
     TaskOutcome,
     TaskRecordBatch,
@@ -109,6 +110,7 @@ class _Run:
         self.outcomes: dict[str, TaskOutcome] = {}
         self.running: dict[str, Any] = {}
         self.rows: list[TaskRecordInput] = []
+        self.blocked: dict[str, str] = {}
         self.progress = RunProgress(
             run_id=self.req.run_id,
             job_id=self.req.job_id,
@@ -301,10 +303,13 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
 
 
 def _admit(run: _Run, envelope: RunJobInput) -> Generator[Any, Any, _Admission]:
-    """A slot, else (with `queue`) wait for one across continue_as_new, else skip."""
+    """A slot, else (with `queue`) wait for one across continue_as_new, else skip. An admitted run learns
+    which tasks its settings cannot start (they fail when ready, without an attempt to retry)."""
     context, job = run.context, run.job
     slot = yield from result_of(context, registry.CLAIM_RUN_SLOT, run.slot_input, store=True)
     if slot.claimed:
+        check = yield from result_of(context, registry.CHECK_JOB_SETTINGS, SettingsCheckInput(job=job))
+        run.blocked = check.blocked
         return "admitted"
     if not job.queue:
         return _EndEarly(
@@ -455,6 +460,10 @@ def _start_ready(run: _Run, stop: _Stop | None) -> tuple[bool, bool]:
             continue
         if executor_for(rendered) in ("inline", "unsupported"):
             run.settle(key, run.decide_inline(rendered))
+            decided_inline = True
+            continue
+        if key in run.blocked:
+            run.settle(key, TaskOutcome(state=TaskState.FAILED, message=run.blocked[key], start=now, end=now))
             decided_inline = True
             continue
         child_id = task_instance_id(run.req.run_id, key, run.repair_number)

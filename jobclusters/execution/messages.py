@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobclusters.services.batch import PoolRef
 from jobclusters.services.cluster import RunHandle
-from jobclusters.spec.model import CommandPayload, FanOut, JobCluster, Notifications, Task, TaskState
+from jobclusters.spec.model import CommandPayload, FanOut, Job, JobCluster, Notifications, Task, TaskState
 
 
 class _Msg(BaseModel):
@@ -146,6 +146,16 @@ class SlotResult(_Msg):
     claimed: bool
     slot: int | None = None
     holders: list[str] = Field(default_factory=list)
+
+
+class SettingsCheckInput(_Msg):
+    job: Job
+
+
+class SettingsCheckResult(_Msg):
+    blocked: dict[str, str] = Field(
+        default_factory=dict, description="task key -> one-line reason naming the missing setting"
+    )
 
 
 class CancelRunInput(_Msg):

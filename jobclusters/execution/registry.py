@@ -35,6 +35,8 @@ from jobclusters.execution.messages import (
     PlanInputsInput,
     PlanInputsResult,
     RunRecordInput,
+    SettingsCheckInput,
+    SettingsCheckResult,
     SlotInput,
     SlotResult,
     TaskOutcome,
@@ -90,6 +92,7 @@ REQUEST_RUN_CANCEL = ActivitySpec("request_run_cancel", CancelRunInput, int)
 RECORD_RUN = ActivitySpec("record_run", RunRecordInput, str)
 RECORD_TASK_RUNS = ActivitySpec("record_task_runs", TaskRecordBatch, int)
 NOTIFY_RUN = ActivitySpec("notify_run", NotifyInput, NotifyResult)
+CHECK_JOB_SETTINGS = ActivitySpec("check_job_settings", SettingsCheckInput, SettingsCheckResult)
 
 # ------------------------------------------------------------------ activities: clusters
 
@@ -128,6 +131,7 @@ ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     BATCH_ADD_CHUNK,
     BATCH_POLL,
     BATCH_FINISH,
+    CHECK_JOB_SETTINGS,
 )
 SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (RUN_TASK, CLUSTER_RUN, BATCH_FANOUT)
 

@@ -1,16 +1,24 @@
 """Task retry arithmetic (Databricks `max_retries` / `min_retry_interval_millis` / `retry_on_timeout`,
-ADF `retry` / `retryIntervalInSeconds`, both mapped by the importers into `RetryPolicy`)."""
+ADF `retry` / `retryIntervalInSeconds`, both mapped by the importers into `RetryPolicy`), and which
+failures are permanent: only transient ones are worth another attempt."""
 
 from __future__ import annotations
 
+from jobclusters.settings import configuration_reason
 from jobclusters.spec.model import RetryPolicy, TaskState
 
 RETRYABLE = frozenset({TaskState.FAILED, TaskState.TIMEDOUT})
 
 
-def may_retry(policy: RetryPolicy, retries_done: int, state: TaskState) -> bool:
-    """Whether an attempt that ended in `state` is followed by another one."""
-    if state not in RETRYABLE:
+def permanent_failure(message: str | None) -> str | None:
+    """The one-line reason when a failure cannot go away by trying again (a setting is missing or
+    malformed: see `jobclusters.settings.ConfigurationError`), else None (transient, retried)."""
+    return configuration_reason(message)
+
+
+def may_retry(policy: RetryPolicy, retries_done: int, state: TaskState, message: str | None = None) -> bool:
+    """Whether an attempt that ended in `state` (with failure `message`) is followed by another one."""
+    if state not in RETRYABLE or permanent_failure(message) is not None:
         return False
     if state == TaskState.TIMEDOUT and not policy.retry_on_timeout:
         return False

@@ -147,12 +147,13 @@ class AzureBatchService:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> AzureBatchService:
-        if not settings.batch_account_url:
-            raise ValueError("BATCH_ACCOUNT_URL is required for the Azure Batch service")
+        from jobclusters.needed_settings import require_service
+
+        require_service("batch", settings)
+        assert settings.batch_account_url is not None
         credential: AzureNamedKeyCredential | TokenCredential
         if settings.batch_account_key is not None:
-            if not settings.batch_account_name:
-                raise ValueError("BATCH_ACCOUNT_NAME is required with BATCH_ACCOUNT_KEY")
+            assert settings.batch_account_name is not None
             credential = AzureNamedKeyCredential(
                 settings.batch_account_name, settings.batch_account_key.get_secret_value()
             )

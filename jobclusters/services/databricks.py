@@ -342,8 +342,9 @@ class DatabricksClusterJobService:
 
     @classmethod
     def from_settings(cls, settings: Any, *, credential: Any = None) -> DatabricksClusterJobService:
-        if not settings.databricks_host:
-            raise InvalidRunRequest("DATABRICKS_HOST is not set", "settings.databricks_host")
+        from jobclusters.needed_settings import require_service
+
+        require_service("databricks", settings)
         token = settings.databricks_token.get_secret_value() if settings.databricks_token else None
         bucket = TokenBucket(rate=20.0, capacity=20.0)
         policy = RetryPolicy()

@@ -186,11 +186,9 @@ class HDInsightClusterJobService:
 
     @classmethod
     def from_settings(cls, settings: Any) -> HDInsightClusterJobService:
-        if not settings.livy_url or not settings.livy_username or settings.livy_password is None:
-            raise InvalidRunRequest(
-                "HDINSIGHT_LIVY_URL, HDINSIGHT_USERNAME and HDINSIGHT_PASSWORD must be set",
-                "settings.livy_url",
-            )
+        from jobclusters.needed_settings import require_service
+
+        require_service("livy", settings)
         url = settings.livy_url.rstrip("/")
         url = url[: -len("/livy")] if url.endswith("/livy") else url
         return cls(

@@ -158,10 +158,9 @@ class SynapseClusterJobService:
 
     @classmethod
     def from_settings(cls, settings: Any, *, credential: Any = None) -> SynapseClusterJobService:
-        if not settings.synapse_endpoint or not settings.synapse_spark_pool:
-            raise InvalidRunRequest(
-                "SYNAPSE_ENDPOINT and SYNAPSE_SPARK_POOL must be set", "settings.synapse_endpoint"
-            )
+        from jobclusters.needed_settings import require_service
+
+        require_service("synapse", settings)
         return cls(
             settings.synapse_endpoint,
             settings.synapse_spark_pool,

@@ -48,6 +48,7 @@ def test_durable_names_stay_as_recorded_histories_know_them() -> None:
         "batch_add_chunk",
         "batch_poll",
         "batch_finish",
+        "check_job_settings",
     ]
     assert [s.name for s in registry.SUB_ORCHESTRATORS] == ["run_task", "cluster_run", "batch_fanout"]
 

@@ -35,6 +35,7 @@ def _script(**overrides: Any) -> Script:
         "notify_run": {},
         "request_run_cancel": 1,
         "run_task": _ok,
+        "check_job_settings": {"blocked": {}},
     }
     return Script(**{**answers, **overrides})
 
@@ -56,7 +57,7 @@ def test_a_claimed_slot_runs_the_chain_in_order_and_gives_the_slot_back() -> Non
         ("run_task", task_instance_id(req.run_id, "a")),
         ("run_task", task_instance_id(req.run_id, "b")),
     ]
-    assert ctx.names()[:3] == ["claim_run_slot", "record_run", "notify_run"]
+    assert ctx.names()[:4] == ["claim_run_slot", "check_job_settings", "record_run", "notify_run"]
     assert ctx.names()[-3:] == ["record_run", "notify_run", "release_run_slot"]
     assert [c.retry for c in ctx.calls if c.name == "claim_run_slot"] == [STORAGE_RETRY]
     assert _records(ctx) == [("RUNNING", None), ("SUCCESS", None)]

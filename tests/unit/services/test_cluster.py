@@ -129,7 +129,7 @@ def test_services_build_from_settings(tmp_path) -> None:
     from jobclusters.services.livy import HDInsightClusterJobService
     from jobclusters.services.local_cluster import LocalClusterJobService
     from jobclusters.services.synapse import SynapseClusterJobService
-    from jobclusters.settings import Settings
+    from jobclusters.settings import ConfigurationError, Settings
     from tests.fakes.databricks_rest import FakeDatabricks
 
     local = LocalClusterJobService.from_settings(
@@ -151,7 +151,7 @@ def test_services_build_from_settings(tmp_path) -> None:
         assert DatabricksClusterJobService.from_settings(azure).backend == "databricks"
     livy = HDInsightClusterJobService.from_settings(azure)
     assert livy.cluster_url == "https://c.azurehdinsight.net"
-    with pytest.raises(InvalidRunRequest, match="SYNAPSE_ENDPOINT"):
+    with pytest.raises(ConfigurationError, match="SYNAPSE_ENDPOINT"):
         SynapseClusterJobService.from_settings(azure)
-    with pytest.raises(InvalidRunRequest, match="DATABRICKS_HOST"):
+    with pytest.raises(ConfigurationError, match="DATABRICKS_HOST"):
         DatabricksClusterJobService.from_settings(Settings.from_mapping({}))
