@@ -24,13 +24,21 @@ APP = Path(__file__).resolve().parent / "apps" / "eventgrid_app"
 
 
 def subscription(name: str, function: str, **filters: Any) -> dict[str, Any]:
-    return {"name": name, "function": function, "source": "TestStorage", "filter": filters,
-            "retryPolicy": {"maxDeliveryAttempts": 3}}
+    return {
+        "name": name,
+        "function": function,
+        "source": "TestStorage",
+        "filter": filters,
+        "retryPolicy": {"maxDeliveryAttempts": 3},
+    }
 
 
 @asynccontextmanager
 async def running(
-    state: Path, connection: str, subscriptions: list[dict[str, Any]], names: set[str],
+    state: Path,
+    connection: str,
+    subscriptions: list[dict[str, Any]],
+    names: set[str],
     log: logging.Logger | None = None,
 ) -> AsyncIterator[ModuleType]:
     config = state / "eventgrid.config.json"
@@ -38,10 +46,16 @@ async def running(
     config.write_text(json.dumps({"subscriptions": subscriptions}))
     module, functions = harness.load_app(APP)
     services = HostServices(
-        app_dir=APP, state_dir=state / "devhost",
-        settings={"TestStorage": connection, "DEVHOST_EVENTGRID_CONFIG": str(config),
-                  "DEVHOST_EVENTGRID_RETRY_MS": "20"},
-        host_json={"version": "2.0"}, invoke=harness.direct_invoke, log=log or logging.getLogger("devhost.test"),
+        app_dir=APP,
+        state_dir=state / "devhost",
+        settings={
+            "TestStorage": connection,
+            "DEVHOST_EVENTGRID_CONFIG": str(config),
+            "DEVHOST_EVENTGRID_RETRY_MS": "20",
+        },
+        host_json={"version": "2.0"},
+        invoke=harness.direct_invoke,
+        log=log or logging.getLogger("devhost.test"),
     )
     listeners = await harness.start(services, functions, names)
     try:
@@ -56,8 +70,15 @@ def test_blob_created_events_reach_the_function_for_the_containers_the_filter_ad
     tag = uuid.uuid4().hex[:8]
     blobs = BlobServiceClient.from_connection_string(storage_connection)
     landing, other = blobs.create_container(f"land{tag}"), blobs.create_container(f"other{tag}")
-    subs = [subscription("csv", "on_blob_event", subjectBeginsWith=f"/blobServices/default/containers/land{tag}/",
-                         subjectEndsWith=".CSV", includedEventTypes=["Microsoft.Storage.BlobCreated"])]
+    subs = [
+        subscription(
+            "csv",
+            "on_blob_event",
+            subjectBeginsWith=f"/blobServices/default/containers/land{tag}/",
+            subjectEndsWith=".CSV",
+            includedEventTypes=["Microsoft.Storage.BlobCreated"],
+        )
+    ]
 
     async def scenario() -> None:
         async with running(tmp_path, storage_connection, subs, {"on_blob_event"}) as module:
@@ -95,7 +116,9 @@ def test_new_containers_are_watched_and_a_failing_event_is_retried_then_logged_d
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     blobs = BlobServiceClient.from_connection_string(storage_connection)
-    subs = [subscription("all", "always_fails", subjectBeginsWith=f"/blobServices/default/containers/late{tag}")]
+    subs = [
+        subscription("all", "always_fails", subjectBeginsWith=f"/blobServices/default/containers/late{tag}")
+    ]
 
     async def scenario() -> None:
         async with running(tmp_path, storage_connection, subs, {"always_fails"}) as module:

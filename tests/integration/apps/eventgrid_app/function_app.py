@@ -12,8 +12,12 @@ EVENTS: list[tuple[str, dict[str, Any]]] = []
 
 def _seen(event: func.EventGridEvent) -> dict[str, Any]:
     return {
-        "id": event.id, "subject": event.subject, "event_type": event.event_type, "topic": event.topic,
-        "event_time": event.event_time, "data": event.get_json(),
+        "id": event.id,
+        "subject": event.subject,
+        "event_type": event.event_type,
+        "topic": event.topic,
+        "event_time": event.event_time,
+        "data": event.get_json(),
     }
 
 
