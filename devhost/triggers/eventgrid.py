@@ -16,6 +16,7 @@ folder) also delivers blobs that were there before it, as the blob trigger does;
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -75,6 +76,14 @@ def blob_created_event(account: str, container: str, props: BlobProperties, url:
         event_time=created,
         data_version="",
     )
+
+
+def is_creation(props: BlobProperties) -> bool:
+    """Whether this blob version was written by an upload (BlobCreated) rather than by a metadata or
+    property change, which also gives a new ETag but raises no BlobCreated on Azure. Uploads and overwrites
+    reset the creation time; property changes move only Last-Modified (both to the second)."""
+    created, modified = props.creation_time, props.last_modified
+    return created is None or modified is None or modified <= created
 
 
 def retry_delay(settings: Mapping[str, str], attempts: int) -> float:
@@ -142,7 +151,7 @@ class EventGridTriggerListener(TriggerListener):
             scanner = BlobScanner(
                 self._service.get_container_client(name), "", self.ctx.tuning, self.ctx.services.log,
                 f"event grid trigger {self.name} ({name})",
-                lambda props, container=name: self._consider(container, props),
+                functools.partial(self._consider, name),
             )
             scanner.known.update(self.ctx.state.settled_etags(self.receipt_key, name))
             self._scanners[name] = scanner
@@ -181,7 +190,7 @@ class EventGridTriggerListener(TriggerListener):
         if (container, name, etag) in self._inflight:
             return
         known = self._scanners[container].known
-        if not self.filter.matches(BLOB_CREATED, blob_subject(container, name)):
+        if not is_creation(props) or not self.filter.matches(BLOB_CREATED, blob_subject(container, name)):
             known[name] = etag
             return
         receipt = self.ctx.state.receipt(self.receipt_key, container, name, etag)

@@ -102,6 +102,9 @@ def test_blob_created_events_reach_the_function_for_the_containers_the_filter_ad
             async with running(tmp_path, storage_connection, subs, {"on_blob_event"}) as again:
                 await asyncio.sleep(0.5)
                 assert again.EVENTS == []  # delivered once: the receipt survives the restart
+                landing.get_blob_client("day/one.csv").set_blob_metadata({"checked": "yes"})
+                await asyncio.sleep(0.5)
+                assert again.EVENTS == []  # a metadata-only change is no BlobCreated
                 landing.upload_blob("day/one.csv", b"a,b\n1,2\n", overwrite=True)
                 [(_, newer)] = await harness.wait_until(lambda: again.EVENTS, what="the new version")
                 assert newer["data"]["eTag"] != data["eTag"] and newer["id"] != seen["id"]
