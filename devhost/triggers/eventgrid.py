@@ -39,6 +39,9 @@ RETRY_SETTING = "DEVHOST_EVENTGRID_RETRY_MS"
 DEFAULT_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 60.0
 CONTAINER_REFRESH_POLLS = 10  # the container list is read every this many poll intervals
+# Up to this many containers are each polled at the blob poll interval; beyond it every container is polled
+# proportionally less often, so the listings per second Azurite serves stay bounded however many exist.
+CONTAINERS_AT_FULL_RATE = 8
 NO_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
@@ -178,9 +181,11 @@ class EventGridTriggerListener(TriggerListener):
                 for container, blob_name in hinted:
                     if container in self._scanners:
                         await self._scanners[container].check(blob_name)
+            stretch = max(1.0, len(self._scanners) / CONTAINERS_AT_FULL_RATE)
             for container, scanner in self._scanners.items():
-                if self._due[container] <= time.monotonic():
-                    self._due[container] = await scanner.step()
+                now = time.monotonic()
+                if self._due[container] <= now:
+                    self._due[container] = now + (await scanner.step() - now) * stretch
             self._wake.clear()
             upcoming = min([next_refresh, *self._due.values()])
             await wait_for_event(self._wake, upcoming - time.monotonic())
