@@ -13,8 +13,7 @@ from activities import notify as notify_activities
 from activities import settings_check
 from activities import tracking as tracking_activities
 from orchestrators import batch_fanout, cluster_run, run_job, run_task
-from triggers import blob as blob_trigger
-from triggers import http_api, schedule, servicebus
+from triggers import eventgrid, http_api, schedule, servicebus
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -30,7 +29,7 @@ app.register_functions(notify_activities.bp)
 app.register_functions(tracking_activities.bp)
 app.register_functions(settings_check.bp)
 app.register_functions(http_api.bp)
-app.register_functions(blob_trigger.bp)
+app.register_functions(eventgrid.bp)
 app.register_functions(servicebus.bp)
 app.register_functions(schedule.bp)
 

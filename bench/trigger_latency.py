@@ -7,11 +7,14 @@ functions that record when they start. Measured side by side in one run:
   names, found by the tail probe) and once with names sorting before them (found only by the sweep, whose
   pace adapts to the listing cost; each such upload follows the previous detection, so it waits a whole
   sweep: the worst case);
+- Event Grid intake (devhost's system-topic stand-in, `eventgrid.config.json` style subscription) over
+  three containers, next to the polling blob trigger's small container in the same phase;
 - queue (Azurite) and Service Bus (local transport, sent from this process and from another process);
 - Azurite's CPU use while the listener watches the 2,000-blob container with nothing changing.
-Phase 1 runs the small-container, queue and Service Bus listeners alone; phase 2 runs the big-container
-listener next to the small-container one, to show what a big sweep costs the other listings on the same
-(single-threaded) Azurite. The clock starts before the upload / send call. Last line: one JSON object.
+Phase 1 runs the small-container, Event Grid, queue and Service Bus listeners alone; phase 2 runs the
+big-container listener next to the small-container one, to show what a big sweep costs the other listings on
+the same (single-threaded) Azurite. The clock starts before the upload / send call.
+Last line: one JSON object.
 
     .venv/bin/python bench/trigger_latency.py [--samples N] [--untouched N]
 """
@@ -63,6 +66,28 @@ def on_small_blob(blob: func.InputStream) -> None:
 @app.blob_trigger(arg_name="blob", path="big/{name}.csv", connection="Storage")
 def on_big_blob(blob: func.InputStream) -> None:
     STARTED[str(blob.name)] = time.time()
+
+
+@app.event_grid_trigger(arg_name="event")
+def on_blob_event(event: func.EventGridEvent) -> None:
+    container, _, name = event.subject.removeprefix("/blobServices/default/containers/").partition("/blobs/")
+    STARTED[f"{container}/{name}"] = time.time()
+
+
+EVENTGRID_CONTAINERS = ("eg-landing", "eg-raw", "eg-drops")
+EVENTGRID_CONFIG = {
+    "subscriptions": [
+        {
+            "name": "bench",
+            "function": "on_blob_event",
+            "source": "Storage",
+            "filter": {
+                "includedEventTypes": ["Microsoft.Storage.BlobCreated"],
+                "subjectBeginsWith": "/blobServices/default/containers/eg-",
+            },
+        }
+    ]
+}
 
 
 @app.queue_trigger(arg_name="msg", queue_name="work", connection="Storage")
@@ -118,6 +143,14 @@ async def blob_latencies(service: AsyncBlobServiceClient, container: str, names:
     return out
 
 
+async def eventgrid_latencies(service: AsyncBlobServiceClient, count: int) -> list[float]:
+    out: list[float] = []
+    for i in range(count):
+        container = EVENTGRID_CONTAINERS[i % len(EVENTGRID_CONTAINERS)]
+        out += await blob_latencies(service, container, [uuid.uuid4().hex])
+    return out
+
+
 async def queue_latencies(connection: str, count: int) -> list[float]:
     out = []
     async with QueueClient.from_connection_string(connection, "work") as queue:
@@ -163,10 +196,13 @@ async def run(samples: int, untouched: int) -> dict[str, Any]:
         connection = azurite.connection_string
         sync_blobs = BlobServiceClient.from_connection_string(connection)
         sync_blobs.create_container("small")
+        for name in EVENTGRID_CONTAINERS:
+            sync_blobs.create_container(name)
         big = sync_blobs.create_container("big")
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda i: big.upload_blob(f"2025-{i:06d}.txt", b"x"), range(untouched)))
         state = Path(tmp)
+        (state / "eventgrid.config.json").write_text(json.dumps(EVENTGRID_CONFIG))
         services = HostServices(
             app_dir=state, state_dir=state, settings={"Storage": connection, "ServiceBus": "local"},
             host_json={"version": "2.0"}, invoke=invoke, log=logging.getLogger("bench"),
@@ -184,10 +220,11 @@ async def run(samples: int, untouched: int) -> dict[str, Any]:
                 await listener.stop()
 
         # Phase 1: a small container, a queue and a Service Bus queue.
-        listeners = await start(["on_small_blob", "on_queue", "on_servicebus"])
+        listeners = await start(["on_small_blob", "on_blob_event", "on_queue", "on_servicebus"])
         try:
             async with AsyncBlobServiceClient.from_connection_string(connection) as service:
                 small = await blob_latencies(service, "small", [uuid.uuid4().hex for _ in range(samples)])
+                eventgrid = await eventgrid_latencies(service, samples)
             queue = await queue_latencies(connection, samples)
             bus = LocalServiceBus(state)
             servicebus = await servicebus_latencies(bus, samples)
@@ -219,6 +256,8 @@ async def run(samples: int, untouched: int) -> dict[str, Any]:
     result = {
         "blob_p50_ms": ms(small, 0.5),
         "blob_p99_ms": ms(small, 0.99),
+        "eventgrid_p50_ms": ms(eventgrid, 0.5),
+        "eventgrid_p99_ms": ms(eventgrid, 0.99),
         "servicebus_p50_ms": ms(servicebus, 0.5),
         "queue_p50_ms": ms(queue, 0.5),
         "queue_p99_ms": ms(queue, 0.99),
@@ -241,6 +280,9 @@ async def run(samples: int, untouched: int) -> dict[str, Any]:
         (f"{untouched} untouched, names sorting before them", big_random),
     ):
         print(f"blob ({label}): p50 {ms(values, 0.5)} ms, p99 {ms(values, 0.99)} ms")
+    print(f"event grid intake ({len(EVENTGRID_CONTAINERS)} containers): p50 {result['eventgrid_p50_ms']} ms, "
+          f"p99 {result['eventgrid_p99_ms']} ms (polling blob trigger: p50 {result['blob_p50_ms']} ms, "
+          f"p99 {result['blob_p99_ms']} ms)")
     print(f"queue: p50 {result['queue_p50_ms']} ms; service bus: p50 {result['servicebus_p50_ms']} ms "
           f"(from another process {result['servicebus_cross_process_p50_ms']} ms)")
     print(f"Azurite CPU while idle-watching {untouched} untouched blobs: {round(idle_cpu, 1)} %")

@@ -10,8 +10,8 @@ import fnmatch
 import posixpath
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlparse
 
+from jobclusters.spec.blob_locations import file_arrival_location, split_adf_path
 from jobclusters.spec.model import FileArrivalTrigger, StorageEventTrigger, Trigger
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
@@ -48,16 +48,6 @@ class ArrivedBlob:
         }
 
 
-def _split_adf_path(value: str, default_container: str | None) -> tuple[str | None, str]:
-    """ADF writes `/container/blobs/path`; we also accept a plain path inside the rule's container."""
-    if value.startswith("/"):
-        parts = value[1:].split("/", 2)
-        if len(parts) >= 2 and parts[1] == "blobs":
-            return parts[0], parts[2] if len(parts) == 3 else ""
-        return parts[0], "/".join(parts[1:])
-    return default_container, value
-
-
 def storage_event_matches(rule: StorageEventTrigger, blob: ArrivedBlob) -> bool:
     if BLOB_CREATED not in rule.events:
         return False
@@ -66,28 +56,12 @@ def storage_event_matches(rule: StorageEventTrigger, blob: ArrivedBlob) -> bool:
     if rule.container is not None and rule.container != blob.container:
         return False
     if rule.prefix:
-        container, prefix = _split_adf_path(rule.prefix, rule.container)
+        container, prefix = split_adf_path(rule.prefix, rule.container)
         if container not in (None, blob.container) or not blob.name.startswith(prefix):
             return False
     if rule.suffix and not blob.name.endswith(rule.suffix):
         return False
     return not (rule.glob and not fnmatch.fnmatchcase(blob.name, rule.glob.lstrip("/")))
-
-
-def file_arrival_location(url: str) -> tuple[str | None, str]:
-    """(container, path prefix) of a file-arrival URL: abfss://c@acct.dfs.../p, wasbs://c@acct.../p,
-    https://acct.blob.core.windows.net/c/p, or a plain `c/p`."""
-    parsed = urlparse(url)
-    if parsed.scheme in ("abfss", "abfs", "wasbs", "wasb"):
-        container = parsed.netloc.split("@", 1)[0] if "@" in parsed.netloc else None
-        return container, unquote(parsed.path).lstrip("/")
-    if parsed.scheme in ("http", "https"):
-        segments = unquote(parsed.path).lstrip("/").split("/")
-        if parsed.hostname in ("127.0.0.1", "localhost") and len(segments) > 1:
-            segments = segments[1:]  # emulator URLs carry the account first
-        return segments[0] or None, "/".join(segments[1:])
-    container, _, prefix = url.lstrip("/").partition("/")
-    return container or None, prefix
 
 
 def file_arrival_matches(rule: FileArrivalTrigger, blob: ArrivedBlob) -> bool:

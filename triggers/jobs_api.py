@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobclusters.services import factory
 from jobclusters.services.factory import TriggerServices
 from jobclusters.spec import Job, LoadResult, load_definition
 from jobclusters.tracking.definitions import JobDefinitionStore, job_id_from_name, job_id_problem
 from triggers.api_support import ApiError, ApiResult, field_of, problem_list
+from triggers.blob_containers import unknown_container_warnings
 
 
 def split_envelope(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -76,7 +78,8 @@ async def register_job(services: TriggerServices, body: dict[str, Any]) -> ApiRe
         job_id, job, document, format=result.format, base_dir=field_of(options, "base_dir", str)
     )
     payload = summary.model_dump(mode="json")
-    payload["warnings"] = problem_list(result.warnings)
+    unknown = await unknown_container_warnings(job, factory.storage_connection(), format=result.format)
+    payload["warnings"] = problem_list([*result.warnings, *unknown])
     return ApiResult(200 if existed else 201, payload)
 
 

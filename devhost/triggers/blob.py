@@ -1,12 +1,10 @@
 """Blob trigger: each new or changed blob (by ETag) under a path pattern fires the function once.
 
-Azurite offers no change feed and container properties do not change on blob writes, so detection polls,
-with a bounded cost per poll: a tail probe lists only names after the greatest one seen (new uploads with
-dated or numbered names), and a rotating sweep lists one page of the whole prefix per turn, paced by its own
-cost, for changes anywhere. Untouched blobs cost a dict lookup (known ETags), no request. Blobs devhost
-writes itself (output bindings) are checked at once. Receipts are durable (TriggerState), so a settled
-blob version never fires again after a restart. Retries follow `extensions.queues.maxDequeueCount` (5);
-then a message goes to `webjobs-blobtrigger-poison`. Details: docs/devhost-triggers.md.
+New and changed blobs are found by `BlobScanner` (tail probe plus paced sweep, untouched blobs cost a dict
+lookup). Blobs devhost writes itself (output bindings) are checked at once. Receipts are durable
+(TriggerState), so a settled blob version never fires again after a restart. Retries follow
+`extensions.queues.maxDequeueCount` (5); then a message goes to `webjobs-blobtrigger-poison`.
+Details: docs/devhost-triggers.md.
 """
 
 from __future__ import annotations
@@ -24,20 +22,14 @@ from azure.storage.queue.aio import QueueClient
 
 from devhost.listeners import FunctionObject
 from devhost.triggers import signals
+from devhost.triggers.blob_scan import BlobScanner, etag_text
 from devhost.triggers.common import ListenerContext, TaskGroup, TriggerListener, one_line, wait_for_event
 from devhost.triggers.connections import account_key, storage_connection
 from devhost.triggers.expressions import BlobPathPattern, parse_blob_path
 from devhost.triggers.outputs import encode_queue_message, prepare_outputs
 
 POISON_QUEUE = "webjobs-blobtrigger-poison"
-# Sweep pacing by what a page returned: one poll interval per this many blobs listed (the emulator's cost
-# grows with the entries it returns). A big container is swept at about 500 blobs per second, keeping the
-# (single-threaded) emulator free most of the time; up to this many blobs are swept every interval.
-SWEEP_ENTRIES_PER_INTERVAL = 50
-
-
-def _etag(value: str | None) -> str:
-    return (value or "").strip('"')
+_etag = etag_text
 
 
 class BlobTriggerListener(TriggerListener):
@@ -49,26 +41,30 @@ class BlobTriggerListener(TriggerListener):
             ctx.services.settings, self.binding.get("connection"), where=self.where
         )
         self.max_attempts = ctx.extensions.queues.maxDequeueCount
-        self._known: dict[str, str] = {}
         self._inflight: set[tuple[str, str]] = set()
-        self._marker: str | None = None
-        self._tail: str | None = None
-        self._probe_enabled = True
-        self._sweep_seen: set[str] = set()
         self._hints: set[str] = set()
         self._wake = asyncio.Event()
         self._tasks = TaskGroup(ctx.services.log, f"blob trigger {self.name}")
         self._limit = asyncio.Semaphore(ctx.extensions.blobs.maxDegreeOfParallelism)
         self._service: BlobServiceClient | None = None
         self._container: ContainerClient | None = None
+        self._scanner: BlobScanner | None = None
         self._poller: asyncio.Task[None] | None = None
         self._unsubscribe = lambda: None
-        self._missing_logged = False
+
+    @property
+    def _known(self) -> dict[str, str]:
+        assert self._scanner is not None
+        return self._scanner.known
 
     async def start(self) -> None:
         self._service = BlobServiceClient.from_connection_string(self.connection)
         self._container = self._service.get_container_client(self.pattern.container)
-        self._known = self.ctx.state.settled_etags(self.name, self.pattern.container)
+        self._scanner = BlobScanner(
+            self._container, self.pattern.prefix, self.ctx.tuning, self.ctx.services.log,
+            f"blob trigger {self.name}", lambda props: self._consider(props.name, _etag(props.etag)),
+        )
+        self._scanner.known.update(self.ctx.state.settled_etags(self.name, self.pattern.container))
         loop = asyncio.get_running_loop()
 
         def hint(blob_name: str) -> None:
@@ -94,93 +90,16 @@ class BlobTriggerListener(TriggerListener):
         self._wake.set()
 
     async def _poll_forever(self) -> None:
-        interval = self.ctx.tuning.blob_poll_interval
-        next_probe = next_sweep = 0.0
+        assert self._scanner is not None
         while True:
             if self._hints:
                 hinted, self._hints = self._hints, set()
                 for blob_name in hinted:
-                    await self._check_one(blob_name)
-            now = time.monotonic()
-            try:
-                if now >= next_sweep:
-                    listed = await self._sweep_page()
-                    took = time.monotonic() - now
-                    pace = interval * max(1.0, listed / SWEEP_ENTRIES_PER_INTERVAL)
-                    next_sweep = time.monotonic() + max(pace, took)
-                    next_probe = now + interval
-                elif now >= next_probe:
-                    await self._probe_tail()
-                    next_probe = now + interval
-            except Exception as exc:  # a storage hiccup must not end the listener
-                self.ctx.services.log.warning("blob trigger %s: listing failed: %s", self.name, one_line(exc))
-                next_probe = next_sweep = time.monotonic() + interval
+                    if self.pattern.match(blob_name) is not None:
+                        await self._scanner.check(blob_name)
+            due = await self._scanner.step()
             self._wake.clear()
-            await wait_for_event(self._wake, min(next_probe, next_sweep) - time.monotonic())
-
-    async def _list_page(self, marker: str | None) -> tuple[list[tuple[str, str]], str | None]:
-        """One page of (name, ETag) after `marker`; an absent container is an empty one."""
-        assert self._container is not None
-        pager = self._container.list_blobs(
-            name_starts_with=self.pattern.prefix or None, results_per_page=self.ctx.tuning.blob_page_size
-        ).by_page(continuation_token=marker)
-        found: list[tuple[str, str]] = []
-        try:
-            async for page in pager:
-                found = [(blob.name, _etag(blob.etag)) async for blob in page]
-                break
-        except ResourceNotFoundError:
-            if not self._missing_logged:
-                self.ctx.services.log.info(
-                    "blob trigger %s: container %s does not exist yet", self.name, self.pattern.container
-                )
-                self._missing_logged = True
-            return [], None
-        return found, pager.continuation_token  # type: ignore[attr-defined]
-
-    def _see(self, listed: list[tuple[str, str]]) -> None:
-        for blob_name, etag in listed:
-            if self._tail is None or blob_name > self._tail:
-                self._tail = blob_name
-            self._consider(blob_name, etag)
-
-    async def _sweep_page(self) -> int:
-        """The next page of the rotating sweep over the whole prefix (finds changes anywhere); returns how
-        many blobs it listed."""
-        listed, self._marker = await self._list_page(self._marker)
-        self._sweep_seen.update(name for name, _ in listed)
-        self._see(listed)
-        if not self._marker:
-            for gone in set(self._known) - self._sweep_seen:
-                del self._known[gone]
-            self._sweep_seen = set()
-        return len(listed)
-
-    async def _probe_tail(self) -> None:
-        """Blobs whose names sort after the last name seen (the usual shape of new uploads: dated or
-        numbered names), listed from that name as the marker: a short answer however big the container."""
-        if self._tail is None or not self._probe_enabled:
-            return
-        try:
-            listed, _ = await self._list_page(self._tail)
-        except Exception as exc:  # a service that only takes opaque markers: rely on the sweep alone
-            self._probe_enabled = False
-            self.ctx.services.log.info("blob trigger %s: tail probe disabled: %s", self.name, one_line(exc))
-            return
-        self._see(listed)
-
-    async def _check_one(self, blob_name: str) -> None:
-        assert self._container is not None
-        if self.pattern.match(blob_name) is None:
-            return
-        try:
-            props = await self._container.get_blob_client(blob_name).get_blob_properties()
-        except ResourceNotFoundError:
-            return
-        except Exception as exc:
-            self.ctx.services.log.warning("blob trigger %s: %s: %s", self.name, blob_name, one_line(exc))
-            return
-        self._consider(blob_name, _etag(props.etag))
+            await wait_for_event(self._wake, due - time.monotonic())
 
     def _consider(self, blob_name: str, etag: str) -> None:
         if self._known.get(blob_name) == etag or (blob_name, etag) in self._inflight:

@@ -26,6 +26,7 @@ from jobclusters.services.cluster import ClusterJobService
 from jobclusters.services.run_events import EventPublisher
 from jobclusters.services.storage import storage_connection_string
 from jobclusters.settings import Settings, get_settings
+from jobclusters.tracking.blob_receipts import BlobReceipts
 from jobclusters.tracking.control_store import ControlStore
 from jobclusters.tracking.definitions import JobDefinitionStore
 from jobclusters.tracking.models import RunRecord, TaskRunRecord
@@ -185,6 +186,18 @@ def get_job_definitions() -> JobDefinitionStore:
         return TableJobDefinitionStore(storage_connection(), settings().table_prefix)
 
     return _cached("definitions", build)
+
+
+def get_blob_receipts() -> BlobReceipts:
+    """One receipt per (job, blob URL, ETag) in the storage account: an upload starts its run once,
+    whichever host sees its event."""
+
+    def build() -> BlobReceipts:
+        from jobclusters.tracking.blob_receipts import TableBlobReceipts
+
+        return TableBlobReceipts(storage_connection(), settings().table_prefix)
+
+    return _cached("receipts", build)
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Checks on an imported `Job` that no single field shows: duplicate keys, unknown dependencies, cycles,
-computes, job cluster references, schedules, dynamic value references and the cost-tag policy.
+computes, job cluster references, schedules, dynamic value references, the cost-tag policy and (given the
+account's containers) trigger rules on containers that do not exist.
 
 Findings point into the *source* document: each task carries `source_path`, and `PathStyle` says how its
 home format spells keys and dependencies (`$.tasks[1].depends_on[0].task_key` for Databricks,
@@ -8,10 +9,11 @@ home format spells keys and dependencies (`$.tasks[1].depends_on[0].task_key` fo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from jobclusters.spec.blob_locations import rule_container
 from jobclusters.spec.cron import cron_problem, timezone_problem
 from jobclusters.spec.model import ClusterSpec, ForEachPayload, Job, Task
 from jobclusters.spec.problems import Problems
@@ -275,4 +277,23 @@ def check_cost_tags(job: Job, required: Sequence[str], problems: Problems) -> No
                 path,
                 f"missing cost tags {', '.join(missing)}; add them to {where}",
                 "cost-tags",
+            )
+
+
+TRIGGER_PATHS = {"databricks": "$.trigger.file_arrival", "adf": "$.triggers"}
+
+
+def check_trigger_containers(
+    job: Job, existing: Collection[str], problems: Problems, *, format: str = "native"
+) -> None:
+    """A rule on a container the storage account does not have can never fire: warn (it may be created
+    later, so it is not an error). `existing` is the account's container list, read by the caller."""
+    for i, rule in enumerate(job.triggers):
+        container = rule_container(rule)
+        if container is not None and container not in existing:
+            problems.warning(
+                TRIGGER_PATHS.get(format, "$.triggers[{i}]").format(i=i),
+                f"{rule.kind} rule watches container {container!r}, which does not exist in the storage "
+                "account; it fires only once the container is created",
+                "unknown-container",
             )
