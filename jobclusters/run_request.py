@@ -106,6 +106,11 @@ def derive_run_id(*parts: str) -> str:
     return f"run-{digest}"
 
 
+def repair_run_id(original_run_id: str, number: int) -> str:
+    """The run id (and instance id) of the `number`-th repair of a run."""
+    return derive_run_id(original_run_id, "repair", str(number))
+
+
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

@@ -3,6 +3,10 @@ status, output) merged with what tracking recorded in Table storage (attempt his
 
 The live status answers while a run is in flight (tracking may lag a step); the Table rows add what the
 status does not carry and survive a purged instance history.
+
+A repaired run is one tracked run in generations: its live status is its latest repair's instance
+(`superseding_run_id`), its tasks' attempt history holds every attempt of every generation, and a task
+that repair kept shows the generation that last ran it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from jobclusters.run_request import RunProgress, RunRequest
+from jobclusters.run_request import RunProgress, RunRequest, repair_run_id
 from jobclusters.spec.model import RunResult
 
 _RUNTIME_TO_STATE = {
@@ -58,6 +62,7 @@ class RunView(BaseModel):
     trigger: dict[str, Any] | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     repair: dict[str, Any] | None = None
+    repair_count: int = 0
     message: str | None = None
     tasks: dict[str, TaskView] = Field(default_factory=dict)
 
@@ -111,6 +116,28 @@ def request_of(status: Any) -> RunRequest | None:
         return None
 
 
+def repair_number(request: RunRequest | None) -> int:
+    """0 for an original run's instance, n for its n-th repair's."""
+    return request.repair.number if request is not None and request.repair is not None else 0
+
+
+def superseding_run_id(status: Any, tracked: tuple[Any, list[Any]] | None) -> str | None:
+    """The instance that holds the run's live status when tracking shows a repair newer than `status`'s
+    instance (read with `show_input=True`); None when `status` is already the latest."""
+    record = tracked[0] if tracked is not None else None
+    if record is None or record.generation == 0:
+        return None
+    if status_runtime(status) is not None and repair_number(request_of(status)) >= record.generation:
+        return None
+    return repair_run_id(record.run_id, record.generation)
+
+
+def status_runtime(status: Any) -> str | None:
+    if status is None:
+        return None
+    return getattr(getattr(status, "runtime_status", None), "value", None)
+
+
 def _output_result(output: Any) -> str | None:
     output = _json(output)
     if isinstance(output, dict) and isinstance(output.get("result"), str):
@@ -122,10 +149,12 @@ def _output_result(output: Any) -> str | None:
 
 def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None = None) -> RunView | None:
     """None when neither the orchestration nor tracking knows the run."""
-    runtime = getattr(getattr(status, "runtime_status", None), "value", None) if status is not None else None
+    runtime = status_runtime(status)
     record, task_rows = tracked if tracked is not None else (None, [])
     if runtime is None and record is None:
         return None
+    if runtime is not None and record is not None and record.generation > repair_number(request_of(status)):
+        runtime = None  # an earlier generation's instance: tracking holds the run's latest result
     progress = progress_of(status) if runtime is not None else None
     request = request_of(status) if runtime is not None else None
     output = getattr(status, "output", None) if runtime is not None else None
@@ -151,10 +180,13 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
         runtime_status=runtime,
         done=done,
         created_at=_iso(
-            getattr(status, "created_time", None) if runtime else getattr(record, "created_at", None)
+            getattr(status, "created_time", None)
+            if runtime and (record is None or record.generation == 0)
+            else getattr(record, "created_at", None)
         ),
         last_updated_at=_iso(getattr(status, "last_updated_time", None)) if runtime else None,
     )
+    view.repair_count = max(repair_number(request), record.generation if record is not None else 0)
     if request is not None:
         view.trigger = request.trigger.model_dump(mode="json")
         view.parameters = request.parameters
@@ -164,6 +196,8 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
                 "number": request.repair.number,
                 "rerun_tasks": request.repair.rerun_tasks,
             }
+            if record is not None and record.trigger is not None:
+                view.trigger = record.trigger.model_dump(mode="json")  # the run's, not its repair's
     decoded = _json(output)
     if runtime == "Failed" and isinstance(decoded, str):
         view.message = decoded[:2000]
@@ -191,17 +225,28 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
             view.trigger = record.trigger.model_dump(mode="json")
         if not view.parameters:
             view.parameters = dict(record.parameters)
+    kept: set[str] = set()
+    if request is not None and request.repair is not None:
+        kept = set(request.repair.previous_states) - set(request.repair.rerun_tasks)
+    history: dict[str, list[Any]] = {}
     for row in sorted(task_rows, key=lambda r: (r.task_key, r.generation, r.attempt)):
-        entry = row.model_dump(mode="json", exclude={"run_id", "task_key", "parameters"})
-        task = view.tasks.setdefault(row.task_key, TaskView())
-        task.attempt_history.append(entry)
-        if not progress or row.task_key not in progress.tasks:
-            task.state = row.state.value
-            task.attempts = max(task.attempts, row.attempt)
-            task.start = task.start or _iso(row.start_time)
-            task.end = _iso(row.end_time) or task.end
-            task.duration_seconds = _seconds(task.start, task.end)
-            task.message = task.message or row.error_message
-            if row.compute is not None and task.compute is None:
-                task.compute = row.compute.kind
+        history.setdefault(row.task_key, []).append(row)
+    for key, rows in history.items():
+        task = view.tasks.setdefault(key, TaskView())
+        task.attempt_history = [
+            row.model_dump(mode="json", exclude={"run_id", "task_key", "parameters"}) for row in rows
+        ]
+        if progress is None or key not in progress.tasks or key in kept:
+            _from_rows(task, [r for r in rows if r.generation == rows[-1].generation])
     return view
+
+
+def _from_rows(task: TaskView, rows: list[Any]) -> None:
+    """A task as the attempts of its latest generation left it (rows in attempt order)."""
+    task.state = rows[-1].state.value
+    task.attempts = max(r.attempt for r in rows)
+    task.start = next((_iso(r.start_time) for r in rows if r.start_time is not None), None)
+    task.end = next((_iso(r.end_time) for r in reversed(rows) if r.end_time is not None), None)
+    task.duration_seconds = _seconds(task.start, task.end)
+    task.message = next((r.error_message for r in rows if r.error_message), None)
+    task.compute = next((r.compute.kind for r in rows if r.compute is not None), None)

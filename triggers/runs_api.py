@@ -2,7 +2,7 @@
 
 A start answers 202 with the durable client's status URLs plus the run id (`http_api` builds that from
 `ApiResult.started_run`). Repairs are new `run_job` instances numbered 1, 2, ... after the original run:
-`derive_run_id(<original>, "repair", n)`, each reading the task states of the latest one before it.
+`repair_run_id(<original>, n)`, each reading the task states of the latest one before it.
 """
 
 from __future__ import annotations
@@ -16,14 +16,21 @@ from jobclusters.run_request import (
     RepairInfo,
     RunRequest,
     TriggerInfo,
-    derive_run_id,
+    repair_run_id,
     undeclared_parameters,
 )
 from jobclusters.services.factory import TriggerServices
 from jobclusters.spec import Job, TaskState, repair_set
 from triggers.api_support import ApiError, ApiResult, field_of, problem_list
 from triggers.jobs_api import chosen_job_id, split_envelope, validate_definition
-from triggers.run_view import TERMINAL_RUNTIME, RunView, build_view, progress_of, request_of
+from triggers.run_view import (
+    TERMINAL_RUNTIME,
+    RunView,
+    build_view,
+    progress_of,
+    request_of,
+    superseding_run_id,
+)
 from triggers.starter import new_run_request, start_run, status_name
 
 MAX_PAGE = 200
@@ -111,6 +118,9 @@ async def read_run(services: TriggerServices, client: Any, run_id: str) -> RunVi
     status, tracked = await asyncio.gather(
         client.get_status(run_id, show_input=True), services.tracked_run(run_id)
     )
+    latest = superseding_run_id(status, tracked)
+    if latest is not None:
+        status = await client.get_status(latest, show_input=True)
     return build_view(run_id, status, tracked)
 
 
@@ -214,7 +224,7 @@ async def _latest_of(client: Any, original: str) -> tuple[str, int]:
     """The newest repair of `original` (or the run itself) and its number (0 for the original)."""
     latest, number = original, 0
     while True:
-        candidate = derive_run_id(original, "repair", str(number + 1))
+        candidate = repair_run_id(original, number + 1)
         if status_name(await client.get_status(candidate)) is None:
             return latest, number
         latest, number = candidate, number + 1
@@ -268,7 +278,7 @@ async def repair_run(client: Any, run_id: str, body: dict[str, Any]) -> ApiResul
         previous_outcomes=kept_outcomes,
     )
     request = RunRequest(
-        run_id=derive_run_id(original, "repair", str(number + 1)),
+        run_id=repair_run_id(original, number + 1),
         job_id=latest_request.job_id,
         job=latest_request.job,
         parameters=latest_request.parameters,

@@ -53,6 +53,8 @@ async def task_logs(services: TriggerServices, client: Any, run_id: str, task_ke
     progress = progress_of(status)
     live = progress.tasks.get(task_key) if progress else None
     rows = [r for r in (tracked[1] if tracked else []) if r.task_key == task_key]
+    if any(r.generation > 0 for r in rows):
+        live = None  # repaired since this instance ran: its latest generation's rows say where it stands
     if live is None and not rows:
         raise ApiError(404, "task_not_found", f"run {run_id!r} has no task {task_key!r} (yet)")
     attempts = []
@@ -74,7 +76,7 @@ async def task_logs(services: TriggerServices, client: Any, run_id: str, task_ke
         {
             "run_id": run_id,
             "task_key": task_key,
-            "state": live.state.value if live else (rows[-1].state.value if rows else None),
+            "state": live.state.value if live else (attempts[-1]["state"] if attempts else None),
             "message": live.message if live else None,
             "attempts": attempts,
         },

@@ -87,11 +87,12 @@ def list_runs(args: argparse.Namespace) -> int:
             r["state"],
             str(r.get("trigger_kind") or "-"),
             str(r.get("created_at"))[:19],
+            str(r.get("repair_count") or 0),
             (r.get("error_message") or "")[:50],
         ]
         for r in page["runs"]
     ]
-    for line in render_table(["RUN", "JOB", "STATE", "TRIGGER", "CREATED", "MESSAGE"], rows):
+    for line in render_table(["RUN", "JOB", "STATE", "TRIGGER", "CREATED", "REPAIRS", "MESSAGE"], rows):
         print(line)
     if page.get("continuation"):
         print(f"more: --continuation {page['continuation']}")
@@ -103,8 +104,10 @@ def show_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(view))
         return 0
+    repairs = int(view.get("repair_count") or 0)
     print(
         f"run {view['run_id']} of job {view.get('job_id')}: {view['state']}"
+        f"{f' after {repairs} repair(s)' if repairs else ''}"
         f"{' (' + view['message'] + ')' if view.get('message') else ''}"
     )
     if view.get("trigger"):

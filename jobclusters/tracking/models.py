@@ -163,6 +163,7 @@ class RunSummary(_Record):
     end_time: datetime | None = None
     trigger_kind: str | None = None
     error_message: str | None = None
+    repair_count: int = Field(default=0, description="repairs so far (the run's generation)")
 
 
 T = TypeVar("T")

@@ -2,8 +2,10 @@
 
 Tables (names prefixed with the app's table prefix):
 - `<p>Runs`: one partition per run: the run row (`RowKey = "run"`) and its task runs
-  (`RowKey = "task|<task key>|<attempt>"`), so a run with all its task runs is one partition query and
-  task runs of one run can be written in batch transactions.
+  (`RowKey = "task|<task key>|<generation>|<attempt>"`), so a run with all its task runs is one partition
+  query and task runs of one run can be written in batch transactions. A repair is the run's next
+  generation: its task runs are new rows beside the earlier generations' (history is never rewritten),
+  and it moves the run row (and its index rows) forward without changing when or how the run was created.
 - `<p>RunIndex`: summaries under `PartitionKey = "job|<job id>"` (newest runs of a job first: the row key
   starts with an inverted timestamp) and `PartitionKey = "day|<yyyymmdd>"` (runs by time range, filtered
   by state), both paged with continuation tokens.
@@ -254,16 +256,20 @@ class TableRunStore:
             }
         )
 
+    @staticmethod
+    def _keep_origin(current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        """A run is created and triggered once: a repair writing the run row keeps both, so the run keeps
+        its index rows (keyed by creation time) and is listed once."""
+        merged = TableRunStore._keep_from_existing("StartTime", "EstimatedCost", "CostCurrency")(current, new)
+        for name in ("CreatedAt", "Trigger"):
+            if name in current and name in merged:
+                merged[name] = current[name]
+        return merged
+
     def record_run(self, record: RunRecord) -> WriteResult:
         record = self._safe_run(record)
         entity = self._encode(record, escape_key(record.run_id), "run")
-        result = self._forward_write(
-            self._runs,
-            entity,
-            record.generation,
-            record.state,
-            self._keep_from_existing("CreatedAt", "StartTime", "EstimatedCost", "CostCurrency"),
-        )
+        result = self._forward_write(self._runs, entity, record.generation, record.state, self._keep_origin)
         if result.applied:
             stored = self.get_run(record.run_id)
             if stored is not None:
@@ -280,6 +286,7 @@ class TableRunStore:
             end_time=run.end_time,
             trigger_kind=run.trigger.kind if run.trigger else None,
             error_message=(run.error_message or "")[:1000] or None,
+            repair_count=run.generation,
         )
         rk = f"{inverted(run.created_at)}|{escape_key(run.run_id)}"
         extra = {"Generation": run.generation}
@@ -306,7 +313,7 @@ class TableRunStore:
     # -- task runs -----------------------------------------------------------------------------------------
     @staticmethod
     def _task_rk(record: TaskRunRecord) -> str:
-        return f"task|{escape_key(record.task_key)}|{record.attempt:05d}"
+        return f"task|{escape_key(record.task_key)}|{record.generation:05d}|{record.attempt:05d}"
 
     def _task_entity(self, record: TaskRunRecord) -> dict[str, Any]:
         safe = record.model_copy(
