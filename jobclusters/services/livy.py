@@ -35,11 +35,12 @@ from jobclusters.services.cluster import (
     tail,
 )
 from jobclusters.services.local_cluster_plan import parse_spark_submit
-from jobclusters.services.rate_limit import (
+from jobclusters.services.rate_limit import TokenBucket
+from jobclusters.services.retries import (
+    BackoffPolicy,
     RetryableError,
-    RetryPolicy,
-    TokenBucket,
     call_with_retries,
+    is_transient_status,
     parse_retry_after,
 )
 
@@ -168,7 +169,7 @@ class HDInsightClusterJobService:
         password: str,
         *,
         bucket: TokenBucket | None = None,
-        policy: RetryPolicy | None = None,
+        policy: BackoffPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 30.0,
         log_tail_lines: int = 500,
@@ -179,7 +180,7 @@ class HDInsightClusterJobService:
         self._session.auth = (username, password)
         self._session.headers.update({"X-Requested-By": REQUESTED_BY, "Accept": "application/json"})
         self._bucket = bucket
-        self._policy = policy or RetryPolicy()
+        self._policy = policy or BackoffPolicy()
         self._sleep = sleep
         self._timeout = timeout
         self._log_tail_lines = log_tail_lines
@@ -212,7 +213,7 @@ class HDInsightClusterJobService:
                 raise RetryableError(f"cannot connect: {type(exc).__name__}") from exc
             except requests.Timeout as exc:
                 raise RetryableError("timed out") from exc
-            if response.status_code == 429 or response.status_code >= 500:
+            if is_transient_status(response.status_code):
                 raise RetryableError(
                     f"HTTP {response.status_code}",
                     status=response.status_code,
@@ -230,6 +231,8 @@ class HDInsightClusterJobService:
             raise ClusterJobError(f"HDInsight {what}: HTTP {response.status_code}: check the cluster login")
         if response.status_code == 404:
             raise RunNotFound(f"HDInsight {what}: not found")
+        if response.status_code >= 500:
+            raise ServiceUnavailable(f"HDInsight {what}: HTTP {response.status_code}")
         if response.status_code >= 400:
             raise InvalidRunRequest(
                 f"HDInsight rejected {what}: HTTP {response.status_code}: {_message(response)}"

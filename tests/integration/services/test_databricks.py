@@ -20,7 +20,8 @@ from jobclusters.services.cluster import (
     parse_run_request,
 )
 from jobclusters.services.databricks import RUN_ID_TAG, DatabricksClusterJobService, workspace_client
-from jobclusters.services.rate_limit import RetryPolicy, TokenBucket
+from jobclusters.services.rate_limit import TokenBucket
+from jobclusters.services.retries import BackoffPolicy
 from tests.fakes.databricks_rest import FakeDatabricks
 
 COST_TAGS = {"Project": "Sales", "Environment": "Test", "CostCenter": "CC1", "Owner": "DataEng"}
@@ -59,14 +60,11 @@ def service(
     attempts: int = 4,
 ) -> DatabricksClusterJobService:
     bucket = TokenBucket(rate=100.0, capacity=100.0, clock=clock.now, sleep=clock.sleep)
-    policy = RetryPolicy(max_attempts=attempts, base_delay=0.01, budget_seconds=60)
+    policy = BackoffPolicy(max_attempts=attempts, base_delay=0.01, budget_seconds=60)
     client = workspace_client(
         fake.url,
         token=token if credential else (token or fake.token),
         credential=credential,
-        bucket=bucket,
-        policy=policy,
-        sleep=clock.sleep,
     )
     return DatabricksClusterJobService(
         client, bucket=bucket, policy=policy, sleep=clock.sleep, required_tags=tuple(COST_TAGS)

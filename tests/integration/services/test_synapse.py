@@ -23,6 +23,7 @@ from jobclusters.services.cluster import (
 )
 from jobclusters.services.databricks import RUN_ID_TAG
 from jobclusters.services.rate_limit import TokenBucket
+from jobclusters.services.retries import BackoffPolicy
 from jobclusters.services.synapse import SynapseClusterJobService
 from tests.fakes.synapse_rest import FakeSynapse
 
@@ -59,8 +60,9 @@ def service(
         "sparkpool01",
         credential=StaticCredential(fake.token),
         bucket=bucket,
-        retry_total=retry_total,
-        retry_backoff_factor=0.01,
+        policy=BackoffPolicy(max_attempts=retry_total + 1, base_delay=0.01),
+        sleep=advance,
+        clock=lambda: clock[0],
         allow_http=True,
     )
 
