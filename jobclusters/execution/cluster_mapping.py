@@ -43,9 +43,9 @@ def backend_for(run: TaskRunInput, mode: str) -> str:
     return "databricks"
 
 
-def cluster_spec(spec: m.ClusterSpec) -> c.ClusterSpec:
+def cluster_spec(spec: m.ClusterSpec) -> c.ClusterRequest:
     if spec.platform == "databricks" and spec.home:
-        return c.ClusterSpec.model_validate(spec.home)
+        return c.ClusterRequest.model_validate(spec.home)
     data: dict[str, Any] = {
         "spark_version": spec.runtime,
         "node_type_id": spec.node_type,
@@ -68,22 +68,22 @@ def cluster_spec(spec: m.ClusterSpec) -> c.ClusterSpec:
             "availability": "SPOT_WITH_FALLBACK_AZURE" if spec.spot.fallback_to_on_demand else "SPOT_AZURE",
             "first_on_demand": spec.spot.on_demand_nodes,
         }
-    return c.ClusterSpec.model_validate({k: v for k, v in data.items() if v is not None})
+    return c.ClusterRequest.model_validate({k: v for k, v in data.items() if v is not None})
 
 
-def _library(lib: m.Library) -> c.Library | None:
+def _library(lib: m.Library) -> c.LibraryRequest | None:
     if lib.kind == "pypi":
-        return c.Library(pypi=c.PypiLibrary(package=lib.value, repo=lib.repo))
+        return c.LibraryRequest(pypi=c.PypiLibrary(package=lib.value, repo=lib.repo))
     if lib.kind == "maven":
-        return c.Library(
+        return c.LibraryRequest(
             maven=c.MavenLibrary(coordinates=lib.value, repo=lib.repo, exclusions=lib.exclusions)
         )
     if lib.kind == "whl":
-        return c.Library(whl=lib.value)
+        return c.LibraryRequest(whl=lib.value)
     if lib.kind == "jar":
-        return c.Library(jar=lib.value)
+        return c.LibraryRequest(jar=lib.value)
     if lib.kind == "requirements":
-        return c.Library(requirements=lib.value)
+        return c.LibraryRequest(requirements=lib.value)
     return None
 
 
@@ -143,7 +143,7 @@ def cluster_request(run: TaskRunInput, attempt_id: str, backend: str) -> c.Clust
     fields: dict[str, Any] = {"task_key": cluster_task_key(task.key), **_payload(task)}
     fields["libraries"] = [lib for lib in (_library(x) for x in task.libraries) if lib is not None]
     fields["timeout_seconds"] = task.timeout_seconds or None
-    job_clusters: list[c.JobCluster] = []
+    job_clusters: list[c.JobClusterRequest] = []
     spark_pool = None
     if compute is not None and backend != "local":
         if compute.kind == "new_cluster" and compute.cluster is not None:
@@ -151,7 +151,7 @@ def cluster_request(run: TaskRunInput, attempt_id: str, backend: str) -> c.Clust
         elif compute.kind == "job_cluster" and run.job_cluster is not None:
             fields["job_cluster_key"] = run.job_cluster.key
             job_clusters.append(
-                c.JobCluster(
+                c.JobClusterRequest(
                     job_cluster_key=run.job_cluster.key, new_cluster=cluster_spec(run.job_cluster.cluster)
                 )
             )

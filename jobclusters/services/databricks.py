@@ -37,8 +37,8 @@ from databricks.sdk.service import jobs
 from jobclusters.services.cluster import (
     Backend,
     ClusterInfo,
+    ClusterRequest,
     ClusterRunRequest,
-    ClusterSpec,
     ClusterTask,
     InvalidRunRequest,
     LifeCycle,
@@ -129,7 +129,7 @@ def workspace_client(host: str, *, token: str | None = None, credential: Any = N
 
 
 def cluster_body(
-    spec: ClusterSpec, path: str, *, run_id: str, tags: Mapping[str, str], required_tags: Sequence[str]
+    spec: ClusterRequest, path: str, *, run_id: str, tags: Mapping[str, str], required_tags: Sequence[str]
 ) -> dict[str, Any]:
     """The `new_cluster` object for one task, with the cluster modes of the seed made explicit."""
     body = spec.model_dump(mode="json", exclude_none=True)
