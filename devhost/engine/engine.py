@@ -49,6 +49,8 @@ from devhost.engine_api import (
 log = logging.getLogger("devhost.engine")
 
 _TERMINAL = {s.value for s in TERMINAL_STATUSES}
+# Characters of each side of a non-determinism diff quoted in the error.
+_DIFF_EXCERPT_CHARS = 500
 _ACTIVE = [
     RuntimeStatus.PENDING.value,
     RuntimeStatus.RUNNING.value,
@@ -719,8 +721,8 @@ class DurableEngine:
             diff = [k for k in mine if mine[k] != theirs[k]]
             raise NonDeterminismError(
                 f"Non-Deterministic workflow detected: replaying the whole history gave a different {diff} "
-                f"than the live session (session: {json.dumps(mine, default=str)[:500]}, "
-                f"replay: {json.dumps(theirs, default=str)[:500]})"
+                f"than the live session (session: {json.dumps(mine, default=str)[:_DIFF_EXCERPT_CHARS]}, "
+                f"replay: {json.dumps(theirs, default=str)[:_DIFF_EXCERPT_CHARS]})"
             )
 
     def _orchestrate(

@@ -16,6 +16,9 @@ class ClusterMappingError(ValueError):
         self.path = path
 
 
+# Longest custom tag value and run name/id we send; longer values are cut, not refused.
+_TAG_CHARS = 256
+_RUN_NAME_CHARS = 200
 _PLATFORM_BACKENDS = {"databricks": "databricks", "hdinsight": "livy", "synapse": "synapse", "local": "local"}
 
 
@@ -164,10 +167,10 @@ def cluster_request(run: TaskRunInput, attempt_id: str, backend: str) -> c.Clust
         cluster = task_cluster(run)
         if cluster is not None:
             fields["new_cluster"] = cluster_spec(cluster)
-    tags = {**run.tags, "jobclusters-run": run.run_id[:256], "jobclusters-task": task.key[:256]}
+    tags = {**run.tags, "jobclusters-run": run.run_id[:_TAG_CHARS], "jobclusters-task": task.key[:_TAG_CHARS]}
     return c.ClusterRunRequest(
-        run_id=attempt_id[:200],
-        run_name=f"{run.job_name} / {task.key}"[:200],
+        run_id=attempt_id[:_RUN_NAME_CHARS],
+        run_name=f"{run.job_name} / {task.key}"[:_RUN_NAME_CHARS],
         tasks=[c.ClusterTask(**fields)],
         job_clusters=job_clusters,
         timeout_seconds=task.timeout_seconds or None,

@@ -25,6 +25,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 IDEMPOTENCY_TOKEN_MAX = 64
+# Characters of log kept per task in a RunOutput (the tail: errors are at the end).
+LOG_TAIL_CHARS = 64_000
 
 Backend = Literal["databricks", "livy", "synapse", "local"]
 

@@ -35,6 +35,7 @@ from databricks.sdk.errors import (
 from databricks.sdk.service import jobs
 
 from jobclusters.services.cluster import (
+    LOG_TAIL_CHARS,
     Backend,
     ClusterInfo,
     ClusterRequest,
@@ -316,7 +317,7 @@ class DatabricksClusterJobService:
         policy: BackoffPolicy | None = None,
         required_tags: Sequence[str] = (),
         sleep: Callable[[float], None] = time.sleep,
-        log_tail_chars: int = 64_000,
+        log_tail_chars: int = LOG_TAIL_CHARS,
     ) -> None:
         self._client = client
         self._bucket = bucket

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import requests
 
 from jobclusters.services.cluster import (
+    LOG_TAIL_CHARS,
     Backend,
     ClusterInfo,
     ClusterJobError,
@@ -46,6 +47,8 @@ from jobclusters.services.retries import (
 
 T = TypeVar("T")
 REQUESTED_BY = "jobclusters"
+# Characters of an error answer quoted in the error we raise.
+_MESSAGE_CHARS = 500
 LIVY_PAYLOADS = ("spark_batch_task", "spark_python_task", "spark_jar_task", "spark_submit_task")
 
 _LIVY_STATES = {
@@ -395,7 +398,7 @@ class HDInsightClusterJobService:
             "GET /livy/batches/{id}/log",
             params={"size": self._log_tail_lines},
         )
-        text, cut = tail("\n".join(page.get("log") or []), 64_000)
+        text, cut = tail("\n".join(page.get("log") or []), LOG_TAIL_CHARS)
         earlier = int(page.get("from", 0)) > 0
         return RunOutput(
             run_id=handle.run_id,
@@ -407,7 +410,7 @@ def _message(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text[:500]
+        return response.text[:_MESSAGE_CHARS]
     if isinstance(body, dict):
-        return str(body.get("msg") or body.get("message") or body.get("error") or body)[:500]
-    return str(body)[:500]
+        return str(body.get("msg") or body.get("message") or body.get("error") or body)[:_MESSAGE_CHARS]
+    return str(body)[:_MESSAGE_CHARS]

@@ -27,6 +27,7 @@ from azure.synapse.spark import SparkClient
 from azure.synapse.spark.models import SparkBatchJob, SparkBatchJobOptions
 
 from jobclusters.services.cluster import (
+    LOG_TAIL_CHARS,
     Backend,
     ClusterInfo,
     ClusterJobError,
@@ -73,6 +74,8 @@ NODE_SIZES = {
     "XXLarge": (64, "400g"),
     "XXXLarge": (80, "504g"),
 }
+# Characters of a rejection's detail quoted in the error we raise.
+_DETAIL_CHARS = 500
 _RESULTS = {"Succeeded": ResultState.SUCCESS, "Failed": ResultState.FAILED, "Cancelled": ResultState.CANCELED}
 
 
@@ -197,7 +200,9 @@ class SynapseClusterJobService:
             if status >= 500:
                 raise ServiceUnavailable(f"Synapse {what}: HTTP {status}") from exc
             detail = exc.message or str(exc)
-            raise InvalidRunRequest(f"Synapse rejected {what}: HTTP {status}: {detail[:500]}") from exc
+            raise InvalidRunRequest(
+                f"Synapse rejected {what}: HTTP {status}: {detail[:_DETAIL_CHARS]}"
+            ) from exc
 
     # Handles name the pool: "<pool>/<batch id>", so one service serves several pools.
     @staticmethod
@@ -298,7 +303,7 @@ class SynapseClusterJobService:
 
     def get_output(self, handle: RunHandle) -> RunOutput:
         job = self._job(handle)
-        text, cut = tail("\n".join(job.log_lines or []), 64_000)
+        text, cut = tail("\n".join(job.log_lines or []), LOG_TAIL_CHARS)
         errors = "; ".join(e.message for e in job.errors or [] if e.message) or None
         return RunOutput(
             run_id=handle.run_id,

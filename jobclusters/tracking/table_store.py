@@ -55,6 +55,8 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024 - 256 * 1024  # headroom for the multipart env
 MAX_PROPERTY_CHARS = 30_000  # 64 KiB per string property, stored as UTF-16
 MAX_ENTITY_BYTES = 900_000  # 1 MiB per entity, with headroom for names and types
 _WRITE_ATTEMPTS = 12
+# Characters of a run's error kept in its index rows (enough for a listing; the run row has it all).
+INDEX_ERROR_CHARS = 1000
 # Transactions of one call touch disjoint rows, so a few can be in flight while the service applies
 # the previous ones.
 _PARALLEL_TRANSACTIONS = 4
@@ -248,7 +250,7 @@ class TableRunStore:
             start_time=run.start_time,
             end_time=run.end_time,
             trigger_kind=run.trigger.kind if run.trigger else None,
-            error_message=(run.error_message or "")[:1000] or None,
+            error_message=(run.error_message or "")[:INDEX_ERROR_CHARS] or None,
         )
         rk = f"{inverted(run.created_at)}|{escape_key(run.run_id)}"
         extra = {"Generation": run.generation}
