@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 
 def eventually(
-    check: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.02, what: str = "condition"
+    check: Callable[[], T | None], *, timeout: float = 10.0, interval: float = 0.02, what: str = "condition"
 ) -> T:
     """The first truthy value of `check()`, polled every `interval` seconds."""
     deadline = time.monotonic() + timeout

@@ -20,6 +20,7 @@ from jobclusters.execution.messages import TaskRunInput
 from jobclusters.services import factory
 from jobclusters.services.cluster import ClusterRunRequest, LifeCycle, RunHandle, RunOutput, RunState
 from jobclusters.spec.model import Task
+from tests.eventually import eventually
 from tests.integration.orchestrators.harness import AppEnv
 
 
@@ -182,7 +183,6 @@ def test_relative_script_paths_in_local_commands_resolve_against_the_job_folder(
 def test_a_cancel_written_by_another_host_is_seen_fresh_at_once_and_by_pollers_within_the_ttl(
     app_env: AppEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
 
     from activities import control_store
 
@@ -230,11 +230,12 @@ def test_batch_activities_run_twice_create_each_pool_job_and_task_once(app_env: 
     assert call(batch.batch_add_chunk, chunk)["added"] == 3, "a retried chunk finds its tasks already there"
     counts = factory.get_batch_service().get_task_counts(first["job_id"])
     assert counts.total == 3
-    deadline = time.monotonic() + 30
-    while factory.get_batch_service().get_task_counts(first["job_id"]).completed < 3:
-        # finishing earlier would end running tasks by the job terminate: they would count as failed
-        assert time.monotonic() < deadline, "the three tasks did not complete"
-        time.sleep(0.05)
+    # finishing earlier would end running tasks by the job terminate: they would count as failed
+    eventually(
+        lambda: factory.get_batch_service().get_task_counts(first["job_id"]).completed >= 3,
+        timeout=30,
+        what="the three tasks to complete",
+    )
     finish = {"job_id": first["job_id"], "pool_ref": first["pool_ref"], "terminate": True}
     assert call(batch.batch_finish, finish)["pool_deleted"] is True
     assert call(batch.batch_finish, finish)["failed_count"] == 0
