@@ -15,6 +15,7 @@ from jobclusters.services.cluster import (
     InvalidRunRequest,
     LifeCycle,
     ResultState,
+    RunHandle,
     ServiceUnavailable,
     idempotency_token,
     parse_run_request,
@@ -378,3 +379,15 @@ def test_azure_ad_token_from_an_azure_identity_credential(fake, clock) -> None:
     handle = svc.submit(one_task(new_cluster={**CLUSTER, "num_workers": 1}), "k")
     assert int(handle.run_id) in fake.runs and fake.violations == []
     assert credential.scopes == ["2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"] * len(credential.scopes)
+
+
+def test_connection_errors_are_retried_by_our_policy_not_the_sdks_loop(clock) -> None:
+    with FakeDatabricks() as gone:
+        client = workspace_client(gone.url, token=gone.token)
+    bucket = TokenBucket(rate=100.0, capacity=100.0, clock=clock.now, sleep=clock.sleep)
+    svc = DatabricksClusterJobService(
+        client, bucket=bucket, policy=BackoffPolicy(max_attempts=3, base_delay=0.01), sleep=clock.sleep
+    )
+    with pytest.raises(ServiceUnavailable, match="runs/get"):
+        svc.get_state(RunHandle(backend="databricks", run_id="1", idempotency_key="k"))
+    assert len(clock.sleeps) == 2 and all(s <= 0.02 for s in clock.sleeps), clock.sleeps

@@ -17,6 +17,7 @@ from jobclusters.services.cluster import (
     InvalidRunRequest,
     LifeCycle,
     ResultState,
+    RunHandle,
     ServiceUnavailable,
     idempotency_token,
     parse_run_request,
@@ -217,3 +218,12 @@ def test_cancel_output_and_deadline(fake) -> None:
     assert fake.calls("DELETE", "/batches/1")
     assert svc.get_state(handle).result is ResultState.CANCELED
     assert fake.violations == []
+
+
+def test_connection_errors_are_retried_by_our_policy_then_unavailable() -> None:
+    sleeps: list[float] = []
+    with FakeSynapse(pools=("sparkpool01",)) as gone:
+        svc = service(gone, sleeps, retry_total=2)
+    with pytest.raises(ServiceUnavailable, match="get batch"):
+        svc.get_state(RunHandle(backend="synapse", run_id="sparkpool01/1", idempotency_key="k"))
+    assert len(sleeps) == 2 and all(s <= 0.02 for s in sleeps), sleeps
