@@ -29,6 +29,8 @@ _RUNTIME_TO_STATE = {
     "Terminated": "CANCELED",
     "Canceled": "CANCELED",
 }
+# Characters of a failed orchestration's output shown as the run's message.
+_FAILURE_MESSAGE_CHARS = 2000
 TERMINAL_RUNTIME = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 
 
@@ -200,7 +202,7 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
                 view.trigger = record.trigger.model_dump(mode="json")  # the run's, not its repair's
     decoded = _json(output)
     if runtime == "Failed" and isinstance(decoded, str):
-        view.message = decoded[:2000]
+        view.message = decoded[:_FAILURE_MESSAGE_CHARS]
     if isinstance(decoded, dict):
         view.message = decoded.get("message") or None
         view.start = decoded.get("start") or None

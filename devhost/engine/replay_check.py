@@ -14,6 +14,9 @@ from devhost.engine.session import StepResult, full_replay, request_body
 from devhost.engine.shim import NonDeterminismError
 from devhost.engine.store import InstanceRow
 
+# Characters of each side of a non-determinism diff quoted in the error.
+DIFF_EXCERPT_CHARS = 500
+
 
 def _strip_cancel(value: Any) -> Any:
     if isinstance(value, dict):
@@ -41,6 +44,6 @@ def check_against_full_replay(
         diff = [k for k in mine if mine[k] != theirs[k]]
         raise NonDeterminismError(
             f"Non-Deterministic workflow detected: replaying the whole history gave a different {diff} "
-            f"than the live session (session: {json.dumps(mine, default=str)[:500]}, "
-            f"replay: {json.dumps(theirs, default=str)[:500]})"
+            f"than the live session (session: {json.dumps(mine, default=str)[:DIFF_EXCERPT_CHARS]}, "
+            f"replay: {json.dumps(theirs, default=str)[:DIFF_EXCERPT_CHARS]})"
         )

@@ -53,10 +53,14 @@ class TriggerListener:
                 await task
 
 
+# Longest message `one_line` gives, ellipsis included.
+ONE_LINE_MAX_CHARS = 500
+
+
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or "(no message)"
-    if len(text) > 500:
-        text = text[:497] + "..."
+    if len(text) > ONE_LINE_MAX_CHARS:
+        text = text[: ONE_LINE_MAX_CHARS - 3] + "..."
     return f"{type(exc).__name__}: {text}"
 
 

@@ -17,6 +17,8 @@ import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+LOG_TAIL_CHARS = 3000
+TASK_VALUES_CHARS = 500
 sys.path.insert(0, str(HERE.parent.parent))
 sys.path.insert(0, str(HERE))
 
@@ -39,7 +41,8 @@ def main() -> int:
     state = service.wait(handle, args.timeout)
     output = service.get_output(handle)
     for task in output.tasks:
-        print(f"== {task.task_key}\n{task.logs[-3000:]}\ntask values: {json.dumps(task.task_values)[:500]}")
+        values = json.dumps(task.task_values)[:TASK_VALUES_CHARS]
+        print(f"== {task.task_key}\n{task.logs[-LOG_TAIL_CHARS:]}\ntask values: {values}")
     print(f"result: {state.result} {state.message}")
     service.close()
     return 0 if state.result == "SUCCESS" else 1

@@ -12,6 +12,8 @@ from typing import Any
 import requests
 
 KEY_HEADER = "x-functions-key"
+# Characters of a non-JSON error answer quoted in ApiClientError.
+_ERROR_CHARS = 500
 
 
 class ApiClientError(RuntimeError):
@@ -52,7 +54,9 @@ class ApiClient:
                     str(error.get("message")),
                     error.get("problems"),
                 )
-            raise ApiClientError(response.status_code, "http_error", response.text[:500] or response.reason)
+            raise ApiClientError(
+                response.status_code, "http_error", response.text[:_ERROR_CHARS] or response.reason
+            )
         return data
 
     def register_job(

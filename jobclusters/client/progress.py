@@ -13,6 +13,8 @@ from typing import Any, TextIO
 from jobclusters.client.api import ApiClient, ApiClientError
 
 OK_RESULTS = frozenset({"SUCCESS", "SUCCESS_WITH_FAILURES"})
+# Characters of a task's message on its progress line (one terminal line).
+_MESSAGE_CHARS = 120
 _MARK = {
     "SUCCESS": "ok",
     "FAILED": "!!",
@@ -71,7 +73,7 @@ def follow(
             if task.get("end"):
                 line += f"  {_duration(task.get('duration_seconds'))}"
             if task.get("message") and state not in ("SUCCESS", "RUNNING", "PENDING"):
-                line += f"  {str(task['message']).splitlines()[0][:120]}"
+                line += f"  {str(task['message']).splitlines()[0][:_MESSAGE_CHARS]}"
             print(line.rstrip(), file=out, flush=True)
         if view.get("done"):
             return view

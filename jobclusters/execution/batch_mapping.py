@@ -36,6 +36,9 @@ DEFAULT_VM_SIZE = "standard_d2s_v3"
 DEFAULT_SLOTS_PER_NODE = 4
 INPUT_PLACEHOLDER = "{{input}}"
 TASKS_PER_CHUNK = 1000
+# Batch limits: a job display name up to 1024 characters, a metadata value up to 512.
+DISPLAY_NAME_MAX_CHARS = 1024
+METADATA_VALUE_MAX_CHARS = 512
 _APP_SETTING_REF = re.compile(r"^%([A-Za-z_][A-Za-z0-9_]*)%$")
 
 
@@ -115,13 +118,13 @@ def job_spec(run: TaskRunInput, job_id: str, pool: PoolRef) -> JobSpec:
     return JobSpec(
         id=job_id,
         pool_info=pool.pool_info(),
-        display_name=f"{run.job_name} / {run.task.key}"[:1024],
+        display_name=f"{run.job_name} / {run.task.key}"[:DISPLAY_NAME_MAX_CHARS],
         constraints=JobConstraints(max_wall_clock_time=timedelta(seconds=timeout)) if timeout else None,
         common_environment_settings=environment_settings({**run.environment, **run.task.environment}),
         on_all_tasks_complete="noAction",
         metadata=[
             NameValue(name="jobclusters-run", value=run.run_id),
-            NameValue(name="jobclusters-task", value=run.task.key[:512]),
+            NameValue(name="jobclusters-task", value=run.task.key[:METADATA_VALUE_MAX_CHARS]),
         ],
     )
 

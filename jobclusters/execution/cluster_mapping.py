@@ -16,6 +16,9 @@ class ClusterMappingError(ValueError):
         self.path = path
 
 
+# Longest custom tag value and run name/id we send; longer values are cut, not refused.
+_TAG_CHARS = 256
+_RUN_NAME_CHARS = 200
 _PLATFORM_BACKENDS = {"databricks": "databricks", "hdinsight": "livy", "synapse": "synapse", "local": "local"}
 
 
@@ -41,9 +44,9 @@ def platform_backend(run: TaskRunInput) -> str:
     return "databricks"
 
 
-def cluster_spec(spec: m.ClusterSpec) -> c.ClusterSpec:
+def cluster_spec(spec: m.ClusterSpec) -> c.ClusterRequest:
     if spec.platform == "databricks" and spec.home:
-        return c.ClusterSpec.model_validate(spec.home)
+        return c.ClusterRequest.model_validate(spec.home)
     data: dict[str, Any] = {
         "spark_version": spec.runtime,
         "node_type_id": spec.node_type,
@@ -66,22 +69,22 @@ def cluster_spec(spec: m.ClusterSpec) -> c.ClusterSpec:
             "availability": "SPOT_WITH_FALLBACK_AZURE" if spec.spot.fallback_to_on_demand else "SPOT_AZURE",
             "first_on_demand": spec.spot.on_demand_nodes,
         }
-    return c.ClusterSpec.model_validate({k: v for k, v in data.items() if v is not None})
+    return c.ClusterRequest.model_validate({k: v for k, v in data.items() if v is not None})
 
 
-def _library(lib: m.Library) -> c.Library | None:
+def _library(lib: m.Library) -> c.LibraryRequest | None:
     if lib.kind == "pypi":
-        return c.Library(pypi=c.PypiLibrary(package=lib.value, repo=lib.repo))
+        return c.LibraryRequest(pypi=c.PypiLibrary(package=lib.value, repo=lib.repo))
     if lib.kind == "maven":
-        return c.Library(
+        return c.LibraryRequest(
             maven=c.MavenLibrary(coordinates=lib.value, repo=lib.repo, exclusions=lib.exclusions)
         )
     if lib.kind == "whl":
-        return c.Library(whl=lib.value)
+        return c.LibraryRequest(whl=lib.value)
     if lib.kind == "jar":
-        return c.Library(jar=lib.value)
+        return c.LibraryRequest(jar=lib.value)
     if lib.kind == "requirements":
-        return c.Library(requirements=lib.value)
+        return c.LibraryRequest(requirements=lib.value)
     return None
 
 
@@ -141,7 +144,7 @@ def cluster_request(run: TaskRunInput, attempt_id: str, backend: str) -> c.Clust
     fields: dict[str, Any] = {"task_key": cluster_task_key(task.key), **_payload(task)}
     fields["libraries"] = [lib for lib in (_library(x) for x in task.libraries) if lib is not None]
     fields["timeout_seconds"] = task.timeout_seconds or None
-    job_clusters: list[c.JobCluster] = []
+    job_clusters: list[c.JobClusterRequest] = []
     spark_pool = None
     if compute is not None and backend != "local":
         if compute.kind == "new_cluster" and compute.cluster is not None:
@@ -149,7 +152,7 @@ def cluster_request(run: TaskRunInput, attempt_id: str, backend: str) -> c.Clust
         elif compute.kind == "job_cluster" and run.job_cluster is not None:
             fields["job_cluster_key"] = run.job_cluster.key
             job_clusters.append(
-                c.JobCluster(
+                c.JobClusterRequest(
                     job_cluster_key=run.job_cluster.key, new_cluster=cluster_spec(run.job_cluster.cluster)
                 )
             )
@@ -162,10 +165,10 @@ def cluster_request(run: TaskRunInput, attempt_id: str, backend: str) -> c.Clust
         cluster = task_cluster(run)
         if cluster is not None:
             fields["new_cluster"] = cluster_spec(cluster)
-    tags = {**run.tags, "jobclusters-run": run.run_id[:256], "jobclusters-task": task.key[:256]}
+    tags = {**run.tags, "jobclusters-run": run.run_id[:_TAG_CHARS], "jobclusters-task": task.key[:_TAG_CHARS]}
     return c.ClusterRunRequest(
-        run_id=attempt_id[:200],
-        run_name=f"{run.job_name} / {task.key}"[:200],
+        run_id=attempt_id[:_RUN_NAME_CHARS],
+        run_name=f"{run.job_name} / {task.key}"[:_RUN_NAME_CHARS],
         tasks=[c.ClusterTask(**fields)],
         job_clusters=job_clusters,
         timeout_seconds=task.timeout_seconds or None,

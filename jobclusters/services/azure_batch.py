@@ -1,8 +1,9 @@
 """BatchService on Azure Batch through the azure-batch 15.x `BatchClient` (azure-core based).
 
 Request bodies are the REST JSON our models dump to, wrapped in the SDK's mapping-based models, so what
-goes on the wire is exactly the documented shape. Retries are ours, not the pipeline's: the pipeline does
-not retry POST on 429, and one place that honours `Retry-After` keeps the behaviour easy to reason about.
+goes on the wire is exactly the documented shape. Retries are ours (`retries.call_with_retries`), not the
+pipeline's: the pipeline does not retry POST on 429, and one place that honours `Retry-After` keeps the
+behaviour easy to reason about.
 Re-sending is always safe because every id is deterministic and `*Exists` answers count as success.
 """
 
@@ -10,13 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from azure.batch import BatchClient
@@ -41,10 +40,16 @@ from jobclusters.services.batch import (
     TaskSpec,
     resolve_environment,
 )
+from jobclusters.services.retries import (
+    BackoffPolicy,
+    RetryableError,
+    call_with_retries,
+    is_transient_status,
+    parse_retry_after,
+)
 from jobclusters.settings import Settings
 
 log = logging.getLogger(__name__)
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # One spelling for failure categories whichever api-version answered (lower case since 2025-06-01).
 _CATEGORIES = {"usererror": "UserError", "servererror": "ServerError"}
 # Headroom under the 1 MB limit for the `{"value": [...]}` envelope and separators.
@@ -52,16 +57,9 @@ _ENVELOPE_BYTES = 64
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 8
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.max_delay)
-        return min(self.max_delay, self.base_delay * (2**attempt)) * (0.5 + random.random() / 2)
+# Many attempts and no time budget: Batch calls sit in activities that may take their time, and re-sending
+# is safe; a server's Retry-After is honoured up to the longest backoff.
+BATCH_RETRIES = BackoffPolicy(max_attempts=8, budget_seconds=None, max_retry_after=30.0)
 
 
 def task_body(task: TaskSpec) -> dict[str, Any]:
@@ -116,11 +114,7 @@ def _error_code(exc: HttpResponseError) -> str:
 
 def _retry_after(exc: HttpResponseError) -> float | None:
     headers = getattr(exc.response, "headers", None) or {}
-    value = headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    return parse_retry_after(headers.get("Retry-After"))
 
 
 class AzureBatchService:
@@ -132,8 +126,9 @@ class AzureBatchService:
         credential: AzureNamedKeyCredential | TokenCredential,
         *,
         parallelism: int = 8,
-        retry: RetryPolicy | None = None,
+        retry: BackoffPolicy | None = None,
         client: BatchClient | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client or BatchClient(
             endpoint=endpoint,
@@ -143,7 +138,8 @@ class AzureBatchService:
             read_timeout=60,
         )
         self._parallelism = max(1, parallelism)
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or BATCH_RETRIES
+        self._sleep = sleep
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> AzureBatchService:
@@ -168,21 +164,24 @@ class AzureBatchService:
 
     # -- retries ---------------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], _T]) -> _T:
-        for attempt in range(self._retry.attempts):
+        def attempt() -> _T:
             try:
                 return fn()
             except HttpResponseError as exc:
                 status = exc.status_code or 0
-                if status not in RETRYABLE_STATUS or attempt == self._retry.attempts - 1:
+                if not is_transient_status(status):
                     raise BatchServiceError(_error_code(exc), f"{what} failed", status) from exc
-                wait = self._retry.delay(attempt, _retry_after(exc))
-                log.info("batch %s answered %s; retrying in %.2fs", what, status, wait)
+                raise RetryableError(f"HTTP {status}", status=status, retry_after=_retry_after(exc)) from exc
             except (ServiceRequestError, ServiceResponseError) as exc:
-                if attempt == self._retry.attempts - 1:
-                    raise BatchServiceError("ConnectionError", f"{what} failed: {exc}") from exc
-                wait = self._retry.delay(attempt, None)
-            time.sleep(wait)
-        raise AssertionError("unreachable")
+                raise RetryableError(f"{type(exc).__name__}: {exc}") from exc
+
+        try:
+            return call_with_retries(attempt, policy=self._retry, sleep=self._sleep, what=f"batch {what}")
+        except RetryableError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, HttpResponseError):
+                raise BatchServiceError(_error_code(cause), f"{what} failed", exc.status or 0) from cause
+            raise BatchServiceError("ConnectionError", f"{what} failed: {cause}") from cause
 
     def _raw(self, method: str, path: str) -> None:
         request = HttpRequest(method, path, params={"api-version": self._client._config.api_version})
@@ -366,7 +365,7 @@ class AzureBatchService:
                     )
             if retry:
                 server_error_rounds += 1
-                if server_error_rounds >= self._retry.attempts:
+                if server_error_rounds >= self._retry.max_attempts:
                     result.failed.extend(
                         TaskAddFailure(
                             task_id=b["id"], code="ServerError", message="service kept answering ServerError"
@@ -374,7 +373,7 @@ class AzureBatchService:
                         for b in retry
                     )
                 else:
-                    time.sleep(self._retry.delay(server_error_rounds, None))
+                    self._sleep(self._retry.backoff(server_error_rounds + 1))
                     todo.append(retry)
         return result
 

@@ -25,6 +25,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 IDEMPOTENCY_TOKEN_MAX = 64
+# Characters of log kept per task in a RunOutput (the tail: errors are at the end).
+LOG_TAIL_CHARS = 64_000
 
 Backend = Literal["databricks", "livy", "synapse", "local"]
 
@@ -55,12 +57,12 @@ def _spark_strings(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------------- compute
 
 
-class Autoscale(_Strict):
+class AutoscaleRequest(_Strict):
     min_workers: int = Field(ge=0)
     max_workers: int = Field(ge=1)
 
     @model_validator(mode="after")
-    def _ordered(self) -> Autoscale:
+    def _ordered(self) -> AutoscaleRequest:
         if self.max_workers < self.min_workers:
             raise ValueError("max_workers must be >= min_workers")
         return self
@@ -90,7 +92,7 @@ class InitScript(_Strict):
         return self
 
 
-class ClusterSpec(BaseModel):
+class ClusterRequest(BaseModel):
     """A new cluster, shaped after the Databricks `new_cluster`; unknown Databricks fields pass through."""
 
     model_config = ConfigDict(extra="allow")
@@ -99,7 +101,7 @@ class ClusterSpec(BaseModel):
     node_type_id: str | None = None
     driver_node_type_id: str | None = None
     num_workers: int | None = Field(None, ge=0)
-    autoscale: Autoscale | None = None
+    autoscale: AutoscaleRequest | None = None
     spark_conf: dict[str, str] = Field(default_factory=dict)
     spark_env_vars: dict[str, str] = Field(default_factory=dict)
     custom_tags: dict[str, str] = Field(default_factory=dict)
@@ -143,9 +145,9 @@ class ClusterSpec(BaseModel):
         return self.num_workers or 0
 
 
-class JobCluster(_Strict):
+class JobClusterRequest(_Strict):
     job_cluster_key: str = Field(min_length=1, max_length=100)
-    new_cluster: ClusterSpec
+    new_cluster: ClusterRequest
 
 
 # ---------------------------------------------------------------------------------------------- payloads
@@ -246,7 +248,7 @@ class MavenLibrary(_Strict):
     exclusions: list[str] = Field(default_factory=list)
 
 
-class Library(_Strict):
+class LibraryRequest(_Strict):
     """One library, exactly one kind, as in the Databricks `libraries[]` entries."""
 
     pypi: PypiLibrary | None = None
@@ -256,7 +258,7 @@ class Library(_Strict):
     requirements: str | None = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> Library:
+    def _one_kind(self) -> LibraryRequest:
         given = [k for k in ("pypi", "maven", "whl", "jar", "requirements") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("a library names exactly one of pypi, maven, whl, jar, requirements")
@@ -281,7 +283,7 @@ class ClusterTask(_Strict):
 
     task_key: str = Field(min_length=1, max_length=100, pattern=r"^[\w\-]+$")
     depends_on: list[str] = Field(default_factory=list)
-    new_cluster: ClusterSpec | None = None
+    new_cluster: ClusterRequest | None = None
     job_cluster_key: str | None = None
     existing_cluster_id: str | None = None
     spark_python_task: SparkPythonTask | None = None
@@ -292,7 +294,7 @@ class ClusterTask(_Strict):
     spark_batch_task: SparkBatchTask | None = None
     hive_task: HiveTask | None = None
     mapreduce_task: MapReduceTask | None = None
-    libraries: list[Library] = Field(default_factory=list)
+    libraries: list[LibraryRequest] = Field(default_factory=list)
     timeout_seconds: int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
@@ -353,7 +355,7 @@ class ClusterRunRequest(_Strict):
     run_id: str = Field(min_length=1, max_length=200)
     run_name: str | None = None
     tasks: list[ClusterTask] = Field(min_length=1)
-    job_clusters: list[JobCluster] = Field(default_factory=list)
+    job_clusters: list[JobClusterRequest] = Field(default_factory=list)
     timeout_seconds: int | None = Field(None, ge=0)
     tags: dict[str, str] = Field(default_factory=dict)
     spark_pool: SparkPoolSettings | None = Field(None, description="Synapse: the pool and its settings")
@@ -377,7 +379,7 @@ class ClusterRunRequest(_Strict):
                     raise ValueError(f"tasks[{i}].depends_on names unknown task {dep!r}")
         return self
 
-    def cluster_for(self, task: ClusterTask) -> ClusterSpec | None:
+    def cluster_for(self, task: ClusterTask) -> ClusterRequest | None:
         if task.new_cluster is not None:
             return task.new_cluster
         for cluster in self.job_clusters:

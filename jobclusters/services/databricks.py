@@ -1,8 +1,10 @@
 """Cluster jobs on Azure Databricks: one-time runs through Jobs API 2.2 (`runs/submit`) via databricks-sdk.
 
 The submit body is built here from the request (not through the SDK's dataclasses, which drop fields they
-do not know), and sent with the workspace client's own API client, so auth, user agent and the SDK's
-429/503 `Retry-After` handling stay the SDK's. Reads use the typed `jobs` API. `runs/submit` has no
+do not know), and sent with the workspace client's own API client, so auth and user agent stay the SDK's.
+The SDK still says which errors are transient, but its own retry loop is cut short (see `_NoSdkRetries`)
+so that retries, Retry-After included, follow `retries.call_with_retries` as for every other service.
+Reads use the typed `jobs` API. `runs/submit` has no
 `job_clusters`: a task that names a `job_cluster_key` gets that cluster's spec inlined as its `new_cluster`
 (so it runs on a cluster of that shape, not one shared with its siblings; share through
 `existing_cluster_id`).
@@ -33,10 +35,11 @@ from databricks.sdk.errors import (
 from databricks.sdk.service import jobs
 
 from jobclusters.services.cluster import (
+    LOG_TAIL_CHARS,
     Backend,
     ClusterInfo,
+    ClusterRequest,
     ClusterRunRequest,
-    ClusterSpec,
     ClusterTask,
     InvalidRunRequest,
     LifeCycle,
@@ -50,7 +53,8 @@ from jobclusters.services.cluster import (
     TaskRunState,
     idempotency_token,
 )
-from jobclusters.services.rate_limit import RetryableError, RetryPolicy, TokenBucket, call_with_retries
+from jobclusters.services.rate_limit import TokenBucket
+from jobclusters.services.retries import BackoffPolicy, RetryableError, call_with_retries
 
 T = TypeVar("T")
 
@@ -99,38 +103,23 @@ class AzureIdentityCredentials(CredentialsStrategy):
         return headers
 
 
-class _BucketClock(Clock):
-    """The SDK sleeps through this on 429/503, so a server's Retry-After pauses every caller of the bucket."""
+class _SdkWouldRetry(Exception):
+    """The SDK decided to retry; raised from where it would sleep, with its error as `__context__`."""
 
-    def __init__(self, bucket: TokenBucket | None, sleep: Callable[[float], None]) -> None:
-        self._bucket = bucket
-        self._sleep = sleep
+
+class _NoSdkRetries(Clock):
+    """The SDK sleeps through its clock before every retry: raising there hands the error back to us."""
 
     def time(self) -> float:
         return time.time()
 
     def sleep(self, seconds: float) -> None:
-        if self._bucket is not None:
-            self._bucket.pause(seconds)
-        self._sleep(seconds)
+        raise _SdkWouldRetry(seconds)
 
 
-def workspace_client(
-    host: str,
-    *,
-    token: str | None = None,
-    credential: Any = None,
-    bucket: TokenBucket | None = None,
-    policy: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> WorkspaceClient:
+def workspace_client(host: str, *, token: str | None = None, credential: Any = None) -> WorkspaceClient:
     """A PAT when given, else Azure AD through azure-identity (DefaultAzureCredential unless given one)."""
-    policy = policy or RetryPolicy()
-    common: dict[str, Any] = {
-        "host": host,
-        "clock": _BucketClock(bucket, sleep),
-        "retry_timeout_seconds": max(1, int(policy.budget_seconds)),
-    }
+    common: dict[str, Any] = {"host": host, "clock": _NoSdkRetries()}
     if token:
         return WorkspaceClient(config=Config(token=token, auth_type="pat", **common))
     if credential is None:
@@ -140,11 +129,8 @@ def workspace_client(
     return WorkspaceClient(config=Config(credentials_strategy=AzureIdentityCredentials(credential), **common))
 
 
-# ---------------------------------------------------------------------------------------------- request
-
-
 def cluster_body(
-    spec: ClusterSpec, path: str, *, run_id: str, tags: Mapping[str, str], required_tags: Sequence[str]
+    spec: ClusterRequest, path: str, *, run_id: str, tags: Mapping[str, str], required_tags: Sequence[str]
 ) -> dict[str, Any]:
     """The `new_cluster` object for one task, with the cluster modes of the seed made explicit."""
     body = spec.model_dump(mode="json", exclude_none=True)
@@ -328,14 +314,14 @@ class DatabricksClusterJobService:
         client: WorkspaceClient,
         *,
         bucket: TokenBucket | None = None,
-        policy: RetryPolicy | None = None,
+        policy: BackoffPolicy | None = None,
         required_tags: Sequence[str] = (),
         sleep: Callable[[float], None] = time.sleep,
-        log_tail_chars: int = 64_000,
+        log_tail_chars: int = LOG_TAIL_CHARS,
     ) -> None:
         self._client = client
         self._bucket = bucket
-        self._policy = policy or RetryPolicy()
+        self._policy = policy or BackoffPolicy()
         self._required_tags = tuple(required_tags)
         self._sleep = sleep
         self._log_tail_chars = log_tail_chars
@@ -346,17 +332,24 @@ class DatabricksClusterJobService:
 
         require_service("databricks", settings)
         token = settings.databricks_token.get_secret_value() if settings.databricks_token else None
-        bucket = TokenBucket(rate=20.0, capacity=20.0)
-        policy = RetryPolicy()
-        client = workspace_client(
-            settings.databricks_host, token=token, credential=credential, bucket=bucket, policy=policy
+        client = workspace_client(settings.databricks_host, token=token, credential=credential)
+        return cls(
+            client,
+            bucket=TokenBucket(rate=20.0, capacity=20.0),
+            required_tags=settings.required_cost_tags,
         )
-        return cls(client, bucket=bucket, policy=policy, required_tags=settings.required_cost_tags)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         def attempt() -> T:
             try:
                 return fn()
+            except _SdkWouldRetry as exc:
+                cause = exc.__context__
+                retry_after = getattr(cause, "retry_after_secs", None)
+                raise RetryableError(
+                    f"{type(cause).__name__}: {cause}",
+                    retry_after=float(retry_after) if retry_after is not None else None,
+                ) from cause
             except DatabricksError as exc:
                 # Unmapped statuses (502 from a gateway, say) come as the bare base class.
                 transient = (InternalError, TemporarilyUnavailable, DeadlineExceeded)
@@ -369,15 +362,12 @@ class DatabricksClusterJobService:
                 attempt, bucket=self._bucket, policy=self._policy, sleep=self._sleep, what=what
             )
         except RetryableError as exc:
-            raise ServiceUnavailable(f"Databricks {what}: {exc}") from exc
+            kind = "throttled (429)" if isinstance(exc.__cause__, TooManyRequests) else "unavailable"
+            raise ServiceUnavailable(f"Databricks {what}: {kind} beyond the retry budget: {exc}") from exc
         except BadRequest as exc:
             raise InvalidRunRequest(f"Databricks rejected {what}: {exc}") from exc
         except NotFound as exc:
             raise RunNotFound(f"Databricks {what}: {exc}") from exc
-        except TimeoutError as exc:
-            cause = exc.__cause__
-            kind = "throttled (429)" if isinstance(cause, TooManyRequests) else "unavailable"
-            raise ServiceUnavailable(f"Databricks {what}: {kind} beyond the retry budget: {cause}") from exc
         except DatabricksError as exc:
             raise InvalidRunRequest(f"Databricks {what} failed: {exc}") from exc
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import requests
 
 from jobclusters.services.cluster import (
+    LOG_TAIL_CHARS,
     Backend,
     ClusterInfo,
     ClusterJobError,
@@ -35,16 +36,19 @@ from jobclusters.services.cluster import (
     tail,
 )
 from jobclusters.services.local_cluster_plan import parse_spark_submit
-from jobclusters.services.rate_limit import (
+from jobclusters.services.rate_limit import TokenBucket
+from jobclusters.services.retries import (
+    BackoffPolicy,
     RetryableError,
-    RetryPolicy,
-    TokenBucket,
     call_with_retries,
+    is_transient_status,
     parse_retry_after,
 )
 
 T = TypeVar("T")
 REQUESTED_BY = "jobclusters"
+# Characters of an error answer quoted in the error we raise.
+_MESSAGE_CHARS = 500
 LIVY_PAYLOADS = ("spark_batch_task", "spark_python_task", "spark_jar_task", "spark_submit_task")
 
 _LIVY_STATES = {
@@ -168,7 +172,7 @@ class HDInsightClusterJobService:
         password: str,
         *,
         bucket: TokenBucket | None = None,
-        policy: RetryPolicy | None = None,
+        policy: BackoffPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 30.0,
         log_tail_lines: int = 500,
@@ -179,7 +183,7 @@ class HDInsightClusterJobService:
         self._session.auth = (username, password)
         self._session.headers.update({"X-Requested-By": REQUESTED_BY, "Accept": "application/json"})
         self._bucket = bucket
-        self._policy = policy or RetryPolicy()
+        self._policy = policy or BackoffPolicy()
         self._sleep = sleep
         self._timeout = timeout
         self._log_tail_lines = log_tail_lines
@@ -210,7 +214,7 @@ class HDInsightClusterJobService:
                 raise RetryableError(f"cannot connect: {type(exc).__name__}") from exc
             except requests.Timeout as exc:
                 raise RetryableError("timed out") from exc
-            if response.status_code == 429 or response.status_code >= 500:
+            if is_transient_status(response.status_code):
                 raise RetryableError(
                     f"HTTP {response.status_code}",
                     status=response.status_code,
@@ -228,6 +232,8 @@ class HDInsightClusterJobService:
             raise ClusterJobError(f"HDInsight {what}: HTTP {response.status_code}: check the cluster login")
         if response.status_code == 404:
             raise RunNotFound(f"HDInsight {what}: not found")
+        if response.status_code >= 500:
+            raise ServiceUnavailable(f"HDInsight {what}: HTTP {response.status_code}")
         if response.status_code >= 400:
             raise InvalidRunRequest(
                 f"HDInsight rejected {what}: HTTP {response.status_code}: {_message(response)}"
@@ -390,7 +396,7 @@ class HDInsightClusterJobService:
             "GET /livy/batches/{id}/log",
             params={"size": self._log_tail_lines},
         )
-        text, cut = tail("\n".join(page.get("log") or []), 64_000)
+        text, cut = tail("\n".join(page.get("log") or []), LOG_TAIL_CHARS)
         earlier = int(page.get("from", 0)) > 0
         return RunOutput(
             run_id=handle.run_id,
@@ -402,7 +408,7 @@ def _message(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text[:500]
+        return response.text[:_MESSAGE_CHARS]
     if isinstance(body, dict):
-        return str(body.get("msg") or body.get("message") or body.get("error") or body)[:500]
-    return str(body)[:500]
+        return str(body.get("msg") or body.get("message") or body.get("error") or body)[:_MESSAGE_CHARS]
+    return str(body)[:_MESSAGE_CHARS]

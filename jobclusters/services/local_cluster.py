@@ -29,6 +29,7 @@ from typing import Any
 from jobclusters.localshim.paths import PathMapper, parse_adls
 from jobclusters.processes import pid_alive
 from jobclusters.services.cluster import (
+    LOG_TAIL_CHARS,
     Backend,
     ClusterInfo,
     ClusterRunRequest,
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KILL_GRACE_SECONDS = 3.0
 POLL_SECONDS = 0.05
+# Characters of a failed task's last output line used as its message.
+_LAST_LINE_CHARS = 500
 
 
 def _now() -> datetime:
@@ -112,7 +115,7 @@ class LocalClusterJobService:
         storage_connection: str | None = None,
         max_parallel_runs: int = 2,
         max_local_cores: int | None = None,
-        log_tail_chars: int = 64_000,
+        log_tail_chars: int = LOG_TAIL_CHARS,
     ) -> None:
         self.root = Path(state_dir) / "local-cluster"
         self.root.mkdir(parents=True, exist_ok=True)
@@ -493,7 +496,7 @@ def _read(path: Path) -> str:
 
 def _last_line(path: Path) -> str:
     lines = [line.strip() for line in _read(path).splitlines() if line.strip()]
-    return lines[-1][:500] if lines else ""
+    return lines[-1][:_LAST_LINE_CHARS] if lines else ""
 
 
 _SECRET_MARKERS = ("TOKEN", "PASSWORD", "SECRET", "KEY", "CONNECTION", "AzureWebJobsStorage")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from jobclusters.localshim.paths import PathMapper
-from jobclusters.services.cluster import ClusterRunRequest, ClusterSpec, ClusterTask, InvalidRunRequest
+from jobclusters.services.cluster import ClusterRequest, ClusterRunRequest, ClusterTask, InvalidRunRequest
 
 PlanKind = Literal["python_file", "wheel", "notebook"]
 _SUBMIT_FLAGS = {"--verbose", "--supervise"}
@@ -61,7 +61,7 @@ class LaunchPlan:
         }
 
 
-def local_master(spec: ClusterSpec | None, cores: int) -> str:
+def local_master(spec: ClusterRequest | None, cores: int) -> str:
     if spec is None:
         return f"local[{cores}]"
     if spec.single_node:

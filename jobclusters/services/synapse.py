@@ -4,13 +4,14 @@ The batch body is the Livy one (shared with HDInsight) plus what the pool settin
 pool's `sparkConfigProperties` under the job's conf, driver/executor sizes from `nodeSize`, executors from
 `nodeCount` or `autoScale` (as dynamic allocation). `autoPause` and `libraryRequirements` are properties of
 the pool itself (management plane), which the batch API does not take: they are checked, not sent.
-Throttling and 5xx retries are azure-core's RetryPolicy (it honours Retry-After); the token bucket sits
-in front of every attempt and pauses on a server's Retry-After.
+Throttling, 5xx and connection retries are `retries.call_with_retries` (the client's own retries are
+off); the token bucket sits in front of every attempt and pauses on a server's Retry-After.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -22,12 +23,11 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.core.pipeline import PipelineRequest, PipelineResponse
-from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.synapse.spark import SparkClient
 from azure.synapse.spark.models import SparkBatchJob, SparkBatchJobOptions
 
 from jobclusters.services.cluster import (
+    LOG_TAIL_CHARS,
     Backend,
     ClusterInfo,
     ClusterJobError,
@@ -54,7 +54,14 @@ from jobclusters.services.livy import (
     livy_batch,
     past_deadline,
 )
-from jobclusters.services.rate_limit import TokenBucket, parse_retry_after
+from jobclusters.services.rate_limit import TokenBucket
+from jobclusters.services.retries import (
+    BackoffPolicy,
+    RetryableError,
+    call_with_retries,
+    is_transient_status,
+    parse_retry_after,
+)
 
 T = TypeVar("T")
 
@@ -67,24 +74,9 @@ NODE_SIZES = {
     "XXLarge": (64, "400g"),
     "XXXLarge": (80, "504g"),
 }
+# Characters of a rejection's detail quoted in the error we raise.
+_DETAIL_CHARS = 500
 _RESULTS = {"Succeeded": ResultState.SUCCESS, "Failed": ResultState.FAILED, "Cancelled": ResultState.CANCELED}
-
-
-class BucketPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Every attempt (retries too) takes a token; a 429/503 Retry-After pauses all users of the bucket."""
-
-    def __init__(self, bucket: TokenBucket) -> None:
-        self._bucket = bucket
-
-    def on_request(self, request: PipelineRequest[Any]) -> None:
-        self._bucket.acquire()
-
-    def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
-        http = response.http_response
-        if http.status_code in (429, 503):
-            wait = parse_retry_after(http.headers.get("Retry-After"))
-            if wait:
-                self._bucket.pause(wait)
 
 
 def synapse_batch(request: ClusterRunRequest, idempotency_key: str) -> SparkBatchJobOptions:
@@ -132,9 +124,9 @@ class SynapseClusterJobService:
         *,
         credential: Any = None,
         bucket: TokenBucket | None = None,
-        retry_total: int = 4,
-        retry_backoff_factor: float = 0.5,
-        retry_backoff_max: float = 30.0,
+        policy: BackoffPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         allow_http: bool = False,
         livy_api_version: str = "2019-11-01-preview",
     ) -> None:
@@ -146,13 +138,10 @@ class SynapseClusterJobService:
         self.default_pool = spark_pool
         self._credential = credential
         self._bucket = bucket
-        self._client_options: dict[str, Any] = {
-            "retry_total": retry_total,
-            "retry_backoff_factor": retry_backoff_factor,
-            "retry_backoff_max": retry_backoff_max,
-            "per_retry_policies": [BucketPolicy(bucket)] if bucket is not None else [],
-            "livy_api_version": livy_api_version,
-        }
+        self._policy = policy or BackoffPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._client_options: dict[str, Any] = {"retry_total": 0, "livy_api_version": livy_api_version}
         self._call_options: dict[str, Any] = {"enforce_https": False} if allow_http else {}
         self._clients: dict[str, SparkClient] = {}
 
@@ -174,20 +163,45 @@ class SynapseClusterJobService:
         return self._clients[pool]
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
+        def attempt() -> T:
+            try:
+                return fn()
+            except (ServiceRequestError, ServiceResponseError) as exc:
+                raise RetryableError(f"{type(exc).__name__}: {exc}") from exc
+            except HttpResponseError as exc:
+                status = exc.status_code or 0
+                if not is_transient_status(status):
+                    raise
+                headers = getattr(exc.response, "headers", None) or {}
+                retry_after = parse_retry_after(headers.get("Retry-After"))
+                raise RetryableError(f"HTTP {status}", status=status, retry_after=retry_after) from exc
+
         try:
-            return fn()
+            return call_with_retries(
+                attempt,
+                policy=self._policy,
+                bucket=self._bucket,
+                sleep=self._sleep,
+                clock=self._clock,
+                what=f"Synapse {what}",
+            )
+        except RetryableError as exc:
+            cause = exc.__cause__
+            if exc.status is None:
+                raise ServiceUnavailable(f"Synapse {what}: {exc}") from cause
+            raise ServiceUnavailable(f"Synapse {what}: HTTP {exc.status} beyond the retry budget") from cause
         except ResourceNotFoundError as exc:
             raise RunNotFound(f"Synapse {what}: not found") from exc
         except ClientAuthenticationError as exc:
             raise ClusterJobError(f"Synapse {what}: authentication failed (HTTP {exc.status_code})") from exc
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise ServiceUnavailable(f"Synapse {what}: {type(exc).__name__}: {exc}") from exc
         except HttpResponseError as exc:
             status = exc.status_code or 0
-            if status == 429 or status >= 500:
-                raise ServiceUnavailable(f"Synapse {what}: HTTP {status} beyond the retry budget") from exc
+            if status >= 500:
+                raise ServiceUnavailable(f"Synapse {what}: HTTP {status}") from exc
             detail = exc.message or str(exc)
-            raise InvalidRunRequest(f"Synapse rejected {what}: HTTP {status}: {detail[:500]}") from exc
+            raise InvalidRunRequest(
+                f"Synapse rejected {what}: HTTP {status}: {detail[:_DETAIL_CHARS]}"
+            ) from exc
 
     # Handles name the pool: "<pool>/<batch id>", so one service serves several pools.
     @staticmethod
@@ -288,7 +302,7 @@ class SynapseClusterJobService:
 
     def get_output(self, handle: RunHandle) -> RunOutput:
         job = self._job(handle)
-        text, cut = tail("\n".join(job.log_lines or []), 64_000)
+        text, cut = tail("\n".join(job.log_lines or []), LOG_TAIL_CHARS)
         errors = "; ".join(e.message for e in job.errors or [] if e.message) or None
         return RunOutput(
             run_id=handle.run_id,

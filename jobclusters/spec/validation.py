@@ -13,8 +13,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from jobclusters.quartz import cron_problem, timezone_problem
 from jobclusters.spec.blob_locations import rule_container
-from jobclusters.spec.cron import cron_problem, timezone_problem
 from jobclusters.spec.model import ClusterSpec, ForEachPayload, Job, Task
 from jobclusters.spec.problems import Problems
 from jobclusters.spec.templating import find_references

@@ -93,16 +93,6 @@ class Links(_Record):
     outputs: dict[str, str] = Field(default_factory=dict)
 
 
-class JobDefinitionRecord(_Record):
-    job_id: str
-    name: str
-    source_format: str = "native"
-    definition: dict[str, Any]
-    version: int = 1
-    tags: dict[str, str] = Field(default_factory=dict)
-    updated_at: datetime | None = None
-
-
 class _Timed(_Record):
     """A record with a start and an end: the duration users ask for is derived, never stored apart."""
 

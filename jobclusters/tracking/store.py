@@ -9,7 +9,6 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from jobclusters.tracking.models import (
-    JobDefinitionRecord,
     Page,
     RunRecord,
     RunState,
@@ -26,14 +25,6 @@ class WriteResult(BaseModel):
 
 
 class RunStore(Protocol):
-    def put_job_definition(self, record: JobDefinitionRecord) -> None: ...
-
-    def get_job_definition(self, job_id: str) -> JobDefinitionRecord | None: ...
-
-    def list_job_definitions(
-        self, *, page_size: int = 100, token: str | None = None
-    ) -> Page[JobDefinitionRecord]: ...
-
     def record_run(self, record: RunRecord) -> WriteResult: ...
 
     def get_run(self, run_id: str) -> RunRecord | None: ...
@@ -57,5 +48,3 @@ class RunStore(Protocol):
         page_size: int = 50,
         token: str | None = None,
     ) -> Page[RunSummary]: ...
-
-    def set_estimated_cost(self, run_id: str, cost: float, currency: str = "USD") -> None: ...

@@ -9,7 +9,6 @@ Tables (names prefixed with the app's table prefix):
 - `<p>RunIndex`: summaries under `PartitionKey = "job|<job id>"` (newest runs of a job first: the row key
   starts with an inverted timestamp) and `PartitionKey = "day|<yyyymmdd>"` (runs by time range, filtered
   by state), both paged with continuation tokens.
-- `<p>Jobs`: job definitions.
 
 Every write reads the row, checks that the new state advances (see `models.advances`) and replaces the
 row only if its ETag is unchanged, retrying on a conflict; stale writes are dropped, never applied.
@@ -42,7 +41,6 @@ from pydantic import BaseModel
 from jobclusters.settings import Settings
 from jobclusters.tracking.keys import day, escape_key, inverted
 from jobclusters.tracking.models import (
-    JobDefinitionRecord,
     Page,
     RunRecord,
     RunState,
@@ -59,6 +57,8 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024 - 256 * 1024  # headroom for the multipart env
 MAX_PROPERTY_CHARS = 30_000  # 64 KiB per string property, stored as UTF-16
 MAX_ENTITY_BYTES = 900_000  # 1 MiB per entity, with headroom for names and types
 _WRITE_ATTEMPTS = 12
+# Characters of a run's error kept in its index rows (enough for a listing; the run row has it all).
+INDEX_ERROR_CHARS = 1000
 # Transactions of one call touch disjoint rows, so a few can be in flight while the service applies
 # the previous ones.
 _PARALLEL_TRANSACTIONS = 4
@@ -109,7 +109,6 @@ class TableRunStore:
         self._tables = TableServiceClient.from_connection_string(connection_string)
         self._runs = self._tables.create_table_if_not_exists(f"{prefix}Runs")
         self._index = self._tables.create_table_if_not_exists(f"{prefix}RunIndex")
-        self._jobs = self._tables.create_table_if_not_exists(f"{prefix}Jobs")
         self._blobs = BlobServiceClient.from_connection_string(connection_string)
         self._overflow = self._blobs.get_container_client(f"{prefix.lower()[:50]}-overflow")
         self._overflow_ready = False
@@ -218,34 +217,6 @@ class TableRunStore:
 
         return merge
 
-    # -- job definitions -----------------------------------------------------------------------------------
-    def put_job_definition(self, record: JobDefinitionRecord) -> None:
-        record = record.model_copy(
-            update={
-                "definition": redact(record.definition),
-                "updated_at": record.updated_at or datetime.now(UTC),
-            }
-        )
-        self._jobs.upsert_entity(
-            self._encode(record, "job", escape_key(record.job_id)), mode=UpdateMode.REPLACE
-        )
-
-    def get_job_definition(self, job_id: str) -> JobDefinitionRecord | None:
-        try:
-            return self._decode(JobDefinitionRecord, self._jobs.get_entity("job", escape_key(job_id)))
-        except ResourceNotFoundError:
-            return None
-
-    def list_job_definitions(
-        self, *, page_size: int = 100, token: str | None = None
-    ) -> Page[JobDefinitionRecord]:
-        rows, next_token = _first_page(
-            self._jobs.query_entities("PartitionKey eq 'job'", results_per_page=page_size),
-            _decode_token(token),
-        )
-        items = [self._decode(JobDefinitionRecord, e) for e in rows]
-        return Page[JobDefinitionRecord](items=items, continuation_token=_encode_token(next_token))
-
     # -- runs --------------------------------------------------------------------------------------------
     @staticmethod
     def _safe_run(record: RunRecord) -> RunRecord:
@@ -285,7 +256,7 @@ class TableRunStore:
             start_time=run.start_time,
             end_time=run.end_time,
             trigger_kind=run.trigger.kind if run.trigger else None,
-            error_message=(run.error_message or "")[:1000] or None,
+            error_message=(run.error_message or "")[:INDEX_ERROR_CHARS] or None,
             repair_count=run.generation,
         )
         rk = f"{inverted(run.created_at)}|{escape_key(run.run_id)}"
@@ -298,17 +269,6 @@ class TableRunStore:
             return self._decode(RunRecord, self._runs.get_entity(escape_key(run_id), "run"))
         except ResourceNotFoundError:
             return None
-
-    def set_estimated_cost(self, run_id: str, cost: float, currency: str = "USD") -> None:
-        self._runs.update_entity(
-            {
-                "PartitionKey": escape_key(run_id),
-                "RowKey": "run",
-                "EstimatedCost": float(cost),
-                "CostCurrency": currency,
-            },
-            mode=UpdateMode.MERGE,
-        )
 
     # -- task runs -----------------------------------------------------------------------------------------
     @staticmethod

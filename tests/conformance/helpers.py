@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from devhost.app_loader import LoadedApp
 from devhost.engine import DurableEngine
 from devhost.engine_api import InstanceState
+from tests.eventually import eventually_async
 
 APPS = Path(__file__).parent / "apps"
 T = TypeVar("T")
@@ -56,20 +57,12 @@ async def run_to_end_with_history(
     return full
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
-
-
 async def wait_for_custom_status(engine: DurableEngine, instance_id: str, value: Any) -> None:
     async def reached() -> bool:
         state = await engine.get_instance(instance_id)
         return state is not None and state.custom_status == json.dumps(value)
 
-    await wait_until(reached)
+    await eventually_async(reached)
 
 
 def output(state: InstanceState) -> Any:

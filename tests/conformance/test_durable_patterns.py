@@ -16,8 +16,8 @@ from tests.conformance.helpers import (
     run_with_engine,
     scheduled,
     wait_for_custom_status,
-    wait_until,
 )
+from tests.eventually import eventually_async
 
 
 def test_function_chaining_returns_each_activity_result_in_order(basic_app: LoadedApp) -> None:
@@ -196,7 +196,7 @@ def test_entity_state_survives_a_restart_and_client_signals_reach_it(
             exists, value = await engine.read_entity_state("Counter", "k2")
             return exists and value == "10"
 
-        await wait_until(settled)
+        await eventually_async(settled)
 
     async def second(engine: DurableEngine) -> tuple[bool, str | None]:
         await engine.signal_entity("Counter", "k2", "delete")
@@ -205,7 +205,7 @@ def test_entity_state_survives_a_restart_and_client_signals_reach_it(
             return (await engine.read_entity_state("Counter", "k2"))[0] is False
 
         before = await engine.read_entity_state("Counter", "k2")
-        await wait_until(deleted)
+        await eventually_async(deleted)
         return before
 
     run_with_engine(basic_app, first, store)
@@ -250,7 +250,7 @@ def test_signals_sent_in_the_last_episode_still_reach_the_entity(basic_app: Load
                 await engine.read_entity_state("Counter", "k4")
             )[1] == "3"
 
-        await wait_until(settled)
+        await eventually_async(settled)
         return (await engine.read_entity_state("Counter", "k3"))[1], (
             await engine.read_entity_state("Counter", "k4")
         )[1]

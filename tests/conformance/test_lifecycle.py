@@ -9,7 +9,8 @@ import pytest
 from devhost.app_loader import LoadedApp
 from devhost.engine import DurableEngine, UnknownOrchestrator
 from devhost.engine_api import InstanceAlreadyRunning, InstanceNotFound, InstanceQuery, RuntimeStatus
-from tests.conformance.helpers import output, run_to_end, run_with_engine, wait_until
+from tests.conformance.helpers import output, run_to_end, run_with_engine
+from tests.eventually import eventually_async
 
 
 async def _status(engine: DurableEngine, instance_id: str) -> RuntimeStatus | None:
@@ -24,7 +25,7 @@ def test_terminate_stops_a_waiting_instance_and_records_the_reason(basic_app: Lo
         async def running() -> bool:
             return await _status(engine, instance_id) is RuntimeStatus.RUNNING
 
-        await wait_until(running)
+        await eventually_async(running)
         await engine.terminate(instance_id, "no longer needed")
         state = await engine.wait_for_terminal(instance_id, timeout=5)
         assert state.runtime_status is RuntimeStatus.TERMINATED
@@ -43,9 +44,9 @@ def test_suspended_instance_holds_events_until_resumed(basic_app: LoadedApp) -> 
         async def is_status(wanted: RuntimeStatus) -> bool:
             return await _status(engine, instance_id) is wanted
 
-        await wait_until(lambda: is_status(RuntimeStatus.RUNNING))
+        await eventually_async(lambda: is_status(RuntimeStatus.RUNNING))
         await engine.suspend(instance_id, "hold on")
-        await wait_until(lambda: is_status(RuntimeStatus.SUSPENDED))
+        await eventually_async(lambda: is_status(RuntimeStatus.SUSPENDED))
         await engine.raise_event(instance_id, "Add", "5")
         await engine.raise_event(instance_id, "Add", "7")
         await engine.settled()

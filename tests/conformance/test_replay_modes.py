@@ -15,8 +15,8 @@ from tests.conformance.helpers import (
     run_with_engine,
     scheduled,
     wait_for_custom_status,
-    wait_until,
 )
+from tests.eventually import eventually_async
 
 SCENARIOS: list[tuple[str, Any]] = [
     ("chaining", {"n": 5}),
@@ -121,7 +121,7 @@ def test_in_flight_instances_resume_after_an_engine_restart(basic_app: LoadedApp
         async def two_done() -> bool:
             return log.exists() and log.read_text().count("end") >= 2
 
-        await wait_until(two_done)
+        await eventually_async(two_done)
 
     async def second(engine: DurableEngine) -> tuple[InstanceState, InstanceState | None]:
         done = await engine.wait_for_terminal("seq", timeout=10)

@@ -6,9 +6,8 @@ exercised too; the state folder, table prefix and port are private to the sessio
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from devhost.ports import free_port
 from jobclusters.client.api import ApiClient
 from jobclusters.client.launcher import EmbeddedDefault
+from tests.eventually import eventually
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 FUNCTION_KEY = "e2e-function-key-5f1c"
@@ -38,7 +38,9 @@ class AppHost:
         return self.state_dir / "devhost"
 
     def wait_run_done(self, run_id: str, timeout: float = 90.0) -> dict[str, Any]:
-        return wait_for(lambda: _done(self.client, run_id), timeout, f"run {run_id} to finish")
+        return eventually(
+            lambda: _done(self.client, run_id), timeout=timeout, interval=0.25, what=f"run {run_id} to finish"
+        )
 
 
 def _done(client: ApiClient, run_id: str) -> dict[str, Any] | None:
@@ -51,16 +53,6 @@ def _done(client: ApiClient, run_id: str) -> dict[str, Any] | None:
             return None
         raise
     return view if view.get("done") else None
-
-
-def wait_for(probe: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def batch_job(name: str, commands: dict[str, str], **extra: Any) -> dict[str, Any]:

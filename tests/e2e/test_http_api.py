@@ -9,7 +9,8 @@ import requests
 
 from jobclusters.client.api import ApiClientError
 from jobclusters.tracking.table_store import TableRunStore
-from tests.e2e.conftest import AppHost, batch_job, wait_for
+from tests.e2e.conftest import AppHost, batch_job
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -96,10 +97,11 @@ def test_cancel_stops_a_running_job(app_host: AppHost) -> None:
     client = app_host.client
     job = client.register_job(batch_job("slow", {"sleepy": "sleep 60", "never": "true"}))
     run_id = client.start_job(job["job_id"])["run_id"]
-    wait_for(
+    eventually(
         lambda: client.get_run(run_id)["tasks"].get("sleepy", {}).get("state") == "RUNNING",
-        60,
-        "the task to run",
+        timeout=60,
+        interval=0.25,
+        what="the task to run",
     )
     assert client.cancel_run(run_id)["cancel_requested"] is True
     view = app_host.wait_run_done(run_id, timeout=60)
@@ -119,10 +121,11 @@ def test_start_answers_link_the_cancel_event_never_a_terminate_and_a_cancel_free
         assert "terminatePostUri" not in links
         assert links["cancelPostUri"] == f"{client.base_url}/api/runs/{started['run_id']}/cancel"
         run_id = started["run_id"]
-        wait_for(
+        eventually(
             lambda: client.get_run(run_id)["tasks"]["sleepy"]["state"] == "RUNNING",  # noqa: B023
-            60,
-            f"run {round_ + 1} to hold the slot",
+            timeout=60,
+            interval=0.25,
+            what=f"run {round_ + 1} to hold the slot",
         )
         response = requests.post(
             links["cancelPostUri"], headers={"x-functions-key": client.key or ""}, json={}, timeout=10

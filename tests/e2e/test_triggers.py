@@ -12,7 +12,8 @@ from azure.storage.blob import BlobServiceClient
 from jobclusters.run_request import derive_run_id
 from jobclusters.tracking.table_store import TableRunStore
 from localbus import LocalServiceBus
-from tests.e2e.conftest import AppHost, batch_job, start_host, wait_for
+from tests.e2e.conftest import AppHost, batch_job, start_host
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +79,7 @@ def test_invalid_service_bus_requests_are_dead_lettered_with_the_reason(app_host
         }
         return found if len(found) == 3 else None
 
-    found = wait_for(dead, 30, "three dead letters")
+    found = eventually(dead, timeout=30, interval=0.25, what="three dead letters")
     assert "not valid JSON" in found[f"bad-json-{tag}"]
     assert "$.job: no registered job 'no-such-job'" in found[f"unknown-{tag}"]
     assert "$.parameters" in found[f"shape-{tag}"]
@@ -99,7 +100,7 @@ def test_a_valid_service_bus_request_starts_one_run_per_idempotency_key(app_host
     assert view["result"] == "SUCCESS" and view["parameters"] == {"order": "42"}
     assert view["trigger"]["kind"] == "servicebus"
     store = TableRunStore(app_host.connection, table_prefix=app_host.table_prefix)
-    wait_for(lambda: not bus.peek("job-requests"), 20, "the queue to drain")
+    eventually(lambda: not bus.peek("job-requests"), timeout=20, interval=0.25, what="the queue to drain")
     assert [r.run_id for r in store.list_runs_for_job(job["job_id"]).items] == [run_id]
 
 
@@ -112,7 +113,12 @@ def test_a_quartz_schedule_fires_runs_and_a_paused_one_does_not(app_host: AppHos
     )
     job = client.register_job(definition)
     store = TableRunStore(app_host.connection, table_prefix=app_host.table_prefix)
-    runs = wait_for(lambda: store.list_runs_for_job(job["job_id"]).items, 30, "a scheduled run")
+    runs = eventually(
+        lambda: store.list_runs_for_job(job["job_id"]).items,
+        timeout=30,
+        interval=0.25,
+        what="a scheduled run",
+    )
     view = client.get_run(runs[0].run_id)
     assert view["trigger"]["kind"] == "schedule"
     fire = view["trigger"]["detail"]["scheduled_time"]
@@ -162,7 +168,7 @@ def test_a_blob_event_seen_again_after_a_host_restart_starts_no_second_run(app_h
             ).fetchone()
         return row is not None and row[0] == "done"
 
-    wait_for(seen_again, 30, "the blob trigger to handle the blob again")
+    eventually(seen_again, timeout=30, interval=0.25, what="the blob trigger to handle the blob again")
     store = TableRunStore(app_host.connection, table_prefix=app_host.table_prefix)
     assert [r.run_id for r in store.list_runs_for_job(job["job_id"]).items] == [run_id]
     assert "exists already" in app_host.launcher.log_path.read_text()

@@ -15,7 +15,8 @@ from azure.storage.blob import BlobServiceClient
 from devhost.ports import free_port
 from jobclusters.run_request import derive_run_id
 from jobclusters.tracking.table_store import TableRunStore
-from tests.e2e.conftest import AppHost, batch_job, start_host, wait_for
+from tests.e2e.conftest import AppHost, batch_job, start_host
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.integration
 RECEIPT_KEY = "start_runs_for_blob_event/blob-created"
@@ -129,12 +130,12 @@ def test_two_hosts_and_a_host_with_an_empty_state_folder_start_each_upload_once(
     try:
         for name in names:
             upload(app_host, container, name, b"x\n")
-        wait_for(
+        eventually(
             lambda: delivered(app_host, container, names) and delivered(other, container, names),
-            90,
-            "both hosts to deliver every upload",
+            timeout=90,
+            what="both hosts to deliver every upload",
         )
-        wait_for(all_succeeded, 90, "every run to succeed")
+        eventually(all_succeeded, timeout=90, what="every run to succeed")
     finally:
         other.launcher.stop()
     assert runs_per_blob() == Counter({f"{container}/{name}": 1 for name in names})
@@ -144,17 +145,21 @@ def test_two_hosts_and_a_host_with_an_empty_state_folder_start_each_upload_once(
         app_host.connection, tmp_path_factory.mktemp("fresh"), app_host.table_prefix, free_port()
     )
     try:
-        wait_for(lambda: delivered(fresh, container, names), 90, "the fresh host to deliver the old uploads")
+        eventually(
+            lambda: delivered(fresh, container, names),
+            timeout=90,
+            what="the fresh host to deliver the old uploads",
+        )
         upload(app_host, container, "late.csv", b"y\n")
-        wait_for(
+        eventually(
             lambda: (
                 delivered(fresh, container, ["late.csv"]) and delivered(app_host, container, ["late.csv"])
             ),
-            90,
-            "both hosts to deliver the late upload",
+            timeout=90,
+            what="both hosts to deliver the late upload",
         )
         names.append("late.csv")
-        wait_for(all_succeeded, 90, "the late run to succeed")
+        eventually(all_succeeded, timeout=90, what="the late run to succeed")
     finally:
         fresh.launcher.stop()
     assert runs_per_blob() == Counter({f"{container}/{name}": 1 for name in names})

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.eventually import eventually
+
 pytestmark = pytest.mark.integration
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -41,11 +43,12 @@ def test_sigkill_at_any_point_then_rerun_resumes_without_losing_or_repeating_wor
         proc = subprocess.Popen(
             _command(state, log, n), cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        deadline = time.monotonic() + 30
-        while _ends(log) < kill_after_ends:
+
+        def progressed(proc: subprocess.Popen[bytes] = proc, wanted: int = kill_after_ends) -> bool:
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "the orchestration made no progress"
-            time.sleep(0.005)
+            return _ends(log) >= wanted
+
+        eventually(progressed, timeout=30, interval=0.005, what="the orchestration to progress")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         assert proc.returncode == -signal.SIGKILL
@@ -79,10 +82,7 @@ def test_orchestrate_exits_promptly_while_a_recovered_activity_still_runs(tmp_pa
     spec = json.dumps({"n": 1, "log": str(log), "sleep": 60})
     slow = _orchestrate("sequence_with_log", "--input", spec, "--state", str(state), "--instance-id", "slow")
     proc = subprocess.Popen(slow, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not (log.exists() and "start 0" in log.read_text()):
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    eventually(lambda: log.exists() and "start 0" in log.read_text(), timeout=30, what="the first activity")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.eventually import eventually
+
 pytestmark = pytest.mark.integration
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -104,22 +106,24 @@ def test_sigkilled_host_resumes_in_flight_orchestrations_on_restart(tmp_path: Pa
         assert code == 202
         code, _ = first.call("POST", "orchestrators/wait_forever/host-waiter")
         assert code == 202
-        deadline = time.monotonic() + 30
-        while (log.read_text().count("end ") if log.exists() else 0) < 3:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+        eventually(
+            lambda: (log.read_text().count("end ") if log.exists() else 0) >= 3,
+            timeout=30,
+            interval=0.005,
+            what="three activities to end",
+        )
     finally:
         first.kill()
 
     second = Host(state)
     try:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def finished() -> Any:
             code, status = second.call("GET", "instances/host-crash")
-            if code == 200:
-                break
-            assert code == 202 and time.monotonic() < deadline
-            time.sleep(0.05)
+            assert code in (200, 202), code
+            return status if code == 200 else None
+
+        status = eventually(finished, timeout=30, interval=0.05, what="host-crash to finish")
         assert status["runtimeStatus"] == "Completed"
         assert status["output"] == [10 * i for i in range(n)]
         code, waiter = second.call("GET", "instances/host-waiter")

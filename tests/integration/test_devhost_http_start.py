@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from devhost.ports import free_port
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -73,13 +74,11 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None
 
 
 def poll_until_done(url: str) -> requests.Response:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def answered() -> requests.Response | None:
         r = requests.get(url, timeout=5)
-        if r.status_code != 202:
-            return r
-        time.sleep(0.1)
-    raise AssertionError(f"still running: {url}")
+        return r if r.status_code != 202 else None
+
+    return eventually(answered, timeout=30, interval=0.1, what=f"{url} to finish")
 
 
 def test_start_serves_http_starters_and_status_urls_then_stops_on_sigterm(tmp_path: Path) -> None:

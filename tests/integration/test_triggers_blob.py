@@ -11,6 +11,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
+from tests.eventually import eventually_async
 from tests.integration.apps.triggers_support import harness
 
 pytestmark = pytest.mark.integration
@@ -33,7 +34,7 @@ def test_uploaded_blob_runs_the_function_and_writes_the_output_blob(
         async with harness.running({"blob_copy"}, tmp_path, settings) as module:
             incoming.upload_blob("report.v1.csv", b"a,b\n1,2\n")
             out = blobs.get_blob_client(settings["OUT_CONTAINER"], "report.v1-copy.csv")
-            await harness.wait_until(out.exists, what="output blob")
+            await eventually_async(out.exists, what="output blob")
             assert out.download_blob().readall() == b"A,B\n1,2\n"
             [(_, seen)] = module.EVENTS
             assert seen["name"] == f"{settings['IN_CONTAINER']}/report.v1.csv"
@@ -53,13 +54,13 @@ def test_a_blob_version_fires_once_across_a_listener_restart_and_again_when_chan
     async def scenario() -> None:
         async with harness.running({"blob_copy"}, tmp_path, settings) as first:
             incoming.upload_blob("data.txt", b"one")
-            await harness.wait_until(lambda: first.EVENTS, what="first run")
+            await eventually_async(lambda: first.EVENTS, what="first run")
 
         async with harness.running({"blob_copy"}, tmp_path, settings) as second:
             await asyncio.sleep(0.6)  # a dozen polls of the unchanged container
             assert second.EVENTS == []
             incoming.upload_blob("data.txt", b"two", overwrite=True)
-            await harness.wait_until(lambda: second.EVENTS, what="run for the changed blob")
+            await eventually_async(lambda: second.EVENTS, what="run for the changed blob")
             await asyncio.sleep(0.3)
             assert len(second.EVENTS) == 1 and len(first.EVENTS) == 1
 
@@ -89,7 +90,7 @@ def test_blob_whose_function_always_fails_lands_in_the_poison_queue(
     async def scenario() -> None:
         async with harness.running({"blob_always_fails"}, tmp_path, settings) as module:
             failing.upload_blob("bad.bin", b"\x00")
-            [message] = await harness.wait_until(poison_for_this_test, what="poison message")
+            [message] = await eventually_async(poison_for_this_test, what="poison message")
             assert message["BlobName"] == "bad.bin"
             assert message["FunctionId"] == "Host.Functions.blob_always_fails"
             assert "RuntimeError: cannot handle" in str(message["Reason"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devhost.ports import free_port
+from tests.eventually import eventually_async
 
 pytestmark = pytest.mark.integration
 APP = Path(__file__).resolve().parent / "apps" / "triggers_durable"
@@ -45,10 +45,7 @@ def test_upload_starts_an_orchestration_that_writes_the_output_blob_once_across_
 
     async def first_run() -> None:
         incoming.upload_blob("order-1.txt", b"two widgets")
-        deadline = time.monotonic() + 30
-        while not output.exists():
-            assert time.monotonic() < deadline, "the orchestration did not write the output blob"
-            await asyncio.sleep(0.05)
+        await eventually_async(output.exists, timeout=30, what="the orchestration to write the output blob")
 
     asyncio.run(run_host(first_run))
     assert output.download_blob().readall() == b"TWO WIDGETS"

@@ -17,6 +17,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devhost.listeners import HostServices
+from tests.eventually import eventually_async
 from tests.integration.apps.triggers_support import harness
 
 pytestmark = pytest.mark.integration
@@ -85,7 +86,7 @@ def test_blob_created_events_reach_the_function_for_the_containers_the_filter_ad
             other.upload_blob("a.csv", b"not watched")
             landing.upload_blob("notes.txt", b"filtered out")
             result = landing.upload_blob("day/one.csv", b"a,b\n")
-            [(_, seen)] = await harness.wait_until(lambda: module.EVENTS, what="the event")
+            [(_, seen)] = await eventually_async(lambda: module.EVENTS, what="the event")
             await asyncio.sleep(0.5)  # many polls: nothing else may arrive
             assert len(module.EVENTS) == 1
         etag = str(result.get_blob_properties().etag).strip('"')
@@ -106,7 +107,7 @@ def test_blob_created_events_reach_the_function_for_the_containers_the_filter_ad
                 await asyncio.sleep(0.5)
                 assert again.EVENTS == []  # a metadata-only change is no BlobCreated
                 landing.upload_blob("day/one.csv", b"a,b\n1,2\n", overwrite=True)
-                [(_, newer)] = await harness.wait_until(lambda: again.EVENTS, what="the new version")
+                [(_, newer)] = await eventually_async(lambda: again.EVENTS, what="the new version")
                 assert newer["data"]["eTag"] != data["eTag"] and newer["id"] != seen["id"]
 
         await after_restart()
@@ -128,7 +129,7 @@ def test_new_containers_are_watched_and_a_failing_event_is_retried_then_logged_d
             await asyncio.sleep(0.3)
             late = blobs.create_container(f"late{tag}")  # created after the listener started
             late.upload_blob("x.bin", b"\x00")
-            await harness.wait_until(lambda: "dead after 3 deliveries" in caplog.text, what="the dead event")
+            await eventually_async(lambda: "dead after 3 deliveries" in caplog.text, what="the dead event")
             assert [name for name, _ in module.EVENTS] == ["always_fails"] * 3
             assert len({seen["id"] for _, seen in module.EVENTS}) == 1  # one event, redelivered
             await asyncio.sleep(0.3)

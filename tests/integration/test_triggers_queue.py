@@ -10,6 +10,7 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
+from tests.eventually import eventually_async
 from tests.integration.apps.triggers_support import harness
 
 pytestmark = pytest.mark.integration
@@ -59,10 +60,10 @@ def test_queue_message_runs_the_function_with_a_real_queue_message_and_writes_th
     async def scenario() -> None:
         async with harness.running({"queue_worker"}, tmp_path, settings, HOST_JSON) as module:
             sent = work.send_message(b64("hello"))
-            assert await harness.wait_until(lambda: texts(out), what="output message") == ["done:hello"]
+            assert await eventually_async(lambda: texts(out), what="output message") == ["done:hello"]
             [(_, seen)] = module.EVENTS
             assert seen == {"body": "hello", "dequeue_count": 1, "id": sent.id}
-            await harness.wait_until(lambda: not work.peek_messages(), what="trigger message deleted")
+            await eventually_async(lambda: not work.peek_messages(), what="trigger message deleted")
 
     asyncio.run(scenario())
 
@@ -75,7 +76,7 @@ def test_failing_message_is_retried_then_moved_to_the_poison_queue_after_max_deq
     async def scenario() -> None:
         async with harness.running({"queue_worker"}, tmp_path, settings, HOST_JSON) as module:
             work.send_message(b64("fail-me"))
-            assert await harness.wait_until(lambda: texts(poison), what="poison message") == ["fail-me"]
+            assert await eventually_async(lambda: texts(poison), what="poison message") == ["fail-me"]
             assert [e["dequeue_count"] for _, e in module.EVENTS] == [1, 2, 3]
             assert work.peek_messages() == []
 
@@ -90,7 +91,7 @@ def test_message_that_is_not_base64_goes_to_poison_without_running(
     async def scenario() -> None:
         async with harness.running({"queue_worker"}, tmp_path, settings, HOST_JSON) as module:
             work.send_message("not base64 at all!")
-            await harness.wait_until(lambda: queue_exists(poison) and poison.peek_messages(), what="poison")
+            await eventually_async(lambda: queue_exists(poison) and poison.peek_messages(), what="poison")
             assert module.EVENTS == []
 
     asyncio.run(scenario())

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from localbus import EntityProperties, LocalServiceBus
+from tests.eventually import eventually_async
 from tests.integration.apps.triggers_support import harness
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ def test_message_reaches_the_handler_with_its_properties_and_the_output_fans_out
                 settings["SB_QUEUE"], {"order": 7}, message_id="m-7", correlation_id="corr-7",
                 application_properties={"tenant": "contoso"},
             )
-            await harness.wait_until(lambda: any(k == "sb_audit" for k, _ in module.EVENTS), what="audit")
+            await eventually_async(lambda: any(k == "sb_audit" for k, _ in module.EVENTS), what="audit")
             worker = next(e for k, e in module.EVENTS if k == "sb_worker")
             assert worker["body"] == '{"order": 7}'
             assert (worker["message_id"], worker["correlation_id"]) == ("m-7", "corr-7")
@@ -52,7 +53,7 @@ def test_failing_handler_dead_letters_the_message_after_max_delivery_count_with_
     async def scenario() -> None:
         async with harness.running({"sb_worker"}, tmp_path, settings) as module:
             bus.send(settings["SB_QUEUE"], "fail please", message_id="doomed")
-            [dead] = await harness.wait_until(
+            [dead] = await eventually_async(
                 lambda: bus.dead_letters(settings["SB_QUEUE"]), what="dead letter"
             )
             assert dead.message_id == "doomed"
@@ -75,7 +76,7 @@ def test_scheduled_message_is_delivered_no_earlier_than_its_enqueue_time(tmp_pat
             assert module.EVENTS == []
             # Seen at once on delivery, so an early one would be seen before `at` (the store's rule itself
             # is proven on a fake clock in tests/unit/devhost).
-            await harness.wait_until(lambda: module.EVENTS, what="scheduled delivery")
+            await eventually_async(lambda: module.EVENTS, what="scheduled delivery")
             assert datetime.now(UTC) >= at
             assert module.EVENTS[0][1]["enqueued"] >= at - timedelta(milliseconds=5)
 
@@ -90,7 +91,7 @@ def test_messages_sent_while_the_host_is_down_are_delivered_after_it_starts(tmp_
 
     async def scenario() -> None:
         async with harness.running({"sb_worker"}, tmp_path, settings) as module:
-            await harness.wait_until(lambda: len(module.EVENTS) == 3, what="three deliveries")
+            await eventually_async(lambda: len(module.EVENTS) == 3, what="three deliveries")
             assert sorted(json.loads(e["body"])["n"] for _, e in module.EVENTS) == [0, 1, 2]
 
     asyncio.run(scenario())

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from devhost.triggers.state import TimerStatus, TriggerState
+from tests.eventually import eventually_async
 from tests.integration.apps.triggers_support import harness
 
 APP = harness.APPS / "triggers_app"
@@ -13,7 +14,7 @@ APP = harness.APPS / "triggers_app"
 def test_every_second_schedule_fires_once_per_second_on_whole_seconds(tmp_path: Path) -> None:
     async def scenario() -> list[datetime]:
         async with harness.running({"ticker"}, tmp_path, {"TIMER_SCHEDULE": "* * * * * *"}) as module:
-            await harness.wait_until(lambda: len(module.EVENTS) >= 3, timeout=6, what="three ticks")
+            await eventually_async(lambda: len(module.EVENTS) >= 3, timeout=6, what="three ticks")
         return [datetime.fromisoformat(e["status"]["Next"]) for _, e in module.EVENTS]
 
     nexts = asyncio.run(scenario())
@@ -30,7 +31,7 @@ def test_missed_occurrence_fires_at_start_with_past_due_when_the_monitor_is_on(t
 
     async def scenario() -> list[dict[str, object]]:
         async with harness.running({"ticker"}, tmp_path, {"TIMER_SCHEDULE": "0 0 * * * *"}) as module:
-            await harness.wait_until(lambda: module.EVENTS, timeout=5, what="past-due run")
+            await eventually_async(lambda: module.EVENTS, timeout=5, what="past-due run")
         return [e for _, e in module.EVENTS]
 
     [run] = asyncio.run(scenario())
@@ -43,7 +44,7 @@ def test_missed_occurrence_fires_at_start_with_past_due_when_the_monitor_is_on(t
 def test_run_on_startup_fires_immediately_without_past_due(tmp_path: Path) -> None:
     async def scenario() -> list[dict[str, object]]:
         async with harness.running({"yearly_on_startup"}, tmp_path, {}) as module:
-            await harness.wait_until(lambda: module.EVENTS, timeout=5, what="startup run")
+            await eventually_async(lambda: module.EVENTS, timeout=5, what="startup run")
         return [e for _, e in module.EVENTS]
 
     assert asyncio.run(scenario()) == [{"past_due": False}]
@@ -65,7 +66,7 @@ def test_a_bad_schedule_leaves_the_function_out_without_stopping_the_host(tmp_pa
 def test_a_run_longer_than_the_interval_never_overlaps_the_next(tmp_path: Path) -> None:
     async def scenario() -> list[tuple[float, float]]:
         async with harness.running({"slow_ticker"}, tmp_path, {"SLOW_SCHEDULE": "* * * * * *"}) as module:
-            await harness.wait_until(lambda: len(module.EVENTS) >= 2, timeout=8, what="two slow runs")
+            await eventually_async(lambda: len(module.EVENTS) >= 2, timeout=8, what="two slow runs")
         return [span for _, span in module.EVENTS]
 
     spans = asyncio.run(scenario())

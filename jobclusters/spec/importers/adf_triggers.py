@@ -8,7 +8,7 @@ separate resources naming the pipeline). `ScheduleTrigger` recurrences become Qu
 
 from __future__ import annotations
 
-from jobclusters.spec.cron import timezone_problem
+from jobclusters.quartz import timezone_problem
 from jobclusters.spec.model import Schedule, StorageEventTrigger
 from jobclusters.spec.reader import Node
 

@@ -161,7 +161,8 @@ CLUSTER_KEYS = frozenset(
         "cluster_source",
     }
 )
-TASK_KEY_PATTERN = re.compile(r"^[\w\-.]{1,100}$")
+TASK_KEY_MAX_CHARS = 100
+TASK_KEY_PATTERN = re.compile(rf"^[\w\-.]{{1,{TASK_KEY_MAX_CHARS}}}$")
 CONDITION_OPS = (
     "EQUAL_TO",
     "NOT_EQUAL",
@@ -232,7 +233,9 @@ def _legacy_task(root: Node, name: str, has_environments: bool) -> Task | None:
             "no-payload",
         )
     return Task(
-        key=name if TASK_KEY_PATTERN.match(name) else re.sub(r"[^\w\-.]", "_", name)[:100] or "task",
+        key=name
+        if TASK_KEY_PATTERN.match(name)
+        else re.sub(r"[^\w\-.]", "_", name)[:TASK_KEY_MAX_CHARS] or "task",
         compute=_compute(root, payload, has_environments),
         payload=payload,
         retry=retry(root),

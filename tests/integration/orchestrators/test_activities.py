@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +19,7 @@ from jobclusters.execution.messages import TaskRunInput
 from jobclusters.services import factory
 from jobclusters.services.cluster import ClusterRunRequest, LifeCycle, RunHandle, RunOutput, RunState
 from jobclusters.spec.model import Task
+from tests.eventually import eventually
 from tests.integration.orchestrators.harness import AppEnv
 
 
@@ -229,11 +229,12 @@ def test_batch_activities_run_twice_create_each_pool_job_and_task_once(app_env: 
     assert call(batch.batch_add_chunk, chunk)["added"] == 3, "a retried chunk finds its tasks already there"
     counts = factory.get_batch_service().get_task_counts(first["job_id"])
     assert counts.total == 3
-    deadline = time.monotonic() + 30
-    while factory.get_batch_service().get_task_counts(first["job_id"]).completed < 3:
-        # finishing earlier would end running tasks by the job terminate: they would count as failed
-        assert time.monotonic() < deadline, "the three tasks did not complete"
-        time.sleep(0.05)
+    # finishing earlier would end running tasks by the job terminate: they would count as failed
+    eventually(
+        lambda: factory.get_batch_service().get_task_counts(first["job_id"]).completed >= 3,
+        timeout=30,
+        what="the three tasks to complete",
+    )
     finish = {"job_id": first["job_id"], "pool_ref": first["pool_ref"]}
     assert call(batch.batch_finish, finish)["pool_deleted"] is True
     assert call(batch.batch_finish, finish)["failed_count"] == 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from jobclusters.services.batch import BatchServiceError, TaskSpec
 from jobclusters.services.cluster import RunHandle
 from jobclusters.spec.dag import repair_set
 from jobclusters.spec.model import Job, TaskState
+from tests.eventually import eventually, eventually_async
 from tests.integration.orchestrators.harness import (
     AppEnv,
     command,
@@ -140,25 +140,21 @@ def test_a_task_that_outlives_its_timeout_is_timed_out_and_its_remote_run_cancel
     assert len(handles) == 1
     _, kind, handle = handles[0]
     service = factory.get_cluster_service("local")
-    state = service.get_state(RunHandle.model_validate(handle))
-    deadline = time.monotonic() + 15
-    while not state.terminal and time.monotonic() < deadline:
-        time.sleep(0.1)
+
+    def ended() -> Any:
         state = service.get_state(RunHandle.model_validate(handle))
+        return state if state.terminal else None
+
+    state = eventually(ended, timeout=15, interval=0.1, what="the cluster run to end")
     assert kind == "cluster"
     assert state.terminal and state.result is not None and state.result.value == "CANCELED"
     assert not marker.exists()
 
 
-async def _wait_for_task_state(engine: Any, run_id: str, key: str, state: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        instance = await engine.get_instance(run_id)
-        status = json.loads(instance.custom_status or "null") if instance else None
-        if status and status["tasks"][key]["state"] == state:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{key} never reached {state}")
+async def _task_state(engine: Any, run_id: str, key: str) -> str | None:
+    instance = await engine.get_instance(run_id)
+    status = json.loads(instance.custom_status or "null") if instance else None
+    return status["tasks"][key]["state"] if status else None
 
 
 def test_the_cancel_event_cancels_running_tasks_remotely_and_their_dependents_upstream(
@@ -175,7 +171,11 @@ def test_the_cancel_event_cancels_running_tasks_remotely_and_their_dependents_up
 
     async def scenario(engine: Any) -> dict[str, Any]:
         await start_run(engine, request)
-        await _wait_for_task_state(engine, request.run_id, "long", "RUNNING")
+
+        async def long_is_running() -> bool:
+            return await _task_state(engine, request.run_id, "long") == "RUNNING"
+
+        await eventually_async(long_is_running, timeout=30, what="long to run")
         await asyncio.sleep(0.5)
         await engine.raise_event(request.run_id, CANCEL_EVENT, json.dumps("stop it"))
         state = await engine.wait_for_terminal(request.run_id, timeout=30)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,6 +13,7 @@ import pytest
 from jobclusters.run_request import CANCEL_EVENT, RepairInfo, RunProgress
 from jobclusters.spec.model import Job, RunResult, TaskState
 from localbus.store import LocalServiceBus
+from tests.eventually import eventually_async
 from tests.integration.orchestrators.harness import (
     AppEnv,
     command,
@@ -234,9 +233,9 @@ def test_a_queued_run_can_be_canceled_before_it_starts(app_env: AppEnv) -> None:
 
     async def scenario(engine: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         await start_run(engine, first)
-        await _wait_for_state(engine, first.run_id, "RUNNING")
+        await eventually_async(lambda: _work_is(engine, first.run_id, "RUNNING"), timeout=30)
         await start_run(engine, second)
-        await _wait_for_state(engine, second.run_id, "QUEUED")
+        await eventually_async(lambda: _work_is(engine, second.run_id, "QUEUED"), timeout=30)
         await engine.raise_event(second.run_id, CANCEL_EVENT, json.dumps("not today"))
         b = await engine.wait_for_terminal(second.run_id, timeout=60)
         a = await engine.wait_for_terminal(first.run_id, timeout=60)
@@ -251,12 +250,7 @@ def test_a_queued_run_can_be_canceled_before_it_starts(app_env: AppEnv) -> None:
     assert record is not None and record.state.value == "CANCELED"
 
 
-async def _wait_for_state(engine: Any, run_id: str, state: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        instance = await engine.get_instance(run_id)
-        status = json.loads(instance.custom_status or "null") if instance else None
-        if status and status["tasks"]["work"]["state"] == state:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{run_id} never reached {state}")
+async def _work_is(engine: Any, run_id: str, state: str) -> bool:
+    instance = await engine.get_instance(run_id)
+    status = json.loads(instance.custom_status or "null") if instance else None
+    return bool(status and status["tasks"]["work"]["state"] == state)

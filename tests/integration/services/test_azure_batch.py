@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
 
-from jobclusters.services.azure_batch import AzureBatchService, RetryPolicy
+from jobclusters.services.azure_batch import AzureBatchService
 from jobclusters.services.batch import (
     BatchServiceError,
     JobSpec,
@@ -21,6 +21,7 @@ from jobclusters.services.batch import (
     make_task_id,
     pool_from_rest,
 )
+from jobclusters.services.retries import BackoffPolicy
 from jobclusters.settings import Settings
 from tests.fakes.batch_rest import FakeBatchServer
 
@@ -37,7 +38,9 @@ def service(fake: FakeBatchServer) -> Iterator[AzureBatchService]:
     svc = AzureBatchService(
         fake.url,
         AzureNamedKeyCredential(fake.account_name, fake.account_key),
-        retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.2),
+        retry=BackoffPolicy(
+            max_attempts=4, base_delay=0.01, max_delay=0.2, budget_seconds=None, max_retry_after=0.2
+        ),
     )
     yield svc
     svc.close()
@@ -240,7 +243,9 @@ def test_terminate_and_delete_job_are_idempotent(service, fake):
 
 def test_wrong_key_is_refused_by_the_signature_check(fake):
     svc = AzureBatchService(
-        fake.url, AzureNamedKeyCredential(fake.account_name, "d3Jvbmcta2V5"), retry=RetryPolicy(attempts=1)
+        fake.url,
+        AzureNamedKeyCredential(fake.account_name, "d3Jvbmcta2V5"),
+        retry=BackoffPolicy(max_attempts=1),
     )
     with pytest.raises(BatchServiceError) as err:
         svc.get_task_counts("job-1")
@@ -256,7 +261,7 @@ def test_from_settings_uses_the_shared_key_and_never_logs_it(fake, caplog):
             "BATCH_ACCOUNT_KEY": fake.account_key,
         }
     )
-    svc = AzureBatchService.from_settings(settings, retry=RetryPolicy(attempts=1))
+    svc = AzureBatchService.from_settings(settings, retry=BackoffPolicy(max_attempts=1))
     svc.create_job(JobSpec(id="job-s", pool_info=PoolInformation(pool_id="p")))
     assert "job-s" in fake.state.jobs
     assert fake.account_key not in caplog.text

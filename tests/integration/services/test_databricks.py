@@ -15,12 +15,14 @@ from jobclusters.services.cluster import (
     InvalidRunRequest,
     LifeCycle,
     ResultState,
+    RunHandle,
     ServiceUnavailable,
     idempotency_token,
     parse_run_request,
 )
 from jobclusters.services.databricks import RUN_ID_TAG, DatabricksClusterJobService, workspace_client
-from jobclusters.services.rate_limit import RetryPolicy, TokenBucket
+from jobclusters.services.rate_limit import TokenBucket
+from jobclusters.services.retries import BackoffPolicy
 from tests.fakes.databricks_rest import FakeDatabricks
 
 COST_TAGS = {"Project": "Sales", "Environment": "Test", "CostCenter": "CC1", "Owner": "DataEng"}
@@ -59,14 +61,11 @@ def service(
     attempts: int = 4,
 ) -> DatabricksClusterJobService:
     bucket = TokenBucket(rate=100.0, capacity=100.0, clock=clock.now, sleep=clock.sleep)
-    policy = RetryPolicy(max_attempts=attempts, base_delay=0.01, budget_seconds=60)
+    policy = BackoffPolicy(max_attempts=attempts, base_delay=0.01, budget_seconds=60)
     client = workspace_client(
         fake.url,
         token=token if credential else (token or fake.token),
         credential=credential,
-        bucket=bucket,
-        policy=policy,
-        sleep=clock.sleep,
     )
     return DatabricksClusterJobService(
         client, bucket=bucket, policy=policy, sleep=clock.sleep, required_tags=tuple(COST_TAGS)
@@ -380,3 +379,15 @@ def test_azure_ad_token_from_an_azure_identity_credential(fake, clock) -> None:
     handle = svc.submit(one_task(new_cluster={**CLUSTER, "num_workers": 1}), "k")
     assert int(handle.run_id) in fake.runs and fake.violations == []
     assert credential.scopes == ["2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"] * len(credential.scopes)
+
+
+def test_connection_errors_are_retried_by_our_policy_not_the_sdks_loop(clock) -> None:
+    with FakeDatabricks() as gone:
+        client = workspace_client(gone.url, token=gone.token)
+    bucket = TokenBucket(rate=100.0, capacity=100.0, clock=clock.now, sleep=clock.sleep)
+    svc = DatabricksClusterJobService(
+        client, bucket=bucket, policy=BackoffPolicy(max_attempts=3, base_delay=0.01), sleep=clock.sleep
+    )
+    with pytest.raises(ServiceUnavailable, match="runs/get"):
+        svc.get_state(RunHandle(backend="databricks", run_id="1", idempotency_key="k"))
+    assert len(clock.sleeps) == 2 and all(s <= 0.02 for s in clock.sleeps), clock.sleeps

@@ -19,7 +19,8 @@ from jobclusters.services.cluster import (
     parse_run_request,
 )
 from jobclusters.services.livy import HDInsightClusterJobService
-from jobclusters.services.rate_limit import RetryPolicy, TokenBucket
+from jobclusters.services.rate_limit import TokenBucket
+from jobclusters.services.retries import BackoffPolicy
 from tests.fakes.livy_rest import FakeHDInsight
 
 
@@ -50,7 +51,7 @@ def service(
         fake.username,
         password,
         bucket=bucket,
-        policy=RetryPolicy(max_attempts=attempts, base_delay=0.01, budget_seconds=60),
+        policy=BackoffPolicy(max_attempts=attempts, base_delay=0.01, budget_seconds=60),
         sleep=advance,
     )
     svc.sleeps = sleeps  # type: ignore[attr-defined]

@@ -32,28 +32,18 @@ from jobclusters.services.local_batch import (
     close_shared_local_batch,
     shared_local_batch,
 )
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.integration
 PROJECT = Path(__file__).resolve().parents[3]
 
 
 def wait_done(svc: LocalBatchService, job_id: str, timeout: float = 15.0) -> TaskCounts:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def done() -> TaskCounts | None:
         counts = svc.get_task_counts(job_id)
-        if counts.done and counts.total:
-            return counts
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not finish: {svc.get_task_counts(job_id)}")
+        return counts if counts.done and counts.total else None
 
-
-def wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached")
+    return eventually(done, timeout=timeout, what=f"job {job_id} to finish")
 
 
 class ManualClock:
@@ -154,7 +144,7 @@ def test_add_tasks_returns_at_once_and_counts_show_progress(svc):
     started = time.monotonic()
     svc.add_tasks("job", [task(f"t{i}", "sleep 0.3") for i in range(6)])
     assert time.monotonic() - started < 0.25
-    wait_for(lambda: svc.get_task_counts("job").running > 0)
+    eventually(lambda: svc.get_task_counts("job").running > 0)
     assert svc.get_task_counts("job").active + svc.get_task_counts("job").running == 6
     assert wait_done(svc, "job").succeeded == 6
 
@@ -187,7 +177,7 @@ def test_max_wall_clock_time_kills_the_whole_process_tree(svc, clock, tmp_path):
             )
         ],
     )
-    wait_for(lambda: pids.exists() and pids.read_text().strip() != "")
+    eventually(lambda: pids.exists() and pids.read_text().strip() != "")
     clock.advance(9.9)
     svc.sync()
     assert svc.get_task_counts("job").running == 1, "the limit has not passed yet"
@@ -198,7 +188,7 @@ def test_max_wall_clock_time_kills_the_whole_process_tree(svc, clock, tmp_path):
     [failed] = svc.list_failed_tasks("job")
     assert failed.code == "TaskEnded" and failed.retry_count == 0, "a wall-clock timeout is not retried"
     child = int(pids.read_text())
-    wait_for(
+    eventually(
         lambda: (
             not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
         )
@@ -254,7 +244,7 @@ def test_dependencies_run_in_order_and_failed_dependencies_block(svc, tmp_path):
             ),
         ],
     )
-    wait_for(lambda: svc.get_task_counts("job").completed == 6)
+    eventually(lambda: svc.get_task_counts("job").completed == 6)
     svc.sync()
     counts = svc.get_task_counts("job")
     assert (counts.completed, counts.active) == (6, 1), "a task behind a failed dependency stays blocked"
@@ -369,7 +359,7 @@ def test_partial_preemption_hits_only_some_tasks(tmp_path):
 
 def test_job_manager_task_runs_first_and_completion_terminates_the_job(svc):
     make_job(svc, job_manager_task={"id": "manager", "commandLine": "echo managing"})
-    wait_for(lambda: svc.task_state("job", "manager")["state"] == "completed")
+    eventually(lambda: svc.task_state("job", "manager")["state"] == "completed")
     with pytest.raises(BatchServiceError) as err:
         svc.add_tasks("job", [task("late", "true")])
     assert err.value.code == "JobCompleted"
@@ -379,7 +369,7 @@ def test_on_all_tasks_complete_terminates_the_job(svc):
     make_job(svc, on_all_tasks_complete="terminateJob")
     svc.add_tasks("job", [task("a", "true"), task("b", "exit 1")])
     wait_done(svc, "job")
-    wait_for(lambda: _job_state(svc, "job") == "completed")
+    eventually(lambda: _job_state(svc, "job") == "completed")
 
 
 def _job_state(svc: LocalBatchService, job_id: str) -> str:
@@ -389,7 +379,7 @@ def _job_state(svc: LocalBatchService, job_id: str) -> str:
 def test_terminate_job_kills_running_tasks_and_delete_removes_the_job(svc):
     make_job(svc)
     svc.add_tasks("job", [task("long", "sleep 30")])
-    wait_for(lambda: svc.get_task_counts("job").running == 1)
+    eventually(lambda: svc.get_task_counts("job").running == 1)
     svc.terminate_job("job")
     counts = wait_done(svc, "job", timeout=5)
     assert counts.failed == 1
@@ -605,13 +595,13 @@ def test_job_preparation_runs_before_tasks_and_release_runs_when_the_job_ends(sv
     assert wait_done(svc, "job").succeeded == 1 + 1
     assert (svc.task_dir("job", "t0") / "stdout.txt").read_text() == "prepared\n"
     svc.terminate_job("job")
-    wait_for(lambda: (tmp_path / "released").exists())
+    eventually(lambda: (tmp_path / "released").exists())
 
 
 def test_job_max_wall_clock_time_terminates_the_job_and_its_running_tasks(svc, clock):
     make_job(svc, constraints=JobConstraints(max_wall_clock_time=timedelta(seconds=60)))
     svc.add_tasks("job", [task("long", "sleep 30")])
-    wait_for(lambda: svc.get_task_counts("job").running == 1)
+    eventually(lambda: svc.get_task_counts("job").running == 1)
     clock.advance(59.9)
     svc.sync()
     assert _job_state(svc, "job") == "active", "the limit has not passed yet"
@@ -630,5 +620,5 @@ def test_a_failure_terminates_the_job_when_exit_options_say_so(svc):
             task("tolerated", "exit 3", exitConditions={"default": {"jobAction": "none"}}),
         ],
     )
-    wait_for(lambda: _job_state(svc, "job") == "completed")
+    eventually(lambda: _job_state(svc, "job") == "completed")
     assert svc.job_state("job")["endReason"] == "TaskFailed"

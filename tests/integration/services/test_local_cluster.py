@@ -23,6 +23,7 @@ from jobclusters.services.cluster import (
     parse_run_request,
 )
 from jobclusters.services.local_cluster import LocalClusterJobService
+from tests.eventually import eventually
 
 WAIT = 60.0
 
@@ -148,13 +149,6 @@ time.sleep(120)
 """
 
 
-def wait_for(path: Path, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < end, f"{path} never appeared"
-        time.sleep(0.05)
-
-
 def test_a_timeout_kills_the_whole_process_tree(svc, jobs) -> None:
     write(jobs, "hang.py", CHILD_SLEEPER)
     started = time.monotonic()
@@ -173,7 +167,7 @@ def test_a_timeout_kills_the_whole_process_tree(svc, jobs) -> None:
 def test_cancel_stops_a_running_job(svc, jobs) -> None:
     write(jobs, "hang.py", CHILD_SLEEPER)
     handle = run(svc, jobs, [{"task_key": "hang", "spark_python_task": {"python_file": "hang.py"}}])
-    wait_for(jobs / "child.pid")
+    eventually((jobs / "child.pid").exists, timeout=20, what="child.pid")
     svc.cancel(handle)
     state = svc.wait(handle, WAIT)
     assert state.result is ResultState.CANCELED
@@ -184,7 +178,7 @@ def test_cancel_stops_a_running_job(svc, jobs) -> None:
 def test_cancel_from_another_service_object_reaches_the_owner(svc, jobs, tmp_path) -> None:
     write(jobs, "hang.py", CHILD_SLEEPER)
     handle = run(svc, jobs, [{"task_key": "hang", "spark_python_task": {"python_file": "hang.py"}}])
-    wait_for(jobs / "child.pid")
+    eventually((jobs / "child.pid").exists, timeout=20, what="child.pid")
     other = LocalClusterJobService(tmp_path / "state")
     other.cancel(handle)
     assert svc.wait(handle, WAIT).result is ResultState.CANCELED
@@ -425,7 +419,7 @@ def test_closing_without_waiting_cancels_running_jobs(tmp_path, jobs) -> None:
     service = LocalClusterJobService(tmp_path / "state4")
     write(jobs, "hang.py", CHILD_SLEEPER)
     handle = run(service, jobs, [{"task_key": "hang", "spark_python_task": {"python_file": "hang.py"}}])
-    wait_for(jobs / "child.pid")
+    eventually((jobs / "child.pid").exists, timeout=20, what="child.pid")
     service.close(wait=False)
     state = service.get_state(handle)
     assert state.result is ResultState.CANCELED

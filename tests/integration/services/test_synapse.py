@@ -17,12 +17,14 @@ from jobclusters.services.cluster import (
     InvalidRunRequest,
     LifeCycle,
     ResultState,
+    RunHandle,
     ServiceUnavailable,
     idempotency_token,
     parse_run_request,
 )
 from jobclusters.services.databricks import RUN_ID_TAG
 from jobclusters.services.rate_limit import TokenBucket
+from jobclusters.services.retries import BackoffPolicy
 from jobclusters.services.synapse import SynapseClusterJobService
 from tests.fakes.synapse_rest import FakeSynapse
 
@@ -59,8 +61,9 @@ def service(
         "sparkpool01",
         credential=StaticCredential(fake.token),
         bucket=bucket,
-        retry_total=retry_total,
-        retry_backoff_factor=0.01,
+        policy=BackoffPolicy(max_attempts=retry_total + 1, base_delay=0.01),
+        sleep=advance,
+        clock=lambda: clock[0],
         allow_http=True,
     )
 
@@ -215,3 +218,12 @@ def test_cancel_output_and_deadline(fake) -> None:
     assert fake.calls("DELETE", "/batches/1")
     assert svc.get_state(handle).result is ResultState.CANCELED
     assert fake.violations == []
+
+
+def test_connection_errors_are_retried_by_our_policy_then_unavailable() -> None:
+    sleeps: list[float] = []
+    with FakeSynapse(pools=("sparkpool01",)) as gone:
+        svc = service(gone, sleeps, retry_total=2)
+    with pytest.raises(ServiceUnavailable, match="get batch"):
+        svc.get_state(RunHandle(backend="synapse", run_id="sparkpool01/1", idempotency_key="k"))
+    assert len(sleeps) == 2 and all(s <= 0.02 for s in sleeps), sleeps

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from jobclusters.client.keys import function_key
 from jobclusters.client.launcher import RECORD_FILE, EmbeddedDefault
 from jobclusters.commands.run import parse_params
+from tests.eventually import eventually
 from tests.unit.client.loopback import loopback
 
 
@@ -51,9 +51,8 @@ def test_stop_ends_the_recorded_process_and_forgets_it(tmp_path: Path) -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "devhost"])
     try:
         cmdline = Path(f"/proc/{child.pid}/cmdline")
-        deadline = time.monotonic() + 10
-        while b"devhost" not in cmdline.read_bytes() and time.monotonic() < deadline:
-            time.sleep(0.01)  # until the child has exec'd its own command line
+        # until the child has exec'd its own command line
+        eventually(lambda: b"devhost" in cmdline.read_bytes(), timeout=10, interval=0.01, what="the exec")
         (tmp_path / RECORD_FILE).write_text(json.dumps({"pid": child.pid, "port": 1}))
         host = EmbeddedDefault(tmp_path, tmp_path)
         assert host.stop(timeout=10) is True

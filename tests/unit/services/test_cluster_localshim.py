@@ -10,7 +10,7 @@ from jobclusters.localshim.dbutils import DBUtils, NotebookExit
 from jobclusters.localshim.notebook import parse_notebook
 from jobclusters.localshim.paths import PathMapper, parse_adls
 from jobclusters.localshim.session import INSTALL_HINT, MissingPySparkFinder
-from jobclusters.services.cluster import ClusterSpec, InvalidRunRequest
+from jobclusters.services.cluster import ClusterRequest, InvalidRunRequest
 from jobclusters.services.local_cluster_plan import local_master, parse_spark_submit
 
 
@@ -103,7 +103,7 @@ def test_spark_submit_parameters() -> None:
     ],
 )
 def test_local_master_follows_the_cluster_spec(spec: dict | None, master: str) -> None:
-    cluster = None if spec is None else ClusterSpec.model_validate(spec)
+    cluster = None if spec is None else ClusterRequest.model_validate(spec)
     assert local_master(cluster, cores=2) == master
 
 

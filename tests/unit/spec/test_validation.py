@@ -5,7 +5,6 @@ from typing import Any
 import pytest
 
 from jobclusters.spec import load_definition
-from jobclusters.spec.cron import cron_problem, timezone_problem
 
 NO_TAGS: tuple[str, ...] = ()
 CLUSTER = {"spark_version": "15.4.x-scala2.12", "node_type_id": "Standard_DS3_v2", "num_workers": 1}
@@ -143,44 +142,6 @@ def test_schedule_cron_and_time_zone(cron: str, timezone: str, bad_path: str | N
     }
     found = [p for p, _, _ in errors(doc)]
     assert found == ([] if bad_path is None else [bad_path])
-
-
-@pytest.mark.parametrize(
-    ("expression", "fragment"),
-    [
-        ("0 0 2 * * *", "exactly one of day-of-month and day-of-week"),
-        ("0 0 25 * * ?", "hours"),
-        ("0 0 0 ? JAN-FOO MON", "month"),
-        ("0 0/0 * * * ?", "step"),
-        ("0 0 0 ? * 6#9", "day-of-week"),
-        ("0 0 0 * * ? 1800", "year"),
-        ("? 0 0 * * ?", "only allowed"),
-    ],
-)
-def test_cron_problems_say_what_is_wrong(expression: str, fragment: str) -> None:
-    problem = cron_problem(expression)
-    assert problem is not None and fragment in problem
-
-
-@pytest.mark.parametrize(
-    "expression",
-    [
-        "0 0/5 * * * ?",
-        "0 0 0 LW * ?",
-        "0 0 0 ? * 6L",
-        "0 0 0 ? * MON#2",
-        "0 0 0 15W * ?",
-        "0 0 8-18/2 ? * 2-6 2030",
-        "0 0 0 L-3 * ?",
-    ],
-)
-def test_valid_quartz_forms(expression: str) -> None:
-    assert cron_problem(expression) is None
-
-
-def test_time_zone_check_accepts_iana_ids_only() -> None:
-    assert timezone_problem("Asia/Kolkata") is None
-    assert timezone_problem("") is not None and timezone_problem("Nowhere/Town") is not None
 
 
 # ---------------------------------------------------------------- dynamic value references

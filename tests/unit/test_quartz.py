@@ -1,10 +1,12 @@
+"""Quartz cron: the syntax check validation uses and the fire times the schedule trigger uses."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobclusters.quartz import QuartzSchedule
+from jobclusters.quartz import QuartzSchedule, cron_problem, timezone_problem
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
@@ -88,3 +90,41 @@ def test_every_fire_in_a_window_is_strictly_increasing_and_matches_next_fire() -
 def test_invalid_schedule_says_why(expression: str, zone: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         QuartzSchedule.parse(expression, zone)
+
+
+@pytest.mark.parametrize(
+    ("expression", "fragment"),
+    [
+        ("0 0 2 * * *", "exactly one of day-of-month and day-of-week"),
+        ("0 0 25 * * ?", "hours"),
+        ("0 0 0 ? JAN-FOO MON", "month"),
+        ("0 0/0 * * * ?", "step"),
+        ("0 0 0 ? * 6#9", "day-of-week"),
+        ("0 0 0 * * ? 1800", "year"),
+        ("? 0 0 * * ?", "only allowed"),
+    ],
+)
+def test_cron_problems_say_what_is_wrong(expression: str, fragment: str) -> None:
+    problem = cron_problem(expression)
+    assert problem is not None and fragment in problem
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "0 0/5 * * * ?",
+        "0 0 0 LW * ?",
+        "0 0 0 ? * 6L",
+        "0 0 0 ? * MON#2",
+        "0 0 0 15W * ?",
+        "0 0 8-18/2 ? * 2-6 2030",
+        "0 0 0 L-3 * ?",
+    ],
+)
+def test_valid_quartz_forms(expression: str) -> None:
+    assert cron_problem(expression) is None
+
+
+def test_time_zone_check_accepts_iana_ids_only() -> None:
+    assert timezone_problem("Asia/Kolkata") is None
+    assert timezone_problem("") is not None and timezone_problem("Nowhere/Town") is not None
