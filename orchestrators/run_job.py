@@ -48,6 +48,7 @@ class RunJobInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     request: RunRequest
+    signature: str | None = None  # issue 13 defect 7: see jobclusters.run_admission
     queued_polls: int = 0
     queued_at: str | None = None
     queue_interval: float | None = None
@@ -256,6 +257,16 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
     req, job = run.req, run.job
     created = envelope.queued_at or run.now()
     run.publish()
+
+    # ---------------------------------------------------------------- issue 13 defect 7: signed requests only
+    refused = yield context.call_activity(
+        "check_run_request", {"request": dump(req), "signature": envelope.signature}
+    )
+    if refused:
+        message = "refused: " + "; ".join(refused)[:2000]
+        run.progress.result = RunResult.FAILED
+        run.publish()
+        return run.output(RunResult.FAILED.value, message)
 
     # ---------------------------------------------------------------- admission
     slot_input = dump(
