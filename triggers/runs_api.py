@@ -202,12 +202,12 @@ async def list_runs(services: TriggerServices, query: dict[str, str]) -> ApiResu
     )
 
 
-async def _page(token: str | None, read: Any, *args: Any, **kwargs: Any) -> Any:
+async def _page(given: str | None, read: Any, *args: Any, **kwargs: Any) -> Any:
     """A page of the listing; a continuation token the store cannot use is the caller's 400."""
     try:
         return await asyncio.to_thread(read, *args, **kwargs)
     except (ValueError, KeyError, TypeError, HttpResponseError) as exc:
-        if token is None or (isinstance(exc, HttpResponseError) and exc.status_code != 400):
+        if given is None or (isinstance(exc, HttpResponseError) and exc.status_code != 400):
             raise
         message = "not a continuation token this API issued"
         raise ApiError(
