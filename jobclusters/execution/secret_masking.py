@@ -28,7 +28,7 @@ def task_secret_values(job: Job, task_key: str, app_settings: Mapping[str, str])
             environment.update(task.environment)
     names = {s.secret_ref for s in environment_settings(environment) if s.secret_ref}
     values = {app_settings[n] for n in names if len(app_settings.get(n) or "") >= MIN_MASKED}
-    return sorted(values, key=len, reverse=True)
+    return sorted(values, key=lambda v: (-len(v), v))
 
 
 def mask_text(text: str, secrets: Iterable[str]) -> str:
