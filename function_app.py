@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.durable_functions as df
 import azure.functions as func
 
+from activities import admission as admission_activities
 from activities import batch as batch_activities
 from activities import cluster as cluster_activities
 from activities import control as control_activities
@@ -21,6 +22,7 @@ app.register_functions(run_job.bp)
 app.register_functions(run_task.bp)
 app.register_functions(batch_fanout.bp)
 app.register_functions(cluster_run.bp)
+app.register_functions(admission_activities.bp)
 app.register_functions(batch_activities.bp)
 app.register_functions(cluster_activities.bp)
 app.register_functions(control_activities.bp)

@@ -51,6 +51,7 @@ class Settings(BaseModel):
 
     servicebus_connection: SecretStr | None = Field(None, alias="ServiceBusConnection")
     run_events_topic: str = Field("job-run-events", alias="JOBCLUSTERS_RUN_EVENTS_TOPIC")
+    run_signing_key: SecretStr | None = Field(None, alias="JOBCLUSTERS_RUN_SIGNING_KEY")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:

@@ -28,6 +28,7 @@ from jobclusters.execution.messages import (
     CancelRunInput,
     NotifyEvent,
     NotifyInput,
+    RunAdmissionInput,
     RunRecordInput,
     SettingsCheckInput,
     SlotInput,
@@ -66,6 +67,7 @@ class RunJobInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     request: RunRequest
+    signature: str | None = None  # issue 13 defect 7: see jobclusters.run_admission
     queued_polls: int = 0
     queued_at: str | None = None
     queue_interval: float | None = None
@@ -292,6 +294,14 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
     envelope = _decode(context)
     run = _Run(context, envelope)
     run.publish()
+    if envelope.queued_polls == 0:
+        refused = yield from result_of(
+            context,
+            registry.CHECK_RUN_REQUEST,
+            RunAdmissionInput(request=dump(run.req), signature=envelope.signature),
+        )
+        if refused:
+            return (yield from _end_early(run, _EndEarly(RunResult.FAILED, "refused: " + "; ".join(refused))))
     admission = yield from _admit(run, envelope)
     if admission == "requeued":
         return None

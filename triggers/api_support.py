@@ -8,10 +8,22 @@ path of each finding in the submitted document.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobclusters.request_limits import (
+    MAX_BODY_BYTES,
+    MAX_CONTINUATION,
+    MAX_QUERY_VALUE,
+    MAX_RUN_ID,
+    MAX_TASK_KEY,
+    JsonInputError,
+    load_json,
+)
 from jobclusters.spec import Problem
+from jobclusters.tracking.definitions import job_id_problem
 
 
 @dataclass
@@ -47,8 +59,19 @@ def json_body(raw: bytes, *, required: bool = True) -> dict[str, Any]:
         if required:
             raise ApiError(400, "missing_body", "expected a JSON object in the request body")
         return {}
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(
+            413,
+            "body_too_large",
+            f"the request body is larger than {MAX_BODY_BYTES} bytes",
+            [{"path": "$", "message": f"at most {MAX_BODY_BYTES} bytes", "code": "too-large"}],
+        )
     try:
-        data = json.loads(raw)
+        data = load_json(raw)
+    except JsonInputError as exc:
+        raise ApiError(
+            400, "invalid_field", str(exc), [{"path": exc.path, "message": exc.message, "code": exc.code}]
+        ) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         where = f" (line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise ApiError(
@@ -89,3 +112,57 @@ _NAMES = {
     "bool": "true or false",
     "int": "a number",
 }
+
+
+def _bad_route_value(name: str, code: str, message: str) -> ApiError:
+    return ApiError(
+        400, code, f"{name}: {message}", [{"path": f"path.{name}", "message": message, "code": code}]
+    )
+
+
+_RUN_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_RUN_ID - 1}}}")
+
+
+def checked_job_id(value: str) -> str:
+    problem = job_id_problem(value)
+    if problem:
+        raise _bad_route_value("job_id", "invalid_job_id", problem)
+    return value
+
+
+def checked_run_id(value: str) -> str:
+    if not _RUN_ID.fullmatch(value):
+        message = f"expected 1-{MAX_RUN_ID} letters, digits, '_', '.', ':' or '-' (a run id is run-<hex>)"
+        raise _bad_route_value("run_id", "invalid_run_id", message)
+    return value
+
+
+def checked_task_key(value: str) -> str:
+    if not value or len(value) > MAX_TASK_KEY or any(ord(c) < 32 for c in value) or "/" in value:
+        message = f"expected 1-{MAX_TASK_KEY} characters, no '/' or control characters"
+        raise _bad_route_value("task_key", "invalid_task_key", message)
+    return value
+
+
+def checked_query(query: Mapping[str, str]) -> dict[str, str]:
+    """Every query value within its size limit (the continuation token may be longer than the others)."""
+    for name, value in query.items():
+        most = MAX_CONTINUATION if name == "continuation" else MAX_QUERY_VALUE
+        if len(value) > most:
+            message = f"longer than {most} characters"
+            raise ApiError(
+                400,
+                "invalid_query",
+                f"{name}: {message}",
+                [{"path": f"query.{name}", "message": message, "code": "too-long"}],
+            )
+    job = query.get("job") or query.get("job_id")
+    if job and (problem := job_id_problem(job)):
+        name = "job" if query.get("job") else "job_id"
+        raise ApiError(
+            400,
+            "invalid_query",
+            f"{name}: {problem}",
+            [{"path": f"query.{name}", "message": problem, "code": "job-id"}],
+        )
+    return dict(query)

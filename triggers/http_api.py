@@ -12,6 +12,11 @@
     POST   /api/runs/{run_id}/cancel          cancel                          -> 202
     POST   /api/runs/{run_id}/repair          rerun failed tasks + dependents -> 202 + status URLs
     GET    /api/runs/{run_id}/tasks/{task_key}/logs   a task's log text
+    GET    /api/openapi.json                  this API as an OpenAPI 3.1 document (anonymous)
+    *      any other path under /api          404 JSON
+
+Route values and query values are checked (`api_support.checked_*`) before any store is asked, so a bad
+one is a 400 naming it, never a storage error.
 """
 
 from __future__ import annotations
@@ -19,36 +24,49 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from jobclusters.services.factory import trigger_services
-from triggers import jobs_api, runs_api, task_logs
-from triggers.api_support import ApiError, ApiResult, json_body
+from triggers import jobs_api, openapi, runs_api, task_logs
+from triggers.api_support import (
+    ApiError,
+    ApiResult,
+    checked_job_id,
+    checked_query,
+    checked_run_id,
+    checked_task_key,
+    json_body,
+)
 
 bp = df.Blueprint()
 log = logging.getLogger("jobclusters.api")
 
 
-def status_links(req_url: str, durable_links: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """The durable client's status URLs minus `terminatePostUri`, plus `cancelPostUri`.
+def run_links(req_url: str, run_id: str) -> dict[str, str]:
+    """This API's own URLs of a run, without any key: the caller authorizes them with its function key.
 
-    Terminating an instance skips run_job's cleanup (its concurrency slot stays taken, its Batch jobs and
-    cluster runs keep running), so no answer of this API hands out a terminate link; cancel is the event.
+    Never the Durable webhook URLs of `create_check_status_response`: their `code=` is the extension's
+    system key, which terminates, purges, rewinds and starts any instance of the app.
     """
-    links = {k: v for k, v in durable_links.items() if k != "terminatePostUri"}
     origin = urlsplit(req_url)
-    links["cancelPostUri"] = urlunsplit((origin.scheme, origin.netloc, f"/api/runs/{run_id}/cancel", "", ""))
-    return links
+    path = origin.path
+    cuts = [i for i in (path.find("/jobs"), path.find("/runs")) if i >= 0]
+    prefix = path[: min(cuts)] if cuts else "/api"
+    run = urlunsplit((origin.scheme, origin.netloc, f"{prefix}/runs/{quote(run_id, safe='')}", "", ""))
+    return {
+        "id": run_id,
+        "statusQueryGetUri": run,
+        "cancelPostUri": f"{run}/cancel",
+        "repairPostUri": f"{run}/repair",
+    }
 
 
-def _response(req: func.HttpRequest, client: Any, result: ApiResult) -> func.HttpResponse:
+def _response(req: func.HttpRequest, result: ApiResult) -> func.HttpResponse:
     if result.started_run is not None:
-        check = client.create_check_status_response(req, result.started_run)
-        links = status_links(req.url, json.loads(check.get_body()), result.started_run)
+        links = run_links(req.url, result.started_run)
         body = {**result.body, "status_urls": links}
         headers = {"Location": links["statusQueryGetUri"], "Retry-After": "2"}
         return func.HttpResponse(
@@ -62,9 +80,7 @@ def _response(req: func.HttpRequest, client: Any, result: ApiResult) -> func.Htt
     )
 
 
-async def _answer(
-    req: func.HttpRequest, client: Any, work: Callable[[], Awaitable[ApiResult]]
-) -> func.HttpResponse:
+async def _answer(req: func.HttpRequest, work: Callable[[], Awaitable[ApiResult]]) -> func.HttpResponse:
     try:
         result = await work()
     except ApiError as exc:
@@ -72,35 +88,37 @@ async def _answer(
     except Exception as exc:  # an unexpected failure is still a JSON answer, without internals
         log.exception("%s %s failed", req.method, req.url.split("?", 1)[0])
         result = ApiError(500, "internal_error", f"the request failed: {type(exc).__name__}").result()
-    return _response(req, client, result)
+    return _response(req, result)
 
 
 @bp.route(route="jobs", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def api_register_job(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    return await _answer(
-        req, client, lambda: jobs_api.register_job(trigger_services(), json_body(req.get_body()))
-    )
+    return await _answer(req, lambda: jobs_api.register_job(trigger_services(), json_body(req.get_body())))
 
 
 @bp.route(route="jobs", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def api_list_jobs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    return await _answer(req, client, lambda: jobs_api.list_jobs(trigger_services().definitions))
+    return await _answer(req, lambda: jobs_api.list_jobs(trigger_services().definitions))
 
 
 @bp.route(route="jobs/{job_id}", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def api_get_job(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     job_id = req.route_params["job_id"]
-    return await _answer(req, client, lambda: jobs_api.get_job(trigger_services().definitions, job_id))
+    return await _answer(
+        req, lambda: jobs_api.get_job(trigger_services().definitions, checked_job_id(job_id))
+    )
 
 
 @bp.route(route="jobs/{job_id}", methods=["DELETE"])
 @bp.durable_client_input(client_name="client")
 async def api_delete_job(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     job_id = req.route_params["job_id"]
-    return await _answer(req, client, lambda: jobs_api.delete_job(trigger_services().definitions, job_id))
+    return await _answer(
+        req, lambda: jobs_api.delete_job(trigger_services().definitions, checked_job_id(job_id))
+    )
 
 
 @bp.route(route="jobs/{job_id}/runs", methods=["POST"])
@@ -109,9 +127,8 @@ async def api_run_job(req: func.HttpRequest, client: df.DurableOrchestrationClie
     job_id = req.route_params["job_id"]
     return await _answer(
         req,
-        client,
         lambda: runs_api.start_registered(
-            trigger_services(), client, job_id, json_body(req.get_body(), required=False)
+            trigger_services(), client, checked_job_id(job_id), json_body(req.get_body(), required=False)
         ),
     )
 
@@ -120,7 +137,7 @@ async def api_run_job(req: func.HttpRequest, client: df.DurableOrchestrationClie
 @bp.durable_client_input(client_name="client")
 async def api_run_inline(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return await _answer(
-        req, client, lambda: runs_api.start_inline(trigger_services(), client, json_body(req.get_body()))
+        req, lambda: runs_api.start_inline(trigger_services(), client, json_body(req.get_body()))
     )
 
 
@@ -128,14 +145,14 @@ async def api_run_inline(req: func.HttpRequest, client: df.DurableOrchestrationC
 @bp.durable_client_input(client_name="client")
 async def api_list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     query = {k: v for k, v in req.params.items()}
-    return await _answer(req, client, lambda: runs_api.list_runs(trigger_services(), query))
+    return await _answer(req, lambda: runs_api.list_runs(trigger_services(), checked_query(query)))
 
 
 @bp.route(route="runs/{run_id}", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def api_get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     run_id = req.route_params["run_id"]
-    return await _answer(req, client, lambda: runs_api.get_run(trigger_services(), client, run_id))
+    return await _answer(req, lambda: runs_api.get_run(trigger_services(), client, checked_run_id(run_id)))
 
 
 @bp.route(route="runs/{run_id}/cancel", methods=["POST"])
@@ -143,7 +160,10 @@ async def api_get_run(req: func.HttpRequest, client: df.DurableOrchestrationClie
 async def api_cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     run_id = req.route_params["run_id"]
     return await _answer(
-        req, client, lambda: runs_api.cancel_run(client, run_id, json_body(req.get_body(), required=False))
+        req,
+        lambda: runs_api.cancel_run(
+            client, checked_run_id(run_id), json_body(req.get_body(), required=False)
+        ),
     )
 
 
@@ -152,7 +172,10 @@ async def api_cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationC
 async def api_repair_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     run_id = req.route_params["run_id"]
     return await _answer(
-        req, client, lambda: runs_api.repair_run(client, run_id, json_body(req.get_body(), required=False))
+        req,
+        lambda: runs_api.repair_run(
+            client, checked_run_id(run_id), json_body(req.get_body(), required=False)
+        ),
     )
 
 
@@ -161,5 +184,27 @@ async def api_repair_run(req: func.HttpRequest, client: df.DurableOrchestrationC
 async def api_task_logs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     run_id, task_key = req.route_params["run_id"], req.route_params["task_key"]
     return await _answer(
-        req, client, lambda: task_logs.task_logs(trigger_services(), client, run_id, task_key)
+        req,
+        lambda: task_logs.task_logs(
+            trigger_services(), client, checked_run_id(run_id), checked_task_key(task_key)
+        ),
     )
+
+
+@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def api_openapi(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(openapi.document()), status_code=200, mimetype="application/json")
+
+
+UNKNOWN_ROUTE_FUNCTION = "api_unknown_route"
+
+
+@bp.route(route="{*path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+async def api_unknown_route(req: func.HttpRequest) -> func.HttpResponse:
+    """Routing tries every literal route first, so only paths (or methods) no route serves land here."""
+    path = urlsplit(req.url).path
+    known = openapi.methods_of(path)
+    if known:
+        error = ApiError(405, "method_not_allowed", f"{req.method} {path}: allowed {', '.join(known)}")
+        return _response(req, ApiResult(405, error.result().body, headers={"Allow": ", ".join(known)}))
+    return _response(req, ApiError(404, "route_not_found", f"no route {req.method} {path}").result())

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from jobclusters.request_limits import MAX_IDEMPOTENCY_KEY, JsonInputError, load_json
 from jobclusters.tracking.definitions import job_id_problem
 
 
@@ -23,7 +24,7 @@ class JobRequestMessage(BaseModel):
 
     job: str = Field(min_length=1, description="id of a registered job")
     parameters: dict[str, Any] = Field(default_factory=dict)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=MAX_IDEMPOTENCY_KEY)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -36,7 +37,9 @@ def _path(loc: tuple[int | str, ...]) -> str:
 def parse_job_request(body: bytes | str) -> JobRequestMessage:
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     try:
-        data = json.loads(text)
+        data = load_json(text)
+    except JsonInputError as exc:
+        raise InvalidJobRequest(str(exc)) from exc
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise InvalidJobRequest(f"$: not valid JSON ({where}: {exc.msg})") from exc

@@ -11,6 +11,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from azure.core.exceptions import HttpResponseError
+
 from jobclusters.run_request import (
     CANCEL_EVENT,
     RepairInfo,
@@ -36,6 +38,8 @@ from triggers.starter import new_run_request, start_run, status_name
 MAX_PAGE = 200
 DEFAULT_WINDOW = timedelta(days=7)  # runs are indexed by day: a listing reads one partition per day
 MAX_WINDOW = timedelta(days=366)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def _parameters(job: Job, body: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +142,16 @@ def _time(query: dict[str, str], name: str) -> datetime | None:
             f"{name}: {message}",
             [{"path": f"query.{name}", "message": message, "code": "type"}],
         ) from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not EARLIEST <= value <= LATEST:  # issue 13: far dates overflowed the window arithmetic
+        message = f"expected a time between {EARLIEST.year} and {LATEST.year}"
+        raise ApiError(
+            400,
+            "invalid_query",
+            f"{name}: {message}",
+            [{"path": f"query.{name}", "message": message, "code": "range"}],
+        )
+    return value
 
 
 async def list_runs(services: TriggerServices, query: dict[str, str]) -> ApiResult:
@@ -177,7 +190,7 @@ async def list_runs(services: TriggerServices, query: dict[str, str]) -> ApiResu
     token = query.get("continuation") or None
     job_id = query.get("job") or query.get("job_id")
     if job_id:
-        page = await asyncio.to_thread(services.runs.list_runs_for_job, job_id, page_size=limit, token=token)
+        page = await _page(token, services.runs.list_runs_for_job, job_id, page_size=limit, token=token)
         items = [
             r
             for r in page.items
@@ -195,7 +208,8 @@ async def list_runs(services: TriggerServices, query: dict[str, str]) -> ApiResu
             raise ApiError(
                 400, "invalid_query", message, [{"path": "query.from", "message": message, "code": "range"}]
             )
-        page = await asyncio.to_thread(
+        page = await _page(
+            token,
             services.runs.list_runs,
             since=since,
             until=until,
@@ -207,6 +221,22 @@ async def list_runs(services: TriggerServices, query: dict[str, str]) -> ApiResu
     return ApiResult(
         200, {"runs": [r.model_dump(mode="json") for r in items], "continuation": page.continuation_token}
     )
+
+
+async def _page(given: str | None, read: Any, *args: Any, **kwargs: Any) -> Any:
+    """A page of the listing; a continuation token the store cannot use is the caller's 400."""
+    try:
+        return await asyncio.to_thread(read, *args, **kwargs)
+    except (ValueError, KeyError, TypeError, HttpResponseError) as exc:
+        if given is None or (isinstance(exc, HttpResponseError) and exc.status_code != 400):
+            raise
+        message = "not a continuation token this API issued"
+        raise ApiError(
+            400,
+            "invalid_query",
+            f"continuation: {message}",
+            [{"path": "query.continuation", "message": message, "code": "token"}],
+        ) from exc
 
 
 async def cancel_run(client: Any, run_id: str, body: dict[str, Any]) -> ApiResult:

@@ -11,7 +11,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from jobclusters.run_admission import signed_input
 from jobclusters.run_request import RUN_JOB_ORCHESTRATOR, RunRequest, TriggerInfo, derive_run_id
+from jobclusters.run_signing_key import run_signing_key
+from jobclusters.settings import get_settings
 from jobclusters.spec import Job
 
 
@@ -55,13 +58,25 @@ def status_name(status: Any) -> str | None:
     return str(getattr(runtime, "value", runtime))
 
 
-async def start_run(client: DurableStarterClient, request: RunRequest) -> StartOutcome:
+async def start_run(
+    client: DurableStarterClient, request: RunRequest, *, key: bytes | None = None
+) -> StartOutcome:
+    """The input is signed (`jobclusters.run_admission`): `run_job` refuses requests no trigger made.
+
+    Two starts of one run id can race past the existence check; the loser's `start_new` fails or finds
+    the instance, and it answers "exists" like a late duplicate instead of failing.
+    """
     existing = status_name(await client.get_status(request.run_id))
     if existing is not None:
         return StartOutcome(request.run_id, started=False, existing_status=existing)
-    await client.start_new(
-        RUN_JOB_ORCHESTRATOR, instance_id=request.run_id, client_input=request.model_dump(mode="json")
-    )
+    payload = signed_input(request, key if key is not None else run_signing_key(get_settings()))
+    try:
+        await client.start_new(RUN_JOB_ORCHESTRATOR, instance_id=request.run_id, client_input=payload)
+    except Exception:
+        existing = status_name(await client.get_status(request.run_id))
+        if existing is None:
+            raise
+        return StartOutcome(request.run_id, started=False, existing_status=existing)
     return StartOutcome(request.run_id, started=True)
 
 

@@ -1,9 +1,11 @@
 """A task's logs: the log links tracking recorded for each attempt, with their text when this app can read
-them (a blob in its own storage account, or a local file in local mode). Only the tail is returned."""
+them (a blob in its own storage account, or a local file in local mode). Only the tail is returned, with
+the values of the secrets the task was given masked (`jobclusters.execution.secret_masking`)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -11,10 +13,11 @@ from urllib.parse import unquote, urlparse
 from azure.core.exceptions import AzureError
 from azure.storage.blob.aio import BlobServiceClient
 
+from jobclusters.execution.secret_masking import mask_strings, task_secret_values
 from jobclusters.services import factory
 from jobclusters.services.factory import TriggerServices
 from triggers.api_support import ApiError, ApiResult
-from triggers.run_view import progress_of
+from triggers.run_view import progress_of, request_of
 
 TAIL_BYTES = 64 * 1024
 
@@ -48,7 +51,7 @@ async def _read_link(services: TriggerServices, url: str) -> str | None:
 
 
 async def task_logs(services: TriggerServices, client: Any, run_id: str, task_key: str) -> ApiResult:
-    status = await client.get_status(run_id)
+    status = await client.get_status(run_id, show_input=True)
     tracked = await services.tracked_run(run_id)
     progress = progress_of(status)
     live = progress.tasks.get(task_key) if progress else None
@@ -71,13 +74,18 @@ async def task_logs(services: TriggerServices, client: Any, run_id: str, task_ke
                 "logs": {k: v for k, v in texts.items() if v is not None},
             }
         )
+    request = request_of(status)
+    secrets = task_secret_values(request.job, task_key, os.environ) if request else []
     return ApiResult(
         200,
-        {
-            "run_id": run_id,
-            "task_key": task_key,
-            "state": live.state.value if live else (attempts[-1]["state"] if attempts else None),
-            "message": live.message if live else None,
-            "attempts": attempts,
-        },
+        mask_strings(
+            {
+                "run_id": run_id,
+                "task_key": task_key,
+                "state": live.state.value if live else (attempts[-1]["state"] if attempts else None),
+                "message": live.message if live else None,
+                "attempts": attempts,
+            },
+            secrets,
+        ),
     )

@@ -8,6 +8,7 @@ Keys come from settings (local.settings.json `Values` or the environment):
   key itself never appears in a URL handed to a caller.
 
 With no key configured nothing is enforced (what Core Tools does locally); anonymous routes are always open.
+A refusal is a 401 with a small JSON body (Azure's is empty): callers of a JSON API can parse every answer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from aiohttp import web
 
 FUNCTION_KEY_SETTING = "DEVHOST_FUNCTION_KEY"
 MASTER_KEY_SETTING = "DEVHOST_MASTER_KEY"
@@ -83,3 +86,15 @@ class HostKeys:
 def presented_key(query: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
     """The key a caller sent: the `code` query parameter wins over the header, as in Azure."""
     return query.get(KEY_QUERY) or headers.get(KEY_HEADER) or None
+
+
+def unauthorized() -> web.Response:
+    return web.json_response(
+        {
+            "error": {
+                "code": "unauthorized",
+                "message": f"a valid key is required ({KEY_HEADER} header or {KEY_QUERY}=)",
+            }
+        },
+        status=401,
+    )

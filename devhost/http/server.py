@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from devhost.engine_api import DurableEngine
-from devhost.http.auth import AuthLevel, HostKeys, presented_key
+from devhost.http.auth import AuthLevel, HostKeys, presented_key, unauthorized
 from devhost.http.cors import CorsPolicy
 from devhost.http.durable_api import DurableApi
 from devhost.http.functions import (
@@ -104,7 +104,7 @@ class HttpHost:
 
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._access_log])
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        app.router.add_route("*", "/{tail:[\\s\\S]*}", self._dispatch)
         runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
         )
@@ -192,7 +192,7 @@ class HttpHost:
             return await api.handle(request, path[len(links.rpc_path) :])
         if path == WEBHOOK_PATH or path.startswith(WEBHOOK_PATH + "/"):
             if not self._authorized(request, AuthLevel.SYSTEM):
-                return web.Response(status=401)
+                return unauthorized()
             return await api.handle(request, path[len(WEBHOOK_PATH) :])
         if path.lower().startswith("/admin/"):
             return await self._admin(request)
@@ -211,7 +211,7 @@ class HttpHost:
                 route, values = found
                 request[FUNCTION_NAME_KEY] = route.name
                 if not self._authorized(request, route.auth_level):
-                    return web.Response(status=401)
+                    return unauthorized()
                 return await self._call_function(request, route, values)
         if path == "/" and request.method in ("GET", "HEAD"):
             return web.Response(text="devhost: the Functions host is running.\n")
@@ -237,7 +237,7 @@ class HttpHost:
 
     async def _admin(self, request: web.Request) -> web.StreamResponse:
         if not self._authorized(request, AuthLevel.ADMIN):
-            return web.Response(status=401)
+            return unauthorized()
         if request.path.lower().rstrip("/") == "/admin/host/status" and request.method == "GET":
             return web.json_response({"state": "Running", "processUptime": None, "version": "devhost"})
         return web.Response(status=404)

@@ -148,6 +148,13 @@ class SlotResult(_Msg):
     holders: list[str] = Field(default_factory=list)
 
 
+class RunAdmissionInput(_Msg):
+    """A `run_job` request as received (checked as data: it may be forged) and its trigger's signature."""
+
+    request: dict[str, Any]
+    signature: str | None = None
+
+
 class SettingsCheckInput(_Msg):
     job: Job
 

@@ -34,6 +34,7 @@ from jobclusters.execution.messages import (
     NotifyResult,
     PlanInputsInput,
     PlanInputsResult,
+    RunAdmissionInput,
     RunRecordInput,
     SettingsCheckInput,
     SettingsCheckResult,
@@ -93,6 +94,9 @@ RECORD_RUN = ActivitySpec("record_run", RunRecordInput, str)
 RECORD_TASK_RUNS = ActivitySpec("record_task_runs", TaskRecordBatch, int)
 NOTIFY_RUN = ActivitySpec("notify_run", NotifyInput, NotifyResult)
 CHECK_JOB_SETTINGS = ActivitySpec("check_job_settings", SettingsCheckInput, SettingsCheckResult)
+CHECK_RUN_REQUEST: ActivitySpec[RunAdmissionInput, list[str]] = ActivitySpec(
+    "check_run_request", RunAdmissionInput, list  # the problems; empty when the request may run
+)
 
 # ------------------------------------------------------------------ activities: clusters
 
@@ -132,6 +136,7 @@ ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     BATCH_POLL,
     BATCH_FINISH,
     CHECK_JOB_SETTINGS,
+    CHECK_RUN_REQUEST,
 )
 SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (RUN_TASK, CLUSTER_RUN, BATCH_FANOUT)
 

@@ -4,6 +4,11 @@ A definition is stored, logged and passed around as an orchestration input, so i
 *references*: a Key Vault reference (`@Microsoft.KeyVault(SecretUri=...)` or an ADF
 `AzureKeyVaultSecret` object), an app-setting reference (`%SETTING_NAME%`), or a Databricks secret
 reference (`{{secrets/<scope>/<key>}}`). Findings never echo the secret value.
+
+Command lines (`command_line`, `args`, `parameters`, ...) are read as a shell would show them: an option
+that names a secret with a literal value (`--password=x`, `--token x`, `-pX` for mysql-like tools, `-P x`
+for sqlcmd/bcp, `PGPASSWORD=x`, `scheme://user:x@host`) is a finding too; a value that is a reference
+(`%SETTING%`, `$ENV` / `${ENV}` / `$(...)`, `{{...}}`, a Key Vault reference) is not.
 """
 
 from __future__ import annotations
@@ -29,6 +34,41 @@ _SAS = re.compile(r"(?:^|[?&;])sig=[A-Za-z0-9%+/=]{16,}", re.IGNORECASE)
 _STORAGE_KEY_VALUE = re.compile(r"^[A-Za-z0-9+/]{86}==$")
 _PASSWORD_IN_CONNECTION = re.compile(r"(?:^|;)\s*(password|pwd)\s*=\s*[^;{%\s]", re.IGNORECASE)
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+
+_COMMAND_FIELD = re.compile(
+    r"(^|_)(command|args|arguments|params|parameters|script|cmd)($|_)|^commandline$", re.IGNORECASE
+)
+_SECRET_OPTION_WORDS = (
+    "password",
+    "passwd",
+    "token",
+    "secret",
+    "apikey",
+    "accesskey",
+    "accountkey",
+    "privatekey",
+    "sastoken",
+)
+_NOT_A_VALUE_OPTION = re.compile(
+    r"^(no|ask|prompt)|(file|path|stdin|env|name|id|type|policy|vault|prompt|length|expiry|ttl|url|uri)$"
+)
+_VALUE = r"(?P<value>\$\([^)]*\)|\"[^\"]*\"|'[^']*'|[^\s;|&]+)"
+_OPTION = re.compile(r"(?<![\w-])-{1,2}(?P<name>[A-Za-z][\w.-]*)(?P<sep>=|\s+)" + _VALUE)
+_ENV_ASSIGNMENT = re.compile(
+    r"(?<![\w.-])(?P<name>[A-Za-z_]\w*(?:PASSWORD|PASSWD|PWD|TOKEN|SECRET|API_?KEY|ACCOUNT_?KEY|ACCESS_?KEY))="
+    + _VALUE,
+    re.IGNORECASE,
+)
+_URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/:@]+:(?P<value>[^\s/@]+)@", re.IGNORECASE)
+_ATTACHED_PASSWORD = (  # tools whose short password option takes its value attached or next
+    (re.compile(r"\b(mysql\w*|mariadb\w*)\b"), re.compile(r"(?<!\S)-p(?P<value>[^\s;|&]+)")),
+    (re.compile(r"\b(sqlcmd|bcp)\b"), re.compile(r"(?<!\S)-P\s*" + _VALUE)),
+    (re.compile(r"\bsshpass\b"), re.compile(r"(?<!\S)-p\s*" + _VALUE)),
+)
+_REFERENCE_TOKEN = re.compile(
+    r"^(\$\w+|\$\{[^}]+\}|\$\(.*\)|%[A-Za-z_]\w*%|\{\{.*\}\}|@Microsoft\.KeyVault\(.*\)|\$\{\{.*\}\})$",
+    re.IGNORECASE,
+)
 
 _NOT_SECRET_NAMES = re.compile(
     r"(idempotency|token_?type|key_?name|keyvault|key_?vault|secret_?name|secretname|password_?policy"
@@ -86,6 +126,48 @@ def _kind_by_value(value: str) -> str | None:
     if _PRIVATE_KEY.search(value):
         return "private-key"
     return None
+
+
+def _is_literal(token: str) -> bool:
+    """A value that is written inline, not a reference, an empty value or the next option."""
+    value = token.strip().strip("\"'")
+    return bool(value) and not value.startswith("-") and not _REFERENCE_TOKEN.match(value)
+
+
+def _secret_option(name: str) -> str | None:
+    flat = _squash(name)
+    lowered = name.lower().replace("_", "-")
+    if _NOT_A_VALUE_OPTION.search(lowered) or not any(w in flat for w in _SECRET_OPTION_WORDS):
+        return None
+    return "password" if ("password" in flat or "passwd" in flat) else "token"
+
+
+def _kind_in_command(command: str) -> str | None:
+    """The kind of the first literal secret a command line passes, if any."""
+    for match in _OPTION.finditer(command):
+        kind = _secret_option(match["name"])
+        if kind and _is_literal(match["value"]):
+            return kind
+    for match in _ENV_ASSIGNMENT.finditer(command):
+        if _is_literal(match["value"]):
+            return (
+                "password" if "pass" in match["name"].lower() or "pwd" in match["name"].lower() else "token"
+            )
+    for match in _URL_CREDENTIALS.finditer(command):
+        if _is_literal(match["value"]):
+            return "password"
+    for tool, option in _ATTACHED_PASSWORD:
+        if tool.search(command):
+            for match in option.finditer(command):
+                if _is_literal(match["value"]):
+                    return "password"
+    return None
+
+
+def _option_awaiting_value(item: str) -> str | None:
+    """`--password` (or `-p` of nothing) as one argv item: the next item is its value."""
+    match = re.fullmatch(r"-{1,2}(?P<name>[A-Za-z][\w.-]*)", item.strip())
+    return _secret_option(match["name"]) if match else None
 
 
 _WHAT = {
@@ -146,8 +228,14 @@ def _walk(value: Any, path: str, name: str | None, fix: str, out: list[SecretFin
         for key, item in value.items():
             _walk(item, child_path(path, str(key)), str(key), fix, out)
     elif isinstance(value, list):
+        awaiting: str | None = None
         for i, item in enumerate(value):
+            found = len(out)
             _walk(item, child_path(path, i), name, fix, out)
+            if awaiting and isinstance(item, str) and len(out) == found and _is_literal(item):
+                _add(out, child_path(path, i), awaiting, fix)
+            command_like = name is not None and _COMMAND_FIELD.search(name)
+            awaiting = _option_awaiting_value(item) if command_like and isinstance(item, str) else None
     elif isinstance(value, str):
         _check(value, path, name, fix, out)
 
@@ -164,8 +252,13 @@ def _check(value: str, path: str, name: str | None, fix: str, out: list[SecretFi
     kind = _kind_by_value(text)
     if kind is None and name is not None:
         kind = _kind_by_name(name, path)
-    if kind is None:
-        return
+    if kind is None and name is not None and _COMMAND_FIELD.search(name):
+        kind = _kind_in_command(text)
+    if kind is not None:
+        _add(out, path, kind, fix)
+
+
+def _add(out: list[SecretFinding], path: str, kind: str, fix: str) -> None:
     out.append(SecretFinding(path=path, kind=kind, message=f"{_WHAT[kind]} is written inline; {fix}"))
 
 

@@ -15,8 +15,11 @@ from typing import Any, TypeVar
 from devhost.app_loader import LoadedApp, load_app
 from devhost.engine import DurableEngine
 from devhost.engine_api import InstanceQuery, InstanceState
+from jobclusters.run_admission import signed_input
 from jobclusters.run_request import RUN_JOB_ORCHESTRATOR, RunRequest, TriggerInfo, derive_run_id
+from jobclusters.run_signing_key import run_signing_key
 from jobclusters.services import factory
+from jobclusters.settings import get_settings
 from jobclusters.spec.model import Job
 from jobclusters.tracking.table_store import TableRunStore
 
@@ -78,8 +81,10 @@ def with_engine(env: AppEnv, scenario: Callable[[DurableEngine], Awaitable[T]]) 
 
 
 async def start_run(engine: DurableEngine, request: RunRequest) -> str:
+    """Signed like a trigger's start (`run_job` refuses unsigned requests)."""
+    payload = signed_input(request, run_signing_key(get_settings()))
     return await engine.start_new(
-        RUN_JOB_ORCHESTRATOR, instance_id=request.run_id, input_json=request.model_dump_json()
+        RUN_JOB_ORCHESTRATOR, instance_id=request.run_id, input_json=json.dumps(payload)
     )
 
 

@@ -11,14 +11,13 @@ from pydantic import ValidationError
 from jobclusters.execution import registry
 from jobclusters.execution.cancel_handshake import submit_unless_canceled
 from jobclusters.execution.messages import SlotInput, SlotResult
+from tests.unit.app_functions import app_functions
 
 
 def _functions() -> dict[str, str]:
-    import function_app
-
     return {
         f.get_function_name(): next(iter(f.get_bindings())).type
-        for f in function_app.app.get_functions()
+        for f in app_functions()
         if next(iter(f.get_bindings())).type in ("activityTrigger", "orchestrationTrigger")
     }
 
@@ -49,6 +48,7 @@ def test_durable_names_stay_as_recorded_histories_know_them() -> None:
         "batch_poll",
         "batch_finish",
         "check_job_settings",
+        "check_run_request",
     ]
     assert [s.name for s in registry.SUB_ORCHESTRATORS] == ["run_task", "cluster_run", "batch_fanout"]
 

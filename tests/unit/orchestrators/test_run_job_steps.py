@@ -36,8 +36,20 @@ def _script(**overrides: Any) -> Script:
         "request_run_cancel": 1,
         "run_task": _ok,
         "check_job_settings": {"blocked": {}},
+        "check_run_request": [[]],
     }
     return Script(**{**answers, **overrides})
+
+
+def test_a_request_the_app_did_not_sign_is_refused_before_it_takes_a_slot() -> None:
+    req = request(CHAIN)
+    ctx = FakeContext(req.model_dump(mode="json"), now=START, instance_id=req.run_id)
+
+    output = drive(run_job.run_job, ctx, _script(check_run_request=[["the request is not signed"]]))
+
+    assert output["result"] == "FAILED"
+    assert output["message"] == "refused: the request is not signed"
+    assert "claim_run_slot" not in ctx.names() and "run_task" not in ctx.names()
 
 
 def _records(ctx: FakeContext) -> list[tuple[str, str | None]]:
@@ -57,7 +69,13 @@ def test_a_claimed_slot_runs_the_chain_in_order_and_gives_the_slot_back() -> Non
         ("run_task", task_instance_id(req.run_id, "a")),
         ("run_task", task_instance_id(req.run_id, "b")),
     ]
-    assert ctx.names()[:4] == ["claim_run_slot", "check_job_settings", "record_run", "notify_run"]
+    assert ctx.names()[:5] == [
+        "check_run_request",
+        "claim_run_slot",
+        "check_job_settings",
+        "record_run",
+        "notify_run",
+    ]
     assert ctx.names()[-3:] == ["record_run", "notify_run", "release_run_slot"]
     assert [c.retry for c in ctx.calls if c.name == "claim_run_slot"] == [STORAGE_RETRY]
     assert _records(ctx) == [("RUNNING", None), ("SUCCESS", None)]

@@ -73,6 +73,7 @@ def test_run_job_fails_a_blocked_task_when_ready_without_starting_it() -> None:
     script = Script(
         claim_run_slot={"claimed": True, "slot": 0, "holders": []},
         check_job_settings={"blocked": {"a": REASON}},
+        check_run_request=[[]],
         release_run_slot=True,
         record_run="RUNNING",
         record_task_runs=1,

@@ -61,7 +61,7 @@ def test_http_start_of_a_registered_job_answers_400_at_the_bad_parameter() -> No
     assert "defined: day, region" in caught.value.problems[0]["message"]
     assert client.started == []
     started = asyncio.run(runs_api.start_registered(services, client, "daily", {"parameters": {"day": "1"}}))
-    assert started.status == 202 and client.started[0]["parameters"] == {"day": "1"}
+    assert started.status == 202 and client.started[0]["request"]["parameters"] == {"day": "1"}
 
 
 def test_http_start_of_an_inline_definition_answers_400_at_the_bad_parameter() -> None:
