@@ -155,12 +155,15 @@ def batch_poll(inp: BatchPollInput) -> BatchPollResult:
             service.terminate_job(inp.job_id)
         return BatchPollResult(canceled=True)
     counts = service.get_task_counts(inp.job_id)
+    span = service.get_work_span(inp.job_id) if counts.done else None
     return BatchPollResult(
         active=counts.active,
         running=counts.running,
         completed=counts.completed,
         succeeded=counts.succeeded,
         failed=counts.failed,
+        work_start=span.start_time.isoformat() if span and span.start_time else None,
+        work_end=span.end_time.isoformat() if span and span.end_time else None,
     )
 
 

@@ -104,12 +104,18 @@ def cluster_poll(inp: ClusterHandleInput) -> ClusterPollResult:
         return ClusterPollResult(terminal=True, state=TaskState.CANCELED, message=reason, canceled=True)
     state = service.get_state(handle)
     cluster = state.cluster.cluster_id if state.cluster else None
+    start = state.start_time.isoformat() if state.start_time else None
     if not state.terminal:
-        return ClusterPollResult(terminal=False, cluster=cluster)
+        return ClusterPollResult(terminal=False, cluster=cluster, work_start=start)
     result = _RESULTS.get(state.result, TaskState.FAILED) if state.result else TaskState.FAILED
     message = state.message or next((t.message for t in state.tasks if t.message), "")
     return ClusterPollResult(
-        terminal=True, state=result, message=message[:POLL_MESSAGE_LIMIT], cluster=cluster
+        terminal=True,
+        state=result,
+        message=message[:POLL_MESSAGE_LIMIT],
+        cluster=cluster,
+        work_start=start,
+        work_end=state.end_time.isoformat() if state.end_time else None,
     )
 
 

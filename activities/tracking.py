@@ -91,6 +91,7 @@ def task_record(inp: TaskRecordInput) -> TaskRunRecord:
         output=inp.output,
         secure_output=inp.secure_output,
         error_message=inp.message,
+        queue_seconds=inp.queue_seconds,
         compute=ComputeInfo.model_validate(inp.compute_info) if inp.compute_info else None,
         links=Links(logs=_log_links(inp)),
         external_id=inp.remote_id,

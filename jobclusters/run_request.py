@@ -84,6 +84,7 @@ class TaskProgress(BaseModel):
     attempts: int = 0
     start: str | None = None
     end: str | None = None
+    queue_seconds: float | None = Field(default=None, description="submit to the work's own start")
     message: str | None = None
     compute: str | None = None
     outcome: str | None = Field(default=None, description="a condition task's 'true' / 'false' (for repairs)")

@@ -4,6 +4,7 @@ Phases (kept in `FanoutState`, so continue_as_new can resume any of them): plan 
 manifest), prepare the pool and job, add tasks in parallel chunk activities, poll task counts with a
 growing interval, finish (failed tasks with exit codes and log links, job terminated, an on-demand pool
 deleted). The history restarts after adding tasks and every `POLLS_PER_EXECUTION` polls.
+The attempt records its tasks' own times (first start to last end), not when the polls saw them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from jobclusters.execution.messages import (
 )
 from jobclusters.execution.polling import BATCH_POLL, POLLS_PER_EXECUTION, next_fire_at, past
 from jobclusters.execution.routing import per_input_retries
+from jobclusters.execution.work_times import attempt_times
 from jobclusters.spec.model import CommandPayload, TaskState
 from orchestrators.common import call, decode_input, dump, failure_message, iso, parse_iso, result_of
 
@@ -71,12 +73,15 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     logs_at = log_prefix(run.control_id, run.task.key, a.attempt + 1)
 
     def outcome(state: TaskState, message: str | None, **fields: Any) -> dict[str, Any]:
+        assert a.started is not None
+        times = attempt_times(a.started, iso(context.current_utc_datetime), st.work_start, st.work_end)
         return dump(
             TaskOutcome(
                 state=state,
                 message=message,
-                start=a.started,
-                end=iso(context.current_utc_datetime),
+                start=times.start,
+                end=times.end,
+                queue_seconds=times.queue_seconds,
                 compute=st.compute,
                 compute_info=st.compute_info,
                 remote_id=st.job_id,
@@ -173,6 +178,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                 st.canceled = True
                 break
             st.counts = poll.model_dump(include={"active", "running", "completed", "succeeded", "failed"})
+            st.work_start, st.work_end = poll.work_start, poll.work_end
             context.set_custom_status({"inputs": st.count, **st.counts})
             if poll.done and poll.completed >= st.count:
                 break

@@ -3,7 +3,8 @@
 Submit (idempotent key: run id + task key + repair + attempt), then poll with growing intervals; the poll
 timer never passes the attempt's deadline, and at the deadline the remote run is cancelled (TIMEDOUT).
 Every `POLLS_PER_EXECUTION` polls the orchestration continues as new with the handle and interval, so a
-run that polls for days keeps a short history.
+run that polls for days keeps a short history. The attempt records the remote run's own start and end
+(with the wait before it as `queue_seconds`), not when the polls saw them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from jobclusters.execution.messages import (
     TaskOutcome,
 )
 from jobclusters.execution.polling import CLUSTER_POLL, POLLS_PER_EXECUTION, next_fire_at, past
+from jobclusters.execution.work_times import attempt_times
 from jobclusters.services.cluster import idempotency_token
 from jobclusters.spec.model import TaskState
 from orchestrators.common import decode_input, dump, failure_message, iso, parse_iso, result_of
@@ -30,12 +32,22 @@ from orchestrators.common import decode_input, dump, failure_message, iso, parse
 bp = df.Blueprint()
 
 
-def _outcome(a: AttemptInput, context: Any, state: TaskState, **fields: Any) -> dict[str, Any]:
+def _outcome(
+    a: AttemptInput,
+    context: Any,
+    state: TaskState,
+    work: tuple[str | None, str | None] = (None, None),
+    **fields: Any,
+) -> dict[str, Any]:
+    """`work`: the remote run's own (start, end), recorded instead of when the polls saw it."""
+    assert a.started is not None
+    times = attempt_times(a.started, iso(context.current_utc_datetime), *work)
     return dump(
         TaskOutcome(
             state=state,
-            start=a.started,
-            end=iso(context.current_utc_datetime),
+            start=times.start,
+            end=times.end,
+            queue_seconds=times.queue_seconds,
             **fields,
         )
     )
@@ -83,6 +95,7 @@ def cluster_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                 a,
                 context,
                 TaskState.TIMEDOUT,
+                (state.work_start, None),
                 message=f"timed out after {timedelta(seconds=limit)}; the remote run was cancelled",
                 log_ref=finish.log_ref,
                 remote_id=remote_id,
@@ -91,6 +104,7 @@ def cluster_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
             )
         poll = yield from result_of(context, registry.CLUSTER_POLL, ref)
         state.polls += 1
+        state.work_start = poll.work_start or state.work_start
         if poll.terminal:
             finish = yield from result_of(context, registry.CLUSTER_FINISH, ref)
             result = poll.state or TaskState.FAILED
@@ -98,6 +112,7 @@ def cluster_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                 a,
                 context,
                 result,
+                (state.work_start, poll.work_end),
                 message=None if result == TaskState.SUCCESS else (finish.error or poll.message or None),
                 task_values=finish.task_values,
                 log_ref=finish.log_ref,

@@ -147,6 +147,7 @@ class _Run:
         progress.attempts = outcome.attempts
         progress.start = outcome.start or progress.start
         progress.end = outcome.end or progress.end
+        progress.queue_seconds = outcome.queue_seconds
         progress.message = outcome.message
         progress.compute = outcome.compute or progress.compute
         progress.outcome = outcome.outcome

@@ -58,6 +58,7 @@ def _row(
                 "log_ref": outcome.log_ref,
                 "log_refs": outcome.log_refs,
                 "remote_id": outcome.remote_id,
+                "queue_seconds": outcome.queue_seconds,
                 "output": outcome.task_values or None,
             }
         )
@@ -110,6 +111,8 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 end=iso(context.current_utc_datetime),
             )
         outcome.attempts = retries + 1
+        if retries == 0 and outcome.start:
+            first_start = outcome.start  # the work's own start, not when the first attempt was asked for
         outcome.message = permanent_failure(outcome.message) or outcome.message
         if may_retry(policy, retries, outcome.state, outcome.message):
             retries += 1

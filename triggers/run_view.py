@@ -42,6 +42,7 @@ class TaskView(BaseModel):
     start: str | None = None
     end: str | None = None
     duration_seconds: float | None = None
+    queue_seconds: float | None = None
     message: str | None = None
     compute: str | None = None
     outcome: str | None = None
@@ -215,6 +216,7 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
                 start=live.start,
                 end=live.end,
                 duration_seconds=_seconds(live.start, live.end),
+                queue_seconds=live.queue_seconds,
                 message=live.message,
                 compute=live.compute,
                 outcome=live.outcome,
@@ -250,5 +252,6 @@ def _from_rows(task: TaskView, rows: list[Any]) -> None:
     task.start = next((_iso(r.start_time) for r in rows if r.start_time is not None), None)
     task.end = next((_iso(r.end_time) for r in reversed(rows) if r.end_time is not None), None)
     task.duration_seconds = _seconds(task.start, task.end)
+    task.queue_seconds = rows[-1].queue_seconds
     task.message = next((r.error_message for r in rows if r.error_message), None)
     task.compute = next((r.compute.kind for r in rows if r.compute is not None), None)

@@ -130,6 +130,7 @@ def result_json(view: dict[str, Any]) -> dict[str, Any]:
             "start": task.get("start"),
             "end": task.get("end"),
             "duration_seconds": task.get("duration_seconds"),
+            "queue_seconds": task.get("queue_seconds"),
             "compute": task.get("compute"),
             "message": task.get("message"),
         }

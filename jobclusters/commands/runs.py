@@ -113,6 +113,10 @@ def show_status(args: argparse.Namespace) -> int:
     if view.get("trigger"):
         print(f"trigger: {view['trigger'].get('kind')} {json.dumps(view['trigger'].get('detail') or {})}")
     print_summary(view, sys.stdout)
+    queued = {k: t["queue_seconds"] for k, t in view.get("tasks", {}).items() if t.get("queue_seconds")}
+    if queued:
+        waits = ", ".join(f"{key} {seconds:.1f}s" for key, seconds in queued.items())
+        print(f"queued before the work started (not in DURATION): {waits}")
     return 0
 
 

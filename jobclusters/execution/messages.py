@@ -44,6 +44,7 @@ class ClusterPollState(_Msg):
     polls: int = 0
     compute: str | None = None
     compute_info: dict[str, Any] | None = None
+    work_start: str | None = None
 
 
 class FanoutState(_Msg):
@@ -60,6 +61,8 @@ class FanoutState(_Msg):
     timed_out: bool = False
     canceled: bool = False
     counts: dict[str, int] = Field(default_factory=dict)
+    work_start: str | None = None
+    work_end: str | None = None
 
 
 class AttemptInput(_Msg):
@@ -91,6 +94,9 @@ class TaskOutcome(_Msg):
         default_factory=dict, description="named log links (Batch: stdout.txt, stderr.txt, all tasks)"
     )
     remote_id: str | None = None
+    queue_seconds: float | None = Field(
+        default=None, description="from submit to the work's own start: queue, pool or cluster start"
+    )
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -126,6 +132,7 @@ class TaskRecordInput(_Msg):
     log_ref: str | None = None
     log_refs: dict[str, str] = Field(default_factory=dict)
     remote_id: str | None = None
+    queue_seconds: float | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     output: Any = None
     secure_input: bool = False
@@ -221,6 +228,8 @@ class ClusterPollResult(_Msg):
     message: str = ""
     canceled: bool = False
     cluster: str | None = None
+    work_start: str | None = Field(default=None, description="the remote run's own start (not the poll's)")
+    work_end: str | None = None
 
 
 class ClusterFinishResult(_Msg):
@@ -289,6 +298,8 @@ class BatchPollResult(_Msg):
     succeeded: int = 0
     failed: int = 0
     canceled: bool = False
+    work_start: str | None = Field(default=None, description="once done: the first task's own start")
+    work_end: str | None = Field(default=None, description="once done: the last task's own end")
 
     @property
     def done(self) -> bool:

@@ -38,6 +38,7 @@ from jobclusters.services.batch import (
     TaskAddFailure,
     TaskCounts,
     TaskSpec,
+    WorkSpan,
     resolve_environment,
 )
 from jobclusters.services.retries import (
@@ -396,6 +397,14 @@ class AzureBatchService:
         return TaskCounts(
             active=c.active, running=c.running, completed=c.completed, succeeded=c.succeeded, failed=c.failed
         )
+
+    def get_work_span(self, job_id: str) -> WorkSpan:
+        def fetch() -> WorkSpan:
+            pages = self._client.list_tasks(job_id, select=["id", "executionInfo"])
+            infos = [task.execution_info for task in pages]
+            return WorkSpan.of((i.start_time, i.end_time) for i in infos if i is not None)
+
+        return self._call("list task times", fetch)
 
     def list_failed_tasks(self, job_id: str) -> list[FailedTask]:
         def fetch() -> list[FailedTask]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -352,6 +352,28 @@ class FailedTask(_RestModel):
     log_urls: dict[str, str] = Field(default_factory=dict, description="stdout.txt / stderr.txt locations")
 
 
+class WorkSpan(_RestModel):
+    """When a job's tasks ran, from their own `executionInfo`: the first start and the last end.
+
+    The orchestrator looks at Batch on a schedule, so the moments it notices a change say nothing about
+    how long the work took; these are the times Batch recorded for the work itself."""
+
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+    @classmethod
+    def of(cls, times: Iterable[tuple[datetime | None, datetime | None]]) -> WorkSpan:
+        """The span of tasks given as their `executionInfo` (startTime, endTime)."""
+        starts: list[datetime] = []
+        ends: list[datetime] = []
+        for start, end in times:
+            if start is not None:
+                starts.append(start)
+            if end is not None:
+                ends.append(end)
+        return cls(start_time=min(starts, default=None), end_time=max(ends, default=None))
+
+
 class TaskAddFailure(_RestModel):
     task_id: str
     code: str
@@ -377,6 +399,8 @@ class BatchService(Protocol):
     def get_task_counts(self, job_id: str) -> TaskCounts: ...
 
     def list_failed_tasks(self, job_id: str) -> list[FailedTask]: ...
+
+    def get_work_span(self, job_id: str) -> WorkSpan: ...
 
     def terminate_job(self, job_id: str) -> None: ...
 

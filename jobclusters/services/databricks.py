@@ -225,6 +225,31 @@ def _time(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms else None
 
 
+def work_times(
+    start_ms: int | None, setup_ms: int | None, execution_ms: int | None, end_ms: int | None
+) -> tuple[datetime | None, datetime | None]:
+    """The commands' own (start, end) of a run or task run: `start_time` is when the cluster was asked
+    for, `setup_duration` the cluster start, `execution_duration` the commands (cleanup comes after)."""
+    if not start_ms:
+        return None, None
+    began = start_ms + (setup_ms or 0)
+    if execution_ms:
+        return _time(began), _time(began + execution_ms)
+    return _time(began), _time(end_ms) if end_ms and end_ms >= began else None
+
+
+def _run_work_times(run: jobs.Run, tasks: list[jobs.RunTask]) -> tuple[datetime | None, datetime | None]:
+    """A one-time run's work: its own durations, or (multi-task format, where the run's are 0) its tasks'
+    first start to last end."""
+    if run.setup_duration or run.execution_duration or not tasks:
+        return work_times(run.start_time, run.setup_duration, run.execution_duration, run.end_time)
+    spans = [work_times(t.start_time, t.setup_duration, t.execution_duration, t.end_time) for t in tasks]
+    starts = [s for s, _ in spans if s is not None]
+    ends = [e for _, e in spans if e is not None]
+    done = len(ends) == len(spans)
+    return min(starts, default=None), max(ends) if done and ends else None
+
+
 def _enum(value: Any) -> str | None:
     return None if value is None else str(getattr(value, "value", value))
 
@@ -275,6 +300,7 @@ def run_state(run: jobs.Run, tasks: list[jobs.RunTask]) -> RunState:
     task_states = []
     for task in tasks:
         t_life, t_result, t_message = _life_and_result(task.state, task.status)
+        work = work_times(task.start_time, task.setup_duration, task.execution_duration, task.end_time)
         task_states.append(
             TaskRunState(
                 task_key=task.task_key or "",
@@ -282,21 +308,22 @@ def run_state(run: jobs.Run, tasks: list[jobs.RunTask]) -> RunState:
                 life_cycle=t_life,
                 result=t_result,
                 message=t_message,
-                start_time=_time(task.start_time),
-                end_time=_time(task.end_time),
+                start_time=work[0],
+                end_time=work[1],
                 cluster=_cluster(task.cluster_instance, task),
             )
         )
     if life is LifeCycle.TERMINATED and result is not ResultState.SUCCESS and not message:
         failed = [t for t in task_states if t.result not in (None, ResultState.SUCCESS) and t.message]
         message = "; ".join(f"{t.task_key}: {t.message}" for t in failed)
+    start, end = _run_work_times(run, tasks)
     return RunState(
         run_id=str(run.run_id),
         life_cycle=life,
         result=result,
         message=message,
-        start_time=_time(run.start_time),
-        end_time=_time(run.end_time),
+        start_time=start,
+        end_time=end,
         cluster=_cluster(run.cluster_instance, run.cluster_spec),
         run_page_url=run.run_page_url,
         tasks=task_states,

@@ -361,6 +361,7 @@ class HDInsightClusterJobService:
         exit_value = job.get("exitValue")
         if result is ResultState.SUCCESS and exit_value not in (None, 0):
             result = ResultState.FAILED
+        finish = status.get("finishTime")
         message = "" if result is ResultState.SUCCESS else f"WebHCat job {name}, exit value {exit_value}"
         if status.get("failureInfo") and status["failureInfo"] != "NA":
             message = f"{message}: {status['failureInfo']}"
@@ -370,6 +371,7 @@ class HDInsightClusterJobService:
             result=result,
             message=message,
             start_time=started,
+            end_time=datetime.fromtimestamp(finish / 1000, tz=UTC) if finish else None,
         )
 
     def cancel(self, handle: RunHandle) -> None:

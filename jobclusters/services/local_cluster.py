@@ -293,8 +293,13 @@ class LocalClusterJobService:
         self._save(files, state)
 
     def _finish(self, state: RunState, results: dict[str, ResultState]) -> None:
+        """The run's times become its task processes' (first start, last end), as a service reports a
+        run's own times and not when it prepared or cleaned up."""
         state.life_cycle = LifeCycle.TERMINATED
-        state.end_time = _now()
+        starts = [t.start_time for t in state.tasks if t.start_time is not None]
+        ends = [t.end_time for t in state.tasks if t.end_time is not None]
+        state.start_time = min(starts, default=state.start_time)
+        state.end_time = max(ends, default=None) or _now()
         worst = next(
             (
                 r

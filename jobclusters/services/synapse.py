@@ -261,7 +261,8 @@ class SynapseClusterJobService:
         livy_state = str(job.state or "not_started")
         scheduler, livy = job.scheduler, job.livy_info
         start = (livy.running_at if livy else None) or (scheduler.scheduled_at if scheduler else None)
-        end = scheduler.ended_at if scheduler else None
+        livy_end = (livy.success_at or livy.dead_at or livy.terminated_at) if livy else None
+        end = livy_end or (scheduler.ended_at if scheduler else None)
         cluster = ClusterInfo(cluster_id=job.app_id, spark_ui_url=(job.app_info or {}).get("sparkUiUrl"))
         errors = "; ".join(e.message for e in job.errors or [] if e.message)
         result = _LIVY_RESULTS.get(livy_state)

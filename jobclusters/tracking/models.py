@@ -136,6 +136,9 @@ class TaskRunRecord(_Timed):
     secure_output: bool = False
     exit_code: int | None = None
     error_message: str | None = None
+    queue_seconds: float | None = Field(
+        default=None, description="submit to the work's own start (queue, pool or cluster start)"
+    )
     compute: ComputeInfo | None = None
     links: Links = Field(default_factory=Links)
     external_id: str | None = Field(default=None, description="Batch job/task id, Databricks run id, Livy id")

@@ -122,6 +122,8 @@ class FakeTask:
     retry_count: int = 0
     requeue_count: int = 0
     node_id: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
 
 
 @dataclass
@@ -638,9 +640,18 @@ class _Handler(BaseHTTPRequestHandler):
         }
         info: dict[str, Any] = {"retryCount": t.retry_count, "requeueCount": t.requeue_count}
         if t.state == "completed":
-            info.update({"startTime": _now(), "endTime": _now(), "exitCode": t.exit_code, "result": t.result})
+            info.update(
+                {
+                    "startTime": t.start_time or _now(),
+                    "endTime": t.end_time or _now(),
+                    "exitCode": t.exit_code,
+                    "result": t.result,
+                }
+            )
             if t.failure_info:
                 info["failureInfo"] = t.failure_info
+        elif t.state == "running" and t.start_time:
+            info["startTime"] = t.start_time
         out["executionInfo"] = info
         if t.node_id:
             out["nodeInfo"] = {"nodeId": t.node_id, "poolId": "pool"}
@@ -697,10 +708,14 @@ class FakeBatchServer:
         failure: dict[str, Any] | None = None,
         retry_count: int = 0,
         node_id: str | None = "tvm-1",
+        start_time: str | None = None,
+        end_time: str | None = None,
     ) -> None:
-        """Move a task to completed, as the service does when its process ends."""
+        """Move a task to completed, as the service does when its process ends (`executionInfo` times:
+        ISO 8601 as the service writes them, else now)."""
         with self.state.lock:
             task = self.state.jobs[job_id].tasks[task_id]
+            task.start_time, task.end_time = start_time or task.start_time, end_time
             task.state, task.exit_code, task.retry_count, task.node_id = (
                 "completed",
                 exit_code,

@@ -252,6 +252,8 @@ class FakeTask:
     message: str = ""
     start_time: int = 0
     end_time: int = 0
+    setup_duration: int = 0
+    execution_duration: int = 0
     output: dict[str, Any] = field(default_factory=dict)
 
 
@@ -307,6 +309,15 @@ class FakeDatabricks(LoopbackJsonServer):
                 task.end_time = now
             if output is not None:
                 task.output = output
+
+    def set_times(
+        self, run_id: int, task_key: str, *, start_time: int, setup: int, execution: int, cleanup: int = 0
+    ) -> None:
+        """The task run's own times, as the service reports them once it ended (milliseconds)."""
+        with self.lock:
+            task = next(t for t in self.runs[run_id].tasks if t.task_key == task_key)
+            task.start_time, task.setup_duration, task.execution_duration = start_time, setup, execution
+            task.end_time = start_time + setup + execution + cleanup
 
     def set_all(
         self, run_id: int, life_cycle_state: str, result_state: str | None = None, message: str = ""
@@ -446,6 +457,8 @@ class FakeDatabricks(LoopbackJsonServer):
             "attempt_number": 0,
             "start_time": task.start_time,
             "end_time": task.end_time,
+            "setup_duration": task.setup_duration,
+            "execution_duration": task.execution_duration,
         }
         if task.life_cycle_state != "PENDING":
             data["cluster_instance"] = {"cluster_id": f"0101-{task.run_id}-fake", "spark_context_id": "1"}
@@ -492,6 +505,8 @@ class FakeDatabricks(LoopbackJsonServer):
             "status": status,
             "start_time": run.start_time,
             "end_time": max((t.end_time for t in run.tasks), default=0) if life == "TERMINATED" else 0,
+            "setup_duration": 0,
+            "execution_duration": 0,
             "run_page_url": f"{self.url}/#job/0/run/{run.run_id}",
             "run_type": "SUBMIT_RUN",
             "trigger": "ONE_TIME",

@@ -72,6 +72,7 @@ class FakeTempletonJob:
     exit_value: int | None = None
     failure_info: str = "NA"
     start_time: int = field(default_factory=lambda: int(time.time() * 1000))
+    finish_time: int = 0
 
 
 class FakeHDInsight(LoopbackJsonServer):
@@ -97,6 +98,8 @@ class FakeHDInsight(LoopbackJsonServer):
         with self.lock:
             job = self.jobs[job_id]
             job.state, job.exit_value, job.failure_info = state, exit_value, failure_info
+            if state in ("SUCCEEDED", "FAILED", "KILLED"):
+                job.finish_time = job.finish_time or int(time.time() * 1000)
 
     @staticmethod
     def _msg(status: int, message: str) -> Answer:
@@ -236,6 +239,7 @@ class FakeHDInsight(LoopbackJsonServer):
             "status": {
                 "state": job.state,
                 "startTime": job.start_time,
+                "finishTime": job.finish_time if done else 0,
                 "failureInfo": job.failure_info,
                 "jobID": job.id,
                 "jobId": job.id,

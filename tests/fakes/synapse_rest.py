@@ -33,6 +33,7 @@ OPTION_FIELDS = {
     "numExecutors",
 }
 INT_FIELDS = ("driverCores", "executorCores", "numExecutors")
+_ENDED_AT = {"success": "successAt", "dead": "deadAt", "error": "deadAt", "killed": "terminatedAt"}
 _RESULT_FOR = {"success": "Succeeded", "dead": "Failed", "error": "Failed", "killed": "Cancelled"}
 
 
@@ -58,6 +59,7 @@ class FakeSparkBatch:
             "livyInfo": {
                 "notStartedAt": self.submitted_at,
                 "runningAt": self.running_at,
+                **({_ENDED_AT[self.state]: self.ended_at} if self.state in _ENDED_AT else {}),
                 "currentState": self.state,
                 "jobCreationRequest": self.body,
             },

@@ -54,6 +54,8 @@ class Outcome:
     preempted: bool = False
     timed_out: bool = False
     node: Node | None = None
+    started: float | None = None
+    ended: float | None = None
 
 
 def kill_group(pgid: int | None) -> None:
@@ -65,9 +67,10 @@ def kill_group(pgid: int | None) -> None:
 class ProcessRunner:
     """The processes of one local Batch account and the node directories they run in (thread-safe)."""
 
-    def __init__(self, root: Path, blob: BlobIO) -> None:
+    def __init__(self, root: Path, blob: BlobIO, clock: Callable[[], float] = time.time) -> None:
         self._root = root
         self._blob = blob
+        self._clock = clock
         self._lock = threading.Lock()
         self._running: dict[int, subprocess.Popen[bytes]] = {}
         self._env_cache: dict[tuple[str, str, str], dict[str, str]] = {}
@@ -164,7 +167,8 @@ class ProcessRunner:
     def run(self, launch: Launch, started: Callable[[Task], None]) -> Outcome:
         """Fetch the resource files, run the process to its end, upload the output files.
 
-        `started` is called with the task once its process (and so its `pgid`) exists.
+        `started` is called with the task once its process (and so its `pgid`) exists. The outcome
+        carries the process's own start and end, which `executionInfo` reports as on Batch.
         """
         task, task_dir, wd = launch.task, launch.task_dir, launch.wd
         for folder in (task_dir, wd):
@@ -180,6 +184,7 @@ class ProcessRunner:
             except FileTransferError as exc:
                 return Outcome(task, None, failure("UserError", exc.code, str(exc)))
         with open(task_dir + "/stdout.txt", "wb") as out, open(task_dir + "/stderr.txt", "wb") as err:
+            began = self._clock()
             proc = subprocess.Popen(
                 ["/bin/sh", "-c", task.spec.command_line],
                 cwd=wd,
@@ -203,10 +208,15 @@ class ProcessRunner:
                 proc.wait()
                 return Outcome(task, None, preempted=True)
             proc.wait()
+            ended = self._clock()
         finally:
             with self._lock:
                 self._running.pop(id(task), None)
-        code = proc.returncode
+        outcome = self._judge(task, wd, proc.returncode)
+        outcome.started, outcome.ended = began, ended
+        return outcome
+
+    def _judge(self, task: Task, wd: str, code: int) -> Outcome:
         if task.kill_reason == "requeue":
             return Outcome(task, None, preempted=True)
         if task.kill_reason == "terminate":

@@ -329,7 +329,10 @@ class Scheduler:
             self._wake.set()
             return
         retriable = not outcome.timed_out and task.kill_reason != "terminate"
-        self.finish_attempt(job, task, outcome.exit_code, outcome.failure, retriable=retriable)
+        task.start_time = outcome.started or task.start_time
+        self.finish_attempt(
+            job, task, outcome.exit_code, outcome.failure, retriable=retriable, ended=outcome.ended
+        )
 
     @staticmethod
     def _max_retries(job: Job, task: Task) -> int:
@@ -347,9 +350,11 @@ class Scheduler:
         failed: dict[str, Any] | None,
         *,
         retriable: bool,
+        ended: float | None = None,
     ) -> None:
-        """An attempt ended: retry it while retries remain, else complete the task and let the job react."""
-        task.exit_code, task.end_time = exit_code, self._clock()
+        """An attempt ended: retry it while retries remain, else complete the task and let the job react.
+        `ended` is when its process ended, if one ran (`executionInfo.endTime` is the work's, not ours)."""
+        task.exit_code, task.end_time = exit_code, ended or self._clock()
         limit = self._max_retries(job, task)
         if (
             failed is not None

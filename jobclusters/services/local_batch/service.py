@@ -31,6 +31,7 @@ from jobclusters.services.batch import (
     TaskAddFailure,
     TaskCounts,
     TaskSpec,
+    WorkSpan,
     pool_from_rest,
 )
 from jobclusters.services.blob_io import BlobIO
@@ -72,7 +73,7 @@ class LocalBatchService:
         self._clock = clock
         self._max_slots = max_slots or max(2, (os.cpu_count() or 1) * 4)
         self._state = BatchState(LocalBatchStore(self._root / "batch.sqlite"), clock)
-        self._runner = ProcessRunner(self._root, BlobIO(storage_connection))
+        self._runner = ProcessRunner(self._root, BlobIO(storage_connection), clock)
         self._scheduler = Scheduler(
             self._state,
             self._runner,
@@ -319,6 +320,17 @@ class LocalBatchService:
                     )
                 )
             return out
+
+    def get_work_span(self, job_id: str) -> WorkSpan:
+        with self._lock:
+            job = self._state.jobs.get(job_id)
+            if job is None:
+                raise BatchServiceError("JobNotFound", f"job {job_id!r} does not exist", 404)
+            return WorkSpan.of(
+                (_iso(t.start_time), _iso(t.end_time) if t.state == "completed" else None)
+                for t in job.tasks.values()
+                if t.kind in ("task", "jobManager")
+            )
 
     def task_dir(self, job_id: str, task_id: str) -> Path | None:
         """Where a task's stdout.txt / stderr.txt and `wd/` live on this machine (for logs and tests)."""

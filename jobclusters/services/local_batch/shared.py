@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import atexit
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from jobclusters.services.local_batch.service import LocalBatchService
@@ -18,14 +20,21 @@ _lock = threading.Lock()
 
 
 def shared_local_batch(
-    state_dir: Path, *, storage_connection: str | None = None, max_slots: int | None = None
+    state_dir: Path,
+    *,
+    storage_connection: str | None = None,
+    max_slots: int | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> LocalBatchService:
-    """The executor of `state_dir`, created on first use; a closed one is replaced, never handed out."""
+    """The executor of `state_dir`, created on first use; a closed one is replaced, never handed out.
+    `clock` is the one a new executor reads (a host on virtual time gives its own)."""
     key = Path(state_dir).resolve()
     with _lock:
         service = _executors.get(key)
         if service is None or service.closed:
-            service = LocalBatchService(key, storage_connection=storage_connection, max_slots=max_slots)
+            service = LocalBatchService(
+                key, storage_connection=storage_connection, max_slots=max_slots, clock=clock
+            )
             _executors[key] = service
             atexit.register(service.close)
         return service

@@ -19,6 +19,7 @@ from jobclusters.run_admission import signed_input
 from jobclusters.run_request import RUN_JOB_ORCHESTRATOR, RunRequest, TriggerInfo, derive_run_id
 from jobclusters.run_signing_key import run_signing_key
 from jobclusters.services import factory
+from jobclusters.services.local_batch import shared_local_batch
 from jobclusters.settings import get_settings
 from jobclusters.spec.model import Job
 from jobclusters.tracking.table_store import TableRunStore
@@ -71,6 +72,10 @@ def request_for(
 def with_engine(env: AppEnv, scenario: Callable[[DurableEngine], Awaitable[T]]) -> T:
     async def main() -> T:
         engine = DurableEngine(env.app, env.state_dir / "engine.sqlite3", virtual_time=True)
+        # Batch tasks report their own times: on the engine's clock, they line up with its timers.
+        shared_local_batch(
+            env.state_dir, storage_connection=env.connection, clock=lambda: engine.clock.now().timestamp()
+        )
         await engine.start()
         try:
             return await scenario(engine)

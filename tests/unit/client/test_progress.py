@@ -75,6 +75,7 @@ def test_the_json_contract_has_run_id_result_and_every_task() -> None:
         "start": TASK_DONE["start"],
         "end": TASK_DONE["end"],
         "duration_seconds": 3.0,
+        "queue_seconds": None,
         "compute": "local",
         "message": None,
     }
