@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import shlex
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from jobclusters.execution.registry import BATCH_ADD_CHUNK, BATCH_FINISH, BATCH_
 from jobclusters.failed_inputs import MAX_LISTED, MESSAGE_LIMIT, FailedInput
 from jobclusters.services import factory
 from jobclusters.services.batch import (
+    BatchService,
     BatchServiceError,
     BatchSpecError,
     FailedTask,
@@ -48,6 +50,8 @@ bp = df.Blueprint()
 #: tasks Batch refused to add, listed per chunk, each message cut to the limit
 MAX_ADD_FAILURES = 20
 ADD_FAILURE_MESSAGE_LIMIT = 500
+#: how long finishing waits for terminated tasks to end (and upload their logs) before deleting the pool
+TERMINATED_TASKS_WAIT_SECONDS = 60.0
 
 
 def absolutize_local_paths(command: str, base_dir: str | None) -> str:
@@ -190,6 +194,8 @@ def batch_finish(inp: BatchFinishInput) -> BatchFinishResult:
                 failed = _failed_inputs(inp, service.list_failed_tasks(inp.job_id))
         with contextlib.suppress(BatchServiceError):
             service.terminate_job(inp.job_id)
+            if inp.pool_ref is not None:
+                _wait_until_tasks_end(service, inp.job_id)
     deleted = False
     if inp.pool_ref is not None:
         deleted = service.delete_pool(inp.pool_ref)
@@ -205,6 +211,14 @@ def batch_finish(inp: BatchFinishInput) -> BatchFinishResult:
         pool_deleted=deleted,
         log_refs=_finish_log_refs(inp, listed),
     )
+
+
+def _wait_until_tasks_end(service: BatchService, job_id: str) -> None:
+    """Tasks the terminate ended upload their output files (their logs) as they end: deleting their
+    pool before would take the files along. Bounded: a node that never reports back keeps no run open."""
+    deadline = time.monotonic() + TERMINATED_TASKS_WAIT_SECONDS
+    while service.get_task_counts(job_id).running and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _failed_inputs(inp: BatchFinishInput, tasks: list[FailedTask]) -> list[FailedInput]:
