@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import shlex
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +33,25 @@ from jobclusters.execution.messages import (
     BatchPrepareResult,
 )
 from jobclusters.execution.registry import BATCH_ADD_CHUNK, BATCH_FINISH, BATCH_POLL, BATCH_PREPARE, activity
+from jobclusters.failed_inputs import MAX_LISTED, MESSAGE_LIMIT, FailedInput
 from jobclusters.services import factory
-from jobclusters.services.batch import BatchServiceError, BatchSpecError, PoolRef, make_task_id
+from jobclusters.services.batch import (
+    BatchService,
+    BatchServiceError,
+    BatchSpecError,
+    FailedTask,
+    PoolRef,
+    make_task_id,
+    task_index,
+)
 
 bp = df.Blueprint()
 
-#: failed tasks listed in a finished attempt's outcome (the count covers all of them)
-MAX_FAILED_TASKS = 20
 #: tasks Batch refused to add, listed per chunk, each message cut to the limit
 MAX_ADD_FAILURES = 20
 ADD_FAILURE_MESSAGE_LIMIT = 500
+#: how long finishing waits for terminated tasks to end (and upload their logs) before deleting the pool
+TERMINATED_TASKS_WAIT_SECONDS = 60.0
 
 
 def absolutize_local_paths(command: str, base_dir: str | None) -> str:
@@ -111,6 +121,7 @@ def batch_add_chunk(inp: AddChunkInput) -> AddChunkResult:
     if factory.get_control_store().cancel_requested(inp.run_id):
         return AddChunkResult(added=0, canceled=True)
     inputs = factory.get_blob_refs().get_json(inp.manifest)[inp.start : inp.end]
+    indexes = _input_indexes(inp.indexes, inp.start, inp.end)
     payload_model = inp.payload
     if factory.executors_share_this_filesystem():
         payload_model = payload_model.model_copy(
@@ -124,13 +135,13 @@ def batch_add_chunk(inp: AddChunkInput) -> AddChunkResult:
         return [log_output_file(logs_url, inp.log_prefix, task_id)]
 
     specs = []
-    for offset, value in enumerate(inputs):
-        task_id = make_task_id(inp.task_prefix, inp.start + offset)
+    for index, value in zip(indexes, inputs, strict=True):
+        task_id = make_task_id(inp.task_prefix, index)
         specs.append(
             task_spec(
                 payload_model,
                 task_id,
-                inp.start + offset,
+                index,
                 None if value is None else str(value),
                 inp.max_task_retries,
                 extra_output_files=logs_for(task_id),
@@ -144,6 +155,13 @@ def batch_add_chunk(inp: AddChunkInput) -> AddChunkResult:
             for f in result.failed[:MAX_ADD_FAILURES]
         ],
     )
+
+
+def _input_indexes(ref: str | None, start: int, end: int) -> list[int]:
+    """Each planned input's own index: its position, unless a repair planned only some inputs."""
+    if ref is None:
+        return list(range(start, end))
+    return [int(i) for i in factory.get_blob_refs().get_json(ref)[start:end]]
 
 
 @activity(bp, BATCH_POLL)
@@ -169,38 +187,87 @@ def batch_poll(inp: BatchPollInput) -> BatchPollResult:
 
 @activity(bp, BATCH_FINISH)
 def batch_finish(inp: BatchFinishInput) -> BatchFinishResult:
-    """Failed tasks with exit codes and log links; terminate the job; delete an on-demand pool we created."""
+    """Every failed input with its exit code and log links; terminate the job; delete an on-demand pool
+    we created. The first `MAX_LISTED` go in the result, all of them in a blob when there are more."""
     service = factory.get_batch_service()
-    failed: list[dict[str, Any]] = []
-    count = 0
+    failed: list[FailedInput] = []
     if inp.job_id is not None:
         if inp.collect_failures:
             with contextlib.suppress(BatchServiceError):
-                tasks = service.list_failed_tasks(inp.job_id)
-                count = len(tasks)
-                failed = [
-                    t.model_dump(
-                        mode="json",
-                        include={"task_id", "exit_code", "code", "message", "retry_count", "log_urls"},
-                    )
-                    for t in tasks[:MAX_FAILED_TASKS]
-                ]
+                failed = _failed_inputs(inp, service.list_failed_tasks(inp.job_id))
         with contextlib.suppress(BatchServiceError):
             service.terminate_job(inp.job_id)
+            if inp.pool_ref is not None:
+                _wait_until_tasks_end(service, inp.job_id)
     deleted = False
     if inp.pool_ref is not None:
         deleted = service.delete_pool(inp.pool_ref)
+    ref = None
+    if len(failed) > MAX_LISTED:
+        everything = [f.model_dump(mode="json") for f in failed]
+        ref = factory.get_blob_refs().put_json(f"failed-inputs/{inp.job_id}.json", everything)
+    listed = [f.model_dump(mode="json") for f in failed[:MAX_LISTED]]
     return BatchFinishResult(
-        failed_tasks=failed, failed_count=count, pool_deleted=deleted, log_refs=_finish_log_refs(inp, failed)
+        failed_tasks=listed,
+        failed_count=len(failed),
+        failed_ref=ref,
+        pool_deleted=deleted,
+        log_refs=_finish_log_refs(inp, listed),
     )
 
 
+def _wait_until_tasks_end(service: BatchService, job_id: str) -> None:
+    """Tasks the terminate ended upload their output files (their logs) as they end: deleting their
+    pool before would take the files along. Bounded: a node that never reports back keeps no run open."""
+    deadline = time.monotonic() + TERMINATED_TASKS_WAIT_SECONDS
+    while service.get_task_counts(job_id).running and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _failed_inputs(inp: BatchFinishInput, tasks: list[FailedTask]) -> list[FailedInput]:
+    """Failed Batch tasks as the inputs they ran: index (from the task id), value (from the manifest)
+    and links to the logs Batch uploaded (a node's own files go with its pool)."""
+    if not tasks:
+        return []
+    values: list[Any] = factory.get_blob_refs().get_json(inp.manifest) if inp.manifest else []
+    positions = (
+        [int(i) for i in factory.get_blob_refs().get_json(inp.indexes)] if inp.indexes else range(len(values))
+    )
+    value_of = dict(zip(positions, values, strict=False))
+    logs_url = factory.batch_logs_container() if inp.log_prefix else None
+    out = []
+    for task in tasks:
+        index = task_index(task.task_id)
+        value = value_of.get(index)
+        links = task.log_urls
+        if logs_url is not None and inp.log_prefix is not None:
+            links = log_links(logs_url, inp.log_prefix, task.task_id)
+        out.append(
+            FailedInput(
+                index=index,
+                input=None if value is None else str(value),
+                task_id=task.task_id,
+                exit_code=task.exit_code,
+                code=task.code,
+                message=(task.message or "")[:MESSAGE_LIMIT] or None,
+                retry_count=task.retry_count,
+                log_urls=links,
+            )
+        )
+    return out
+
+
 def _finish_log_refs(inp: BatchFinishInput, failed: list[dict[str, Any]]) -> dict[str, str]:
-    """Links to the uploaded logs of the first failed task (else of task 0) and to the attempt's folder."""
+    """Links to the uploaded logs of the first failed task (else of the first task), of every listed
+    failed input (`input <index> stderr.txt`), and to the attempt's folder."""
     logs_url = factory.batch_logs_container() if inp.log_prefix and inp.task_prefix else None
     if logs_url is None or inp.log_prefix is None or inp.task_prefix is None:
         return {}
-    task_id = str(failed[0]["task_id"]) if failed else make_task_id(inp.task_prefix, 0)
+    first = int(factory.get_blob_refs().get_json(inp.indexes)[0]) if inp.indexes else 0
+    task_id = str(failed[0]["task_id"]) if failed else make_task_id(inp.task_prefix, first)
     links = log_links(logs_url, inp.log_prefix, task_id)
+    for each in failed:
+        for name, url in dict(each.get("log_urls") or {}).items():
+            links[f"input {each['index']} {name}"] = url
     links["all tasks"] = f"{logs_url.split('?', 1)[0].rstrip('/')}/{inp.log_prefix}/"
     return links

@@ -9,6 +9,7 @@ import azure.durable_functions as df
 
 from jobclusters.execution.messages import PlanInputsInput, PlanInputsResult
 from jobclusters.execution.registry import PLAN_INPUTS, activity
+from jobclusters.failed_inputs import InputSelection
 from jobclusters.services import factory
 
 bp = df.Blueprint()
@@ -51,5 +52,20 @@ def plan_inputs(inp: PlanInputsInput) -> PlanInputsResult:
                 if fnmatch.fnmatchcase(n, pattern) or fnmatch.fnmatchcase(n.rsplit("/", 1)[-1], pattern)
             ]
         items = [f"{container}/{n}" for n in names[: fan_out.max_inputs]]
-    manifest = blobs.put_json(f"manifests/{inp.attempt_id.replace(':', '/')}.json", items)
-    return PlanInputsResult(count=len(items), manifest=manifest)
+    name = f"manifests/{inp.attempt_id.replace(':', '/')}"
+    if inp.only is None:
+        return PlanInputsResult(count=len(items), manifest=blobs.put_json(f"{name}.json", items))
+    indexes = selected_indexes(inp.only, len(items))
+    return PlanInputsResult(
+        count=len(indexes),
+        manifest=blobs.put_json(f"{name}.json", [items[i] for i in indexes]),
+        indexes=blobs.put_json(f"{name}.indexes.json", indexes),
+    )
+
+
+def selected_indexes(only: InputSelection, count: int) -> list[int]:
+    """The inputs a repair runs again, in order; an index the inputs no longer reach is dropped."""
+    wanted = only.indexes
+    if only.ref is not None:
+        wanted = [int(f["index"]) for f in factory.get_blob_refs().get_json(only.ref)]
+    return sorted({i for i in wanted if 0 <= i < count})

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobclusters.failed_inputs import FailedInputs, InputSelection
 from jobclusters.spec import Job, Problem, RunResult, TaskState
 
 RUN_JOB_ORCHESTRATOR = "run_job"
@@ -61,6 +62,9 @@ class RepairInfo(BaseModel):
     rerun_tasks: list[str]
     previous_states: dict[str, TaskState]
     previous_outcomes: dict[str, str] = Field(default_factory=dict)
+    rerun_inputs: dict[str, InputSelection] = Field(
+        default_factory=dict, description="a fan-out task reruns only these inputs (the ones that failed)"
+    )
 
 
 class RunRequest(BaseModel):
@@ -88,6 +92,7 @@ class TaskProgress(BaseModel):
     message: str | None = None
     compute: str | None = None
     outcome: str | None = Field(default=None, description="a condition task's 'true' / 'false' (for repairs)")
+    failed_inputs: FailedInputs | None = Field(default=None, description="a fan-out's failed inputs")
 
 
 class RunProgress(BaseModel):

@@ -30,20 +30,26 @@ from jobclusters.execution.messages import (
 from jobclusters.execution.polling import BATCH_POLL, POLLS_PER_EXECUTION, next_fire_at, past
 from jobclusters.execution.routing import per_input_retries
 from jobclusters.execution.work_times import attempt_times
+from jobclusters.failed_inputs import FailedInput, FailedInputs
 from jobclusters.spec.model import CommandPayload, TaskState
 from orchestrators.common import call, decode_input, dump, failure_message, iso, parse_iso, result_of
 
 bp = df.Blueprint()
 
 
+def failed_inputs(finish: BatchFinishResult) -> FailedInputs | None:
+    if not finish.failed_count:
+        return None
+    listed = [FailedInput.model_validate(t) for t in finish.failed_tasks]
+    return FailedInputs(count=finish.failed_count, listed=listed, ref=finish.failed_ref)
+
+
 def _failed_message(st: FanoutState, finish: BatchFinishResult) -> str:
     failed = max(finish.failed_count, st.counts.get("failed", 0))
     text = f"{failed} of {st.count} Batch task(s) failed"
-    if finish.failed_tasks:
-        first = finish.failed_tasks[0]
-        text += f"; first: {first.get('task_id')} exit code {first.get('exit_code')}"
-        if first.get("message"):
-            text += f" ({first['message']})"
+    inputs = failed_inputs(finish)
+    if inputs is not None:
+        text += f": {inputs.describe()}"
     return text
 
 
@@ -91,13 +97,16 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
 
     if st.phase == "plan":
         plan_input = PlanInputsInput(
-            attempt_id=a.instance_id, fan_out=payload.fan_out, trigger_files=run.trigger_files
+            attempt_id=a.instance_id,
+            fan_out=payload.fan_out,
+            trigger_files=run.trigger_files,
+            only=run.rerun_inputs,
         )
         try:
             plan = yield from result_of(context, registry.PLAN_INPUTS, plan_input)
         except Exception as exc:
             return outcome(TaskState.FAILED, f"the inputs could not be listed: {failure_message(exc)}")
-        st.count, st.manifest = plan.count, plan.manifest
+        st.count, st.manifest, st.indexes = plan.count, plan.manifest, plan.indexes
         if st.count == 0:
             return outcome(TaskState.SUCCESS, "no inputs matched: nothing to run", details={"inputs": 0})
         st.phase = "pool"
@@ -138,6 +147,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                     base_dir=run.base_dir,
                     max_task_retries=per_input_retries(run.task),
                     log_prefix=logs_at,
+                    indexes=st.indexes,
                 ),
             )
             for start, end in chunk_ranges(st.count)
@@ -196,6 +206,8 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             collect_failures=not st.canceled,
             log_prefix=logs_at if st.job_id is not None else None,
             task_prefix=run.task.key,
+            manifest=st.manifest,
+            indexes=st.indexes,
         ),
     )
     state, message = final_outcome(st, finish)
@@ -207,6 +219,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         message,
         log_ref=first_log,
         log_refs=finish.log_refs,
+        failed_inputs=failed_inputs(finish) if state == TaskState.FAILED else None,
         details={
             "inputs": st.count,
             "counts": st.counts,

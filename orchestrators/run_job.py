@@ -151,6 +151,7 @@ class _Run:
         progress.message = outcome.message
         progress.compute = outcome.compute or progress.compute
         progress.outcome = outcome.outcome
+        progress.failed_inputs = outcome.failed_inputs
         if record:
             task = self.job.task(key)
             self.rows.append(
@@ -217,6 +218,7 @@ class _Run:
             trigger_files=trigger_files(self.req),
             tags=self.job.tags,
             repair_number=self.repair_number,
+            rerun_inputs=self.req.repair.rerun_inputs.get(task.key) if self.req.repair else None,
         )
 
     def run_record(self, state: str, *, end: str | None = None, message: str | None = None) -> RunRecordInput:

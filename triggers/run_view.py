@@ -46,6 +46,7 @@ class TaskView(BaseModel):
     message: str | None = None
     compute: str | None = None
     outcome: str | None = None
+    failed_inputs: dict[str, Any] | None = None
     attempt_history: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -199,6 +200,10 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
                 "number": request.repair.number,
                 "rerun_tasks": request.repair.rerun_tasks,
             }
+            if request.repair.rerun_inputs:
+                view.repair["rerun_inputs"] = {
+                    k: v.model_dump(mode="json") for k, v in request.repair.rerun_inputs.items()
+                }
             if record is not None and record.trigger is not None:
                 view.trigger = record.trigger.model_dump(mode="json")  # the run's, not its repair's
     decoded = _json(output)
@@ -220,6 +225,7 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
                 message=live.message,
                 compute=live.compute,
                 outcome=live.outcome,
+                failed_inputs=live.failed_inputs.model_dump(mode="json") if live.failed_inputs else None,
             )
     if record is not None:
         view.start = view.start or _iso(record.start_time)

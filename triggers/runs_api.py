@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from azure.core.exceptions import HttpResponseError
 
+from jobclusters.failed_inputs import rerun_inputs
 from jobclusters.run_request import (
     CANCEL_EVENT,
     RepairInfo,
@@ -300,12 +301,14 @@ async def repair_run(client: Any, run_id: str, body: dict[str, Any]) -> ApiResul
     if not rerun:
         raise ApiError(409, "nothing_to_repair", f"run {latest_id!r} has no failed or canceled tasks")
     kept_outcomes = {key: value for key, value in outcomes.items() if key not in rerun}
+    failed = {key: task.failed_inputs for key, task in progress.tasks.items()} if progress else {}
     repair = RepairInfo(
         of_run_id=original,
         number=number + 1,
         rerun_tasks=rerun,
         previous_states=states,
         previous_outcomes=kept_outcomes,
+        rerun_inputs=rerun_inputs(latest_request.job, rerun, failed),
     )
     request = RunRequest(
         run_id=repair_run_id(original, number + 1),
@@ -322,4 +325,6 @@ async def repair_run(client: Any, run_id: str, body: dict[str, Any]) -> ApiResul
     )
     result = await _start(client, request)
     result.body.update({"repair_number": repair.number, "of_run_id": original, "rerun_tasks": rerun})
+    if repair.rerun_inputs:
+        result.body["rerun_inputs"] = {k: v.model_dump(mode="json") for k, v in repair.rerun_inputs.items()}
     return result

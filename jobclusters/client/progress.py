@@ -133,6 +133,7 @@ def result_json(view: dict[str, Any]) -> dict[str, Any]:
             "queue_seconds": task.get("queue_seconds"),
             "compute": task.get("compute"),
             "message": task.get("message"),
+            **({"failed_inputs": task["failed_inputs"]} if task.get("failed_inputs") else {}),
         }
         for key, task in view.get("tasks", {}).items()
     }

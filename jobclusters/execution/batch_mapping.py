@@ -164,7 +164,8 @@ def task_spec(
     extra_output_files: list[OutputFile] | None = None,
 ) -> TaskSpec:
     """One Batch task for one input: `{{input}}` in the command line and `JOBCLUSTERS_INPUT` carry it.
-    `extra_output_files`: the task's own log upload (`batch_logs.log_output_file`)."""
+    `extra_output_files`: the task's own log upload (`batch_logs.log_output_file`), listed first so it
+    is tried first."""
     command = payload.command_line
     env = [EnvironmentSetting(name="JOBCLUSTERS_INPUT_INDEX", value=str(index))]
     if input_value is not None:
@@ -174,7 +175,7 @@ def task_spec(
         id=task_id,
         command_line=command,
         resource_files=_resource_files(payload),
-        output_files=_output_files(payload) + list(extra_output_files or []),
+        output_files=list(extra_output_files or []) + _output_files(payload),
         environment_settings=env,
         constraints=TaskConstraints(max_task_retry_count=max_retries),
         user_identity={"autoUser": {"scope": "task", "elevationLevel": "admin"}}

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobclusters.failed_inputs import FailedInputs, InputSelection
 from jobclusters.services.batch import PoolRef
 from jobclusters.services.cluster import RunHandle
 from jobclusters.spec.model import CommandPayload, FanOut, Job, JobCluster, Notifications, Task, TaskState
@@ -36,6 +37,9 @@ class TaskRunInput(_Msg):
     repair_number: int = 0
     retries_done: int = Field(default=0, description="carried across continue_as_new")
     first_start: str | None = None
+    rerun_inputs: InputSelection | None = Field(
+        default=None, description="a repaired fan-out runs only these inputs (its failed ones)"
+    )
 
 
 class ClusterPollState(_Msg):
@@ -51,6 +55,7 @@ class FanoutState(_Msg):
     phase: Literal["plan", "pool", "add", "poll", "finish"] = "plan"
     count: int = 0
     manifest: str | None = None
+    indexes: str | None = None
     pool_ref: PoolRef | None = None
     job_id: str | None = None
     compute: str | None = None
@@ -98,6 +103,7 @@ class TaskOutcome(_Msg):
         default=None, description="from submit to the work's own start: queue, pool or cluster start"
     )
     details: dict[str, Any] = Field(default_factory=dict)
+    failed_inputs: FailedInputs | None = None
 
 
 # ------------------------------------------------------------------ activity payloads: runs
@@ -245,11 +251,15 @@ class PlanInputsInput(_Msg):
     attempt_id: str
     fan_out: FanOut | None = None
     trigger_files: list[str] = Field(default_factory=list)
+    only: InputSelection | None = Field(default=None, description="plan only these inputs (a repair)")
 
 
 class PlanInputsResult(_Msg):
     count: int
     manifest: str = Field(description="blob reference of the JSON list of inputs")
+    indexes: str | None = Field(
+        default=None, description="blob reference of each planned input's index, when only some were planned"
+    )
 
 
 class BatchPrepareInput(_Msg):
@@ -278,6 +288,7 @@ class AddChunkInput(_Msg):
     base_dir: str | None = None
     max_task_retries: int = 0
     log_prefix: str | None = Field(default=None, description="blob folder of the tasks' uploaded logs")
+    indexes: str | None = Field(default=None, description="as planned: the inputs' own indexes")
 
 
 class AddChunkResult(_Msg):
@@ -312,11 +323,18 @@ class BatchFinishInput(_Msg):
     collect_failures: bool = True
     log_prefix: str | None = Field(default=None, description="as given to batch_add_chunk")
     task_prefix: str | None = Field(default=None, description="Batch task id prefix: names task 0's logs")
+    manifest: str | None = Field(default=None, description="as planned: names each failed task's input")
+    indexes: str | None = None
 
 
 class BatchFinishResult(_Msg):
-    failed_tasks: list[dict[str, Any]] = Field(default_factory=list)
+    failed_tasks: list[dict[str, Any]] = Field(
+        default_factory=list, description="`FailedInput`s, the first few"
+    )
     failed_count: int = 0
+    failed_ref: str | None = Field(
+        default=None, description="blob reference of all of them, when not all listed"
+    )
     pool_deleted: bool = False
     log_refs: dict[str, str] = Field(
         default_factory=dict, description="uploaded logs of the first failed task, else of the first task"

@@ -421,6 +421,11 @@ def make_task_id(run_id: str, index: int) -> str:
     return f"{safe}{suffix}"
 
 
+def task_index(task_id: str) -> int:
+    """The input index a `make_task_id` id carries."""
+    return int(task_id.rsplit("-", 1)[1])
+
+
 def resolve_environment(
     settings: Sequence[EnvironmentSetting], env: Mapping[str, str] | None = None
 ) -> list[dict[str, str]]:

@@ -74,22 +74,29 @@ def matches(pattern: str, working_dir: Path) -> list[tuple[Path, str]]:
 def upload_output_files(
     files: list[OutputFile], working_dir: Path, *, succeeded: bool, blob: BlobIO
 ) -> list[str]:
-    """Upload what each output file's condition allows; returns the blob URLs written."""
-    urls: list[str] = []
+    """Upload what each output file's condition allows, each on its own: one that fails (a container name
+    Azure rejects, say) never keeps the others, the task's logs among them, from being uploaded, as on
+    Batch. Returns one message per output file that failed, naming it, so the task can say what failed."""
+    failures: list[str] = []
     for i, of in enumerate(files):
         condition = of.upload_options.upload_condition
         if (condition == "taskSuccess" and not succeeded) or (condition == "taskFailure" and succeeded):
             continue
         dest = of.destination.container
+        errors: list[str] = []
         for path, suffix in matches(of.file_pattern, working_dir):
             if suffix:
                 name = "/".join(p for p in ((dest.path or "").strip("/"), suffix) if p)
             else:
                 name = dest.path or path.name
             try:
-                urls.append(blob.upload_file(dest.container_url, name, path))
+                blob.upload_file(dest.container_url, name, path)
             except Exception as exc:
-                raise FileTransferError(
-                    "FileUploadError", f"outputFiles[{i}] ({of.file_pattern}): {type(exc).__name__}: {exc}"
-                ) from exc
-    return urls
+                errors.append(f"{type(exc).__name__}: {_first_line(exc)}")
+        if errors:
+            failures.append(f"outputFiles[{i}] ({of.file_pattern}) upload failed: {errors[0]}")
+    return failures
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]

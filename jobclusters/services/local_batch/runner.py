@@ -218,32 +218,39 @@ class ProcessRunner:
 
     def _judge(self, task: Task, wd: str, code: int) -> Outcome:
         if task.kill_reason == "requeue":
+            self._upload(task, wd, succeeded=False)
             return Outcome(task, None, preempted=True)
         if task.kill_reason == "terminate":
-            return Outcome(
-                task,
-                code,
-                failure("UserError", "TaskEnded", "The task was ended by a terminate job request."),
-            )
+            ended = failure("UserError", "TaskEnded", "The task was ended by a terminate job request.")
+            return Outcome(task, code, _with_upload_failures(ended, self._upload(task, wd, succeeded=False)))
         if task.kill_reason == "timeout":
             ended = failure(
                 "UserError", "TaskEnded", "The task exceeded its maxWallClockTime and was terminated."
             )
-            with contextlib.suppress(FileTransferError):
-                self._upload(task, wd, succeeded=False)
-            return Outcome(task, code, ended, timed_out=True)
+            uploads = self._upload(task, wd, succeeded=False)
+            return Outcome(task, code, _with_upload_failures(ended, uploads), timed_out=True)
         failed: dict[str, Any] | None = None
         if code != 0:
             failed = failure(
                 "UserError", "FailureExitCode", f"The task process exited with exit code {code}."
             )
-        try:
-            self._upload(task, wd, succeeded=code == 0)
-        except FileTransferError as exc:
-            failed = failure("UserError", exc.code, str(exc))
+        uploads = self._upload(task, wd, succeeded=code == 0)
+        if failed is None and uploads:
+            failed = failure("UserError", "FileUploadError", "; ".join(uploads))
+        else:
+            failed = _with_upload_failures(failed, uploads)
         return Outcome(task, code, failed)
 
-    def _upload(self, task: Task, wd: str, *, succeeded: bool) -> None:
+    def _upload(self, task: Task, wd: str, *, succeeded: bool) -> list[str]:
+        """Every output file the condition allows, each on its own (the logs too when another one
+        fails, and when the task was ended or its node went away); returns what failed."""
         files: list[OutputFile] = task.spec.output_files
-        if files:
-            upload_output_files(files, Path(wd), succeeded=succeeded, blob=self._blob)
+        if not files:
+            return []
+        return upload_output_files(files, Path(wd), succeeded=succeeded, blob=self._blob)
+
+
+def _with_upload_failures(failed: dict[str, Any] | None, uploads: list[str]) -> dict[str, Any] | None:
+    if failed is None or not uploads:
+        return failed
+    return {**failed, "message": f"{failed.get('message', '')} {'; '.join(uploads)}".strip()}

@@ -58,6 +58,8 @@ class Scheduler:
         self._outcomes: deque[Outcome] = deque()
         self._started: deque[Task] = deque()
         self._deadlines: dict[int, tuple[float, Task]] = {}  # id(task) -> (maxWallClockTime end, task)
+        self._workers: dict[str, int] = {}  # pool id -> tasks whose worker has not handed its outcome over
+        self._deleted: set[str] = set()  # pools whose folders go once their last worker is done
         self._begun = self._ended = 0  # scheduling steps, for `wait_step`
         self._stepped = threading.Condition()
         self.stopping = False
@@ -282,6 +284,7 @@ class Scheduler:
             )
             self._wake.set()
             return None
+        self._workers[pool.spec.id] = self._workers.get(pool.spec.id, 0) + 1
         return Launch(task, pool.spec.id, node, task_dir, wd, env, preempt)
 
     def _worker(self, launch: Launch | None) -> None:
@@ -298,6 +301,7 @@ class Scheduler:
             outcome.node = launch.node
             with self.lock:
                 self._apply_outcome(outcome)
+                self._worker_done(launch.pool_id)
                 launch = None if self.stopping else self._next_launch(launch.pool_id, launch.node)
             if launch is None:
                 self._wake.set()
@@ -438,16 +442,30 @@ class Scheduler:
             self.remove_pool(pool.spec.id)
 
     def remove_pool(self, pool_id: str) -> None:
-        """Delete the pool; tasks running on it go back to the queue, as when Batch loses their node."""
+        """Delete the pool; tasks running on it go back to the queue, as when Batch loses their node.
+
+        Its folders go once every task that ran there has ended and uploaded its output files (its logs
+        among them): a task already ended by a terminate keeps that reason rather than being requeued."""
         pool = self.state.remove_pool(pool_id)
         if pool is None:
             return
         for job in self.state.jobs.values():
             for task in job.tasks.values():
                 if task.state == "running" and task.pool_id == pool_id:
-                    task.kill_reason = "requeue"
+                    task.kill_reason = task.kill_reason or "requeue"
                     self._runner.kill(task)
-        self._runner.remove_pool_dirs(pool_id)
+        self._deleted.add(pool_id)
+        self._worker_done(pool_id, ended=0)
+
+    def _worker_done(self, pool_id: str, *, ended: int = 1) -> None:
+        left = self._workers.get(pool_id, 0) - ended
+        if left > 0:
+            self._workers[pool_id] = left
+            return
+        self._workers.pop(pool_id, None)
+        if pool_id in self._deleted:
+            self._deleted.discard(pool_id)
+            self._runner.remove_pool_dirs(pool_id)
 
     # -- start task and job preparation ------------------------------------------------------------------
     def _run_start_task(self, pool: Pool) -> None:
