@@ -113,6 +113,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             prep.compute_info,
         )
         st.canceled = prep.canceled
+        st.job_files = prep.job_files
         st.phase = "finish" if prep.canceled else "add"
 
     if st.phase == "add":
@@ -130,7 +131,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                     start=start,
                     end=end,
                     environment=run.environment,
-                    base_dir=run.base_dir,
+                    job_files=st.job_files,
                     max_task_retries=per_input_retries(run.task),
                     log_prefix=logs_at,
                 ),

@@ -60,6 +60,7 @@ class FanoutState(_Msg):
     timed_out: bool = False
     canceled: bool = False
     counts: dict[str, int] = Field(default_factory=dict)
+    job_files: str | None = None
 
 
 class AttemptInput(_Msg):
@@ -248,6 +249,7 @@ class BatchPrepareResult(_Msg):
     compute_info: dict[str, Any] | None = None
     canceled: bool = False
     error: str | None = None
+    job_files: str | None = Field(default=None, description="container of the staged job folder")
 
 
 class AddChunkInput(_Msg):
@@ -259,7 +261,7 @@ class AddChunkInput(_Msg):
     start: int
     end: int
     environment: dict[str, str] = Field(default_factory=dict)
-    base_dir: str | None = None
+    job_files: str | None = Field(default=None, description="container of the staged job folder")
     max_task_retries: int = 0
     log_prefix: str | None = Field(default=None, description="blob folder of the tasks' uploaded logs")
 
