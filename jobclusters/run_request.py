@@ -87,6 +87,7 @@ class TaskProgress(BaseModel):
     message: str | None = None
     compute: str | None = None
     outcome: str | None = Field(default=None, description="a condition task's 'true' / 'false' (for repairs)")
+    exit_code: int | None = None
 
 
 class RunProgress(BaseModel):

@@ -16,6 +16,7 @@ import azure.durable_functions as df
 from jobclusters.execution import registry
 from jobclusters.execution.batch_logs import log_prefix
 from jobclusters.execution.batch_mapping import chunk_ranges
+from jobclusters.execution.exit_codes import fanout_exit_code
 from jobclusters.execution.messages import (
     AddChunkInput,
     BatchFinishInput,
@@ -202,6 +203,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         message,
         log_ref=first_log,
         log_refs=finish.log_refs,
+        exit_code=fanout_exit_code(state, finish.failed_tasks, st.count),
         details={
             "inputs": st.count,
             "counts": st.counts,

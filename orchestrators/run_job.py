@@ -148,6 +148,7 @@ class _Run:
         progress.message = outcome.message
         progress.compute = outcome.compute or progress.compute
         progress.outcome = outcome.outcome
+        progress.exit_code = outcome.exit_code
         if record:
             task = self.job.task(key)
             self.rows.append(

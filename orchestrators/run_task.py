@@ -58,6 +58,7 @@ def _row(
                 "log_ref": outcome.log_ref,
                 "log_refs": outcome.log_refs,
                 "remote_id": outcome.remote_id,
+                "exit_code": outcome.exit_code,
                 "output": outcome.task_values or None,
             }
         )

@@ -43,6 +43,7 @@ class TaskView(BaseModel):
     message: str | None = None
     compute: str | None = None
     outcome: str | None = None
+    exit_code: int | None = None
     attempt_history: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -216,6 +217,7 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
                 message=live.message,
                 compute=live.compute,
                 outcome=live.outcome,
+                exit_code=live.exit_code,
             )
     if record is not None:
         view.start = view.start or _iso(record.start_time)
@@ -250,3 +252,4 @@ def _from_rows(task: TaskView, rows: list[Any]) -> None:
     task.duration_seconds = _seconds(task.start, task.end)
     task.message = next((r.error_message for r in rows if r.error_message), None)
     task.compute = next((r.compute.kind for r in rows if r.compute is not None), None)
+    task.exit_code = rows[-1].exit_code

@@ -130,6 +130,7 @@ def result_json(view: dict[str, Any]) -> dict[str, Any]:
             "duration_seconds": task.get("duration_seconds"),
             "compute": task.get("compute"),
             "message": task.get("message"),
+            "exit_code": task.get("exit_code"),
         }
         for key, task in view.get("tasks", {}).items()
     }

@@ -92,6 +92,7 @@ class TaskOutcome(_Msg):
         default_factory=dict, description="named log links (Batch: stdout.txt, stderr.txt, all tasks)"
     )
     remote_id: str | None = None
+    exit_code: int | None = Field(default=None, description="a command's; a fan-out's first failed input's")
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -127,6 +128,7 @@ class TaskRecordInput(_Msg):
     log_ref: str | None = None
     log_refs: dict[str, str] = Field(default_factory=dict)
     remote_id: str | None = None
+    exit_code: int | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     output: Any = None
     secure_input: bool = False

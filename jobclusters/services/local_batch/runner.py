@@ -206,7 +206,7 @@ class ProcessRunner:
         finally:
             with self._lock:
                 self._running.pop(id(task), None)
-        code = proc.returncode
+        code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode  # a signal, as `$?` says
         if task.kill_reason == "requeue":
             return Outcome(task, None, preempted=True)
         if task.kill_reason == "terminate":
