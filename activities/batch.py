@@ -49,7 +49,9 @@ def batch_prepare(inp: BatchPrepareInput) -> BatchPrepareResult:
     service = factory.get_batch_service()
     job_id = batch_id("job", inp.attempt_id)
     try:
-        job_files = stage(inp.run.base_dir, factory.get_job_files_store())
+        job_files = stage(
+            inp.run.base_dir, factory.get_job_files_store(), exclude=(factory.settings().state_dir,)
+        )
     except JobFilesError as exc:
         return BatchPrepareResult(error=str(exc))
 

@@ -58,11 +58,15 @@ def container_name(digest: str) -> str:
     return CONTAINER_PREFIX + digest[:32]
 
 
-def _walk(folder: Path, max_files: int, max_bytes: int) -> list[tuple[str, Path, int]]:
+def _walk(
+    folder: Path, max_files: int, max_bytes: int, excluded: frozenset[Path]
+) -> list[tuple[str, Path, int]]:
     found: list[tuple[str, Path, int]] = []
     total = 0
     for root, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_FOLDERS)
+        dirs[:] = sorted(
+            d for d in dirs if d not in SKIPPED_FOLDERS and (Path(root) / d).resolve() not in excluded
+        )
         for name in sorted(names):
             path = Path(root) / name
             try:
@@ -88,12 +92,19 @@ def _walk(folder: Path, max_files: int, max_bytes: int) -> list[tuple[str, Path,
     return found
 
 
-def snapshot(folder: Path, *, max_files: int = MAX_FILES, max_bytes: int = MAX_BYTES) -> JobFiles:
-    """Raises `JobFilesError` over a limit; skipped folders count for nothing."""
+def snapshot(
+    folder: Path,
+    *,
+    max_files: int = MAX_FILES,
+    max_bytes: int = MAX_BYTES,
+    exclude: tuple[Path, ...] = (),
+) -> JobFiles:
+    """Raises `JobFilesError` over a limit; skipped folders and `exclude` count for nothing."""
     digest = hashlib.sha256()
     kept: list[tuple[str, Path]] = []
     total = 0
-    for relative, path, _ in _walk(folder, max_files, max_bytes):
+    excluded = frozenset(p.resolve() for p in exclude)
+    for relative, path, _ in _walk(folder, max_files, max_bytes, excluded):
         try:
             content = path.read_bytes()
         except OSError:
@@ -105,12 +116,13 @@ def snapshot(folder: Path, *, max_files: int = MAX_FILES, max_bytes: int = MAX_B
     return JobFiles(folder=folder, files=tuple(kept), digest=digest.hexdigest(), total_bytes=total)
 
 
-def stage(base_dir: str | None, store: JobFilesStore) -> str | None:
+def stage(base_dir: str | None, store: JobFilesStore, exclude: tuple[Path, ...] = ()) -> str | None:
     """The container holding the job's files, uploaded unless an earlier run uploaded the same content;
-    None when there is no folder on this host to stage (a definition registered without one)."""
+    None when there is no folder on this host to stage (a definition registered without one). `exclude`:
+    the host's own state folder, should it sit inside the job's (local executors write task folders there)."""
     if not base_dir or not Path(base_dir).is_dir():
         return None
-    files = snapshot(Path(base_dir))
+    files = snapshot(Path(base_dir), exclude=exclude)
     if not files.files:
         return None
     if not store.is_complete(files.container):

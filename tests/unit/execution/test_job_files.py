@@ -105,3 +105,9 @@ def test_every_task_gets_the_job_files_first_and_its_command_line_untouched() ->
     assert spec.resource_files[0].file_path is None and spec.resource_files[0].blob_prefix is None
     assert spec.resource_files[1].auto_storage_container_name == "incoming"
     assert task_spec(payload, "t-0", 0, None).resource_files[0].auto_storage_container_name == "incoming"
+
+
+def test_the_hosts_state_folder_inside_the_job_folder_is_not_staged(tmp_path: Path) -> None:
+    write(tmp_path, {"a.py": "print(1)", "state/pools/p/nodes/n/wd/a.py": "print(1)"})
+    staged = snapshot(tmp_path, exclude=(tmp_path / "state",))
+    assert [name for name, _ in staged.files] == ["a.py"]
