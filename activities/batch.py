@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import shlex
 import time
-from pathlib import Path
 from typing import Any
 
 import azure.durable_functions as df
@@ -22,6 +20,7 @@ from jobclusters.execution.batch_mapping import (
 )
 from jobclusters.execution.cancel_handshake import submit_unless_canceled
 from jobclusters.execution.ids import batch_id
+from jobclusters.execution.job_files import JobFilesError, stage
 from jobclusters.execution.messages import (
     AddChunkInput,
     AddChunkResult,
@@ -54,29 +53,17 @@ ADD_FAILURE_MESSAGE_LIMIT = 500
 TERMINATED_TASKS_WAIT_SECONDS = 60.0
 
 
-def absolutize_local_paths(command: str, base_dir: str | None) -> str:
-    """Local mode: a relative script path in a command (`python scripts/x.py`) means the job file's folder,
-    not the task's working directory."""
-    if not base_dir:
-        return command
-    base = Path(base_dir)
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return command
-    changed = False
-    for i, word in enumerate(words):
-        if word and not word.startswith(("-", "/", "$")) and "://" not in word and (base / word).is_file():
-            words[i] = str((base / word).resolve())
-            changed = True
-    return shlex.join(words) if changed else command
-
-
 @activity(bp, BATCH_PREPARE)
 def batch_prepare(inp: BatchPrepareInput) -> BatchPrepareResult:
-    """Ensure the pool (owner = attempt id) and create the job; both idempotent."""
+    """Stage the job's files, ensure the pool (owner = attempt id) and create the job; all idempotent."""
     service = factory.get_batch_service()
     job_id = batch_id("job", inp.attempt_id)
+    try:
+        job_files = stage(
+            inp.run.base_dir, factory.get_job_files_store(), exclude=(factory.settings().state_dir,)
+        )
+    except JobFilesError as exc:
+        return BatchPrepareResult(error=str(exc))
 
     def submit() -> PoolRef:
         ref = service.ensure_pool(pool_placement(inp.run, inp.attempt_id), owner=inp.attempt_id)
@@ -112,6 +99,7 @@ def batch_prepare(inp: BatchPrepareInput) -> BatchPrepareResult:
         compute=compute_label(ref),
         compute_info=compute_info(ref),
         canceled=submission.canceled,
+        job_files=job_files,
     )
 
 
@@ -122,11 +110,6 @@ def batch_add_chunk(inp: AddChunkInput) -> AddChunkResult:
         return AddChunkResult(added=0, canceled=True)
     inputs = factory.get_blob_refs().get_json(inp.manifest)[inp.start : inp.end]
     indexes = _input_indexes(inp.indexes, inp.start, inp.end)
-    payload_model = inp.payload
-    if factory.executors_share_this_filesystem():
-        payload_model = payload_model.model_copy(
-            update={"command_line": absolutize_local_paths(payload_model.command_line, inp.base_dir)}
-        )
     logs_url = factory.batch_logs_container() if inp.log_prefix else None
 
     def logs_for(task_id: str) -> list[Any]:
@@ -139,12 +122,13 @@ def batch_add_chunk(inp: AddChunkInput) -> AddChunkResult:
         task_id = make_task_id(inp.task_prefix, index)
         specs.append(
             task_spec(
-                payload_model,
+                inp.payload,
                 task_id,
                 index,
                 None if value is None else str(value),
                 inp.max_task_retries,
                 extra_output_files=logs_for(task_id),
+                job_files=inp.job_files,
             )
         )
     result = factory.get_batch_service().add_tasks(inp.job_id, specs)

@@ -95,6 +95,7 @@ def task_record(inp: TaskRecordInput) -> TaskRunRecord:
         compute=ComputeInfo.model_validate(inp.compute_info) if inp.compute_info else None,
         links=Links(logs=_log_links(inp)),
         external_id=inp.remote_id,
+        exit_code=inp.exit_code,
     )
 
 

@@ -93,6 +93,7 @@ class TaskProgress(BaseModel):
     compute: str | None = None
     outcome: str | None = Field(default=None, description="a condition task's 'true' / 'false' (for repairs)")
     failed_inputs: FailedInputs | None = Field(default=None, description="a fan-out's failed inputs")
+    exit_code: int | None = None
 
 
 class RunProgress(BaseModel):

@@ -17,6 +17,7 @@ import azure.durable_functions as df
 from jobclusters.execution import registry
 from jobclusters.execution.batch_logs import log_prefix
 from jobclusters.execution.batch_mapping import chunk_ranges
+from jobclusters.execution.exit_codes import fanout_exit_code
 from jobclusters.execution.messages import (
     AddChunkInput,
     BatchFinishInput,
@@ -127,6 +128,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             prep.compute_info,
         )
         st.canceled = prep.canceled
+        st.job_files = prep.job_files
         st.phase = "finish" if prep.canceled else "add"
 
     if st.phase == "add":
@@ -144,7 +146,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                     start=start,
                     end=end,
                     environment=run.environment,
-                    base_dir=run.base_dir,
+                    job_files=st.job_files,
                     max_task_retries=per_input_retries(run.task),
                     log_prefix=logs_at,
                     indexes=st.indexes,
@@ -220,6 +222,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         log_ref=first_log,
         log_refs=finish.log_refs,
         failed_inputs=failed_inputs(finish) if state == TaskState.FAILED else None,
+        exit_code=fanout_exit_code(state, finish.failed_tasks, st.count),
         details={
             "inputs": st.count,
             "counts": st.counts,

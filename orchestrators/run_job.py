@@ -152,6 +152,7 @@ class _Run:
         progress.compute = outcome.compute or progress.compute
         progress.outcome = outcome.outcome
         progress.failed_inputs = outcome.failed_inputs
+        progress.exit_code = outcome.exit_code
         if record:
             task = self.job.task(key)
             self.rows.append(

@@ -59,6 +59,7 @@ def _row(
                 "log_refs": outcome.log_refs,
                 "remote_id": outcome.remote_id,
                 "queue_seconds": outcome.queue_seconds,
+                "exit_code": outcome.exit_code,
                 "output": outcome.task_values or None,
             }
         )

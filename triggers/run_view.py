@@ -47,6 +47,7 @@ class TaskView(BaseModel):
     compute: str | None = None
     outcome: str | None = None
     failed_inputs: dict[str, Any] | None = None
+    exit_code: int | None = None
     attempt_history: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -226,6 +227,7 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
                 compute=live.compute,
                 outcome=live.outcome,
                 failed_inputs=live.failed_inputs.model_dump(mode="json") if live.failed_inputs else None,
+                exit_code=live.exit_code,
             )
     if record is not None:
         view.start = view.start or _iso(record.start_time)
@@ -261,3 +263,4 @@ def _from_rows(task: TaskView, rows: list[Any]) -> None:
     task.queue_seconds = rows[-1].queue_seconds
     task.message = next((r.error_message for r in rows if r.error_message), None)
     task.compute = next((r.compute.kind for r in rows if r.compute is not None), None)
+    task.exit_code = rows[-1].exit_code

@@ -134,6 +134,7 @@ def result_json(view: dict[str, Any]) -> dict[str, Any]:
             "compute": task.get("compute"),
             "message": task.get("message"),
             **({"failed_inputs": task["failed_inputs"]} if task.get("failed_inputs") else {}),
+            "exit_code": task.get("exit_code"),
         }
         for key, task in view.get("tasks", {}).items()
     }

@@ -12,6 +12,7 @@ import re
 from datetime import timedelta
 
 from jobclusters.execution.ids import batch_id
+from jobclusters.execution.job_files import resource_file
 from jobclusters.execution.messages import TaskRunInput
 from jobclusters.services.batch import (
     EnvironmentSetting,
@@ -162,10 +163,12 @@ def task_spec(
     input_value: str | None,
     max_retries: int = 0,
     extra_output_files: list[OutputFile] | None = None,
+    job_files: str | None = None,
 ) -> TaskSpec:
     """One Batch task for one input: `{{input}}` in the command line and `JOBCLUSTERS_INPUT` carry it.
     `extra_output_files`: the task's own log upload (`batch_logs.log_output_file`), listed first so it
-    is tried first."""
+    is tried first. `job_files`: the container of the staged job folder, downloaded first so the task's own
+    resource files win."""
     command = payload.command_line
     env = [EnvironmentSetting(name="JOBCLUSTERS_INPUT_INDEX", value=str(index))]
     if input_value is not None:
@@ -174,7 +177,7 @@ def task_spec(
     return TaskSpec(
         id=task_id,
         command_line=command,
-        resource_files=_resource_files(payload),
+        resource_files=([resource_file(job_files)] if job_files else []) + _resource_files(payload),
         output_files=list(extra_output_files or []) + _output_files(payload),
         environment_settings=env,
         constraints=TaskConstraints(max_task_retry_count=max_retries),

@@ -68,6 +68,7 @@ class FanoutState(_Msg):
     counts: dict[str, int] = Field(default_factory=dict)
     work_start: str | None = None
     work_end: str | None = None
+    job_files: str | None = None
 
 
 class AttemptInput(_Msg):
@@ -102,6 +103,7 @@ class TaskOutcome(_Msg):
     queue_seconds: float | None = Field(
         default=None, description="from submit to the work's own start: queue, pool or cluster start"
     )
+    exit_code: int | None = Field(default=None, description="a command's; a fan-out's first failed input's")
     details: dict[str, Any] = Field(default_factory=dict)
     failed_inputs: FailedInputs | None = None
 
@@ -139,6 +141,7 @@ class TaskRecordInput(_Msg):
     log_refs: dict[str, str] = Field(default_factory=dict)
     remote_id: str | None = None
     queue_seconds: float | None = None
+    exit_code: int | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     output: Any = None
     secure_input: bool = False
@@ -274,6 +277,7 @@ class BatchPrepareResult(_Msg):
     compute_info: dict[str, Any] | None = None
     canceled: bool = False
     error: str | None = None
+    job_files: str | None = Field(default=None, description="container of the staged job folder")
 
 
 class AddChunkInput(_Msg):
@@ -285,7 +289,7 @@ class AddChunkInput(_Msg):
     start: int
     end: int
     environment: dict[str, str] = Field(default_factory=dict)
-    base_dir: str | None = None
+    job_files: str | None = Field(default=None, description="container of the staged job folder")
     max_task_retries: int = 0
     log_prefix: str | None = Field(default=None, description="blob folder of the tasks' uploaded logs")
     indexes: str | None = Field(default=None, description="as planned: the inputs' own indexes")

@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 from jobclusters.execution.batch_logs import logs_container_url
 from jobclusters.execution.cluster_mapping import platform_backend
+from jobclusters.execution.job_files import JobFilesStore
 from jobclusters.execution.messages import TaskRunInput
 from jobclusters.services.batch import BatchService
 from jobclusters.services.blob_refs import BlobRefStore
@@ -155,6 +156,18 @@ def get_blob_refs() -> BlobRefStore:
         return BlobRefs(storage_connection())
 
     return _cached("blobs", build)
+
+
+def get_job_files_store() -> JobFilesStore:
+    """Job folders staged for Batch tasks (`jobclusters.execution.job_files`), in the app's storage account:
+    on Azure it must be the Batch account's auto-storage account, where `autoStorageContainerName` points."""
+
+    def build() -> JobFilesStore:
+        from jobclusters.services.job_files_store import BlobJobFilesStore
+
+        return BlobJobFilesStore(storage_connection())
+
+    return _cached("job_files", build)
 
 
 def get_event_publisher() -> EventPublisher | None:

@@ -15,6 +15,7 @@ from jobclusters.services.batch import OutputFile, ResourceFile
 from jobclusters.services.blob_io import BlobIO
 
 _WILDCARDS = set("*?[")
+DEFAULT_FILE_MODE = "0770"
 
 
 class FileTransferError(RuntimeError):
@@ -35,15 +36,18 @@ def _inside(base: Path, relative: str, what: str) -> Path:
 
 
 def fetch_resource_files(files: list[ResourceFile], working_dir: Path, blob: BlobIO) -> None:
+    """Batch on Linux gives every downloaded file `fileMode`, else 0770 (so a staged script runs)."""
     for i, rf in enumerate(files):
         try:
             if rf.http_url is not None:
                 assert rf.file_path is not None
-                blob.download_url(rf.http_url, _inside(working_dir, rf.file_path, "filePath"))
+                target = _inside(working_dir, rf.file_path, "filePath")
+                blob.download_url(rf.http_url, target)
+                written = [target]
             else:
                 url = rf.storage_container_url or blob.container_url(rf.auto_storage_container_name or "")
                 dest = _inside(working_dir, rf.file_path or ".", "filePath")
-                blob.download_container(url, rf.blob_prefix, dest)
+                written = blob.download_container(url, rf.blob_prefix, dest)
         except FileTransferError:
             raise
         except Exception as exc:
@@ -51,8 +55,8 @@ def fetch_resource_files(files: list[ResourceFile], working_dir: Path, blob: Blo
             raise FileTransferError(
                 "ResourceFileDownloadFailed", f"resourceFiles[{i}] ({source}): {type(exc).__name__}: {exc}"
             ) from exc
-        if rf.file_mode and rf.file_path:
-            os.chmod(working_dir / rf.file_path, int(rf.file_mode, 8))
+        for path in written:
+            os.chmod(path, int(rf.file_mode or DEFAULT_FILE_MODE, 8))
 
 
 def matches(pattern: str, working_dir: Path) -> list[tuple[Path, str]]:

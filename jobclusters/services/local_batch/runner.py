@@ -212,7 +212,8 @@ class ProcessRunner:
         finally:
             with self._lock:
                 self._running.pop(id(task), None)
-        outcome = self._judge(task, wd, proc.returncode)
+        code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode  # a signal, as `$?` says
+        outcome = self._judge(task, wd, code)
         outcome.started, outcome.ended = began, ended
         return outcome
 

@@ -14,10 +14,12 @@ from azure.storage.blob import BlobServiceClient
 
 from activities import cluster as cluster_activities
 from activities import control, inputs, notify
-from activities.batch import absolutize_local_paths
+from jobclusters.execution.job_files import resource_file, stage
 from jobclusters.execution.messages import TaskRunInput
 from jobclusters.services import factory
+from jobclusters.services.blob_io import BlobIO
 from jobclusters.services.cluster import ClusterRunRequest, LifeCycle, RunHandle, RunOutput, RunState
+from jobclusters.services.local_batch.files import fetch_resource_files
 from jobclusters.spec.model import Task
 from tests.eventually import eventually
 from tests.integration.orchestrators.harness import AppEnv
@@ -171,12 +173,20 @@ def test_input_planning_lists_blobs_by_prefix_and_glob_up_to_the_limit(app_env: 
     assert json.loads(json.dumps(plan({"trigger_files": True}))) == []
 
 
-def test_relative_script_paths_in_local_commands_resolve_against_the_job_folder(tmp_path: Path) -> None:
-    (tmp_path / "scripts").mkdir()
-    (tmp_path / "scripts" / "run.py").write_text("print(1)")
-    command = absolutize_local_paths("python scripts/run.py --out scripts/missing.txt", str(tmp_path))
-    assert command == f"python {tmp_path / 'scripts' / 'run.py'} --out scripts/missing.txt"
-    assert absolutize_local_paths("python scripts/run.py", None) == "python scripts/run.py"
+def test_relative_script_paths_resolve_against_the_job_folder_staged_as_resource_files(
+    app_env: AppEnv, tmp_path: Path
+) -> None:
+    """Batch's own way: the job folder reaches the task's working directory; the command is not rewritten."""
+    jobs = tmp_path / "job"
+    (jobs / "scripts").mkdir(parents=True)
+    (jobs / "scripts" / "run.py").write_text("print(1)")
+    container = stage(str(jobs), factory.get_job_files_store())
+    assert container is not None
+    wd = tmp_path / "wd"
+    fetch_resource_files([resource_file(container)], wd, BlobIO(app_env.connection))
+    assert (wd / "scripts" / "run.py").read_text() == "print(1)"
+    assert (wd / "scripts" / "run.py").stat().st_mode & 0o777 == 0o770
+    assert stage(str(jobs), factory.get_job_files_store()) == container
 
 
 def test_a_cancel_written_by_another_host_is_seen_fresh_at_once_and_by_pollers_within_the_ttl(

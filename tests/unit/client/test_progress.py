@@ -14,6 +14,7 @@ TASK_DONE = {
     "end": "2024-01-01T00:00:03+00:00",
     "duration_seconds": 3.0,
     "compute": "local",
+    "exit_code": 0,
 }
 VIEWS: list[dict[str, Any]] = [
     {
@@ -78,6 +79,7 @@ def test_the_json_contract_has_run_id_result_and_every_task() -> None:
         "queue_seconds": None,
         "compute": "local",
         "message": None,
+        "exit_code": 0,
     }
 
 

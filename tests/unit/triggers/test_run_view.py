@@ -106,3 +106,22 @@ def test_a_queued_run_still_shows_its_request() -> None:
     )
     view = build_view("run-1", queued)
     assert view is not None and view.parameters == {"p": "1"} and view.job_id == "j"
+
+
+def test_a_tasks_exit_code_shows_live_and_from_its_latest_row() -> None:
+    progress = RunProgress(
+        run_id="run-1",
+        job_id="j",
+        tasks={"a": TaskProgress(state=TaskState.FAILED, attempts=1, exit_code=3)},
+    )
+    live = build_view("run-1", status("Running", progress))
+    assert live is not None and live.tasks["a"].exit_code == 3
+    created = datetime(2024, 1, 1, tzinfo=UTC)
+    record = RunRecord(run_id="run-1", job_id="j", state=RunState.FAILED, created_at=created)
+    rows = [
+        TaskRunRecord(run_id="run-1", task_key="a", attempt=1, state=RunState.FAILED, exit_code=1),
+        TaskRunRecord(run_id="run-1", task_key="a", attempt=2, state=RunState.FAILED, exit_code=3),
+    ]
+    recorded = build_view("run-1", None, (record, rows))
+    assert recorded is not None and recorded.tasks["a"].exit_code == 3
+    assert [a["exit_code"] for a in recorded.tasks["a"].attempt_history] == [1, 3]
