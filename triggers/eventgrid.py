@@ -14,6 +14,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from jobclusters.services.factory import get_blob_receipts, trigger_services
+from jobclusters.services.storage import is_app_container
 from triggers.blob import start_runs_for
 from triggers.blob_events import InvalidBlobEvent, arrived_blob
 
@@ -35,6 +36,10 @@ async def start_runs_for_blob_event(
     if arrived is None:
         log.info("event %s: %s is not a blob creation; ignored", event.id, event.event_type)
         return
-    started = await start_runs_for(arrived, trigger_services().definitions, client, get_blob_receipts())
+    services = trigger_services()
+    if is_app_container(arrived.container, services.settings.table_prefix):
+        log.debug("blob %s is one of the app's own writes; ignored", arrived.path)
+        return
+    started = await start_runs_for(arrived, services.definitions, client, get_blob_receipts())
     if not started:
         log.info("blob %s matches no registered job", arrived.path)

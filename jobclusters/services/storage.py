@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from jobclusters.settings import Settings
 
+#: Every container the app writes its own blobs to (logs, manifests, staged job files) starts with this.
+APP_CONTAINER_PREFIX = "jobclusters-"
+
 _DEV_ACCOUNT = "devstoreaccount1"
 _DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
@@ -22,3 +25,9 @@ def storage_connection_string(settings: Settings) -> str:
             f"TableEndpoint={base}:10002/{_DEV_ACCOUNT};"
         )
     return value
+
+
+def is_app_container(container: str, table_prefix: str) -> bool:
+    """A container of the app's own blobs (its definitions container is named after the table prefix):
+    their BlobCreated events are the app's own writes, never a file a job waits for."""
+    return container.startswith((APP_CONTAINER_PREFIX, f"{table_prefix.lower()}-"))

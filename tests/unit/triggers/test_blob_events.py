@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from jobclusters.services.storage import is_app_container
 from triggers.blob_events import InvalidBlobEvent, arrived_blob, blob_subject, parse_subject
 
 URL = "http://127.0.0.1:10000/devstoreaccount1/landing/sales/2024/day%201.csv"
@@ -65,3 +66,18 @@ def test_a_blob_event_without_url_or_etag_or_with_a_foreign_subject_is_invalid()
 
 def test_subject_round_trips_names_with_slashes() -> None:
     assert parse_subject(blob_subject("in", "a/b/c.txt")) == ("in", "a/b/c.txt")
+
+
+@pytest.mark.parametrize(
+    ("container", "own"),
+    [
+        ("jobclusters-batch-logs", True),
+        ("jobclusters-files-0123abcd", True),
+        ("jobclusters-definitions", True),
+        ("acme-definitions", True),
+        ("incoming", False),
+        ("landing-jobclusters-x", False),
+    ],
+)
+def test_the_apps_own_containers_are_told_apart_from_users(container: str, own: bool) -> None:
+    assert is_app_container(container, table_prefix="acme") is own
