@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
-from devhost.servicebus import LocalServiceBus
 
 from jobclusters.run_request import derive_run_id
+from localbus import LocalServiceBus
 from tests.e2e.conftest import FUNCTION_KEY, AppHost, batch_job
 from tests.e2e.test_triggers import upload
 from triggers.openapi import ROUTE_PREFIX, document
