@@ -146,7 +146,10 @@ def task_logs(args: argparse.Namespace) -> int:
     if logs.get("message"):
         print(logs["message"])
     for attempt in logs.get("attempts", []):
-        print(f"--- attempt {attempt['attempt']} ({attempt['state']}, exit code {attempt.get('exit_code')})")
+        which = f"attempt {attempt['attempt']}"
+        if attempt.get("generation"):
+            which += f" of repair {attempt['generation']}"
+        print(f"--- {which} ({attempt['state']}, exit code {attempt.get('exit_code')})")
         for name, text in attempt.get("logs", {}).items():
             print(f"----- {name}")
             print(text.rstrip())

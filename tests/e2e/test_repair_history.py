@@ -106,6 +106,13 @@ def test_a_run_repaired_twice_keeps_every_attempt_and_shows_its_latest_result_on
     for number, (attempt, link) in enumerate(zip(logs["attempts"], stdout_links, strict=True), start=1):
         assert _blob_text(app_host.connection, link).strip() == f"try {number}"
         assert attempt["logs"]["stdout.txt"].strip() == f"try {number}"
+    printed = cli(app_host, "logs", run_id, "load").stdout.splitlines()
+    headers = [line for line in printed if line.startswith("--- ")]
+    assert headers == [
+        "--- attempt 1 (FAILED, exit code 3)",
+        "--- attempt 1 of repair 1 (FAILED, exit code 3)",
+        "--- attempt 1 of repair 2 (SUCCESS, exit code 0)",
+    ]
 
     # tracking's run record holds the latest generation's result
     record = TableRunStore(app_host.connection, table_prefix=app_host.table_prefix).get_run(run_id)
