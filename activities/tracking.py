@@ -9,6 +9,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from jobclusters.execution.messages import RunRecordInput, TaskRecordBatch, TaskRecordInput
+from jobclusters.execution.public_errors import public_message
 from jobclusters.execution.registry import RECORD_RUN, RECORD_TASK_RUNS, activity
 from jobclusters.services import factory
 from jobclusters.spec.model import TaskState
@@ -65,7 +66,7 @@ def run_record(inp: RunRecordInput) -> RunRecord:
         parameters=inp.parameters,
         start_time=_ts(inp.start),
         end_time=_ts(inp.end),
-        error_message=inp.message,
+        error_message=public_message(inp.message),
         compute=[ComputeInfo.model_validate(c) for c in inp.compute],
     )
 
@@ -90,7 +91,7 @@ def task_record(inp: TaskRecordInput) -> TaskRunRecord:
         secure_input=inp.secure_input,
         output=inp.output,
         secure_output=inp.secure_output,
-        error_message=inp.message,
+        error_message=public_message(inp.message),
         compute=ComputeInfo.model_validate(inp.compute_info) if inp.compute_info else None,
         links=Links(logs=_log_links(inp)),
         external_id=inp.remote_id,
