@@ -29,7 +29,7 @@ from jobclusters.execution.messages import (
 from jobclusters.execution.polling import BATCH_POLL, POLLS_PER_EXECUTION, next_fire_at, past
 from jobclusters.execution.routing import per_input_retries
 from jobclusters.spec.model import CommandPayload, TaskState
-from orchestrators.common import call, decode_input, dump, failure_message, iso, parse_iso, result_of
+from orchestrators.common import call_store, decode_input, dump, failure_message, iso, parse_iso, result_of
 
 bp = df.Blueprint()
 
@@ -118,7 +118,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     if st.phase == "add":
         assert st.job_id is not None and st.manifest is not None
         calls = [
-            call(
+            call_store(
                 context,
                 registry.BATCH_ADD_CHUNK,
                 AddChunkInput(
