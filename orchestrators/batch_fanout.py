@@ -165,9 +165,13 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             if past(deadline, context.current_utc_datetime):
                 st.timed_out = True
                 break
-            poll = yield from result_of(
-                context, registry.BATCH_POLL, BatchPollInput(run_id=run.control_id, job_id=st.job_id)
-            )
+            try:
+                poll = yield from result_of(
+                    context, registry.BATCH_POLL, BatchPollInput(run_id=run.control_id, job_id=st.job_id)
+                )
+            except Exception as exc:  # an outage past the bound: still terminate the job, delete the pool
+                st.message = f"the Batch job could not be polled: {failure_message(exc)}"
+                break
             st.polls += 1
             if poll.canceled:
                 st.canceled = True

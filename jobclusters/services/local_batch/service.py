@@ -26,6 +26,7 @@ from jobclusters.services.batch import (
     BatchServiceError,
     FailedTask,
     JobSpec,
+    OwnedPool,
     PoolPlacement,
     PoolRef,
     PoolSpec,
@@ -177,6 +178,11 @@ class LocalBatchService:
         with self._lock:
             self._scheduler.remove_pool(ref.pool_id)
         return True
+
+    def list_owned_pools(self) -> list[OwnedPool]:
+        with self._lock:
+            specs = [pool.spec for pool in self._state.pools.values()]
+        return [OwnedPool(pool_id=s.id, owner=owner) for s in specs if (owner := s.owner()) is not None]
 
     # -- jobs ------------------------------------------------------------------------------------------
     def create_job(self, job: JobSpec) -> None:

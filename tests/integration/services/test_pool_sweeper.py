@@ -1,0 +1,67 @@
+"""Issue 13 defect 4: the sweeper deletes every pool the app created whose attempt has ended, found by the
+owner metadata, on the local executor for real and on Azure Batch at the HTTP boundary (the REST fake)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from azure.core.credentials import AzureNamedKeyCredential
+
+from jobclusters.execution.sweeper import sweep_pools
+from jobclusters.services.azure_batch import AzureBatchService, RetryPolicy
+from jobclusters.services.batch import BatchService, PoolPlacement, PoolSpec
+from jobclusters.services.local_batch import LocalBatchService
+from tests.fakes.batch_rest import FakeBatchServer
+
+pytestmark = pytest.mark.integration
+
+STATUSES = {"attempt-done": "Completed", "attempt-failed": "Failed", "attempt-live": "Running"}
+
+
+async def status_of(instance_id: str) -> str | None:
+    return STATUSES.get(instance_id)  # "attempt-purged" no longer exists
+
+
+def _pools(batch: BatchService) -> None:
+    for owner in ("attempt-done", "attempt-failed", "attempt-live", "attempt-purged"):
+        spec = PoolSpec(id=f"pool-{owner}", vm_size="standard_d2s_v3", target_dedicated_nodes=1)
+        batch.ensure_pool(PoolPlacement(mode="onDemand", pool=spec), owner=owner)
+
+
+def _check(batch: BatchService, remaining: set[str]) -> None:
+    deleted = asyncio.run(sweep_pools(batch, status_of))
+    assert sorted(deleted) == ["pool-attempt-done", "pool-attempt-failed", "pool-attempt-purged"]
+    assert {p.pool_id for p in batch.list_owned_pools()} == {"pool-attempt-live"}
+    assert asyncio.run(sweep_pools(batch, status_of)) == [], "a second sweep finds nothing more"
+
+
+def test_the_sweeper_deletes_ended_attempts_pools_on_the_local_executor(tmp_path: Path) -> None:
+    with LocalBatchService(tmp_path / "state", max_slots=2) as batch:
+        _pools(batch)
+        _check(batch, {"pool-attempt-live"})
+
+
+@pytest.fixture
+def azure() -> Iterator[tuple[FakeBatchServer, AzureBatchService]]:
+    with FakeBatchServer() as fake:
+        svc = AzureBatchService(
+            fake.url,
+            AzureNamedKeyCredential(fake.account_name, fake.account_key),
+            retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05),
+        )
+        try:
+            yield fake, svc
+        finally:
+            svc.close()
+        assert fake.state.violations == []
+
+
+def test_the_sweeper_deletes_ended_attempts_pools_on_azure_batch(azure) -> None:
+    fake, batch = azure
+    _pools(batch)
+    fake.state.pools["someone-elses"] = {"id": "someone-elses", "vmSize": "x", "metadata": []}
+    _check(batch, {"pool-attempt-live"})
+    assert set(fake.state.pools) == {"pool-attempt-live", "someone-elses"}, "pools not ours stay"
