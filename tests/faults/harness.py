@@ -23,7 +23,7 @@ from typing import Any
 from devhost.ports import free_port
 from jobclusters.client.api import ApiClient, ApiClientError
 from jobclusters.client.launcher import EmbeddedDefault
-from jobclusters.tracking.models import RunState
+from jobclusters.tracking.models import RunState, TaskRunRecord
 from jobclusters.tracking.table_store import TableRunStore
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -169,13 +169,13 @@ def count(
         run, tasks = store.get_run_with_tasks(run_id)
         if run is None or run.state != RunState(view["result"]):
             disagreeing += 1
-        latest: dict[str, Any] = {}
+        latest: dict[str, TaskRunRecord] = {}
         for row in tasks:
             if row.attempt >= getattr(latest.get(row.task_key), "attempt", 0):
                 latest[row.task_key] = row
         for key, task in view["tasks"].items():
-            row = latest.get(key)
-            if row is None or row.state.value != task["state"]:
+            found = latest.get(key)
+            if found is None or found.state.value != task["state"]:
                 disagreeing += 1
     return Counts(
         runs=len(runs),
