@@ -1,5 +1,6 @@
 """Issue 13 defect 4: the sweeper deletes every pool the app created whose attempt has ended, found by the
-owner metadata, on the local executor for real and on Azure Batch at the HTTP boundary (the REST fake)."""
+owner metadata, on the local executor for real and on Azure Batch at the HTTP boundary (the REST fake);
+and cancels the Databricks runs (so their job clusters) whose attempt has ended, found by custom_tags."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from pathlib import Path
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
 
-from jobclusters.execution.sweeper import sweep_pools
+from jobclusters.execution.sweeper import sweep_cluster_runs, sweep_pools
 from jobclusters.services.azure_batch import AzureBatchService, RetryPolicy
 from jobclusters.services.batch import BatchService, PoolPlacement, PoolSpec
+from jobclusters.services.cluster import parse_run_request
 from jobclusters.services.local_batch import LocalBatchService
 from tests.fakes.batch_rest import FakeBatchServer
+from tests.fakes.databricks_rest import FakeDatabricks
+from tests.integration.services.test_databricks import CLUSTER, COST_TAGS, FakeClock, service
 
 pytestmark = pytest.mark.integration
 
@@ -65,3 +69,28 @@ def test_the_sweeper_deletes_ended_attempts_pools_on_azure_batch(azure) -> None:
     fake.state.pools["someone-elses"] = {"id": "someone-elses", "vmSize": "x", "metadata": []}
     _check(batch, {"pool-attempt-live"})
     assert set(fake.state.pools) == {"pool-attempt-live", "someone-elses"}, "pools not ours stay"
+
+
+def test_the_sweeper_cancels_databricks_runs_of_ended_attempts() -> None:
+    with FakeDatabricks() as fake:
+        clusters = service(fake, FakeClock())
+        ids = {}
+        for owner in ("attempt-done", "attempt-live", "attempt-purged"):
+            task = {"task_key": "main", "spark_python_task": {"python_file": "dbfs:/x.py"}}
+            if owner == "attempt-purged":  # a shared job cluster carries the tag
+                body = {
+                    "job_clusters": [{"job_cluster_key": "c", "new_cluster": {**CLUSTER, "num_workers": 1}}]
+                }
+                task["job_cluster_key"] = "c"
+            else:
+                body = {}
+                task["new_cluster"] = {**CLUSTER, "num_workers": 1}
+            request = parse_run_request({"run_id": owner, "tags": COST_TAGS, "tasks": [task], **body})
+            ids[owner] = clusters.submit(request, f"key-{owner}").run_id
+        fake.set_all(int(ids["attempt-done"]), "RUNNING")
+
+        canceled = asyncio.run(sweep_cluster_runs(clusters, status_of))
+
+        assert sorted(canceled) == sorted([ids["attempt-done"], ids["attempt-purged"]])
+        assert sorted(run for run, _ in clusters.list_owned_runs()) == [ids["attempt-live"]]
+        assert fake.violations == []
