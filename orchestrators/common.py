@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from jobclusters.execution.public_errors import public_message
 from jobclusters.execution.registry import ActivitySpec, OrchestratorSpec
-from jobclusters.execution.retry import InfrastructureUnavailable, infra_retry_policy, permanent_failure
+from jobclusters.execution.retry import InfrastructureUnavailable, infra_retry_policy, outage_worth_waiting
 
 _M = TypeVar("_M", bound=BaseModel)
 In = TypeVar("In", bound=BaseModel)
@@ -80,7 +80,7 @@ def result_of(
         try:
             raw = yield call(context, spec, value)
         except Exception as exc:
-            if permanent_failure(str(exc)) is not None:
+            if not outage_worth_waiting(str(exc)):
                 raise
             now = context.current_utc_datetime
             first_failure = first_failure or now

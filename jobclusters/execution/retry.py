@@ -10,6 +10,7 @@ never pays for an outage of ours.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from jobclusters.settings import configuration_reason, get_settings
@@ -69,6 +70,19 @@ class InfraRetryPolicy:
     def fixed_attempts(self, interval_seconds: float) -> int:
         """Attempts that cover the bound at a fixed interval (Durable's own retry knows no backoff)."""
         return 1 + math.ceil(self.bound_seconds / interval_seconds)
+
+
+#: what an activity raises for bad input or a bug, not an outage: waiting it out would not help
+_NOT_AN_OUTAGE = re.compile(
+    r"failed: (?:[\w.]+\.)?(?:ValueError|ValidationError|TypeError|KeyError|AttributeError|AssertionError"
+    r"|\w+MappingError|InvalidRunRequest|ConfigurationError)\b"
+)
+
+
+def outage_worth_waiting(message: str) -> bool:
+    """Whether an activity failure may be our infrastructure blinking (retried for the policy's bound),
+    rather than bad input, a missing setting or a bug (raised at once)."""
+    return permanent_failure(message) is None and _NOT_AN_OUTAGE.search(message) is None
 
 
 def infra_retry_policy() -> InfraRetryPolicy:

@@ -98,9 +98,17 @@ def test_an_outage_longer_than_the_bound_fails_saying_it_was_ours() -> None:
     assert "storage down" in str(caught.value)
 
 
-def test_a_permanent_failure_is_not_retried() -> None:
-    ctx = Ctx([RuntimeError("app setting BATCH_ACCOUNT_URL is missing: needed for Batch")])
-    with pytest.raises(RuntimeError, match="BATCH_ACCOUNT_URL"):
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "app setting BATCH_ACCOUNT_URL is missing: needed for Batch",
+        "Activity function 'plan_inputs' failed: ValueError: fan_out.blob_prefix 'x' names no container",
+        "Activity function 'batch_poll' failed: pydantic_core.ValidationError: 1 validation error",
+    ],
+)
+def test_bad_input_a_missing_setting_or_a_bug_is_not_waited_out(reason: str) -> None:
+    ctx = Ctx([RuntimeError(reason)])
+    with pytest.raises(RuntimeError):
         drive(ctx, poll(ctx))
     assert ctx.calls == 1 and ctx.timers == []
 
