@@ -521,8 +521,10 @@ svc.add_tasks("job", [
     TaskSpec.model_validate({"id": "lost",
                              "commandLine": f"test -f {marker} || {{ touch {marker}; sleep 60; }}"}),
 ])
-while not all(svc.task_state("job", t)["pgid"] for t in ("ended", "failed", "running", "lost")):
+names = ("ended", "failed", "running", "lost")
+while not all(svc.task_state("job", t)["pgid"] for t in names) or len(list(state.rglob(".attempt-*.pid"))) < 4:
     time.sleep(0.02)
+time.sleep(0.5)  # the executor persists state at most every 100 ms
 print(svc.task_state("job", "lost")["pgid"], flush=True)
 time.sleep(60)
 """
