@@ -522,7 +522,9 @@ svc.add_tasks("job", [
                              "commandLine": f"test -f {marker} || {{ touch {marker}; sleep 60; }}"}),
 ])
 names = ("ended", "failed", "running", "lost")
-while not all(svc.task_state("job", t)["pgid"] for t in names) or len(list(state.rglob(".attempt-*.pid"))) < 4:
+def started():
+    return all(svc.task_state("job", t)["pgid"] for t in names) and len(list(state.rglob(".attempt-*.pid"))) == 4
+while not started():
     time.sleep(0.02)
 time.sleep(0.5)  # the executor persists state at most every 100 ms
 print(svc.task_state("job", "lost")["pgid"], flush=True)
