@@ -523,7 +523,8 @@ svc.add_tasks("job", [
 ])
 names = ("ended", "failed", "running", "lost")
 def started():
-    return all(svc.task_state("job", t)["pgid"] for t in names) and len(list(state.rglob(".attempt-*.pid"))) == 4
+    pids = list(state.rglob(".attempt-*.pid"))
+    return all(svc.task_state("job", t)["pgid"] for t in names) and len(pids) == 4
 while not started():
     time.sleep(0.02)
 time.sleep(0.5)  # the executor persists state at most every 100 ms
