@@ -67,7 +67,12 @@ def batch_prepare(inp: BatchPrepareInput) -> BatchPrepareResult:
 
     def submit() -> PoolRef:
         ref = service.ensure_pool(pool_placement(inp.run, inp.attempt_id), owner=inp.attempt_id)
-        service.create_job(job_spec(inp.run, job_id, ref))
+        try:
+            service.create_job(job_spec(inp.run, job_id, ref))
+        except Exception:
+            with contextlib.suppress(BatchServiceError):
+                service.delete_pool(ref)  # no job will use it; a retry creates it again
+            raise
         return ref
 
     def terminate(_: PoolRef) -> None:

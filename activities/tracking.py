@@ -1,4 +1,9 @@
-"""Tracking activities: the run row and task-run rows in Table storage (upserts that only move forward)."""
+"""Tracking activities: the run row and task-run rows in Table storage (upserts that only move forward).
+
+A final state is read back after it is written: a write the storage acknowledged and then lost (an
+emulator killed right after) would otherwise leave a row RUNNING for good. When the read finds the row
+behind, the activity fails and the orchestration's retry (`call_store`) writes it again.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,12 @@ from typing import Any
 import azure.durable_functions as df
 
 from jobclusters.execution.messages import RunRecordInput, TaskRecordBatch, TaskRecordInput
+from jobclusters.execution.public_errors import public_message
 from jobclusters.execution.registry import RECORD_RUN, RECORD_TASK_RUNS, activity
 from jobclusters.services import factory
 from jobclusters.spec.model import TaskState
 from jobclusters.tracking.models import ComputeInfo, Links, RunRecord, RunState, TaskRunRecord, Trigger
+from jobclusters.tracking.read_repair import FinalStateNotReadBack, behind
 
 bp = df.Blueprint()
 
@@ -65,7 +72,7 @@ def run_record(inp: RunRecordInput) -> RunRecord:
         parameters=inp.parameters,
         start_time=_ts(inp.start),
         end_time=_ts(inp.end),
-        error_message=inp.message,
+        error_message=public_message(inp.message),
         compute=[ComputeInfo.model_validate(c) for c in inp.compute],
     )
 
@@ -90,7 +97,7 @@ def task_record(inp: TaskRecordInput) -> TaskRunRecord:
         secure_input=inp.secure_input,
         output=inp.output,
         secure_output=inp.secure_output,
-        error_message=inp.message,
+        error_message=public_message(inp.message),
         queue_seconds=inp.queue_seconds,
         compute=ComputeInfo.model_validate(inp.compute_info) if inp.compute_info else None,
         links=Links(logs=_log_links(inp)),
@@ -101,7 +108,11 @@ def task_record(inp: TaskRecordInput) -> TaskRunRecord:
 
 @activity(bp, RECORD_RUN)
 def record_run(inp: RunRecordInput) -> str:
-    result = factory.get_run_store().record_run(run_record(inp))
+    store = factory.get_run_store()
+    record = run_record(inp)
+    result = store.record_run(record)
+    if record.state.terminal and behind(store.get_run(record.run_id), record):
+        raise FinalStateNotReadBack(f"run {record.run_id}: {record.state.value} was not read back")
     return str(result.state.value)
 
 
@@ -111,4 +122,13 @@ def record_task_runs(batch: TaskRecordBatch) -> int:
     for row in batch.rows:
         by_run[row.run_id].append(task_record(row))
     store = factory.get_run_store()
-    return sum(int(store.record_task_runs(run_id, rows)) for run_id, rows in by_run.items())
+    written = 0
+    for run_id, rows in by_run.items():
+        written += int(store.record_task_runs(run_id, rows))
+        final = [r for r in rows if r.state.terminal]
+        if final:
+            stored = {(t.task_key, t.attempt): t for t in store.get_run_with_tasks(run_id)[1]}
+            lost = [r.task_key for r in final if behind(stored.get((r.task_key, r.attempt)), r)]
+            if lost:
+                raise FinalStateNotReadBack(f"run {run_id}: final states of {lost} were not read back")
+    return written

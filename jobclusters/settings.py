@@ -52,6 +52,8 @@ class Settings(BaseModel):
     servicebus_connection: SecretStr | None = Field(None, alias="ServiceBusConnection")
     run_events_topic: str = Field("job-run-events", alias="JOBCLUSTERS_RUN_EVENTS_TOPIC")
     run_signing_key: SecretStr | None = Field(None, alias="JOBCLUSTERS_RUN_SIGNING_KEY")
+    # How long an outage of storage, tracking or a control plane is waited out before a run fails for it.
+    infra_retry_seconds: float = Field(180.0, gt=0, le=86400, alias="JOBCLUSTERS_INFRA_RETRY_SECONDS")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:

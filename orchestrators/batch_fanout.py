@@ -33,7 +33,7 @@ from jobclusters.execution.routing import per_input_retries
 from jobclusters.execution.work_times import attempt_times
 from jobclusters.failed_inputs import FailedInput, FailedInputs
 from jobclusters.spec.model import CommandPayload, TaskState
-from orchestrators.common import call, decode_input, dump, failure_message, iso, parse_iso, result_of
+from orchestrators.common import call_store, decode_input, dump, failure_message, iso, parse_iso, result_of
 
 bp = df.Blueprint()
 
@@ -134,7 +134,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     if st.phase == "add":
         assert st.job_id is not None and st.manifest is not None
         calls = [
-            call(
+            call_store(
                 context,
                 registry.BATCH_ADD_CHUNK,
                 AddChunkInput(
@@ -182,9 +182,13 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             if past(deadline, context.current_utc_datetime):
                 st.timed_out = True
                 break
-            poll = yield from result_of(
-                context, registry.BATCH_POLL, BatchPollInput(run_id=run.control_id, job_id=st.job_id)
-            )
+            try:
+                poll = yield from result_of(
+                    context, registry.BATCH_POLL, BatchPollInput(run_id=run.control_id, job_id=st.job_id)
+                )
+            except Exception as exc:  # an outage past the bound: still terminate the job, delete the pool
+                st.message = f"the Batch job could not be polled: {failure_message(exc)}"
+                break
             st.polls += 1
             if poll.canceled:
                 st.canceled = True

@@ -1,17 +1,27 @@
 """Shared bits of the orchestrators: typed calls through the registry, input decoding, timestamps.
-Deterministic only."""
+Deterministic only.
+
+Every activity call that returns a result goes through `result_of`, which waits out an outage of the
+app's infrastructure (storage, tracking, a control plane) with the one `InfraRetryPolicy`: backoff on
+durable timers, for a bounded time, then `InfrastructureUnavailable`, so a run fails for the user's work
+or for an outage longer than the bound, and says which.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Generator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import azure.durable_functions as df
 from pydantic import BaseModel
 
+from jobclusters.execution.public_errors import public_message
 from jobclusters.execution.registry import ActivitySpec, OrchestratorSpec
+from jobclusters.execution.retry import InfrastructureUnavailable, infra_retry_policy, outage_worth_waiting
 
 _M = TypeVar("_M", bound=BaseModel)
 In = TypeVar("In", bound=BaseModel)
@@ -20,8 +30,18 @@ Out = TypeVar("Out")
 #: failure messages carried into outcomes and run records are cut here
 FAILURE_MESSAGE_LIMIT = 2000
 
-#: Table/Blob writes are retried a few times before a run gives up on them
-STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=4)
+log = logging.getLogger("jobclusters.orchestrators")
+
+#: fixed interval of the writes retried by the Durable extension itself (`call_store`)
+_STORE_INTERVAL_SECONDS = 5.0
+
+
+@lru_cache(maxsize=1)
+def storage_retry() -> df.RetryOptions:
+    """Durable's retry for run-state writes, covering the infrastructure policy's bound (one object, as
+    the settings are read once per process)."""
+    attempts = infra_retry_policy().fixed_attempts(_STORE_INTERVAL_SECONDS)
+    return df.RetryOptions(int(_STORE_INTERVAL_SECONDS * 1000), attempts)
 
 
 def call(context: Any, spec: ActivitySpec[In, Out], value: In) -> Any:
@@ -30,8 +50,9 @@ def call(context: Any, spec: ActivitySpec[In, Out], value: In) -> Any:
 
 
 def call_store(context: Any, spec: ActivitySpec[In, Out], value: In) -> Any:
-    """An activity that writes run state (tracking, slots, cancel markers), with retries."""
-    return context.call_activity_with_retry(spec.name, STORAGE_RETRY, spec.dump_input(value))
+    """An activity that writes run state (tracking, slots, cancel markers), retried for the infrastructure
+    policy's bound (a task, so it can join `task_all`)."""
+    return context.call_activity_with_retry(spec.name, storage_retry(), spec.dump_input(value))
 
 
 def call_orchestrator(context: Any, spec: OrchestratorSpec[In, Out], value: In, instance_id: str) -> Any:
@@ -41,10 +62,37 @@ def call_orchestrator(context: Any, spec: OrchestratorSpec[In, Out], value: In, 
 def result_of(
     context: Any, spec: ActivitySpec[In, Out], value: In, *, store: bool = False
 ) -> Generator[Any, Any, Out]:
-    """`yield from` this: one activity call (`store`: retried like `call_store`), its result as the
-    result model; a failure raises."""
-    task = call_store(context, spec, value) if store else call(context, spec, value)
-    return spec.read((yield task))
+    """`yield from` this: one activity call, its result as the result model. A failure is retried with
+    backoff while it lasts less than the infrastructure policy's bound (a permanent one, such as a missing
+    setting, is not); then it raises `InfrastructureUnavailable`. `store`: a run-state write, retried by
+    the Durable extension itself (`call_store`) for the same bound."""
+    policy = infra_retry_policy()
+    if store:
+        try:
+            written = yield call_store(context, spec, value)
+        except Exception as exc:
+            reason = failure_message(exc, 300)
+            raise InfrastructureUnavailable(spec.name, policy.bound_seconds, reason) from exc
+        return spec.read(written)
+    first_failure: datetime | None = None
+    failures = 0
+    while True:
+        try:
+            raw = yield call(context, spec, value)
+        except Exception as exc:
+            if not outage_worth_waiting(str(exc)):
+                raise
+            now = context.current_utc_datetime
+            first_failure = first_failure or now
+            failures += 1
+            failing_for = (now - first_failure).total_seconds()
+            if not getattr(context, "is_replaying", False):
+                log.warning("%s failed (%d in a row), retried: %s", spec.name, failures, exc)
+            if policy.gives_up(failing_for, failures):
+                raise InfrastructureUnavailable(spec.name, failing_for, failure_message(exc, 300)) from exc
+            yield context.create_timer(now + timedelta(seconds=policy.delay_seconds(failures)))
+            continue
+        return spec.read(raw)
 
 
 def decode_input(context: Any, model: type[_M]) -> _M:
@@ -68,6 +116,6 @@ def dump(model: BaseModel) -> dict[str, Any]:
 
 
 def failure_message(error: object, limit: int = FAILURE_MESSAGE_LIMIT) -> str:
-    """A sub-orchestration or activity failure as a short message (the SDK wraps the reason)."""
-    text = str(error)
-    return text[:limit]
+    """A sub-orchestration or activity failure as a short message: the SDK appends the traceback to the
+    reason, which only the log keeps (`public_message`)."""
+    return (public_message(str(error)) or "")[:limit]

@@ -23,6 +23,7 @@ from jobclusters.execution.messages import (
     TaskRecordInput,
     TaskRunInput,
 )
+from jobclusters.execution.public_errors import public_message
 from jobclusters.execution.retry import may_retry, permanent_failure, retry_delay_millis
 from jobclusters.execution.routing import attempt_orchestrator, attempt_retry_policy, unsupported_reason
 from jobclusters.spec.model import TaskState
@@ -114,7 +115,7 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         outcome.attempts = retries + 1
         if retries == 0 and outcome.start:
             first_start = outcome.start  # the work's own start, not when the first attempt was asked for
-        outcome.message = permanent_failure(outcome.message) or outcome.message
+        outcome.message = public_message(permanent_failure(outcome.message) or outcome.message)
         if may_retry(policy, retries, outcome.state, outcome.message):
             retries += 1
             delay = retry_delay_millis(policy, retries)

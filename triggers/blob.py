@@ -79,7 +79,12 @@ async def start_runs_for(
         rule = matching_rule(summary.triggers, arrived)
         if rule is None:
             continue
-        definition = await store.get(summary.job_id)
+        try:
+            definition = await store.get(summary.job_id)
+        except (ValueError, KeyError, TypeError):
+            # Unreadable for good: this job fails on its own (logged); a redelivery would not help it.
+            log.exception("blob %s: the definition of job %s cannot be read", arrived.path, summary.job_id)
+            continue
         if definition is None:
             continue  # deleted since the listing
         request = blob_run_request(summary.job_id, definition, rule, arrived)

@@ -24,6 +24,7 @@ from jobclusters.run_request import (
 )
 from jobclusters.services.factory import TriggerServices
 from jobclusters.spec import Job, TaskState, repair_set
+from jobclusters.tracking.read_repair import repair_tracking
 from triggers.api_support import ApiError, ApiResult, field_of, problem_list
 from triggers.jobs_api import chosen_job_id, split_envelope, validate_definition
 from triggers.run_view import (
@@ -126,6 +127,7 @@ async def read_run(services: TriggerServices, client: Any, run_id: str) -> RunVi
     latest = superseding_run_id(status, tracked)
     if latest is not None:
         status = await client.get_status(latest, show_input=True)
+    tracked = await repair_tracking(services.runs, status, tracked)
     return build_view(run_id, status, tracked)
 
 

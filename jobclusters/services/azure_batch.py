@@ -27,11 +27,13 @@ from azure.core.rest import HttpRequest
 from jobclusters.services.batch import (
     MAX_REQUEST_BYTES,
     MAX_TASKS_PER_REQUEST,
+    OWNER_METADATA_KEY,
     AddTasksResult,
     AutoPoolSpecification,
     BatchServiceError,
     FailedTask,
     JobSpec,
+    OwnedPool,
     PoolPlacement,
     PoolRef,
     PoolSpec,
@@ -266,6 +268,36 @@ class AzureBatchService:
                 return True
             raise
         return True
+
+    def list_owned_pools(self) -> list[OwnedPool]:
+        """Pools carrying the owner metadata, page by page (`odata.nextLink`)."""
+        owned: list[OwnedPool] = []
+        url: str | None = "/pools"
+        params: dict[str, str] | None = {"$select": "id,metadata"}
+        while url is not None:
+            page = self._get_json(url, params)
+            for pool in page.get("value", []):
+                metadata = {m.get("name"): m.get("value") for m in pool.get("metadata") or []}
+                owner = metadata.get(OWNER_METADATA_KEY)
+                if owner:
+                    owned.append(OwnedPool(pool_id=pool["id"], owner=owner))
+            url, params = page.get("odata.nextLink"), None
+        return owned
+
+    def _get_json(self, url: str, params: dict[str, str] | None) -> dict[str, Any]:
+        """A GET answered with JSON; a `nextLink` (params None) carries its own query."""
+        if params is None:
+            request = HttpRequest("GET", url)
+        else:
+            version = self._client._config.api_version
+            request = HttpRequest("GET", url, params={"api-version": version, **params})
+
+        def send() -> dict[str, Any]:
+            response = self._client.send_request(request)
+            response.raise_for_status()
+            return cast(dict[str, Any], response.json())
+
+        return self._call(f"GET {url}", send)
 
     # -- jobs ------------------------------------------------------------------------------------------
     def create_job(self, job: JobSpec) -> None:

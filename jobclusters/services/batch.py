@@ -387,6 +387,13 @@ class AddTasksResult(_RestModel):
     failed: list[TaskAddFailure] = Field(default_factory=list)
 
 
+class OwnedPool(_RestModel):
+    """A pool the app created (it carries the owner metadata): what the sweeper weighs."""
+
+    pool_id: str
+    owner: str
+
+
 class BatchService(Protocol):
     """What activities call. Every create is idempotent; nothing here waits for tasks to finish."""
 
@@ -407,6 +414,8 @@ class BatchService(Protocol):
     def delete_job(self, job_id: str) -> None: ...
 
     def delete_pool(self, ref: PoolRef) -> bool: ...
+
+    def list_owned_pools(self) -> list[OwnedPool]: ...
 
 
 def make_task_id(run_id: str, index: int) -> str:

@@ -433,6 +433,27 @@ class DatabricksClusterJobService:
         run_id = int(handle.run_id)
         self._call("runs/cancel", lambda: self._client.jobs.cancel_run(run_id))
 
+    def list_owned_runs(self) -> list[tuple[str, str]]:
+        """(Databricks run id, owner) of the active one-time runs the app submitted: the owner is the
+        attempt named by the `RUN_ID_TAG` custom tag on their job clusters (what the sweeper weighs)."""
+        owned: list[tuple[str, str]] = []
+        runs = self._call(
+            "runs/list",
+            lambda: list(
+                self._client.jobs.list_runs(
+                    active_only=True, run_type=jobs.RunType.SUBMIT_RUN, expand_tasks=True
+                )
+            ),
+        )
+        for run in runs:
+            clusters = [t.new_cluster for t in run.tasks or []]
+            clusters += [c.new_cluster for c in run.job_clusters or []]
+            tags = [c.custom_tags or {} for c in clusters if c is not None]
+            owner = next((tag[RUN_ID_TAG] for tag in tags if tag.get(RUN_ID_TAG)), None)
+            if owner is not None and run.run_id is not None:
+                owned.append((str(run.run_id), owner))
+        return owned
+
     def get_output(self, handle: RunHandle) -> RunOutput:
         _, tasks = self._run_with_all_tasks(int(handle.run_id))
         outputs = []

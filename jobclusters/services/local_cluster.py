@@ -4,7 +4,10 @@
 the tasks in dependency order (one at a time per run). Everything a poller needs is in files under the
 state dir (`<state_dir>/local-cluster/<run_id>/`): `state.json`, per-task logs, `result.json`, task values.
 So another process (or a later service object) can read state and output, and ask for a cancel through a
-marker file. A run whose owning process died is reported as failed rather than running forever.
+marker file. A run whose owning process died is adopted by the next service object that reads it: tasks
+that ended keep their result, the task whose process outlived the owner is followed to its end (its
+`result.json` says how it went), one that died with the owner without a result runs again, and the rest of
+the run goes on. So a host crash neither fails nor repeats work that completed.
 """
 
 from __future__ import annotations
@@ -262,13 +265,16 @@ class LocalClusterJobService:
         state: RunState,
     ) -> None:
         state.life_cycle = LifeCycle.RUNNING
-        state.start_time = _now()
+        state.start_time = state.start_time or _now()
         self._save(files, state)
         deadline = time.monotonic() + request.timeout_seconds if request.timeout_seconds else None
         results: dict[str, ResultState] = {}
         for index, key in enumerate(order):
             task_state = state.tasks[index]
             task = request.task(key)
+            if task_state.life_cycle is LifeCycle.TERMINATED and task_state.result is not None:
+                results[key] = task_state.result  # ended under a previous owner
+                continue
             blocked = [d for d in task.depends_on if results.get(d) is not ResultState.SUCCESS]
             if cancel.is_set() or files.cancel.exists():
                 results[key] = ResultState.CANCELED
@@ -284,7 +290,12 @@ class LocalClusterJobService:
                 if task.timeout_seconds:
                     own = time.monotonic() + task.timeout_seconds
                     task_deadline = own if task_deadline is None else min(own, task_deadline)
-                results[key] = self._run_one(plans[key], files, base_dir, cancel, state, index, task_deadline)
+                followed = None
+                if task_state.life_cycle in (LifeCycle.RUNNING, LifeCycle.TERMINATING):
+                    followed = self._follow(files, cancel, state, index, task_deadline)
+                results[key] = followed or self._run_one(
+                    plans[key], files, base_dir, cancel, state, index, task_deadline
+                )
                 continue
             task_state.life_cycle, task_state.result = LifeCycle.TERMINATED, results[key]
             task_state.end_time = _now()
@@ -392,6 +403,74 @@ class LocalClusterJobService:
         self._save(files, state)
         return outcome
 
+    def _follow(
+        self, files: _RunFiles, cancel: threading.Event, state: RunState, index: int, deadline: float | None
+    ) -> ResultState | None:
+        """A task a dead owner started: follow its process to the end; None when it left no outcome (it
+        died with the owner) and must run again."""
+        task_state = state.tasks[index]
+        task_dir = files.task_dir(task_state.task_key)
+        try:
+            pid = int(json.loads((task_dir / "pid").read_text())["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        outcome: ResultState | None = None
+        while _running(pid):
+            if cancel.is_set() or files.cancel.exists():
+                outcome = ResultState.CANCELED
+            elif deadline is not None and time.monotonic() > deadline:
+                outcome = ResultState.TIMEDOUT
+            if outcome is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+                break
+            time.sleep(POLL_SECONDS)
+        result_file = task_dir / "result.json"
+        result = json.loads(result_file.read_text()) if result_file.exists() else None
+        if outcome is ResultState.CANCELED:
+            message = "canceled; the task's processes were killed"
+        elif outcome is ResultState.TIMEDOUT:
+            message = "timed out; the task's processes were killed"
+        elif result is None:
+            log.warning("local cluster task %s died with its owner; it runs again", task_state.task_run_id)
+            return None
+        elif result.get("status", "succeeded") == "succeeded":
+            outcome, message = ResultState.SUCCESS, ""
+        else:
+            outcome, message = ResultState.FAILED, result.get("error") or "the job failed"
+        task_state.life_cycle, task_state.result, task_state.message = LifeCycle.TERMINATED, outcome, message
+        task_state.end_time = _now()
+        self._save(files, state)
+        return outcome
+
+    def _adopt(self, handle: RunHandle, files: _RunFiles, dead_owner: int) -> bool:
+        """Take over a run whose owner died; the first service object to claim it wins."""
+        try:
+            (files.dir / f"adopted-from-{dead_owner}").open("x").close()
+        except FileExistsError:
+            return False
+        request = parse_request_file(files.request)
+        base_dir = Path(request.base_dir).resolve() if request.base_dir else Path.cwd()
+        plans = self._plans(request, PathMapper(self.workspace_dir, base_dir))
+        order = _topological(request)
+        with self._lock:
+            self._save(files, RunState.model_validate(files.read_state()["state"]))
+            event = self._cancel_events.setdefault(handle.run_id, threading.Event())
+        thread = threading.Thread(
+            target=self._execute_in_slot,
+            args=(request, files, plans, order, base_dir, event),
+            name=f"local-cluster-{handle.run_id}",
+            daemon=True,
+        )
+        self._threads[handle.run_id] = thread
+        thread.start()
+        log.warning(
+            "local cluster run %s: its owner %d is gone; this process goes on with it",
+            handle.run_id,
+            dead_owner,
+        )
+        return True
+
     def _env(self, plan: LaunchPlan) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not _looks_secret(k)}
         env.update(plan.env)
@@ -419,9 +498,13 @@ class LocalClusterJobService:
         state = RunState.model_validate(data["state"])
         owner = int(data.get("owner_pid", 0))
         if not state.terminal and owner != os.getpid() and not pid_alive(owner):
-            state.life_cycle, state.result = LifeCycle.TERMINATED, ResultState.FAILED
-            state.message = f"the local cluster process ({owner}) that ran this run is gone"
-            state.end_time = state.end_time or _now()
+            try:
+                self._adopt(handle, files, owner)
+            except Exception as exc:  # the run cannot go on here: say so rather than leave it running
+                log.exception("local cluster run %s could not be adopted", handle.run_id)
+                state.life_cycle, state.result = LifeCycle.TERMINATED, ResultState.FAILED
+                state.message = f"the local cluster process ({owner}) that ran this run is gone: {exc}"
+                state.end_time = state.end_time or _now()
         return state
 
     def cancel(self, handle: RunHandle) -> None:
@@ -493,6 +576,20 @@ def _job_files(task: Any) -> list[str]:
         files.extend(p for p in task.spark_submit_task.parameters if p.endswith(".py"))
     files.extend(lib.whl for lib in task.libraries if lib.whl)
     return files
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a process whose dead parent's successor has not reaped it yet)."""
+    if not pid_alive(pid):
+        return False
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def parse_request_file(path: Path) -> ClusterRunRequest:
+    return ClusterRunRequest.model_validate_json(path.read_text())
 
 
 def _read(path: Path) -> str:

@@ -322,6 +322,8 @@ class _Handler(BaseHTTPRequestHandler):
         if parts == ["pools"] and method == "POST":
             if self._pool_scale_is_valid(body):
                 self._create(body, POOL_FIELDS, state.pools, "Pool", ("id", "vmSize"))
+        elif parts == ["pools"] and method == "GET":
+            self._list_pools(query)
         elif len(parts) == 2 and parts[0] == "pools":
             self._pool(method, parts[1])
         elif parts == ["jobs"] and method == "POST":
@@ -397,6 +399,21 @@ class _Handler(BaseHTTPRequestHandler):
                     "Last-Modified": "Wed, 25 Nov 2026 12:00:00 GMT",
                 },
             )
+
+    def _list_pools(self, query: dict[str, str]) -> None:
+        """Pool listing, one pool per page so clients have to follow `odata.nextLink`."""
+        state = self.server.state
+        with state.lock:
+            pools = [dict(pool) for pool in state.pools.values()]
+        start = int(query.get("skiptoken", "0"))
+        page: dict[str, Any] = {
+            "odata.metadata": f"{self.server.base_url}/$metadata#pools",
+            "value": [{"id": p["id"], "metadata": p.get("metadata", [])} for p in pools[start : start + 1]],
+        }
+        if start + 1 < len(pools):
+            rest = "&".join(f"{k}={v}" for k, v in query.items() if k not in ("skiptoken", "$select"))
+            page["odata.nextLink"] = f"{self.server.base_url}/pools?{rest}&skiptoken={start + 1}"
+        self._send(200, page)
 
     def _pool(self, method: str, pool_id: str) -> None:
         state = self.server.state

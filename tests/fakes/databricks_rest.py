@@ -419,6 +419,8 @@ class FakeDatabricks(LoopbackJsonServer):
             return self._get(request.query)
         if route == ("POST", "/api/2.2/jobs/runs/cancel"):
             return self._cancel(request.body)
+        if route == ("GET", "/api/2.2/jobs/runs/list"):
+            return self._list(request.query)
         if route == ("GET", "/api/2.2/jobs/runs/get-output"):
             return self._output(request.query)
         self.violations.append(f"unexpected {request.method} {request.path}")
@@ -516,6 +518,29 @@ class FakeDatabricks(LoopbackJsonServer):
         if offset + PAGE < len(run.tasks):
             data["has_more"] = True
             data["next_page_token"] = f"p{offset + PAGE}"
+        return 200, {}, data
+
+    def _list(self, query: dict[str, list[str]]) -> Answer:
+        """One run per page (clients follow `next_page_token`); active only, as the sweeper asks."""
+        if query.get("active_only") != ["true"]:
+            return self._bad("this fake lists active runs only")
+        with self.lock:
+            active = [
+                r for r in self.runs.values() if any(t.life_cycle_state != "TERMINATED" for t in r.tasks)
+            ]
+        start = int(query.get("page_token", ["0"])[0])
+        page = [
+            {
+                "run_id": run.run_id,
+                "run_name": run.run_name,
+                "tasks": [{"task_key": t.task_key, "run_id": t.run_id, **t.spec} for t in run.tasks],
+                "job_clusters": run.body.get("job_clusters", []),
+            }
+            for run in active[start : start + 1]
+        ]
+        data: dict[str, Any] = {"runs": page, "has_more": start + 1 < len(active)}
+        if start + 1 < len(active):
+            data["next_page_token"] = str(start + 1)
         return 200, {}, data
 
     def _cancel(self, body: Any) -> Answer:

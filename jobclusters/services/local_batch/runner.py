@@ -4,6 +4,11 @@ Each task is a `/bin/sh -c` subprocess in its own session (so killing its proces
 started) and its own working directory under the node's root, with the `AZ_BATCH_*` variables Batch sets
 and none of the host's secrets. The runner only starts, waits for and kills processes: when to kill one
 (terminate, requeue, wall-clock limit) is the scheduler's decision, recorded in `Task.kill_reason`.
+
+A task's process outlives the host that started it (its own session), so a tiny shell wrapper around the
+command writes the attempt's pid and, when the command ends, its exit code next to the task's stdout
+(`attempt_files`). A new owner after a crash reads those files to adopt what still runs or has finished,
+instead of failing or repeating work whose outcome is on disk.
 """
 
 from __future__ import annotations
@@ -30,6 +35,12 @@ from jobclusters.services.local_batch.files import (
 from jobclusters.services.local_batch.state import Job, Node, Pool, Task, failure
 
 ACCOUNT_NAME = "localbatch"
+#: `$1` is the command line, `$2` the attempt's exit-code file (its pid goes to `$2.pid` first)
+_WRAPPER = (
+    'printf %s "$$" > "$2.pid"; /bin/sh -c "$1"; c=$?; '
+    'printf %s "$c" > "$2.tmp" && mv "$2.tmp" "$2"; exit "$c"'
+)
+_POLL_SECONDS = 0.05
 _BASE_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR", "USER", "LOGNAME", "SHELL")
 
 
@@ -47,6 +58,16 @@ class Launch:
 
 
 @dataclass
+class Attempt:
+    """The files of an attempt a previous owner started: where it ran and its process group, if known."""
+
+    pool_id: str
+    node_id: str
+    task_dir: str
+    pgid: int | None
+
+
+@dataclass
 class Outcome:
     task: Task
     exit_code: int | None
@@ -56,6 +77,46 @@ class Outcome:
     node: Node | None = None
     started: float | None = None
     ended: float | None = None
+
+
+def attempt_file(task_dir: str, task: Task) -> str:
+    """The exit-code file of the task's current attempt (retries and requeues each have their own)."""
+    return f"{task_dir}/.attempt-{task.retry_count}-{task.requeue_count}.exit"
+
+
+def read_exit_code(path: str) -> int | None:
+    try:
+        return int(Path(path).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _modified_at(path: str) -> float | None:
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return None
+
+
+def read_pid(path: str) -> int | None:
+    return read_exit_code(path + ".pid")
+
+
+def group_alive(pgid: int, wd: str) -> bool:
+    """Whether the attempt's wrapper still runs: its pid exists and works in the task's directory (so a
+    reused pid of some other process does not count)."""
+    try:
+        return os.readlink(f"/proc/{pgid}/cwd") == os.path.realpath(wd)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
 
 def kill_group(pgid: int | None) -> None:
@@ -72,7 +133,7 @@ class ProcessRunner:
         self._blob = blob
         self._clock = clock
         self._lock = threading.Lock()
-        self._running: dict[int, subprocess.Popen[bytes]] = {}
+        self._running: dict[int, int] = {}  # id(task) -> process group
         self._env_cache: dict[tuple[str, str, str], dict[str, str]] = {}
         self._stopping = False
 
@@ -100,6 +161,22 @@ class ProcessRunner:
             return f"{root}/workitems/{job.spec.id}/job-1/{name}"
         assert job is not None
         return f"{root}/workitems/{job.spec.id}/job-1/{task.spec.id}"
+
+    def find_attempt(self, job_id: str, task: Task) -> Attempt | None:
+        """The on-disk trace of the task's current attempt, wherever it was placed; None if never started."""
+        if task.kind not in ("task", "jobManager"):
+            return None
+        candidates = [task.task_dir] if task.task_dir else []
+        candidates += sorted(
+            str(p) for p in (self._root / "pools").glob(f"*/nodes/*/workitems/{job_id}/job-1/{task.spec.id}")
+        )
+        for task_dir in candidates:
+            exit_file = attempt_file(task_dir, task)
+            if not (os.path.exists(exit_file) or os.path.exists(exit_file + ".pid")):
+                continue
+            parts = Path(task_dir).relative_to(self._root / "pools").parts
+            return Attempt(pool_id=parts[0], node_id=parts[2], task_dir=task_dir, pgid=read_pid(exit_file))
+        return None
 
     # -- environment -----------------------------------------------------------------------------------
     def _base_env(self, pool: Pool, node: Node, job: Job | None) -> dict[str, str]:
@@ -152,17 +229,16 @@ class ProcessRunner:
 
     def kill(self, task: Task) -> None:
         with self._lock:
-            proc = self._running.get(id(task))
-        if proc is not None:
-            kill_group(proc.pid)
+            pgid = self._running.get(id(task))
+        kill_group(pgid)
 
     def stop(self) -> None:
         """Kill every running process; tasks started from now on are killed at once."""
         with self._lock:
             self._stopping = True
-            procs = list(self._running.values())
-        for proc in procs:
-            kill_group(proc.pid)
+            groups = list(self._running.values())
+        for pgid in groups:
+            kill_group(pgid)
 
     def run(self, launch: Launch, started: Callable[[Task], None]) -> Outcome:
         """Fetch the resource files, run the process to its end, upload the output files.
@@ -183,10 +259,14 @@ class ProcessRunner:
                 fetch_resource_files(task.spec.resource_files, Path(wd), self._blob)
             except FileTransferError as exc:
                 return Outcome(task, None, failure("UserError", exc.code, str(exc)))
+        exit_file = attempt_file(task_dir, task)
+        for stale in (exit_file, exit_file + ".pid"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(stale)
         with open(task_dir + "/stdout.txt", "wb") as out, open(task_dir + "/stderr.txt", "wb") as err:
             began = self._clock()
             proc = subprocess.Popen(
-                ["/bin/sh", "-c", task.spec.command_line],
+                ["/bin/sh", "-c", _WRAPPER, "batch-task", task.spec.command_line, exit_file],
                 cwd=wd,
                 env=launch.env,
                 stdout=out,
@@ -196,7 +276,7 @@ class ProcessRunner:
                 close_fds=True,
             )
         with self._lock:
-            self._running[id(task)] = proc
+            self._running[id(task)] = proc.pid
         task.pgid = proc.pid
         started(task)
         if self._stopping or task.kill_reason is not None:
@@ -213,11 +293,35 @@ class ProcessRunner:
             with self._lock:
                 self._running.pop(id(task), None)
         code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode  # a signal, as `$?` says
-        outcome = self._judge(task, wd, code)
+        outcome = self._conclude(task, code, wd)
         outcome.started, outcome.ended = began, ended
         return outcome
 
-    def _judge(self, task: Task, wd: str, code: int) -> Outcome:
+    def adopt(self, task: Task, task_dir: str, wd: str, pgid: int | None) -> Outcome:
+        """Follow an attempt a previous owner started, to its end: its exit code comes from the attempt's
+        file. A process gone without one was killed with its host (the outcome is unknown): requeued."""
+        exit_file = attempt_file(task_dir, task)
+        if pgid is not None:
+            with self._lock:
+                self._running[id(task)] = pgid
+            if self._stopping or task.kill_reason is not None:
+                kill_group(pgid)
+            try:
+                while read_exit_code(exit_file) is None and group_alive(pgid, wd):
+                    time.sleep(_POLL_SECONDS)
+            finally:
+                with self._lock:
+                    self._running.pop(id(task), None)
+        code = read_exit_code(exit_file)
+        if code is None:
+            return Outcome(task, None, preempted=True)
+        outcome = self._conclude(task, code, wd)
+        # the wrapper wrote the pid file as the command started and the exit file as it ended
+        outcome.started, outcome.ended = _modified_at(exit_file + ".pid"), _modified_at(exit_file)
+        return outcome
+
+    def _conclude(self, task: Task, code: int | None, wd: str) -> Outcome:
+        """What an attempt that ended with `code` means, given why the scheduler killed it (if it did)."""
         if task.kill_reason == "requeue":
             self._upload(task, wd, succeeded=False)
             return Outcome(task, None, preempted=True)

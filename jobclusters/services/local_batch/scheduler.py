@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jobclusters.services.batch import BatchSpecError, TaskConstraints, TaskSpec
-from jobclusters.services.local_batch.runner import Launch, Outcome, ProcessRunner, kill_group
+from jobclusters.services.local_batch.runner import Attempt, Launch, Outcome, ProcessRunner
 from jobclusters.services.local_batch.state import (
     BatchState,
     Job,
@@ -67,40 +67,68 @@ class Scheduler:
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def resume(self, unfinished: list[tuple[Job, Task]]) -> None:
-        """Take over the tasks a previous owner left: the ones that were running lost their attempt
-        (their orphaned process groups are killed first), the active ones queue again."""
+        """Take over the tasks a previous owner left. An attempt it started (its files are on disk, even
+        when the claim was not yet saved) is adopted: still running, it is followed to its end; ended,
+        its exit code is its outcome. An attempt with no trace of an outcome went with the host and is
+        requeued, as Batch requeues a lost node's tasks; the other active tasks queue again."""
         with self.lock:
-            interrupted = [task for _, task in unfinished if task.state == "running"]
-            for task in interrupted:
-                kill_group(task.pgid)
+            adopted = requeued = 0
             for job, task in unfinished:
+                found = self._runner.find_attempt(job.spec.id, task)
+                if found is not None:
+                    pool = self.state.pools.get(found.pool_id)
+                    nodes = pool.nodes if pool is not None else []
+                    node = next((n for n in nodes if n.node_id == found.node_id), None)
+                    if pool is not None and node is not None:
+                        self._adopt(job, task, pool, node, found)
+                        adopted += 1
+                        continue
                 if task.state == "running":
-                    task.pgid = None
-                    self.finish_attempt(
-                        job,
-                        task,
-                        None,
-                        failure(
-                            "ServerError",
-                            "ExecutorRestarted",
-                            "The local Batch executor restarted while the task ran; that attempt is lost.",
-                        ),
-                        retriable=True,
-                    )
-                else:
-                    self.register(job, task)
-            if interrupted:
+                    task.state, task.node_id, task.pgid = "active", None, None
+                    task.requeue_count += 1
+                    self.state.mark(task)
+                    requeued += 1
+                self.register(job, task, front=task.requeue_count > 0)
+            if adopted or requeued:
                 log.warning(
-                    "local batch: %d task(s) were running when the previous owner stopped", len(interrupted)
+                    "local batch: took over from the previous owner: %d attempt(s) adopted, %d requeued",
+                    adopted,
+                    requeued,
                 )
             self.state.flush()
+
+    def _adopt(self, job: Job, task: Task, pool: Pool, node: Node, found: Attempt) -> None:
+        node.free -= task.spec.required_slots or 1
+        task.state, task.node_id, task.pool_id = "running", node.node_id, pool.spec.id
+        task.task_dir, task.pgid, task.kill_reason = found.task_dir, found.pgid, None
+        task.start_time = task.start_time or self._clock()
+        task.first_start = task.first_start or task.start_time
+        limit = task.spec.constraints.max_wall_clock_time if task.spec.constraints else None
+        if limit is not None:
+            self._deadlines[id(task)] = (task.first_start + limit.total_seconds(), task)
+        self.state.mark(task)
+
+        def follow() -> None:
+            try:
+                outcome = self._runner.adopt(task, found.task_dir, found.task_dir + "/wd", found.pgid)
+            except Exception as exc:  # never let a worker thread die silently
+                log.exception("local batch task %s could not be adopted", task.spec.id)
+                outcome = Outcome(
+                    task, None, failure("ServerError", "ExecutorError", f"{type(exc).__name__}: {exc}")
+                )
+            outcome.node = node
+            with self.lock:
+                self._apply_outcome(outcome)
+            self._wake.set()
+
+        threading.Thread(target=follow, name="batch-task-adopted", daemon=True).start()
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> bool:
-        """Stop scheduling and kill running processes; their tasks stay `running` in the state, so the
-        next owner reports them as interrupted attempts (the same as after a crash). False if stopped."""
+        """Stop scheduling and kill running processes; their tasks stay `running` in the state, and the
+        next owner requeues them (killed, they left no outcome). False if already stopped."""
         with self.lock:
             if self.stopping:
                 return False

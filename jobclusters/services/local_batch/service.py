@@ -3,8 +3,9 @@
 A pool is a set of task slots (nodes x taskSlotsPerNode, capped by the machine). `add_tasks` returns at
 once and callers poll `get_task_counts`, exactly as orchestrators poll Azure Batch, while the scheduler
 (`scheduler.py`) starts the tasks as processes (`runner.py`). Everything is persisted in SQLite under the
-state dir (`state.py`): a new owner after a crash kills the orphaned process groups and reports the tasks
-that were running as failed attempts (retried while retries remain), never as lost.
+state dir (`state.py`): a new owner after a crash adopts the attempts the previous one started (followed to
+their end, or read from the exit code they left on disk) and requeues only those whose outcome went with
+the host, as Batch requeues a lost node's tasks.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from jobclusters.services.batch import (
     BatchServiceError,
     FailedTask,
     JobSpec,
+    OwnedPool,
     PoolPlacement,
     PoolRef,
     PoolSpec,
@@ -92,7 +94,7 @@ class LocalBatchService:
 
     def close(self) -> None:
         """Stop the scheduler and kill running processes; their tasks stay `running` in the state, so the
-        next owner reports them as interrupted attempts (the same as after a crash)."""
+        next owner requeues them (killed, they left no outcome)."""
         if not self._scheduler.stop():
             return
         self._state.store.close()
@@ -177,6 +179,11 @@ class LocalBatchService:
         with self._lock:
             self._scheduler.remove_pool(ref.pool_id)
         return True
+
+    def list_owned_pools(self) -> list[OwnedPool]:
+        with self._lock:
+            specs = [pool.spec for pool in self._state.pools.values()]
+        return [OwnedPool(pool_id=s.id, owner=owner) for s in specs if (owner := s.owner()) is not None]
 
     # -- jobs ------------------------------------------------------------------------------------------
     def create_job(self, job: JobSpec) -> None:

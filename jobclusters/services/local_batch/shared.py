@@ -1,7 +1,7 @@
 """The process's one local Batch executor per state dir, the only place that keeps it.
 
 Activities come and go while the tasks an executor started keep running, so the executor lives as long as
-the process (closed at exit, when its running tasks are recorded as running for the next owner to retry)
+the process (closed at exit, when its running tasks are recorded as running for the next owner to requeue)
 or until `close_shared_local_batch`. The factory looks it up here on every call instead of caching it.
 """
 

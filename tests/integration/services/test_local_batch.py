@@ -495,25 +495,37 @@ import sys, time
 from pathlib import Path
 from jobclusters.services.batch import JobSpec, PoolPlacement, PoolSpec, TaskSpec
 from jobclusters.services.local_batch import LocalBatchService
-svc = LocalBatchService(Path(sys.argv[1]), max_slots=2)
+state = Path(sys.argv[1])
+svc = LocalBatchService(state, max_slots=4)
 ref = svc.ensure_pool(PoolPlacement(mode="onDemand", pool=PoolSpec(id="p", vm_size="local",
-                      target_dedicated_nodes=1, task_slots_per_node=2)), owner="r")
+                      target_dedicated_nodes=1, task_slots_per_node=4)), owner="r")
 svc.create_job(JobSpec(id="job", pool_info=ref.pool_info()))
-marker = Path(sys.argv[1]) / "marker"
+ground, marker = state / "ground", state / "marker"
+def gated(gate, name, code=0):
+    return (f"while [ ! -f {state / gate} ]; do sleep 0.02; done; echo {name} >> {ground}; exit {code}")
 svc.add_tasks("job", [
-    TaskSpec.model_validate({"id": "again", "constraints": {"maxTaskRetryCount": 1},
+    TaskSpec.model_validate({"id": "ended", "commandLine": gated("go", "ended")}),
+    TaskSpec.model_validate({"id": "failed", "commandLine": gated("go", "failed", 3)}),
+    TaskSpec.model_validate({"id": "running", "constraints": {"maxTaskRetryCount": 2},
+                             "commandLine": gated("go-later", "running")}),
+    TaskSpec.model_validate({"id": "lost",
                              "commandLine": f"test -f {marker} || {{ touch {marker}; sleep 60; }}"}),
-    TaskSpec.model_validate({"id": "lost", "commandLine": "sleep 60"}),
 ])
-while not all(svc.task_state("job", t)["pgid"] for t in ("again", "lost")):
+names = ("ended", "failed", "running", "lost")
+def started():
+    pids = list(state.rglob(".attempt-*.pid"))
+    return all(svc.task_state("job", t)["pgid"] for t in names) and len(pids) == 4
+while not started():
     time.sleep(0.02)
 time.sleep(0.5)  # the executor persists state at most every 100 ms
-print("running", flush=True)
+print(svc.task_state("job", "lost")["pgid"], flush=True)
 time.sleep(60)
 """
 
 
-def test_tasks_running_when_the_owner_dies_are_reported_failed_and_retried(tmp_path):
+def test_a_new_owner_adopts_what_the_dead_owner_started_and_requeues_only_the_unknown(tmp_path):
+    """Issue 13 defect 1: work that went on (or ended) while no owner ran is neither failed nor repeated;
+    only the attempt that died with the host (no exit code on disk) runs again."""
     state = tmp_path / "s"
     state.mkdir()
     owner = subprocess.Popen(
@@ -524,19 +536,32 @@ def test_tasks_running_when_the_owner_dies_are_reported_failed_and_retried(tmp_p
     )
     try:
         assert owner.stdout is not None
-        assert owner.stdout.readline().strip() == b"running"
+        lost_pgid = int(owner.stdout.readline().strip())
     finally:
         owner.send_signal(signal.SIGKILL)
         owner.wait()
-    with LocalBatchService(state, max_slots=2) as svc:
+    os.killpg(lost_pgid, signal.SIGKILL)  # this one goes down with the host
+    (state / "go").touch()
+    eventually(
+        lambda: (
+            sorted((state / "ground").read_text().split()) == ["ended", "failed"]
+            if (state / "ground").exists()
+            else False
+        )
+    )
+    with LocalBatchService(state, max_slots=4) as svc:
+        (state / "go-later").touch()
         counts = wait_done(svc, "job")
-        assert (counts.succeeded, counts.failed) == (1, 1)
-        [lost] = svc.list_failed_tasks("job")
-        assert (lost.task_id, lost.category, lost.code) == ("lost", "ServerError", "ExecutorRestarted")
-        assert svc.task_state("job", "again")["retry_count"] == 1
+        assert (counts.succeeded, counts.failed) == (3, 1)
+        [failed] = svc.list_failed_tasks("job")
+        assert (failed.task_id, failed.exit_code, failed.code) == ("failed", 3, "FailureExitCode")
+        assert svc.task_state("job", "running")["retry_count"] == 0
+        lost = svc.task_state("job", "lost")
+        assert (lost["retry_count"], lost["requeue_count"], lost["result"]) == (0, 1, "success")
+    assert sorted((state / "ground").read_text().split()) == ["ended", "failed", "running"]
     leftovers = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True).stdout.split()
     mine = [p for p in leftovers if str(state) in Path(f"/proc/{p}/cwd").resolve().as_posix()]
-    assert mine == [], "the orphaned process groups of the dead owner were killed"
+    assert mine == [], "no process of the dead owner is left behind"
 
 
 def test_models_in_results_are_json_for_activity_payloads(svc):

@@ -358,8 +358,10 @@ def test_state_and_output_survive_a_new_service_object(svc, jobs, tmp_path) -> N
     later.close()
 
 
-def test_a_run_whose_owner_process_died_is_reported_failed(svc, jobs) -> None:
-    write(jobs, "ok.py", "print(1)\n")
+def test_a_finished_run_whose_owner_died_before_saying_so_is_adopted_without_rerunning(svc, jobs) -> None:
+    """Issue 13 defect 1: the state says RUNNING, the owner is gone, every task had ended: the adopter
+    finishes the run from the task results, and runs nothing again."""
+    write(jobs, "ok.py", f"open({str(jobs / 'ran')!r}, 'a').write('ran\\n')\n")
     handle = run(svc, jobs, [{"task_key": "t", "spark_python_task": {"python_file": "ok.py"}}])
     svc.wait(handle, WAIT)
     state_file = svc.root / handle.run_id / "state.json"
@@ -370,8 +372,65 @@ def test_a_run_whose_owner_process_died_is_reported_failed(svc, jobs) -> None:
     data["state"]["life_cycle"] = "RUNNING"
     data["state"]["result"] = None
     state_file.write_text(json.dumps(data))
-    state = svc.get_state(handle)
-    assert state.result is ResultState.FAILED and "is gone" in state.message
+    state = svc.wait(handle, WAIT)
+    assert state.result is ResultState.SUCCESS, state.message
+    assert (jobs / "ran").read_text() == "ran\n"
+
+
+OWNER_SCRIPT = """
+import sys, time
+from pathlib import Path
+from jobclusters.services.cluster import parse_run_request
+from jobclusters.services.local_cluster import LocalClusterJobService
+state, jobs = Path(sys.argv[1]), Path(sys.argv[2])
+svc = LocalClusterJobService(state, max_local_cores=2)
+request = parse_run_request({"run_id": "run-1", "base_dir": str(jobs), "tasks": [
+    {"task_key": "first", "spark_python_task": {"python_file": "gated.py"}},
+    {"task_key": "second", "depends_on": ["first"],
+     "spark_python_task": {"python_file": "after.py"}},
+]})
+handle = svc.submit(request, "crash")
+while not (svc.root / handle.run_id / "tasks" / "first" / "pid").exists():
+    time.sleep(0.02)
+print(handle.model_dump_json(), flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_run_whose_owner_died_is_adopted_and_goes_on_without_repeating_work(jobs, tmp_path) -> None:
+    """Issue 13 defect 1: the task running when the owner was killed goes on and is followed to its end;
+    the rest of the run runs in the adopting process; nothing runs twice."""
+    ground, gate = jobs / "ground", jobs / "gate"
+    write(
+        jobs,
+        "gated.py",
+        f"""import os, time
+while not os.path.exists({str(gate)!r}):
+    time.sleep(0.02)
+open({str(ground)!r}, "a").write("first\\n")
+""",
+    )
+    write(jobs, "after.py", f"open({str(ground)!r}, 'a').write('second\\n')\n")
+    state = tmp_path / "state"
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER_SCRIPT, str(state), str(jobs)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+    )
+    try:
+        assert owner.stdout is not None
+        handle = RunHandle.model_validate_json(owner.stdout.readline())
+    finally:
+        owner.kill()
+        owner.wait()
+    gate.touch()
+    adopter = LocalClusterJobService(state, max_local_cores=2)
+    try:
+        final = adopter.wait(handle, WAIT)
+    finally:
+        adopter.close(wait=False)
+    assert final.result is ResultState.SUCCESS, final.message
+    assert ground.read_text().splitlines() == ["first", "second"]
 
 
 def test_without_pyspark_an_import_says_how_to_install_it(tmp_path, jobs) -> None:

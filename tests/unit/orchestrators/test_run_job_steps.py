@@ -11,7 +11,7 @@ from jobclusters.execution.polling import QUEUE_POLL
 from jobclusters.run_request import CANCEL_EVENT, RepairInfo
 from jobclusters.spec.model import TaskState
 from orchestrators import run_job
-from orchestrators.common import STORAGE_RETRY
+from orchestrators.common import storage_retry
 from tests.unit.orchestrators.fake_context import PENDING, FakeContext, drive
 from tests.unit.orchestrators.script import START, Script, request, spark
 
@@ -77,7 +77,7 @@ def test_a_claimed_slot_runs_the_chain_in_order_and_gives_the_slot_back() -> Non
         "notify_run",
     ]
     assert ctx.names()[-3:] == ["record_run", "notify_run", "release_run_slot"]
-    assert [c.retry for c in ctx.calls if c.name == "claim_run_slot"] == [STORAGE_RETRY]
+    assert [c.retry for c in ctx.calls if c.name == "claim_run_slot"] == [storage_retry()]
     assert _records(ctx) == [("RUNNING", None), ("SUCCESS", None)]
     assert [n["event"] for n in ctx.inputs("notify_run")] == ["start", "success"]
     assert ctx.inputs("release_run_slot") == ctx.inputs("claim_run_slot")
