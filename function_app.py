@@ -13,7 +13,7 @@ from activities import notify as notify_activities
 from activities import settings_check
 from activities import tracking as tracking_activities
 from orchestrators import batch_fanout, cluster_run, run_job, run_task
-from triggers import eventgrid, http_api, schedule, servicebus
+from triggers import eventgrid, http_api, schedule, servicebus, ui
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -32,5 +32,6 @@ app.register_functions(http_api.bp)
 app.register_functions(eventgrid.bp)
 app.register_functions(servicebus.bp)
 app.register_functions(schedule.bp)
+app.register_functions(ui.bp)
 
 settings_check.log_problems_at_host_start()
