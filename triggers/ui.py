@@ -73,9 +73,12 @@ def asset_response(relative: str, root: Path = ASSETS) -> func.HttpResponse:
 
 @bp.route(route="ui", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def ui_root(req: func.HttpRequest) -> func.HttpResponse:
-    """`/api/ui` -> `/api/ui/`, so the page's relative asset URLs resolve under the folder."""
+    """`/api/ui` -> `/api/ui/` so the page's relative asset URLs resolve under the folder; hosts that route
+    `/api/ui/` here too get the page itself."""
     path = req.url.split("?", 1)[0].split("#", 1)[0]
-    return func.HttpResponse(status_code=302, headers={"Location": path.rstrip("/") + "/"})
+    if path.endswith("/"):
+        return asset_response("")
+    return func.HttpResponse(status_code=302, headers={"Location": path + "/"})
 
 
 @bp.route(route="ui/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -87,9 +87,11 @@ async function runsPage(query) {
   const filters = filtersFrom(query);
   const status = h("div", { class: "status", "aria-live": "polite" });
   const body = h("div", {});
-  const jobSelect = h("select", { name: "job", id: "f-job" }, h("option", { value: "" }, "all jobs"));
+  const jobSelect = h("select", { name: "job", id: "f-job" }, h("option", { value: "" }, "all jobs"),
+    filters.job ? h("option", { value: filters.job, selected: true }, filters.job) : "");
   const form = h("form", { class: "filters", "aria-label": "filters", onchange: () => {
     const data = Object.fromEntries(new FormData(form).entries());
+    delete main.dataset.ready;
     location.hash = hashFor("/runs", data);
   }, onsubmit: (ev) => ev.preventDefault() },
   h("label", { for: "f-job" }, "Job "), jobSelect,
@@ -106,11 +108,8 @@ async function runsPage(query) {
 
   api.listJobs().then((data) => {
     const ids = (data && Array.isArray(data.jobs) ? data.jobs : []).map((j) => String(j.job_id));
-    if (filters.job && !ids.includes(filters.job)) ids.push(filters.job);
-    for (const id of ids.sort()) jobSelect.append(h("option", { value: id, selected: filters.job === id }, id));
-  }).catch(() => {
-    if (filters.job) jobSelect.append(h("option", { value: filters.job, selected: true }, filters.job));
-  });
+    for (const id of ids.filter((x) => x !== filters.job).sort()) jobSelect.append(h("option", { value: id, selected: filters.job === id }, id));
+  }).catch(() => {});
 
   const pages = [null];
   let next = null;
@@ -136,6 +135,7 @@ async function runsPage(query) {
         ` page ${pages.length} `,
         h("button", { type: "button", disabled: !next, onclick: () => { pages.push(next); load(); } }, "Older →")));
     status.textContent = `updated ${shortTime(new Date().toISOString())}`;
+    main.dataset.ready = "true";
     return data;
   }
   const poller = startPolling({ load: async () => (pages.length === 1 ? load() : undefined), isDone: () => false,
@@ -194,13 +194,13 @@ function taskPanel(runId, key, task, ticked, onTick) {
       const data = await guarded(() => api.taskLogs(runId, key), logs).catch(() => undefined);
       if (!data) return;
       const attempts = Array.isArray(data.attempts) ? data.attempts : [];
-      clear(logs).append(attempts.length ? attempts.map((a) => h("div", { class: "log-attempt" },
+      clear(logs).append(...(attempts.length ? attempts.map((a) => h("div", { class: "log-attempt" },
         h("h3", {}, `attempt ${a.attempt ?? "?"} (generation ${a.generation ?? 0}) `, badge(a.state),
           a.exit_code !== undefined && a.exit_code !== null ? ` exit ${a.exit_code}` : ""),
         a.error_message ? h("p", { class: "message" }, a.error_message) : "",
         Object.entries(a.logs || {}).map(([name, text]) => h("div", {}, h("h4", {}, name), h("pre", { class: "log", "data-log": name }, String(text)))),
         a.links && Object.keys(a.links).length ? h("details", {}, h("summary", {}, "links"), keyValues(a.links)) : ""))
-        : h("p", { class: "muted" }, "no logs recorded for this task"));
+        : [h("p", { class: "muted" }, "no logs recorded for this task")]));
     } }, "Show logs"), logs);
 }
 
@@ -254,12 +254,12 @@ async function runPage(runId, focusTask) {
       run.done ? "" : h("button", { type: "button", id: "cancel", onclick: () => act(() => api.cancel(run.run_id, "canceled from the run monitor"),
         () => alerts.append(h("p", { class: "ok" }, "cancel requested"))) }, "Cancel run"),
       run.done && failed.length ? h("button", { type: "button", id: "repair-failed", onclick: () => act(() => api.repair(run.run_id, []),
-        (a) => { alerts.append(h("p", { class: "ok" }, `repair ${a.repair_number ?? ""} started: ${(a.rerun_tasks || []).join(", ")}`)); restart(); }) },
+        (a) => { alerts.append(h("p", { class: "ok" }, `repair ${a.repair_number ?? ""} started: ${(a.rerun_tasks || []).join(", ")}`)); restart(Number(a.repair_number ?? 0)); }) },
       `Repair all failed (${failed.length})`) : "",
       run.done ? h("button", { type: "button", id: "repair-ticked", onclick: () => act(() => {
         if (!ticked.size) throw new ApiError(0, "nothing_ticked", "tick the tasks to repair in their panels first");
         return api.repair(run.run_id, [...ticked]);
-      }, (a) => { alerts.append(h("p", { class: "ok" }, `repair ${a.repair_number ?? ""} started`)); ticked.clear(); restart(); }) }, "Repair ticked tasks") : "",
+      }, (a) => { alerts.append(h("p", { class: "ok" }, `repair ${a.repair_number ?? ""} started`)); ticked.clear(); restart(Number(a.repair_number ?? 0)); }) }, "Repair ticked tasks") : "",
       run.job_id ? h("details", { class: "rerun" }, h("summary", {}, "Run again with edited parameters"), params,
         h("button", { type: "button", id: "run-again", onclick: () => act(() => {
           let parameters;
@@ -321,9 +321,12 @@ async function runPage(runId, focusTask) {
     return run;
   }
   let poller = null;
-  function restart() {
+  // After a repair the view may still show the finished run until the repair starts: poll until the
+  // repair count has reached the repair that was started and that one is done.
+  function restart(repairs = 0) {
     if (poller) poller.stop();
-    poller = startPolling({ load, isDone: (run) => Boolean(run.done), intervalMs: RUN_POLL_MS });
+    poller = startPolling({ load, isDone: (run) => Boolean(run.done) && Number(run.repair_count ?? 0) >= repairs,
+      intervalMs: RUN_POLL_MS });
   }
   restart();
   leave = () => poller && poller.stop();

@@ -2,7 +2,7 @@
 // trigger filter, so the trigger kind filters the rows of each page.
 
 export const RANGES = { "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "90d": 90 * 86400 };
-export const TRIGGER_KINDS = ["http", "blob", "servicebus", "schedule", "repair"];
+export const TRIGGER_KINDS = ["http", "cli", "blob", "servicebus", "schedule", "repair"];
 
 export function listQuery(filters, nowMs, continuation) {
   const query = { limit: String(filters.limit || 50) };
