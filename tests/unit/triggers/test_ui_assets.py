@@ -16,7 +16,7 @@ from jobclusters.services.factory import TriggerServices
 from jobclusters.settings import Settings
 from triggers import ui
 
-SERVICES = cast(TriggerServices, SimpleNamespace(settings=Settings()))
+SERVICES = cast(TriggerServices, SimpleNamespace(settings=Settings.model_validate({})))
 
 
 @pytest.fixture
