@@ -162,12 +162,23 @@ function timeline(run, now) {
     const a = Date.parse(t.start) - t0;
     const b = (Date.parse(t.end) || now) - t0;
     const look = stateLook(t.state);
+    const bar = h("span", { class: `tl-bar tone-${look.tone}`, title: `${key}: ${look.label}, ${duration((b - a) / 1000)}` });
+    // through the CSSOM: the page's content security policy refuses inline style attributes
+    bar.style.left = `${((a / span) * 100).toFixed(2)}%`;
+    bar.style.width = `${Math.max(0.5, ((b - a) / span) * 100).toFixed(2)}%`;
     return h("div", { class: "tl-row", role: "listitem" }, h("span", { class: "tl-key" }, key),
-      h("span", { class: "tl-track" }, h("span", { class: `tl-bar tone-${look.tone}`,
-        style: `left:${((a / span) * 100).toFixed(2)}%;width:${Math.max(0.5, ((b - a) / span) * 100).toFixed(2)}%`,
-        title: `${key}: ${look.label}, ${duration((b - a) / 1000)}` })),
+      h("span", { class: "tl-track" }, bar),
       h("span", { class: "tl-dur" }, `${look.symbol} ${duration((b - a) / 1000)}`));
   }));
+}
+
+/** Cluster mode, pool or cluster, node type: the compute an attempt ran on, whatever fields it has. */
+function computeText(c) {
+  if (!c) return "";
+  if (typeof c !== "object") return String(c);
+  const size = c.node_size ? `${c.node_count ?? ""}${c.node_count ? " x " : ""}${c.node_size}` : "";
+  const known = [c.kind, c.mode, c.pool_or_cluster, size, c.spot ? "spot" : ""].filter(Boolean).join(" · ");
+  return known || JSON.stringify(c);
 }
 
 function taskPanel(runId, key, task, ticked, onTick) {
@@ -175,7 +186,7 @@ function taskPanel(runId, key, task, ticked, onTick) {
   const history = Array.isArray(task.attempt_history) ? task.attempt_history : [];
   const rows = history.map((a) => h("tr", {}, h("td", {}, String(a.generation ?? 0)), h("td", {}, String(a.attempt ?? "")),
     h("td", {}, badge(a.state)), h("td", {}, shortTime(a.start_time || a.start)), h("td", {}, a.exit_code ?? ""),
-    h("td", {}, a.compute ? JSON.stringify(a.compute) : ""), h("td", { class: "message" }, a.error_message ?? a.message ?? "")));
+    h("td", {}, computeText(a.compute)), h("td", { class: "message" }, a.error_message ?? a.message ?? "")));
   return h("section", { class: "panel", "data-panel": key, "aria-label": `task ${key}` },
     h("h2", {}, "Task ", h("code", {}, key), " ", badge(task.state)),
     h("label", {}, h("input", { type: "checkbox", class: "tick", "data-task": key, checked: ticked, onchange: (ev) => onTick(key, ev.target.checked) }),
