@@ -61,14 +61,18 @@ export function layoutDag(model) {
   g.setGraph({ rankdir: "LR", ranker: RANKER, nodesep: 18, ranksep: 54, marginx: 12, marginy: 12 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const node of model.nodes) g.setNode(node.key, { width: nodeWidth(node.key), height: NODE_H });
-  model.edges.forEach((e, i) => g.setEdge(e.from, e.to, { label: e.label }, `e${i}`));
+  model.edges.forEach((e, i) => g.setEdge(e.from, e.to,
+    e.label ? { label: e.label, width: 6 * e.label.length + 8, height: 14, labelpos: "c" } : {}, `e${i}`));
   dagre.layout(g);
   const graph = g.graph();
   const nodes = model.nodes.map((n) => {
     const p = g.node(n.key);
     return { key: n.key, x: p.x - p.width / 2, y: p.y - p.height / 2, width: p.width, height: p.height };
   });
-  const edges = model.edges.map((e, i) => ({ ...e, points: g.edge({ v: e.from, w: e.to, name: `e${i}` }).points }));
+  const edges = model.edges.map((e, i) => {
+    const laid = g.edge({ v: e.from, w: e.to, name: `e${i}` });
+    return { ...e, points: laid.points, labelAt: e.label && laid.x !== undefined ? { x: laid.x, y: laid.y } : null };
+  });
   return { width: Math.ceil(graph.width || 0), height: Math.ceil(graph.height || 0), nodes, edges };
 }
 
@@ -93,8 +97,8 @@ export function drawDag(layout, model, { onSelect, selected } = {}) {
     const d = edge.points.map((p, i) => `${i ? "L" : "M"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
     const group = s("g", { class: "edge" }, s("path", { d, "marker-end": "url(#arrow)" }));
     if (edge.label) {
-      const mid = edge.points[Math.floor(edge.points.length / 2)];
-      group.append(s("text", { x: mid.x, y: mid.y - 4, class: "edge-label", "text-anchor": "middle" }, edge.label));
+      const at = edge.labelAt || edge.points[Math.floor(edge.points.length / 2)];
+      group.append(s("text", { x: at.x, y: at.y + 4, class: "edge-label", "text-anchor": "middle" }, edge.label));
     }
     svg.append(group);
   }
