@@ -162,3 +162,15 @@ def test_a_wrong_key_asks_again_and_unknown_ids_are_not_found(app_host: AppHost,
     expect(page.locator('[data-page="notfound"]')).to_be_visible()
     page.goto(monitor(app_host, "/jobs/no-such-job"))
     expect(page.locator('[data-page="notfound"]')).to_be_visible()
+
+
+def test_the_cli_prints_a_url_that_opens_the_run(app_host: AppHost, page: Page) -> None:
+    from tests.e2e.test_cli import cli
+
+    run_id = start(app_host, batch_job("ui-cli", {"only": f'{PY} -c "print(1)"'}))
+    done = cli(app_host, "ui", run_id, "--print-url")
+    assert done.returncode == 0, done.stderr
+    (url,) = done.stdout.splitlines()
+    assert url == f"{app_host.client.base_url}/api/ui/#/runs/{run_id}?key={FUNCTION_KEY}"
+    page.goto(url)
+    expect(node(page, "only")).to_have_attribute("data-state", "SUCCESS")
