@@ -1,10 +1,11 @@
 // The run monitor: pages for runs, one run, jobs and validation, drawn from the JSON API.
 
 import { ApiError, apiClient } from "./api.js";
-import { drawDag, dagModel, layoutDag, sameShape } from "./dag.js";
+import { drawDag, dagModel, sameShape } from "./dag.js";
 import { clear, h } from "./dom.js";
 import { duration, elapsed, shortTime } from "./format.js";
 import { keyStore } from "./key.js";
+import { layoutClient } from "./layout-client.js";
 import { startPolling } from "./poll.js";
 import { hashFor, parseHash, runHash } from "./route.js";
 import { RANGES, TRIGGER_KINDS, filterRows, filtersFrom, listQuery } from "./runsquery.js";
@@ -17,6 +18,7 @@ const keys = keyStore(window.sessionStorage);
 const apiBase = `${location.origin}${location.pathname.replace(/\/ui(\/.*)?$/, "")}`;
 const api = apiClient({ base: apiBase, getKey: keys.get, fetchFn: (...a) => window.fetch(...a) });
 const main = document.getElementById("main");
+const layoutDag = layoutClient(() => new Worker("layout.js"));
 let leave = () => {};
 
 function badge(state) {
@@ -318,7 +320,9 @@ async function runPage(runId, focusTask) {
     if (drawn && sameShape(model, lastModel)) drawn.update(model, selected);
     else {
       const started = performance.now();
-      drawn = model.nodes.length ? drawDag(layoutDag(model), model, { onSelect: select, selected }) : null;
+      if (!drawn) clear(graph).append(h("p", { class: "muted" }, `laying out ${model.nodes.length} tasks…`));
+      const layout = model.nodes.length ? await layoutDag(model) : null;
+      drawn = layout ? drawDag(layout, model, { onSelect: select, selected }) : null;
       clear(graph).append(drawn ? drawn.svg : h("p", { class: "muted" }, "no tasks yet"));
       graph.dataset.drawMs = String(Math.round(performance.now() - started));
     }
