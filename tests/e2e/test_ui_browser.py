@@ -174,3 +174,15 @@ def test_the_cli_prints_a_url_that_opens_the_run(app_host: AppHost, page: Page) 
     assert url == f"{app_host.client.base_url}/api/ui/#/runs/{run_id}?key={FUNCTION_KEY}"
     page.goto(url)
     expect(node(page, "only")).to_have_attribute("data-state", "SUCCESS")
+
+
+def test_the_jobs_page_lists_a_job_and_shows_its_definition_beside_its_source(
+    app_host: AppHost, page: Page
+) -> None:
+    job = app_host.client.register_job(batch_job("ui-jobs", {"step": "echo step"}))
+    page.goto(monitor(app_host, "/jobs"))
+    row = page.locator(f'tr[data-job="{job["job_id"]}"]')
+    row.get_by_role("link", name=job["job_id"]).click()
+    expect(page.locator('[data-page="job"] h1')).to_contain_text(job["job_id"])
+    expect(page.locator("pre.json").first).to_contain_text('"step"')
+    expect(page.locator("pre.json").nth(1)).to_contain_text("echo step")
