@@ -6,10 +6,11 @@ PY     := $(BIN)/python
 PY_STAMP    := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.spark-installed
 NODE_STAMP  := node_modules/.installed
+UI_BUILT    := triggers/ui_assets/index.html
 
-.PHONY: setup demo test lint types unit bench clean
+.PHONY: setup chromium demo test lint types unit bench clean
 
-setup: $(PY_STAMP) $(NODE_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) $(UI_BUILT)
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,12 +28,21 @@ $(NODE_STAMP): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The run monitor's page (ui/ sources, npm packages pinned in package.json) goes into triggers/, which ships.
+$(UI_BUILT): $(NODE_STAMP) $(wildcard ui/src/*.js) ui/index.html ui/style.css ui/build.mjs
+	npm run --silent build
+
+# The browser tests and bench/ui.py drive Debian's Chromium with Playwright (CI runs as root).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+
 ## make demo: set everything up and run the main job on the embedded default.
 demo: setup $(SPARK_STAMP)
 	$(PY) -m jobclusters demo
 
 ## make test: set everything up, then lint, type-check and run every test.
-test: setup $(SPARK_STAMP) lint types
+test: setup chromium $(SPARK_STAMP) lint types
+	node --test ui/test/
 	$(PY) -m pytest
 
 lint: $(PY_STAMP)
@@ -41,10 +51,11 @@ lint: $(PY_STAMP)
 types: $(PY_STAMP)
 	$(BIN)/mypy
 
-unit: $(PY_STAMP)
+unit: $(PY_STAMP) $(NODE_STAMP)
+	node --test ui/test/
 	$(PY) -m pytest tests/unit
 
-bench: setup $(SPARK_STAMP)
+bench: setup chromium $(SPARK_STAMP)
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
