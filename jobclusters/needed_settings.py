@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from jobclusters.execution.cluster_mapping import platform_backend, task_cluster
 from jobclusters.execution.messages import TaskRunInput
 from jobclusters.execution.routing import executor_for
+from jobclusters.services.servicebus_connection import ServiceBusNamespace, uses_servicebus_identity
+from jobclusters.services.storage import StorageAccount, uses_storage_identity
 from jobclusters.settings import LOCAL_STORAGE, ConfigurationError, Settings, configuration_message
 from jobclusters.spec.model import Job, Task
 from jobclusters.tracking.definitions import JobDefinitionStore
@@ -69,8 +71,10 @@ SERVICE_RULES: dict[Service, tuple[SettingRule, ...]] = {
     "storage": (
         SettingRule(
             "AzureWebJobsStorage",
-            f"a storage connection string (AccountName=...;AccountKey=... or {LOCAL_STORAGE})",
+            f"a storage connection string (AccountName=...;AccountKey=... or {LOCAL_STORAGE}),"
+            " or the identity settings AzureWebJobsStorage__accountName (recommended on Azure)",
             _storage_connection,
+            applies=lambda s: not uses_storage_identity(s),
         ),
     ),
     "batch": (
@@ -102,10 +106,37 @@ SERVICE_RULES: dict[Service, tuple[SettingRule, ...]] = {
     "servicebus": (
         SettingRule(
             "ServiceBusConnection",
-            "a Service Bus connection string (Endpoint=sb://...)",
+            "a Service Bus connection string (Endpoint=sb://...), or the identity setting"
+            " ServiceBusConnection__fullyQualifiedNamespace (recommended on Azure)",
             _servicebus_connection,
+            applies=lambda s: not uses_servicebus_identity(s),
         ),
     ),
+}
+
+
+IdentityCheck = Callable[[Settings], ConfigurationError | None]
+
+
+def _identity_check(uses: Callable[[Settings], bool], build: Callable[[Settings], object]) -> IdentityCheck:
+    """The identity shape is checked by the code that builds its clients, so the two cannot disagree."""
+
+    def check(settings: Settings) -> ConfigurationError | None:
+        if not uses(settings):
+            return None
+        try:
+            build(settings)
+        except ConfigurationError as exc:
+            return exc
+        return None
+
+    return check
+
+
+#: identity-based connections (`<connection>__<property>` settings): one problem at most per service
+IDENTITY_CHECKS: dict[Service, IdentityCheck] = {
+    "storage": _identity_check(uses_storage_identity, StorageAccount.from_settings),
+    "servicebus": _identity_check(uses_servicebus_identity, ServiceBusNamespace.from_settings),
 }
 
 #: services a run can go without: their problems are reported, they block no task
@@ -226,6 +257,20 @@ def _rule_problems(need: ServiceNeed, settings: Settings) -> list[SettingProblem
                 task_key=need.task_key,
                 path=need.path,
                 expected=rule.expected,
+                required=need.service not in OPTIONAL_SERVICES,
+            )
+        )
+    check = IDENTITY_CHECKS.get(need.service)
+    error = check(settings) if check is not None else None
+    if error is not None:
+        problems.append(
+            SettingProblem(
+                setting=error.setting,
+                problem="malformed" if error.problem == "malformed" else "missing",
+                service=need.service,
+                task_key=need.task_key,
+                path=need.path,
+                expected=error.expected,
                 required=need.service not in OPTIONAL_SERVICES,
             )
         )

@@ -29,6 +29,14 @@ class Settings(BaseModel):
     mode: Literal["local", "azure"] = Field("local", alias="JOBCLUSTERS_MODE")
     state_dir: Path = Field(Path(".state"), alias="JOBCLUSTERS_STATE_DIR")
     storage_connection: SecretStr = Field(SecretStr(LOCAL_STORAGE), alias="AzureWebJobsStorage")
+    # The identity-based shape of the same connection (the Functions host's `<name>__<property>` settings):
+    # an account name or service URIs, authenticated by the app's identity instead of a key.
+    storage_account_name: str | None = Field(None, alias="AzureWebJobsStorage__accountName")
+    storage_blob_uri: str | None = Field(None, alias="AzureWebJobsStorage__blobServiceUri")
+    storage_queue_uri: str | None = Field(None, alias="AzureWebJobsStorage__queueServiceUri")
+    storage_table_uri: str | None = Field(None, alias="AzureWebJobsStorage__tableServiceUri")
+    storage_credential: str | None = Field(None, alias="AzureWebJobsStorage__credential")
+    storage_client_id: str | None = Field(None, alias="AzureWebJobsStorage__clientId")
     table_prefix: str = Field("jobclusters", alias="JOBCLUSTERS_TABLE_PREFIX")
     required_cost_tags: tuple[str, ...] = Field(DEFAULT_COST_TAGS, alias="JOBCLUSTERS_REQUIRED_TAGS")
 
@@ -50,6 +58,9 @@ class Settings(BaseModel):
     synapse_spark_pool: str | None = Field(None, alias="SYNAPSE_SPARK_POOL")
 
     servicebus_connection: SecretStr | None = Field(None, alias="ServiceBusConnection")
+    servicebus_namespace: str | None = Field(None, alias="ServiceBusConnection__fullyQualifiedNamespace")
+    servicebus_credential: str | None = Field(None, alias="ServiceBusConnection__credential")
+    servicebus_client_id: str | None = Field(None, alias="ServiceBusConnection__clientId")
     run_events_topic: str = Field("job-run-events", alias="JOBCLUSTERS_RUN_EVENTS_TOPIC")
     run_signing_key: SecretStr | None = Field(None, alias="JOBCLUSTERS_RUN_SIGNING_KEY")
     # How long an outage of storage, tracking or a control plane is waited out before a run fails for it.
@@ -87,6 +98,8 @@ class ConfigurationError(ValueError):
         super().__init__(configuration_message(setting, problem, needed_for, expected))
         self.setting = setting
         self.problem = problem
+        self.needed_for = needed_for
+        self.expected = expected
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from azure.core.exceptions import AzureError
-from azure.storage.blob.aio import BlobServiceClient
 
 from jobclusters.execution.secret_masking import mask_strings, task_secret_values
 from jobclusters.services import factory
@@ -37,7 +36,7 @@ async def _read_link(services: TriggerServices, url: str) -> str | None:
             return _tail(await asyncio.to_thread(path.read_bytes))
         except OSError:
             return None
-    async with BlobServiceClient.from_connection_string(factory.storage_connection()) as blobs:
+    async with factory.storage_account().blob_service_aio() as blobs:
         base = blobs.url.rstrip("/")
         plain = url.split("?", 1)[0]
         if not plain.startswith(base + "/"):

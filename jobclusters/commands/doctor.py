@@ -41,10 +41,10 @@ def app_settings(project_dir: Path = PROJECT_DIR) -> Settings:
 
 
 def _registered(settings: Settings) -> list[tuple[str, Job]]:
-    from jobclusters.services.storage import storage_connection_string
+    from jobclusters.services.storage import StorageAccount
     from jobclusters.tracking.definitions import TableJobDefinitionStore
 
-    store = TableJobDefinitionStore(storage_connection_string(settings), settings.table_prefix)
+    store = TableJobDefinitionStore(StorageAccount.from_settings(settings), settings.table_prefix)
     return asyncio.run(registered_jobs(store))
 
 

@@ -9,7 +9,8 @@ from typing import Any, Protocol
 from urllib.parse import unquote
 
 from azure.core.exceptions import ResourceExistsError
-from azure.storage.blob import BlobServiceClient
+
+from jobclusters.services.storage import StorageAccount, storage_account
 
 RUNS_CONTAINER = "jobclusters-runs"
 
@@ -30,8 +31,8 @@ class BlobRefStore(Protocol):
 
 
 class BlobRefs:
-    def __init__(self, connection_string: str) -> None:
-        self._service = BlobServiceClient.from_connection_string(connection_string)
+    def __init__(self, account: StorageAccount | str) -> None:
+        self._service = storage_account(account).blob_service()
         self._ready: set[str] = set()
 
     @property

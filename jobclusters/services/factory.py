@@ -25,7 +25,7 @@ from jobclusters.services.batch import BatchService
 from jobclusters.services.blob_refs import BlobRefStore
 from jobclusters.services.cluster import ClusterJobService
 from jobclusters.services.run_events import EventPublisher
-from jobclusters.services.storage import storage_connection_string
+from jobclusters.services.storage import StorageAccount, storage_connection_string
 from jobclusters.settings import Settings, get_settings
 from jobclusters.tracking.blob_receipts import BlobReceipts
 from jobclusters.tracking.control_store import ControlStore
@@ -57,8 +57,14 @@ def settings() -> Settings:
 
 
 def storage_connection() -> str:
-    """The app's storage account as the SDKs take it (`UseDevelopmentStorage=true` spelled out)."""
+    """The connection-string shape of `AzureWebJobsStorage` (`UseDevelopmentStorage=true` spelled out),
+    for what still takes a string; everything else uses `storage_account()`, which also reads identity."""
     return storage_connection_string(settings())
+
+
+def storage_account() -> StorageAccount:
+    """The app's storage account (connection string or identity) that hands out every storage client."""
+    return _cached("storage_account", lambda: StorageAccount.from_settings(settings()))
 
 
 def executors_share_this_filesystem() -> bool:
@@ -131,7 +137,7 @@ def get_run_store() -> RunStore:
     def build() -> RunStore:
         from jobclusters.tracking.table_store import TableRunStore
 
-        return TableRunStore(storage_connection(), table_prefix=settings().table_prefix)
+        return TableRunStore(storage_account(), table_prefix=settings().table_prefix)
 
     return _cached("runs", build)
 
@@ -142,7 +148,7 @@ def get_control_store() -> ControlStore:
     def build() -> ControlStore:
         from jobclusters.tracking.control_store import TableControlStore
 
-        return TableControlStore(storage_connection(), f"{settings().table_prefix}control")
+        return TableControlStore(storage_account(), f"{settings().table_prefix}control")
 
     return _cached("control", build)
 
@@ -153,7 +159,7 @@ def get_blob_refs() -> BlobRefStore:
     def build() -> BlobRefStore:
         from jobclusters.services.blob_refs import BlobRefs
 
-        return BlobRefs(storage_connection())
+        return BlobRefs(storage_account())
 
     return _cached("blobs", build)
 
@@ -165,7 +171,7 @@ def get_job_files_store() -> JobFilesStore:
     def build() -> JobFilesStore:
         from jobclusters.services.job_files_store import BlobJobFilesStore
 
-        return BlobJobFilesStore(storage_connection())
+        return BlobJobFilesStore(storage_account())
 
     return _cached("job_files", build)
 
@@ -181,11 +187,14 @@ def get_event_publisher() -> EventPublisher | None:
             from jobclusters.services.local_events import LocalTopicPublisher
 
             return LocalTopicPublisher(s.state_dir, s.run_events_topic)
-        if s.servicebus_connection is None:
+        from jobclusters.services.servicebus_connection import ServiceBusNamespace
+
+        namespace = ServiceBusNamespace.from_settings(s)
+        if namespace is None:
             return None
         from jobclusters.services.run_events import ServiceBusTopicPublisher
 
-        return ServiceBusTopicPublisher(s.servicebus_connection.get_secret_value(), s.run_events_topic)
+        return ServiceBusTopicPublisher(namespace, s.run_events_topic)
 
     return _cached("events", build)
 
@@ -196,7 +205,7 @@ def get_job_definitions() -> JobDefinitionStore:
     def build() -> JobDefinitionStore:
         from jobclusters.tracking.definitions import TableJobDefinitionStore
 
-        return TableJobDefinitionStore(storage_connection(), settings().table_prefix)
+        return TableJobDefinitionStore(storage_account(), settings().table_prefix)
 
     return _cached("definitions", build)
 
@@ -208,7 +217,7 @@ def get_blob_receipts() -> BlobReceipts:
     def build() -> BlobReceipts:
         from jobclusters.tracking.blob_receipts import TableBlobReceipts
 
-        return TableBlobReceipts(storage_connection(), settings().table_prefix)
+        return TableBlobReceipts(storage_account(), settings().table_prefix)
 
     return _cached("receipts", build)
 
@@ -236,7 +245,8 @@ def trigger_services() -> TriggerServices:
 
 
 def override(name: str, service: object) -> None:
-    """Use `service` for `name` (batch, cluster:<backend>, runs, control, blobs, events, definitions)."""
+    """Use `service` for `name` (batch, cluster:<backend>, runs, control, blobs, events, definitions,
+    storage_account)."""
     with _lock:
         _overrides[name] = service
 

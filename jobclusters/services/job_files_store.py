@@ -11,14 +11,15 @@ import contextlib
 from pathlib import Path
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient
+
+from jobclusters.services.storage import StorageAccount, storage_account
 
 COMPLETE = "jobclusterscomplete"
 
 
 class BlobJobFilesStore:
-    def __init__(self, connection_string: str) -> None:
-        self._service = BlobServiceClient.from_connection_string(connection_string)
+    def __init__(self, account: StorageAccount | str) -> None:
+        self._service = storage_account(account).blob_service()
 
     def is_complete(self, container: str) -> bool:
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
+from jobclusters.services.servicebus_connection import ServiceBusNamespace
+
 
 class EventPublisher(Protocol):
     def publish(self, event: dict[str, Any], message_id: str) -> None: ...
@@ -13,10 +15,10 @@ class EventPublisher(Protocol):
 class ServiceBusTopicPublisher:
     """Message ids are deterministic, so a topic with duplicate detection drops a retried send."""
 
-    def __init__(self, connection_string: str, topic: str) -> None:
-        from azure.servicebus import ServiceBusClient
-
-        self._client = ServiceBusClient.from_connection_string(connection_string)
+    def __init__(self, namespace: ServiceBusNamespace | str, topic: str) -> None:
+        if isinstance(namespace, str):
+            namespace = ServiceBusNamespace.from_connection_string(namespace)
+        self._client = namespace.client()
         self._topic = topic
 
     def publish(self, event: dict[str, Any], message_id: str) -> None:

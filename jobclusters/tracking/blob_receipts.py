@@ -27,6 +27,8 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
+from jobclusters.services.storage import StorageAccount, storage_account
+
 CLAIM_TIMEOUT_SECONDS = 60.0
 
 ClaimOutcome = Literal["claimed", "started", "busy"]
@@ -71,14 +73,14 @@ def receipts_table_name(table_prefix: str) -> str:
 class TableBlobReceipts:
     def __init__(
         self,
-        connection_string: str,
+        account: StorageAccount | str,
         table_prefix: str = "jobclusters",
         *,
         owner: str | None = None,
         clock: Callable[[], float] = time.time,
         claim_timeout: float = CLAIM_TIMEOUT_SECONDS,
     ) -> None:
-        self._connection = connection_string
+        self._account = storage_account(account)
         self.table_name = receipts_table_name(table_prefix)
         self.owner = owner or host_identity()
         self._clock = clock
@@ -87,7 +89,7 @@ class TableBlobReceipts:
 
     @contextlib.asynccontextmanager
     async def _table(self) -> AsyncIterator[TableClient]:
-        async with TableClient.from_connection_string(self._connection, self.table_name) as table:
+        async with self._account.table_client_aio(self.table_name) as table:
             if not self._created:
                 with contextlib.suppress(ResourceExistsError):
                     await table.create_table()

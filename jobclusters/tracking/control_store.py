@@ -16,7 +16,9 @@ from typing import Any, Protocol
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import TableClient, UpdateMode
+
+from jobclusters.services.storage import StorageAccount, storage_account
 
 CANCEL_ROW = "cancel"
 HANDLE_PREFIX = "handle|"
@@ -47,9 +49,9 @@ class TableControlStore:
     """`clock` (seconds, monotonic) times how long "not canceled" is believed; tests pass a fake one."""
 
     def __init__(
-        self, connection_string: str, table_name: str, *, clock: Callable[[], float] = time.monotonic
+        self, account: StorageAccount | str, table_name: str, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._connection = connection_string
+        self._account = storage_account(account)
         self._name = table_name
         self._clock = clock
         self._table: TableClient | None = None
@@ -60,7 +62,7 @@ class TableControlStore:
     def _client(self) -> TableClient:
         with self._lock:
             if self._table is None:
-                service = TableServiceClient.from_connection_string(self._connection)
+                service = self._account.table_service()
                 self._table = service.create_table_if_not_exists(self._name)
             return self._table
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import re
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from azure.data.tables.aio import TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from jobclusters.services.storage import StorageAccount, storage_account
 from jobclusters.spec import Job
 from jobclusters.spec.model import Schedule, Trigger
 
@@ -77,16 +79,16 @@ def _now() -> str:
 
 
 class TableJobDefinitionStore:
-    def __init__(self, connection_string: str, table_prefix: str = "jobclusters") -> None:
-        self._connection = connection_string
+    def __init__(self, account: StorageAccount | str, table_prefix: str = "jobclusters") -> None:
+        self._account = storage_account(account)
         self.table_name = re.sub(r"[^A-Za-z0-9]", "", table_prefix) + "jobdefs"
         self.container = re.sub(r"[^a-z0-9-]", "", table_prefix.lower()) + "-definitions"
 
-    def _tables(self) -> TableServiceClient:
-        return TableServiceClient.from_connection_string(self._connection)
+    def _tables(self) -> AbstractAsyncContextManager[TableServiceClient]:
+        return self._account.table_service_aio()
 
-    def _blobs(self) -> BlobServiceClient:
-        return BlobServiceClient.from_connection_string(self._connection)
+    def _blobs(self) -> AbstractAsyncContextManager[BlobServiceClient]:
+        return self._account.blob_service_aio()
 
     @staticmethod
     def _summary(row: Mapping[str, Any]) -> JobSummary:

@@ -34,10 +34,10 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableServiceClient, UpdateMode
-from azure.storage.blob import BlobServiceClient
+from azure.data.tables import UpdateMode
 from pydantic import BaseModel
 
+from jobclusters.services.storage import StorageAccount, storage_account
 from jobclusters.settings import Settings
 from jobclusters.tracking.keys import day, escape_key, inverted
 from jobclusters.tracking.models import (
@@ -102,20 +102,21 @@ def _entity_size(entity: dict[str, Any]) -> int:
 
 
 class TableRunStore:
-    def __init__(self, connection_string: str, *, table_prefix: str = "jobclusters") -> None:
+    def __init__(self, account: StorageAccount | str, *, table_prefix: str = "jobclusters") -> None:
         prefix = re.sub(r"[^A-Za-z0-9]", "", table_prefix) or "jobclusters"
         if not prefix[0].isalpha():
             prefix = "t" + prefix
-        self._tables = TableServiceClient.from_connection_string(connection_string)
+        account = storage_account(account)
+        self._tables = account.table_service()
         self._runs = self._tables.create_table_if_not_exists(f"{prefix}Runs")
         self._index = self._tables.create_table_if_not_exists(f"{prefix}RunIndex")
-        self._blobs = BlobServiceClient.from_connection_string(connection_string)
+        self._blobs = account.blob_service()
         self._overflow = self._blobs.get_container_client(f"{prefix.lower()[:50]}-overflow")
         self._overflow_ready = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TableRunStore:
-        return cls(settings.storage_connection.get_secret_value(), table_prefix=settings.table_prefix)
+        return cls(StorageAccount.from_settings(settings), table_prefix=settings.table_prefix)
 
     # -- codec -----------------------------------------------------------------------------------------
     def _offload(self, entity: dict[str, Any], name: str) -> None:
