@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
+from jobclusters.arrivals.models import ClaimInput, ClaimResult, PendingInput, PendingResult
 from jobclusters.execution.messages import (
     AddChunkInput,
     AddChunkResult,
@@ -94,6 +95,11 @@ RECORD_TASK_RUNS = ActivitySpec("record_task_runs", TaskRecordBatch, int)
 NOTIFY_RUN = ActivitySpec("notify_run", NotifyInput, NotifyResult)
 CHECK_JOB_SETTINGS = ActivitySpec("check_job_settings", SettingsCheckInput, SettingsCheckResult)
 
+# ------------------------------------------------------------------ activities: blob arrivals
+
+PENDING_ARRIVALS = ActivitySpec("pending_arrivals", PendingInput, PendingResult)
+CLAIM_ARRIVALS = ActivitySpec("claim_arrivals", ClaimInput, ClaimResult)
+
 # ------------------------------------------------------------------ activities: clusters
 
 CLUSTER_SUBMIT = ActivitySpec("cluster_submit", ClusterSubmitInput, ClusterSubmitResult)
@@ -132,6 +138,8 @@ ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     BATCH_POLL,
     BATCH_FINISH,
     CHECK_JOB_SETTINGS,
+    PENDING_ARRIVALS,
+    CLAIM_ARRIVALS,
 )
 SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (RUN_TASK, CLUSTER_RUN, BATCH_FANOUT)
 

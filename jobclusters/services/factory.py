@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+from jobclusters.arrivals.store import TableArrivals
 from jobclusters.execution.batch_logs import logs_container_url
 from jobclusters.execution.cluster_mapping import platform_backend
 from jobclusters.execution.messages import TaskRunInput
@@ -198,6 +199,15 @@ def get_blob_receipts() -> BlobReceipts:
         return TableBlobReceipts(storage_connection(), settings().table_prefix)
 
     return _cached("receipts", build)
+
+
+def get_arrivals() -> TableArrivals:
+    """Blob arrivals pending per job, and the receipt of every upload (`jobclusters.arrivals.store`)."""
+
+    def build() -> TableArrivals:
+        return TableArrivals(storage_connection(), settings().table_prefix)
+
+    return _cached("arrivals", build)
 
 
 @dataclass
