@@ -4,10 +4,12 @@ The Event Grid handler only records an upload (`jobclusters.arrivals.store`) and
 `arrival` event, or starting it when absent), so the rows are the truth and the events are hints: each pass
 reads what is pending, starts what `jobclusters.arrivals.rules.plan` says is due (each run a `run_job`
 sub-orchestration, its blobs claimed first), then waits for a new arrival, a run to end, or the moment the
-next file-arrival run is due. A lost nudge delays work by at most `IDLE_RECHECK`, never drops it.
+next file-arrival run is due (`LOOK_AGAIN` at the latest while it has work). A lost nudge delays work by at
+most `IDLE_RECHECK`, never drops it.
 
-History stays bounded: after `RUNS_PER_GENERATION` runs no new run starts until the ones in flight end,
-and an idle dispatcher continues as new (after its idle wait when it started nothing).
+History stays bounded: after `RUNS_PER_GENERATION` runs (or `PASSES_PER_GENERATION` passes) no new run
+starts until the ones in flight end, and an idle dispatcher continues as new (after its idle wait when it
+started nothing).
 """
 
 from __future__ import annotations
@@ -21,35 +23,40 @@ import azure.durable_functions as df
 from jobclusters.arrivals.models import ARRIVAL_EVENT, ClaimInput, DispatchState, PendingInput
 from jobclusters.arrivals.rules import Plan, plan
 from jobclusters.execution import registry
-from jobclusters.run_request import RUN_JOB_ORCHESTRATOR
+from jobclusters.run_request import RUN_JOB_ORCHESTRATOR, RunRequest
 from orchestrators.common import decode_input, dump, result_of
 
 bp = df.Blueprint()
 
 RUNS_PER_GENERATION = 25
+PASSES_PER_GENERATION = 200
 IDLE_RECHECK = timedelta(minutes=5)
+LOOK_AGAIN = timedelta(seconds=10)
 
 
 class _Waits:
-    """The tasks one pass waits on; the arrival waiter and the wake timer outlive a pass until they fire."""
+    """The tasks one pass waits on, each created right before the `task_any` that first yields it (the
+    extension walks actions in creation order, so a task created before another yield would be awaited
+    first). The arrival waiter and the wake timer outlive a pass until they fire."""
 
     def __init__(self, context: Any) -> None:
         self.context = context
-        self.arrival = context.wait_for_external_event(ARRIVAL_EVENT)
+        self.arrival: Any = None
         self.timer: Any = None
         self.timer_at: datetime | None = None
 
-    def wake_at(self, moment: datetime | None) -> None:
-        if moment == self.timer_at:
-            return
-        if self.timer is not None and not self.timer.is_completed:
-            self.timer.cancel()
-        self.timer_at = moment
-        self.timer = self.context.create_timer(moment) if moment is not None else None
+    def tasks(self, wake_at: datetime) -> list[Any]:
+        if self.arrival is None:
+            self.arrival = self.context.wait_for_external_event(ARRIVAL_EVENT)
+        if wake_at != self.timer_at:
+            if self.timer is not None and not self.timer.is_completed:
+                self.timer.cancel()
+            self.timer, self.timer_at = self.context.create_timer(wake_at), wake_at
+        return [self.arrival, self.timer]
 
     def after(self, winner: Any) -> None:
         if winner is self.arrival:
-            self.arrival = self.context.wait_for_external_event(ARRIVAL_EVENT)
+            self.arrival = None
         if winner is self.timer:
             self.timer, self.timer_at = None, None
 
@@ -60,7 +67,7 @@ def dispatch_arrivals(context: df.DurableOrchestrationContext) -> Generator[Any,
     last = dict(state.last_triggers)
     active: dict[str, tuple[Any, int]] = {}
     waits = _Waits(context)
-    started = claims = 0
+    started = claims = passes = 0
     while True:
         pending = yield from result_of(
             context, registry.PENDING_ARRIVALS, PendingInput(job_id=state.job_id), store=True
@@ -69,7 +76,8 @@ def dispatch_arrivals(context: df.DurableOrchestrationContext) -> Generator[Any,
             return {"job_id": state.job_id, "ended": "the job is no longer registered"}
         now = context.current_utc_datetime
         todo = Plan([], None)
-        if pending.registered and started < RUNS_PER_GENERATION:
+        passes += 1
+        if pending.registered and started < RUNS_PER_GENERATION and passes < PASSES_PER_GENERATION:
             todo = plan(
                 pending.groups,
                 now=now,
@@ -77,28 +85,29 @@ def dispatch_arrivals(context: df.DurableOrchestrationContext) -> Generator[Any,
                 max_concurrent_runs=pending.max_concurrent_runs,
                 last_triggers=last,
             )
+        requests: list[tuple[RunRequest, int]] = []
         for launch in todo.launches:
             token = f"{context.instance_id}:{state.generation}:{claims}"
             claims += 1
             claim = ClaimInput(job_id=state.job_id, rule=launch.rule, token=token, limit=launch.limit)
             claimed = yield from result_of(context, registry.CLAIM_ARRIVALS, claim, store=True)
-            for request in claimed.requests:
-                task = context.call_sub_orchestrator(RUN_JOB_ORCHESTRATOR, dump(request), request.run_id)
-                active[request.run_id] = (task, launch.rule)
-                started += 1
-                if request.trigger.detail.get("rule_kind") == "file_arrival":
-                    last[launch.rule] = now
+            requests += [(request, launch.rule) for request in claimed.requests]
+        for request, rule in requests:  # started after the last claim: see `_Waits`
+            task = context.call_sub_orchestrator(RUN_JOB_ORCHESTRATOR, dump(request), request.run_id)
+            active[request.run_id] = (task, rule)
+            started += 1
+            if request.trigger.detail.get("rule_kind") == "file_arrival":
+                last[rule] = now
         if not active and todo.wake_at is None:
             if started:
                 break
-            waits.wake_at(now + IDLE_RECHECK)
-            yield context.task_any([waits.arrival, waits.timer])
+            yield context.task_any(waits.tasks(now + IDLE_RECHECK))
             break
-        waits.wake_at(todo.wake_at)
-        tasks = [waits.arrival, *(task for task, _ in active.values())]
-        if waits.timer is not None:
-            tasks.append(waits.timer)
-        if todo.launches:
+        # The nudge is a hint: the Python SDK keeps one of several events raised between two waits, so the
+        # pass also ends by `LOOK_AGAIN` at the latest and reads the table.
+        wake = min(todo.wake_at or now + LOOK_AGAIN, now + LOOK_AGAIN)
+        tasks = [*waits.tasks(wake), *(task for task, _ in active.values())]
+        if requests:
             # The extension walks the action list in order and waits on each compound: without a timer
             # that fires now, the runs just started would not be scheduled until one of them finished.
             tasks.append(context.create_timer(now))
