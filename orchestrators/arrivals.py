@@ -4,8 +4,7 @@ The Event Grid handler only records an upload (`jobclusters.arrivals.store`) and
 `arrival` event, or starting it when absent), so the rows are the truth and the events are hints: each pass
 reads what is pending, starts what `jobclusters.arrivals.rules.plan` says is due (each run a `run_job`
 sub-orchestration, its blobs claimed first), then waits for a new arrival, a run to end, or the moment the
-next file-arrival run is due (`LOOK_AGAIN` at the latest while it has work). A lost nudge delays work by at
-most `IDLE_RECHECK`, never drops it.
+next file-arrival run is due. A lost nudge delays work by at most `IDLE_RECHECK`, never drops it.
 
 History stays bounded: after `RUNS_PER_GENERATION` runs (or `PASSES_PER_GENERATION` passes) no new run
 starts until the ones in flight end, and an idle dispatcher continues as new (after its idle wait when it
@@ -31,34 +30,46 @@ bp = df.Blueprint()
 RUNS_PER_GENERATION = 25
 PASSES_PER_GENERATION = 200
 IDLE_RECHECK = timedelta(minutes=5)
-LOOK_AGAIN = timedelta(seconds=10)
 
 
 class _Waits:
-    """The tasks one pass waits on, each created right before the `task_any` that first yields it (the
-    extension walks actions in creation order, so a task created before another yield would be awaited
-    first). The arrival waiter and the wake timer outlive a pass until they fire."""
+    """The arrival waiter and the wake timer, kept across passes until they fire (a new one only when none
+    is open, or the wake moves earlier), so most passes wait on tasks that are already scheduled."""
 
     def __init__(self, context: Any) -> None:
         self.context = context
         self.arrival: Any = None
         self.timer: Any = None
         self.timer_at: datetime | None = None
+        self.created = False
 
-    def tasks(self, wake_at: datetime) -> list[Any]:
+    def tasks(self, wake_at: datetime | None) -> list[Any]:
         if self.arrival is None:
-            self.arrival = self.context.wait_for_external_event(ARRIVAL_EVENT)
-        if wake_at != self.timer_at:
+            self.arrival, self.created = self.context.wait_for_external_event(ARRIVAL_EVENT), True
+        if wake_at is not None and (self.timer_at is None or wake_at < self.timer_at):
             if self.timer is not None and not self.timer.is_completed:
                 self.timer.cancel()
-            self.timer, self.timer_at = self.context.create_timer(wake_at), wake_at
-        return [self.arrival, self.timer]
+            self.timer, self.timer_at, self.created = self.context.create_timer(wake_at), wake_at, True
+        return [self.arrival] + ([self.timer] if self.timer is not None else [])
 
     def after(self, winner: Any) -> None:
         if winner is self.arrival:
             self.arrival = None
         if winner is self.timer:
             self.timer, self.timer_at = None, None
+
+
+def _wait_any(context: Any, tasks: list[Any], created: bool) -> Generator[Any, Any, Any]:
+    """`task_any` as the extension walks it: a compound is awaited on its *new* children only, so one with
+    new children (a run just started, a new waiter or timer) gets a timer that fires now, and the real
+    wait is a compound of scheduled tasks only, which the extension passes at once while the orchestrator
+    waits for the first of them."""
+    if created:
+        now_timer = context.create_timer(context.current_utc_datetime)
+        winner = yield context.task_any([*tasks, now_timer])
+        if winner is not now_timer:
+            return winner
+    return (yield context.task_any(tasks))
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -98,21 +109,16 @@ def dispatch_arrivals(context: df.DurableOrchestrationContext) -> Generator[Any,
             started += 1
             if request.trigger.detail.get("rule_kind") == "file_arrival":
                 last[rule] = now
-        if not active and todo.wake_at is None:
-            if started:
-                break
-            yield context.task_any(waits.tasks(now + IDLE_RECHECK))
+        idle = not active and todo.wake_at is None
+        if idle and started:
             break
-        # The nudge is a hint: the Python SDK keeps one of several events raised between two waits, so the
-        # pass also ends by `LOOK_AGAIN` at the latest and reads the table.
-        wake = min(todo.wake_at or now + LOOK_AGAIN, now + LOOK_AGAIN)
-        tasks = [*waits.tasks(wake), *(task for task, _ in active.values())]
-        if requests:
-            # The extension walks the action list in order and waits on each compound: without a timer
-            # that fires now, the runs just started would not be scheduled until one of them finished.
-            tasks.append(context.create_timer(now))
-        winner = yield context.task_any(tasks)
+        waits.created = bool(requests)
+        tasks = [*waits.tasks(now + IDLE_RECHECK if idle else todo.wake_at)]
+        tasks += [task for task, _ in active.values()]
+        winner = yield from _wait_any(context, tasks, waits.created)
         waits.after(winner)
+        if idle:
+            break
         for run_id in [r for r, (task, _) in active.items() if task.is_completed]:
             del active[run_id]
     context.continue_as_new(
