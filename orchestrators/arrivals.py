@@ -78,7 +78,7 @@ def dispatch_arrivals(context: df.DurableOrchestrationContext) -> Generator[Any,
     last = dict(state.last_triggers)
     active: dict[str, tuple[Any, int]] = {}
     waits = _Waits(context)
-    started = claims = passes = 0
+    started = passes = 0
     while True:
         pending = yield from result_of(
             context, registry.PENDING_ARRIVALS, PendingInput(job_id=state.job_id), store=True
@@ -98,8 +98,8 @@ def dispatch_arrivals(context: df.DurableOrchestrationContext) -> Generator[Any,
             )
         requests: list[tuple[RunRequest, int]] = []
         for launch in todo.launches:
-            token = f"{context.instance_id}:{state.generation}:{claims}"
-            claims += 1
+            # Replay-safe and unique across task hubs: every host's dispatcher has the same instance id.
+            token = str(context.new_guid())
             claim = ClaimInput(job_id=state.job_id, rule=launch.rule, token=token, limit=launch.limit)
             claimed = yield from result_of(context, registry.CLAIM_ARRIVALS, claim, store=True)
             requests += [(request, launch.rule) for request in claimed.requests]

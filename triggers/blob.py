@@ -75,10 +75,10 @@ async def start_runs_for(
             continue
         recorded.append((summary.job_id, new))
         log.info(
-            "blob %s %s for job %s (%s rule %d)",
+            "blob %s: arrival for job %s %s (%s rule %d)",
             arrived.path,
-            "recorded" if new else "was recorded before",
             summary.job_id,
+            "recorded" if new else "exists already, nothing added",
             kind,
             rule,
         )

@@ -41,7 +41,8 @@ class PendingResult(_Model):
 
 
 class ClaimInput(_Model):
-    """`token` is deterministic in the orchestration, so a retried claim returns the same blobs."""
+    """`token` is replay-safe in the orchestration, so a retried claim returns the same blobs, and unique
+    per claim across hosts (their dispatchers share an instance id, not a task hub)."""
 
     job_id: str
     rule: int

@@ -65,6 +65,14 @@ def _port_free(port: int) -> bool:
         return True
 
 
+def _listened_on(port: int) -> bool:
+    """Something accepts connections on the port (a port in TIME_WAIT after a host stopped does not count:
+    devhost can bind it again)."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.settimeout(1.0)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _is_devhost(pid: int) -> bool:
     """False when the recorded pid now belongs to another program (Linux tells us; elsewhere assume yes)."""
     try:
@@ -174,7 +182,7 @@ class EmbeddedDefault:
             return self._wait(record["pid"], record["port"], None, timeout)
         if callable(on_start):
             on_start()
-        if self.port is not None and not _port_free(self.port):
+        if self.port is not None and _listened_on(self.port):
             raise LaunchError(f"port {self.port} is in use; choose another with --port or {PORT_SETTING}")
         port = self.port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else free_port())
         self.state_dir.mkdir(parents=True, exist_ok=True)

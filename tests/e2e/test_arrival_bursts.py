@@ -110,6 +110,19 @@ def test_a_burst_under_a_file_arrival_path_is_processed_once_over_batched_runs_n
     assert Counter(r.state.value for r in runs) == Counter({"SUCCESS": len(runs)})
     assert {run_id for _, run_id in done} == {r.run_id for r in runs}
     assert 2 <= len(runs) < BURST  # batched, and the files of the second half went to a later run
+
+    # A metadata-only change is no arrival: the upload after it is processed, the changed file not again.
+    blobs = BlobServiceClient.from_connection_string(app_host.connection).get_container_client(f"burst{tag}")
+    blobs.get_blob_client("in/file-00.csv").set_blob_metadata({"checked": "yes"})
+    blobs.upload_blob("in/after.csv", b"y\n")
+    wait_for(lambda: len(list(marks.iterdir())) > BURST, 120, "the upload after the metadata change")
+    store = TableRunStore(app_host.connection, table_prefix=app_host.table_prefix)
+    wait_for(
+        lambda: all(r.state.value in TERMINAL for r in all_runs(store, f"burst-{tag}")), 120, "the last run"
+    )
+    again = Counter(name for name, _ in processed(marks))
+    assert again[f"burst{tag}/in/file-00.csv"] == 1 and again[f"burst{tag}/in/after.csv"] == 1
+    assert sum(again.values()) == BURST + 1
     print(f"\nfile_arrival burst: {BURST} files, {len(runs)} runs, none skipped, {elapsed:.1f} s")
 
 
