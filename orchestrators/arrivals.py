@@ -44,6 +44,12 @@ class _Waits:
         self.created = False
 
     def tasks(self, wake_at: datetime | None) -> list[Any]:
+        # One that fired without winning its pass is spent too (the pass reads the table anyway); kept, it
+        # would end every later wait at once.
+        if self.arrival is not None and self.arrival.is_completed:
+            self.arrival = None
+        if self.timer is not None and self.timer.is_completed:
+            self.timer, self.timer_at = None, None
         if self.arrival is None:
             self.arrival, self.created = self.context.wait_for_external_event(ARRIVAL_EVENT), True
         if wake_at is not None and (self.timer_at is None or wake_at < self.timer_at):

@@ -5,6 +5,7 @@ started (its state folder inside the project), not a default folder no host read
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import uuid
@@ -122,3 +123,4 @@ def test_two_embedded_defaults_run_their_own_jobs_and_send_message_finds_the_cli
     finally:
         a.stop()
         b.stop()
+        shutil.rmtree(cli_state, ignore_errors=True)
