@@ -6,6 +6,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import admission as admission_activities
+from activities import arrivals as arrival_activities
 from activities import batch as batch_activities
 from activities import cluster as cluster_activities
 from activities import control as control_activities
@@ -13,13 +14,14 @@ from activities import inputs as input_activities
 from activities import notify as notify_activities
 from activities import settings_check
 from activities import tracking as tracking_activities
-from orchestrators import batch_fanout, cluster_run, run_job, run_task
+from orchestrators import arrivals, batch_fanout, cluster_run, run_job, run_task
 from triggers import eventgrid, http_api, schedule, servicebus, sweeper, ui
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 app.register_functions(run_job.bp)
 app.register_functions(run_task.bp)
+app.register_functions(arrivals.bp)
 app.register_functions(batch_fanout.bp)
 app.register_functions(cluster_run.bp)
 app.register_functions(admission_activities.bp)
@@ -30,6 +32,7 @@ app.register_functions(input_activities.bp)
 app.register_functions(notify_activities.bp)
 app.register_functions(tracking_activities.bp)
 app.register_functions(settings_check.bp)
+app.register_functions(arrival_activities.bp)
 app.register_functions(http_api.bp)
 app.register_functions(eventgrid.bp)
 app.register_functions(servicebus.bp)

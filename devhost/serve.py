@@ -27,9 +27,10 @@ from devhost.http.redact import SecretScrubber
 from devhost.http.server import HttpHost
 from devhost.invoke import FunctionInvoker, close_durable_client_session
 from devhost.listeners import HostServices
+from devhost.running import DEFAULT_STATE_DIR_NAME, running_record
 
 DEFAULT_PORT = 7071
-STATE_DIR_NAME = ".devhost"
+STATE_DIR_NAME = DEFAULT_STATE_DIR_NAME
 STATE_FILE = "devhost.sqlite3"
 _SECRET_NAME = re.compile(r"(KEY|SECRET|PASSWORD|TOKEN)", re.IGNORECASE)
 _SECRET_PART = re.compile(
@@ -151,6 +152,7 @@ async def serve(
             log.error("%s", exc)
             return 2
         stack.push_async_callback(host.stop)
+        stack.enter_context(running_record(app.app_dir, state, port))
 
         services = HostServices(
             app_dir=app.app_dir,

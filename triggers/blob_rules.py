@@ -7,10 +7,10 @@ Paths are compared inside one container; `*` in a glob also matches `/` (fnmatch
 from __future__ import annotations
 
 import fnmatch
-import posixpath
 from dataclasses import dataclass
 from typing import Any
 
+from jobclusters.arrivals.requests import blob_run_parameters
 from jobclusters.spec.blob_locations import file_arrival_location, split_adf_path
 from jobclusters.spec.model import FileArrivalTrigger, StorageEventTrigger, Trigger
 
@@ -36,16 +36,7 @@ class ArrivedBlob:
         return f"{self.container}/{self.name}"
 
     def run_parameters(self) -> dict[str, Any]:
-        """What a run started by this blob is told: where the file is (ADF calls these folderPath and
-        fileName; Databricks passes the location). `blob_dir` is the folder inside the container."""
-        folder = posixpath.dirname(self.name)
-        return {
-            "blob_path": self.path,
-            "blob_name": posixpath.basename(self.name),
-            "blob_folder": f"{self.container}/{folder}" if folder else self.container,
-            "blob_dir": folder,
-            "blob_url": self.url,
-        }
+        return blob_run_parameters(self.container, self.name, self.url)
 
 
 def storage_event_matches(rule: StorageEventTrigger, blob: ArrivedBlob) -> bool:

@@ -3,7 +3,7 @@
 One subscription (event type `Microsoft.Storage.BlobCreated`, no subject filter) serves every container
 and prefix, so a job rule may name any container; this is also the blob intake the Flex Consumption plan
 requires. Locally devhost delivers the same events from Azurite (`eventgrid.config.json`). Delivery is at
-least once; the receipts behind `start_runs_for` keep one run per upload.
+least once; the arrival rows behind `start_runs_for` keep one record (so one run) per upload.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from jobclusters.services.factory import get_blob_receipts, trigger_services
+from jobclusters.services.factory import get_arrivals, trigger_services
 from jobclusters.services.storage import is_app_container
 from triggers.blob import start_runs_for
 from triggers.blob_events import InvalidBlobEvent, arrived_blob
@@ -40,6 +40,6 @@ async def start_runs_for_blob_event(
     if is_app_container(arrived.container, services.settings.table_prefix):
         log.debug("blob %s is one of the app's own writes; ignored", arrived.path)
         return
-    started = await start_runs_for(arrived, services.definitions, client, get_blob_receipts())
+    started = await start_runs_for(arrived, services.definitions, client, get_arrivals())
     if not started:
         log.info("blob %s matches no registered job", arrived.path)

@@ -1,7 +1,8 @@
 """The HTTP API as an OpenAPI 3.1 document, served at `GET /api/openapi.json`.
 
 Written by hand next to the routes it describes; `tests/unit/triggers/test_openapi.py` keeps it true (every
-route the app registers is here and nothing else), and the e2e fuzz test generates requests from it.
+route the app registers is here and nothing else, but the run monitor's static pages, which hold no data),
+and the e2e fuzz test generates requests from it.
 """
 
 from __future__ import annotations
@@ -222,6 +223,13 @@ def document() -> dict[str, Any]:
         "/runs/{run_id}/tasks/{task_key}/logs": {
             "parameters": [_RUN_ID, _TASK_KEY],
             "get": {"operationId": "api_task_logs", "responses": _answers(200, _OBJECT, 404)},
+        },
+        "/ui-api/validate": {
+            "post": {
+                "operationId": "ui_validate",
+                "requestBody": _body(_OBJECT, True),
+                "responses": _answers(200, _OBJECT, 413),
+            }
         },
         "/openapi.json": {
             "get": {

@@ -2,8 +2,11 @@
 the local Batch executor and the local cluster, started on first use and reused by every later command.
 
 `<state>/embedded-default.json` records the pid and port; a command finds a healthy host there or starts
-one (`python -m devhost --app <project> start --port <p> --state <state>/devhost`) and waits until it
-answers. `stop` ends it (SIGTERM, so devhost shuts down Azurite and its listeners in order).
+one on the chosen port (`--port`, else the `JOBCLUSTERS_PORT` setting, else 7071 when free or any free
+one; a chosen port that is taken is an error, not a silent fallback), so two state folders give two
+isolated hosts side by side. It runs `python -m devhost --app <project> start --port <p> --state
+<state>/devhost` and waits until it answers. `stop` ends it (SIGTERM, so devhost shuts down Azurite and
+its listeners in order).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ RECORD_FILE = "embedded-default.json"
 LOCK_FILE = "embedded-default.lock"
 LOG_FILE = "embedded-default.log"
 DEFAULT_PORT = 7071
+PORT_SETTING = "JOBCLUSTERS_PORT"
 
 # What the embedded default needs when the project has no local.settings.json (a fresh clone).
 LOCAL_DEFAULTS = {
@@ -61,6 +65,14 @@ def _port_free(port: int) -> bool:
         return True
 
 
+def _listened_on(port: int) -> bool:
+    """Something accepts connections on the port (a port in TIME_WAIT after a host stopped does not count:
+    devhost can bind it again)."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.settimeout(1.0)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _is_devhost(pid: int) -> bool:
     """False when the recorded pid now belongs to another program (Linux tells us; elsewhere assume yes)."""
     try:
@@ -68,6 +80,25 @@ def _is_devhost(pid: int) -> bool:
     except OSError:
         return True
     return any(a == b"-m" and b == b"devhost" for a, b in zip(argv, argv[1:], strict=False))
+
+
+def configured_port(project_dir: Path, env: dict[str, str] | None = None) -> int | None:
+    """`JOBCLUSTERS_PORT` from the host's extra settings, the environment or local.settings.json; None when
+    unset."""
+    value = (
+        (env or {}).get(PORT_SETTING)
+        or os.environ.get(PORT_SETTING)
+        or local_settings(project_dir).get(PORT_SETTING)
+    )
+    if not value:
+        return None
+    try:
+        port = int(value)
+    except ValueError:
+        raise LaunchError(f"{PORT_SETTING}={value!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise LaunchError(f"{PORT_SETTING}={port} is not a port number (1-65535)")
+    return port
 
 
 class EmbeddedDefault:
@@ -88,7 +119,7 @@ class EmbeddedDefault:
             default_state = self.project_dir / default_state
         self.state_dir = (state_dir or default_state).resolve()
         self.extra_env = dict(env or {})
-        self.port = port
+        self.port = port or configured_port(self.project_dir, self.extra_env)
         self.record_path = self.state_dir / RECORD_FILE
         self.log_path = self.state_dir / LOG_FILE
 
@@ -143,6 +174,7 @@ class EmbeddedDefault:
     def _ensure_locked(self, timeout: float, on_start: object) -> Endpoint:
         found = self.running()
         if found is not None:
+            self._check_port(found)
             return found
         record = self._record()
         if record is not None and pid_alive(record["pid"]) and _is_devhost(record["pid"]):
@@ -150,6 +182,8 @@ class EmbeddedDefault:
             return self._wait(record["pid"], record["port"], None, timeout)
         if callable(on_start):
             on_start()
+        if self.port is not None and _listened_on(self.port):
+            raise LaunchError(f"port {self.port} is in use; choose another with --port or {PORT_SETTING}")
         port = self.port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else free_port())
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, which outlives us
@@ -176,6 +210,13 @@ class EmbeddedDefault:
         log.close()
         self.record_path.write_text(json.dumps({"pid": process.pid, "port": port, "started_at": time.time()}))
         return self._wait(process.pid, port, process, timeout)
+
+    def _check_port(self, found: Endpoint) -> None:
+        if self.port is not None and not found.base_url.endswith(f":{self.port}"):
+            raise LaunchError(
+                f"the embedded default of {self.state_dir} already runs at {found.base_url}; stop it "
+                "(`python -m jobclusters stop`) or give this one its own JOBCLUSTERS_STATE_DIR"
+            )
 
     def _wait(self, pid: int, port: int, process: subprocess.Popen[bytes] | None, timeout: float) -> Endpoint:
         deadline = time.monotonic() + timeout

@@ -34,5 +34,5 @@ def connect(args: argparse.Namespace, *, quiet: bool = False) -> ApiClient:
                 flush=True,
             )
 
-    endpoint = EmbeddedDefault().ensure(on_start=announce)
+    endpoint = EmbeddedDefault(port=getattr(args, "port", None)).ensure(on_start=announce)
     return ApiClient(endpoint.base_url, endpoint.key)

@@ -25,6 +25,7 @@ from jobclusters.client.api import ApiClient, ApiClientError
 from jobclusters.client.keys import local_settings
 from jobclusters.client.launcher import LOCAL_DEFAULTS, PROJECT_DIR, EmbeddedDefault, LaunchError
 from jobclusters.client.progress import exit_code, follow, print_summary, result_json
+from jobclusters.commands.run import add_port_arg
 
 EXAMPLE = PROJECT_DIR / "examples" / "daily-sales"
 JOB_ID = "daily-sales"
@@ -39,6 +40,7 @@ def register(subparsers: Any) -> None:
     cmd.add_argument("--rows", type=int, default=400, help="orders per daily file")
     cmd.add_argument("--timeout", type=float, default=900.0, help="give up after S seconds")
     cmd.add_argument("--json", action="store_true", help="last line: the run as one JSON object")
+    add_port_arg(cmd)
     cmd.set_defaults(func=demo_command)
 
 
@@ -117,11 +119,11 @@ def demo_command(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     seed_check(args.examples)
-    host = EmbeddedDefault()
     print(
         "[2/5] starting the embedded default (devhost + Azurite + local Batch + local cluster)...", flush=True
     )
     try:
+        host = EmbeddedDefault(port=args.port)
         endpoint = host.ensure()
     except LaunchError as exc:
         print(f"cannot start the embedded default: {exc}", file=sys.stderr)

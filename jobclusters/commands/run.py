@@ -38,8 +38,19 @@ def register(subparsers: Any) -> None:
     cmd.add_argument("--job-id", default=None, help="register under this id (default: from the job name)")
     cmd.add_argument("--format", default=None, help="force the definition format (default: detected)")
     cmd.add_argument("--timeout", type=float, default=None, help="stop following after S seconds (exit 1)")
+    add_port_arg(cmd)
     add_connection_args(cmd)
     cmd.set_defaults(func=run_command)
+
+
+def add_port_arg(cmd: Any) -> None:
+    cmd.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port of the embedded default when this starts it (default: JOBCLUSTERS_PORT, else 7071 "
+        "when free, else any free port); a taken port is an error",
+    )
 
 
 def parse_params(items: list[str]) -> dict[str, str]:

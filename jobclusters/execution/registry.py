@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
+from jobclusters.arrivals.models import ClaimInput, ClaimResult, PendingInput, PendingResult
 from jobclusters.execution.messages import (
     AddChunkInput,
     AddChunkResult,
@@ -98,6 +99,11 @@ CHECK_RUN_REQUEST: ActivitySpec[RunAdmissionInput, list[str]] = ActivitySpec(
     "check_run_request", RunAdmissionInput, list  # the problems; empty when the request may run
 )
 
+# ------------------------------------------------------------------ activities: blob arrivals
+
+PENDING_ARRIVALS = ActivitySpec("pending_arrivals", PendingInput, PendingResult)
+CLAIM_ARRIVALS = ActivitySpec("claim_arrivals", ClaimInput, ClaimResult)
+
 # ------------------------------------------------------------------ activities: clusters
 
 CLUSTER_SUBMIT = ActivitySpec("cluster_submit", ClusterSubmitInput, ClusterSubmitResult)
@@ -137,6 +143,8 @@ ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     BATCH_FINISH,
     CHECK_JOB_SETTINGS,
     CHECK_RUN_REQUEST,
+    PENDING_ARRIVALS,
+    CLAIM_ARRIVALS,
 )
 SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (RUN_TASK, CLUSTER_RUN, BATCH_FANOUT)
 

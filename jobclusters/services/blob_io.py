@@ -36,6 +36,9 @@ class BlobIO:
     def _container(self, container_url: str) -> tuple[ContainerClient, str]:
         """The container client for a URL and the blob path left after the container name."""
         url = container_url.split("?", 1)[0].rstrip("/")
+        if self._service is not None and "://" not in url:  # a container of the app's own account
+            name, _, path = unquote(url.strip("/")).partition("/")
+            return self._service.get_container_client(name), path
         if self._service is not None and self._base is not None and url.startswith(self._base + "/"):
             rest = unquote(url[len(self._base) + 1 :])
             name, _, path = rest.partition("/")
@@ -51,7 +54,9 @@ class BlobIO:
         return client, path
 
     def _owns(self, url: str) -> bool:
-        return self._base is not None and url.split("?", 1)[0].startswith(self._base + "/")
+        if self._base is None:
+            return False
+        return "://" not in url or url.split("?", 1)[0].startswith(self._base + "/")
 
     def download_url(self, url: str, dest: Path) -> None:
         """A single file from a blob URL, an http(s) URL, a `file://` URL or a local path."""

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+from jobclusters.arrivals.store import TableArrivals
 from jobclusters.execution.batch_logs import logs_container_url
 from jobclusters.execution.cluster_mapping import platform_backend
 from jobclusters.execution.job_files import JobFilesStore
@@ -27,7 +28,6 @@ from jobclusters.services.cluster import ClusterJobService
 from jobclusters.services.run_events import EventPublisher
 from jobclusters.services.storage import StorageAccount, storage_connection_string
 from jobclusters.settings import Settings, get_settings
-from jobclusters.tracking.blob_receipts import BlobReceipts
 from jobclusters.tracking.control_store import ControlStore
 from jobclusters.tracking.definitions import JobDefinitionStore
 from jobclusters.tracking.models import RunRecord, TaskRunRecord
@@ -210,16 +210,13 @@ def get_job_definitions() -> JobDefinitionStore:
     return _cached("definitions", build)
 
 
-def get_blob_receipts() -> BlobReceipts:
-    """One receipt per (job, blob URL, ETag) in the storage account: an upload starts its run once,
-    whichever host sees its event."""
+def get_arrivals() -> TableArrivals:
+    """Blob arrivals pending per job, and the receipt of every upload (`jobclusters.arrivals.store`)."""
 
-    def build() -> BlobReceipts:
-        from jobclusters.tracking.blob_receipts import TableBlobReceipts
+    def build() -> TableArrivals:
+        return TableArrivals(storage_account(), settings().table_prefix)
 
-        return TableBlobReceipts(storage_account(), settings().table_prefix)
-
-    return _cached("receipts", build)
+    return _cached("arrivals", build)
 
 
 @dataclass

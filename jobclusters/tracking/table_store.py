@@ -81,13 +81,40 @@ def _encode_token(token: Any) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
 
 
+_FOREIGN_TOKEN = "continuation token is not one this store issued"
+
+
 def _decode_token(token: str | None) -> Any:
     if not token:
         return None
     try:
         return json.loads(base64.urlsafe_b64decode(token.encode()))
     except ValueError:
-        raise ValueError("continuation token is not one this store issued") from None
+        raise ValueError(_FOREIGN_TOKEN) from None
+
+
+def _table_position(value: Any) -> dict[str, str] | None:
+    """A Table service continuation (`{PartitionKey, RowKey}`); anything else would silently restart or
+    end the listing, so it is refused."""
+    if value is None:
+        return None
+    keys_ok = isinstance(value, dict) and set(value) == {"PartitionKey", "RowKey"}
+    if keys_ok and all(isinstance(v, str) for v in value.values()):
+        return value
+    raise ValueError(_FOREIGN_TOKEN)
+
+
+def _day_position(value: Any) -> dict[str, Any] | None:
+    """Where a listing by time stopped: the day partition and the Table continuation inside it."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and set(value) == {"day", "tk"} and isinstance(value["day"], str):
+        try:
+            datetime.strptime(value["day"], "%Y%m%d")
+        except ValueError:
+            raise ValueError(_FOREIGN_TOKEN) from None
+        return {"day": value["day"], "tk": _table_position(value["tk"])}
+    raise ValueError(_FOREIGN_TOKEN)
 
 
 def _first_page(paged: Any, token: Any) -> tuple[list[Any], Any]:
@@ -407,7 +434,7 @@ class TableRunStore:
                 parameters={"pk": f"job|{escape_key(job_id)}"},
                 results_per_page=page_size,
             ),
-            _decode_token(token),
+            _table_position(_decode_token(token)),
         )
         items = [self._decode(RunSummary, e) for e in rows]
         return Page[RunSummary](items=items, continuation_token=_encode_token(next_token))
@@ -426,7 +453,7 @@ class TableRunStore:
             since = since.replace(tzinfo=UTC)
         if until.tzinfo is None:
             until = until.replace(tzinfo=UTC)
-        position = _decode_token(token) or {"day": day(until), "tk": None}
+        position = _day_position(_decode_token(token)) or {"day": day(until), "tk": None}
         current = datetime.strptime(position["day"], "%Y%m%d").replace(tzinfo=UTC)
         table_token = position["tk"]
         first_day = datetime.strptime(day(since), "%Y%m%d").replace(tzinfo=UTC)

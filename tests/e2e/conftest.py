@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+from azure.storage.blob import BlobServiceClient
 
 from devhost.ports import free_port
 from jobclusters.client.api import ApiClient
@@ -53,6 +55,15 @@ def _done(client: ApiClient, run_id: str) -> dict[str, Any] | None:
             return None
         raise
     return view if view.get("done") else None
+
+
+def blob_text(connection: str, url: str) -> str:
+    """The blob a link names, read straight from storage (not through the app): ground truth for logs."""
+    blobs = BlobServiceClient.from_connection_string(connection)
+    base = blobs.url.rstrip("/")
+    assert url.startswith(base + "/"), url
+    container, _, name = unquote(url[len(base) + 1 :]).partition("/")
+    return blobs.get_blob_client(container, name).download_blob().readall().decode()
 
 
 def batch_job(name: str, commands: dict[str, str], **extra: Any) -> dict[str, Any]:

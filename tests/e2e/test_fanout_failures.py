@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 import yaml
-from azure.storage.blob import BlobServiceClient
 
 from jobclusters.tracking.table_store import TableRunStore
-from tests.e2e.conftest import AppHost, batch_job
+from tests.e2e.conftest import AppHost, batch_job, blob_text
 from tests.e2e.test_cli import cli
 
 pytestmark = pytest.mark.integration
@@ -39,13 +37,6 @@ sys.exit(0 if (here / "fixed").exists() else codes.get(value, 0))
 """
 
 
-def _blob_text(connection: str, url: str) -> str:
-    blobs = BlobServiceClient.from_connection_string(connection)
-    base = blobs.url.rstrip("/")
-    assert url.startswith(base + "/"), url
-    container, _, name = unquote(url[len(base) + 1 :]).partition("/")
-    return blobs.get_blob_client(container, name).download_blob().readall().decode()
-
 
 def _runs_per_input(markers: Path) -> dict[str, int]:
     return {p.name: len(p.read_text().split()) for p in sorted(markers.iterdir())}
@@ -60,8 +51,8 @@ def _check_reported(app_host: AppHost, task: dict[str, object], where: str) -> N
         (i, VALUES[i], code) for i, code in FAILING.items()
     ], where
     for f in listed:
-        assert _blob_text(app_host.connection, f["log_urls"]["stderr.txt"]) == f"err {f['input']}\n", where
-        assert _blob_text(app_host.connection, f["log_urls"]["stdout.txt"]) == f"out {f['input']}\n", where
+        assert blob_text(app_host.connection, f["log_urls"]["stderr.txt"]) == f"err {f['input']}\n", where
+        assert blob_text(app_host.connection, f["log_urls"]["stdout.txt"]) == f"out {f['input']}\n", where
     message = str(task["message"])
     assert message.startswith("3 of 20 Batch task(s) failed"), where
     for i, code in FAILING.items():
@@ -101,7 +92,7 @@ def test_every_failed_input_is_reported_and_a_repair_reruns_only_them(
     assert row.error_message is not None and "input 11 (v11) exit code 41" in row.error_message
     for i in FAILING:
         assert (
-            _blob_text(app_host.connection, row.links.logs[f"input {i} stderr.txt"]) == f"err {VALUES[i]}\n"
+            blob_text(app_host.connection, row.links.logs[f"input {i} stderr.txt"]) == f"err {VALUES[i]}\n"
         )
     logs = app_host.client.task_logs(run_id, "fan")
     (attempt,) = logs["attempts"]

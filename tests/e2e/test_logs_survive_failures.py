@@ -6,24 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from tests.e2e.conftest import AppHost, batch_job
+from tests.e2e.conftest import AppHost, batch_job, blob_text
 from tests.e2e.test_cli import cli
 from tests.eventually import eventually
 
 pytestmark = pytest.mark.integration
 
-
-def _blob_text(connection: str, url: str) -> str:
-    blobs = BlobServiceClient.from_connection_string(connection)
-    base = blobs.url.rstrip("/")
-    assert url.startswith(base + "/"), url
-    container, _, name = unquote(url[len(base) + 1 :]).partition("/")
-    return blobs.get_blob_client(container, name).download_blob().readall().decode()
 
 
 def _on_nodes(state_dir: Path, marker: str) -> list[Path]:
@@ -37,8 +29,8 @@ def _check_logs(app_host: AppHost, run_id: str, marker: str) -> dict[str, Any]:
     assert not _on_nodes(app_host.state_dir, f"out-{marker}"), "the pool's folders are gone"
     (attempt,) = _ended_attempts(app_host, run_id)
     links = attempt["links"]
-    assert _blob_text(app_host.connection, links["stdout.txt"]) == f"out-{marker}\n"
-    assert _blob_text(app_host.connection, links["stderr.txt"]) == f"err-{marker}\n"
+    assert blob_text(app_host.connection, links["stdout.txt"]) == f"out-{marker}\n"
+    assert blob_text(app_host.connection, links["stderr.txt"]) == f"err-{marker}\n"
     printed = cli(app_host, "logs", run_id, "work")
     assert printed.returncode == 0, printed.stderr
     assert f"----- stdout.txt\nout-{marker}\n" in printed.stdout

@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import pytest
-from azure.storage.blob import BlobServiceClient
 
 from jobclusters.tracking.models import RunState
 from jobclusters.tracking.table_store import TableRunStore
-from tests.e2e.conftest import AppHost, batch_job
+from tests.e2e.conftest import AppHost, batch_job, blob_text
 from tests.e2e.test_cli import cli
 
 pytestmark = pytest.mark.integration
@@ -30,14 +28,6 @@ print(f"try {count}")
 sys.exit(0 if (here / "fixed").exists() else 3)
 """
 
-
-def _blob_text(connection: str, url: str) -> str:
-    """The blob a log link names, read straight from storage (not through the app)."""
-    blobs = BlobServiceClient.from_connection_string(connection)
-    base = blobs.url.rstrip("/")
-    assert url.startswith(base + "/"), url
-    container, _, name = unquote(url[len(base) + 1 :]).partition("/")
-    return blobs.get_blob_client(container, name).download_blob().readall().decode()
 
 
 def _once(runs: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
@@ -104,7 +94,7 @@ def test_a_run_repaired_twice_keeps_every_attempt_and_shows_its_latest_result_on
     stdout_links = [a["links"]["stdout.txt"] for a in logs["attempts"]]
     assert len(set(stdout_links)) == 3
     for number, (attempt, link) in enumerate(zip(logs["attempts"], stdout_links, strict=True), start=1):
-        assert _blob_text(app_host.connection, link).strip() == f"try {number}"
+        assert blob_text(app_host.connection, link).strip() == f"try {number}"
         assert attempt["logs"]["stdout.txt"].strip() == f"try {number}"
     printed = cli(app_host, "logs", run_id, "load").stdout.splitlines()
     headers = [line for line in printed if line.startswith("--- ")]

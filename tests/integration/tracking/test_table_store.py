@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import threading
@@ -248,3 +249,21 @@ def test_runs_by_state_and_time_range_across_days(store):
 def test_bad_continuation_token_is_rejected_clearly(store):
     with pytest.raises(ValueError, match="continuation token"):
         store.list_runs_for_job("job-a", token="not-a-token!")
+
+
+@pytest.mark.parametrize(
+    "decoded",
+    [
+        {"day": "20260101"},
+        {"PartitionKey": 1, "RowKey": "x"},
+        ["a"],
+        "text",
+        {"day": "2026-01-01", "tk": None},
+    ],
+)
+def test_a_well_encoded_token_of_the_wrong_shape_is_rejected_too(store, decoded):
+    token = base64.urlsafe_b64encode(json.dumps(decoded).encode()).decode()
+    with pytest.raises(ValueError, match="continuation token"):
+        store.list_runs_for_job("job-a", token=token)
+    with pytest.raises(ValueError, match="continuation token"):
+        store.list_runs(since=T0 - timedelta(days=1), until=T0, token=token)

@@ -92,3 +92,32 @@ def test_a_host_that_exits_at_once_reports_its_log(tmp_path: Path) -> None:
         host.ensure(timeout=30)
     assert "broken app" in host.log_tail()
     assert not (tmp_path / "state" / RECORD_FILE).exists()
+
+
+def test_the_port_comes_from_the_argument_then_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobclusters.client.launcher import LaunchError
+
+    monkeypatch.delenv("JOBCLUSTERS_PORT", raising=False)
+    assert EmbeddedDefault(tmp_path, tmp_path / "s").port is None
+    assert EmbeddedDefault(tmp_path, tmp_path / "s", env={"JOBCLUSTERS_PORT": "7301"}).port == 7301
+    monkeypatch.setenv("JOBCLUSTERS_PORT", "7302")
+    assert EmbeddedDefault(tmp_path, tmp_path / "s").port == 7302
+    assert EmbeddedDefault(tmp_path, tmp_path / "s", port=7303).port == 7303
+    monkeypatch.setenv("JOBCLUSTERS_PORT", "http")
+    with pytest.raises(LaunchError, match="not a port"):
+        EmbeddedDefault(tmp_path, tmp_path / "s")
+
+
+def test_a_chosen_port_that_is_taken_is_an_error_not_a_silent_move(tmp_path: Path) -> None:
+    import socket
+
+    from jobclusters.client.launcher import LaunchError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(LaunchError, match=f"port {port} is in use"):
+            EmbeddedDefault(tmp_path, tmp_path / "s", port=port).ensure(timeout=5)

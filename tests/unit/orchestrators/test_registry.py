@@ -27,7 +27,7 @@ def test_the_registry_names_exactly_the_registered_activities_and_sub_orchestrat
     activities = {name for name, kind in functions.items() if kind == "activityTrigger"}
     orchestrators = {name for name, kind in functions.items() if kind == "orchestrationTrigger"}
     assert {s.name for s in registry.ACTIVITIES} == activities
-    assert {s.name for s in registry.SUB_ORCHESTRATORS} == orchestrators - {"run_job"}
+    assert {s.name for s in registry.SUB_ORCHESTRATORS} == orchestrators - {"run_job", "dispatch_arrivals"}
 
 
 def test_durable_names_stay_as_recorded_histories_know_them() -> None:
@@ -49,6 +49,8 @@ def test_durable_names_stay_as_recorded_histories_know_them() -> None:
         "batch_finish",
         "check_job_settings",
         "check_run_request",
+        "pending_arrivals",
+        "claim_arrivals",
     ]
     assert [s.name for s in registry.SUB_ORCHESTRATORS] == ["run_task", "cluster_run", "batch_fanout"]
 
