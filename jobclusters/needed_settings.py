@@ -76,6 +76,12 @@ SERVICE_RULES: dict[Service, tuple[SettingRule, ...]] = {
             _storage_connection,
             applies=lambda s: not uses_storage_identity(s),
         ),
+        SettingRule(
+            "JOBCLUSTERS_RUN_SIGNING_KEY",
+            "a random secret (a Key Vault reference) that signs the app's run requests; only local mode"
+            " generates one",
+            applies=lambda s: s.mode != "local",
+        ),
     ),
     "batch": (
         SettingRule(

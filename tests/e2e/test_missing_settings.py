@@ -32,6 +32,8 @@ def _azure_env(connection: str, prefix: str) -> dict[str, str]:
         "JOBCLUSTERS_TABLE_PREFIX": prefix,
         "JOBCLUSTERS_MODE": "azure",
         "DEVHOST_FUNCTION_KEY": FUNCTION_KEY,
+        # Azure mode needs the run-signing key as a setting (only local mode generates one)
+        "JOBCLUSTERS_RUN_SIGNING_KEY": uuid.uuid4().hex,
     }
 
 

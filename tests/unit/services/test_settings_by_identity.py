@@ -244,9 +244,17 @@ def test_a_wrong_service_bus_setting_is_one_error_naming_it(
 
 
 def test_needed_settings_accept_the_identity_shape_and_name_what_it_lacks() -> None:
-    identity = {"JOBCLUSTERS_MODE": "azure", "AzureWebJobsStorage__accountName": "acct1"}
+    identity = {
+        "JOBCLUSTERS_MODE": "azure",
+        "JOBCLUSTERS_RUN_SIGNING_KEY": "a-signing-key",
+        "AzureWebJobsStorage__accountName": "acct1",
+    }
     assert app_problems(Settings.from_mapping(identity), []) == []
-    half = {"JOBCLUSTERS_MODE": "azure", "AzureWebJobsStorage__credential": "managedidentity"}
+    half = {
+        "JOBCLUSTERS_MODE": "azure",
+        "JOBCLUSTERS_RUN_SIGNING_KEY": "a-signing-key",
+        "AzureWebJobsStorage__credential": "managedidentity",
+    }
     [found] = app_problems(Settings.from_mapping(half), [])
     assert found.problem.setting == "AzureWebJobsStorage__accountName"
     assert found.line.startswith("app setting AzureWebJobsStorage__accountName is missing")
@@ -260,6 +268,7 @@ def test_doctor_prints_the_identity_setting_it_lacks() -> None:
     settings = Settings.from_mapping(
         {
             "JOBCLUSTERS_MODE": "azure",
+            "JOBCLUSTERS_RUN_SIGNING_KEY": "a-signing-key",
             "AzureWebJobsStorage__blobServiceUri": "https://a.blob.core.windows.net",
         }
     )
@@ -278,6 +287,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 
 def test_the_factory_hands_every_store_the_identity_account(env: pytest.MonkeyPatch) -> None:
     env.setenv("JOBCLUSTERS_MODE", "azure")
+    env.setenv("JOBCLUSTERS_RUN_SIGNING_KEY", "a-signing-key")
     env.setenv("AzureWebJobsStorage__accountName", "acct1")
     env.setenv("ServiceBusConnection__fullyQualifiedNamespace", "bus1.servicebus.windows.net")
     assert factory.storage_account().blob_url == "https://acct1.blob.core.windows.net"

@@ -34,7 +34,14 @@ def _doctor(tmp_path: Path, values: dict[str, str], document: object = JOB) -> t
 
 
 def test_azure_mode_lists_each_missing_setting_with_its_task_and_exits_1(tmp_path: Path) -> None:
-    code, lines = _doctor(tmp_path, {"JOBCLUSTERS_MODE": "azure", "DATABRICKS_TOKEN": "dapi-hush"})
+    code, lines = _doctor(
+        tmp_path,
+        {
+            "JOBCLUSTERS_MODE": "azure",
+            "JOBCLUSTERS_RUN_SIGNING_KEY": "a-signing-key",
+            "DATABRICKS_TOKEN": "dapi-hush",
+        },
+    )
     assert code == EXIT_PROBLEMS
     assert [line.split(" (")[0] for line in lines[:-1]] == [
         "missing: FILE: app setting BATCH_ACCOUNT_URL is missing",
@@ -48,6 +55,7 @@ def test_azure_mode_lists_each_missing_setting_with_its_task_and_exits_1(tmp_pat
 def test_complete_settings_and_local_mode_exit_0(tmp_path: Path) -> None:
     complete = {
         "JOBCLUSTERS_MODE": "azure",
+        "JOBCLUSTERS_RUN_SIGNING_KEY": "a-signing-key",
         "DATABRICKS_HOST": "https://adb-1.2.azuredatabricks.net",
         "BATCH_ACCOUNT_URL": "https://a.westeurope.batch.azure.com",
     }

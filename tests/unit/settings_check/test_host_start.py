@@ -65,6 +65,7 @@ def test_azure_mode_logs_one_line_per_problem_of_the_registered_jobs(
     settings_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings_env.setenv("JOBCLUSTERS_MODE", "azure")
+    settings_env.setenv("JOBCLUSTERS_RUN_SIGNING_KEY", "a-signing-key")
     factory.override("definitions", Definitions(Job.model_validate({"name": "etl", "tasks": [SPARK]})))
     with caplog.at_level(logging.WARNING):
         thread = settings_check.log_problems_at_host_start()
@@ -79,6 +80,7 @@ def test_a_store_that_cannot_be_read_is_one_line_too(
     settings_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings_env.setenv("JOBCLUSTERS_MODE", "azure")
+    settings_env.setenv("JOBCLUSTERS_RUN_SIGNING_KEY", "a-signing-key")
 
     class Unreachable(Definitions):
         async def list(self) -> list[Any]:

@@ -8,16 +8,18 @@ from typing import Any
 import pytest
 
 from jobclusters.needed_settings import (
+    ServiceNeed,
     app_problems,
     blocked_tasks,
     job_services,
+    need_problems,
     require_service,
     setting_problems,
 )
 from jobclusters.settings import ConfigurationError, Settings, configuration_reason
 from jobclusters.spec.model import Job
 
-AZURE = {"JOBCLUSTERS_MODE": "azure"}
+AZURE = {"JOBCLUSTERS_MODE": "azure", "JOBCLUSTERS_RUN_SIGNING_KEY": "a-signing-key"}
 DATABRICKS = {"DATABRICKS_HOST": "https://adb-1.2.azuredatabricks.net"}
 BATCH = {"BATCH_ACCOUNT_URL": "https://acct.westeurope.batch.azure.com"}
 LIVY = {
@@ -204,3 +206,13 @@ def test_app_problems_list_the_storage_once_and_each_jobs_own() -> None:
         "fan: app setting BATCH_ACCOUNT_URL is missing",
     ]
     assert all("junk" not in line for line in lines)
+
+
+def test_azure_mode_needs_the_run_signing_key_and_local_mode_makes_its_own() -> None:
+    azure = Settings.from_mapping(
+        {"JOBCLUSTERS_MODE": "azure", "AzureWebJobsStorage": "AccountName=a;AccountKey=k"}
+    )
+    found = [p.setting for p in need_problems(ServiceNeed("storage"), azure)]
+    assert found == ["JOBCLUSTERS_RUN_SIGNING_KEY"]
+    local = Settings.from_mapping({"JOBCLUSTERS_MODE": "local"})
+    assert [p.setting for p in need_problems(ServiceNeed("storage"), local)] == []
