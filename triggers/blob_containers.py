@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from azure.storage.blob.aio import BlobServiceClient
-
+from jobclusters.services.storage import StorageAccount
 from jobclusters.spec import Job
 from jobclusters.spec.problems import Problem, Problems
 from jobclusters.spec.validation import check_trigger_containers
@@ -18,11 +17,11 @@ from jobclusters.spec.validation import check_trigger_containers
 log = logging.getLogger("jobclusters.triggers.blob_containers")
 
 
-async def unknown_container_warnings(job: Job, connection: str, *, format: str) -> list[Problem]:
+async def unknown_container_warnings(job: Job, account: StorageAccount, *, format: str) -> list[Problem]:
     if not job.triggers:
         return []
     try:
-        async with BlobServiceClient.from_connection_string(connection) as service:
+        async with account.blob_service_aio() as service:
             existing = {container.name async for container in service.list_containers()}
     except Exception as exc:  # the check is advice; registration must not fail on it
         log.warning("could not list the storage account's containers: %s", exc)

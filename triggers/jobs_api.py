@@ -78,7 +78,7 @@ async def register_job(services: TriggerServices, body: dict[str, Any]) -> ApiRe
         job_id, job, document, format=result.format, base_dir=field_of(options, "base_dir", str)
     )
     payload = summary.model_dump(mode="json")
-    unknown = await unknown_container_warnings(job, factory.storage_connection(), format=result.format)
+    unknown = await unknown_container_warnings(job, factory.storage_account(), format=result.format)
     payload["warnings"] = problem_list([*result.warnings, *unknown])
     return ApiResult(200 if existed else 201, payload)
 

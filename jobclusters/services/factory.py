@@ -26,7 +26,7 @@ from jobclusters.services.batch import BatchService
 from jobclusters.services.blob_refs import BlobRefStore
 from jobclusters.services.cluster import ClusterJobService
 from jobclusters.services.run_events import EventPublisher
-from jobclusters.services.storage import StorageAccount, storage_connection_string
+from jobclusters.services.storage import StorageAccount
 from jobclusters.settings import Settings, get_settings
 from jobclusters.tracking.control_store import ControlStore
 from jobclusters.tracking.definitions import JobDefinitionStore
@@ -54,12 +54,6 @@ def _cached(key: str, build: Callable[[], _T]) -> _T:
 
 def settings() -> Settings:
     return get_settings()
-
-
-def storage_connection() -> str:
-    """The connection-string shape of `AzureWebJobsStorage` (`UseDevelopmentStorage=true` spelled out),
-    for what still takes a string; everything else uses `storage_account()`, which also reads identity."""
-    return storage_connection_string(settings())
 
 
 def storage_account() -> StorageAccount:

@@ -10,6 +10,7 @@ import pytest
 
 from jobclusters.services import factory
 from jobclusters.services.run_events import ServiceBusTopicPublisher
+from jobclusters.services.storage import storage_connection_string
 from jobclusters.tracking.models import RunRecord
 from localbus.store import LocalServiceBus
 from tests.unit.execution.test_cluster_mapping import NEW_CLUSTER, run_input
@@ -66,10 +67,12 @@ def test_only_local_executors_share_this_filesystem_and_run_every_cluster_task(
 
 def test_the_storage_connection_spells_out_the_development_account(mode: pytest.MonkeyPatch) -> None:
     mode.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
-    assert "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;" in factory.storage_connection()
+    spelled = storage_connection_string(factory.settings())
+    assert "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;" in spelled
     mode.setenv("AzureWebJobsStorage", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=k")
     factory.reset()
-    assert factory.storage_connection() == "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=k"
+    given = storage_connection_string(factory.settings())
+    assert given == "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=k"
 
 
 class _Runs:
