@@ -4,6 +4,7 @@ script in a task key, a parameter and a log line staying text."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +98,30 @@ def test_a_failed_tasks_logs_and_script_everywhere_stays_text(app_host: AppHost,
     not_pwned(page)
 
 
+def test_the_timeline_shows_every_attempt_and_the_retry_wait_between(
+    app_host: AppHost, page: Page, tmp_path: Path
+) -> None:
+    tries = tmp_path / "tries"
+    flaky = (
+        f"{PY} -c \"import pathlib,sys; p=pathlib.Path(r'{tries}'); "
+        "n=len(p.read_text()) if p.exists() else 0; p.write_text('x'*(n+1)); sys.exit(0 if n else 5)\""
+    )
+    definition = batch_job("ui-timeline", {"flaky": flaky})
+    definition["tasks"][0]["retry"] = {"max_retries": 1, "min_retry_interval_millis": 1500}
+    run_id = start(app_host, definition)
+    app_host.wait_run_done(run_id)
+    page.goto(monitor(app_host, f"/runs/{run_id}"))
+    row = page.locator('.tl-row[data-task="flaky"][data-generation="0"]')
+    expect(row.locator(".tl-attempt")).to_have_count(2)
+    assert [b.get_attribute("data-state") for b in row.locator(".tl-attempt").all()] == ["FAILED", "SUCCESS"]
+    assert [b.text_content() for b in row.locator(".tl-attempt").all()] == ["✗", "✓"]
+    retry = row.locator(".tl-retry")
+    expect(retry).to_have_count(1)
+    expect(retry).to_have_attribute("aria-label", re.compile(r"flaky, retry wait before attempt 2, \d+s"))
+    expect(row.locator(".tl-dur")).to_contain_text("2 attempts")
+    expect(row.locator(".tl-dur")).to_contain_text("retry wait")
+
+
 def test_cancel_a_run(app_host: AppHost, page: Page) -> None:
     run_id = start(app_host, batch_job("ui-cancel", {"long": f'{PY} -c "import time; time.sleep(120)"'}))
     page.goto(monitor(app_host, f"/runs/{run_id}"))
@@ -118,6 +143,12 @@ def test_repair_a_failed_run(app_host: AppHost, page: Page, tmp_path: Path) -> N
     expect(page.locator(".ok")).to_contain_text("repair 1 started")
     expect(node(page, "report")).to_have_attribute("data-state", "SUCCESS")
     expect(page.locator(".summary .badge").first).to_have_attribute("data-state", "SUCCESS")
+    repaired = page.locator('.tl-row[data-task="load"][data-generation="1"]')
+    expect(repaired).to_contain_text("load (repair 1)")
+    expect(repaired.locator('.tl-attempt[data-state="SUCCESS"]')).to_have_count(1)
+    expect(page.locator('.tl-row[data-task="load"][data-generation="0"] .tl-attempt')).to_have_attribute(
+        "data-state", "FAILED"
+    )
 
 
 def test_filter_the_runs_list(app_host: AppHost, page: Page) -> None:

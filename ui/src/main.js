@@ -7,6 +7,7 @@ import { duration, elapsed, shortTime } from "./format.js";
 import { keyStore } from "./key.js";
 import { layoutClient } from "./layout-client.js";
 import { startPolling } from "./poll.js";
+import { placement, timelineModel } from "./timeline.js";
 import { hashFor, parseHash, runHash } from "./route.js";
 import { RANGES, TRIGGER_KINDS, filterRows, filtersFrom, listQuery } from "./runsquery.js";
 import { RUN_STATES, isRepairable, stateLook } from "./states.js";
@@ -153,24 +154,39 @@ function triggerBlock(trigger) {
     trigger.actor ? ` by ${trigger.actor}` : ""), keyValues(trigger.detail));
 }
 
+const SEGMENT_TEXT = { queue: "queued", retry: "retry wait" };
+
 function timeline(run, now) {
-  const tasks = Object.entries(run.tasks || {});
-  const starts = tasks.map(([, t]) => Date.parse(t.start)).filter((x) => !Number.isNaN(x));
-  if (!starts.length) return h("p", { class: "muted" }, "no task has started yet");
-  const t0 = Math.min(...starts, Date.parse(run.start || run.created_at) || Infinity);
-  const ends = tasks.map(([, t]) => Date.parse(t.end) || now);
-  const span = Math.max(1, Math.max(...ends) - t0);
-  return h("div", { class: "timeline", role: "list" }, tasks.filter(([, t]) => t.start).map(([key, t]) => {
-    const a = Date.parse(t.start) - t0;
-    const b = (Date.parse(t.end) || now) - t0;
-    const look = stateLook(t.state);
-    const bar = h("span", { class: `tl-bar tone-${look.tone}`, title: `${key}: ${look.label}, ${duration((b - a) / 1000)}` });
-    // through the CSSOM: the page's content security policy refuses inline style attributes
-    bar.style.left = `${((a / span) * 100).toFixed(2)}%`;
-    bar.style.width = `${Math.max(0.5, ((b - a) / span) * 100).toFixed(2)}%`;
-    return h("div", { class: "tl-row", role: "listitem" }, h("span", { class: "tl-key" }, key),
-      h("span", { class: "tl-track" }, bar),
-      h("span", { class: "tl-dur" }, `${look.symbol} ${duration((b - a) / 1000)}`));
+  const model = timelineModel(run, now);
+  if (!model.rows.length) return h("p", { class: "muted" }, "no task has started yet");
+  const legend = h("p", { class: "tl-legend muted" },
+    h("span", { class: "tl-sample tl-queue" }), " queue wait (node, pool or cluster starting) ",
+    h("span", { class: "tl-sample tl-retry" }), " retry wait ",
+    h("span", { class: "tl-sample tl-attempt tone-waiting" }), " attempt (symbol and colour by state) · axis from ",
+    shortTime(new Date(model.t0).toISOString()), ` over ${duration(model.span / 1000)}`);
+  return h("div", { class: "timeline", role: "list", "data-rows": String(model.rows.length) }, legend, model.rows.map((row) => {
+    const look = stateLook(row.state);
+    const name = row.generation ? `${row.key} (repair ${row.generation})` : row.key;
+    const bars = row.segments.map((seg) => {
+      const segLook = seg.kind === "attempt" ? stateLook(seg.state) : null;
+      const what = segLook ? `attempt ${seg.attempt}: ${segLook.label}${seg.open ? " (still running)" : ""}`
+        : `${SEGMENT_TEXT[seg.kind]} before attempt ${seg.attempt}`;
+      const text = `${name}, ${what}, ${duration((seg.to - seg.from) / 1000)}`;
+      const bar = h("span", { class: `tl-bar tl-${seg.kind}${segLook ? ` tone-${segLook.tone}` : ""}`, title: text,
+        "aria-label": text, role: "img", "data-kind": seg.kind, "data-attempt": String(seg.attempt),
+        "data-state": seg.state ? String(seg.state) : "" }, segLook ? segLook.symbol : "");
+      // through the CSSOM: the page's content security policy refuses inline style attributes
+      const place = placement(seg, model.span);
+      bar.style.left = `${place.left}%`;
+      bar.style.width = `${place.width}%`;
+      return bar;
+    });
+    const t = row.totals;
+    const summary = [`${look.symbol} ${row.attempts} attempt${row.attempts === 1 ? "" : "s"}`, `ran ${duration(t.attempt)}`,
+      t.queue ? `queued ${duration(t.queue)}` : "", t.retry ? `retry wait ${duration(t.retry)}` : ""].filter(Boolean).join(" · ");
+    return h("div", { class: "tl-row", role: "listitem", "data-task": row.key, "data-generation": String(row.generation) },
+      h("span", { class: "tl-key", title: name }, name), h("span", { class: "tl-track" }, bars),
+      h("span", { class: "tl-dur" }, summary));
   }));
 }
 
