@@ -110,6 +110,18 @@ _REPAIR = {
     },
 }
 
+_FIRE_TIMES = {
+    "type": "array",
+    "items": {"type": "string", "format": "date-time"},
+    "description": "next fire times of the schedule (UTC, at most 5); none without a schedule or paused",
+}
+_JOB = {
+    "type": "object",
+    "required": ["job_id", "next_fire_times"],
+    "properties": {"next_fire_times": _FIRE_TIMES},
+}
+_JOBS = {"type": "object", "required": ["jobs"], "properties": {"jobs": {"type": "array", "items": _JOB}}}
+
 _JOB_ID = {
     "name": "job_id",
     "in": "path",
@@ -160,7 +172,7 @@ def _body(schema: dict[str, Any], required: bool) -> dict[str, Any]:
 def document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/jobs": {
-            "get": {"operationId": "api_list_jobs", "responses": _answers(200, _OBJECT)},
+            "get": {"operationId": "api_list_jobs", "responses": _answers(200, _JOBS)},
             "post": {
                 "operationId": "api_register_job",
                 "requestBody": _body(_REGISTER, True),
@@ -169,7 +181,7 @@ def document() -> dict[str, Any]:
         },
         "/jobs/{job_id}": {
             "parameters": [_JOB_ID],
-            "get": {"operationId": "api_get_job", "responses": _answers(200, _OBJECT, 404)},
+            "get": {"operationId": "api_get_job", "responses": _answers(200, _JOB, 404)},
             "delete": {"operationId": "api_delete_job", "responses": _answers(200, _OBJECT, 404)},
         },
         "/jobs/{job_id}/runs": {
