@@ -210,10 +210,21 @@ def test_the_cli_prints_a_url_that_opens_the_run(app_host: AppHost, page: Page) 
 def test_the_jobs_page_lists_a_job_and_shows_its_definition_beside_its_source(
     app_host: AppHost, page: Page
 ) -> None:
-    job = app_host.client.register_job(batch_job("ui-jobs", {"step": "echo step"}))
+    yearly = {"quartz_cron_expression": "0 0 3 1 JAN ?", "timezone_id": "UTC"}  # never fires during a test
+    job = app_host.client.register_job(batch_job("ui-jobs", {"step": "echo step"}, schedule=yearly))
+    run_id = str(app_host.client.start_job(job["job_id"])["run_id"])
+    app_host.wait_run_done(run_id)
+    fires = app_host.client.get_job(job["job_id"])["next_fire_times"]
+    assert len(fires) == 5 and all(f.endswith("-01-01T03:00:00+00:00") for f in fires), fires
     page.goto(monitor(app_host, "/jobs"))
     row = page.locator(f'tr[data-job="{job["job_id"]}"]')
+    expect(row.locator(".schedule code")).to_have_text("0 0 3 1 JAN ? in UTC")
+    expect(row.locator(".next-fires")).to_contain_text(f"next: {fires[0][:10]} 03:00:00 UTC")
+    expect(row.locator(".results")).to_have_attribute("data-results", "1 of 1 succeeded")
+    expect(row.locator(".results .badge")).to_have_attribute("data-state", "SUCCESS")
     row.get_by_role("link", name=job["job_id"]).click()
+    expect(page.locator("ol.next-fires li")).to_have_count(5)
+    expect(page.locator("p.results")).to_contain_text("last 1: 1 of 1 succeeded")
     expect(page.locator('[data-page="job"] h1')).to_contain_text(job["job_id"])
     expect(page.locator("pre.json").first).to_contain_text('"step"')
     expect(page.locator("pre.json").nth(1)).to_contain_text("echo step")

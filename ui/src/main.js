@@ -4,6 +4,7 @@ import { ApiError, apiClient } from "./api.js";
 import { drawDag, dagModel, sameShape } from "./dag.js";
 import { clear, h } from "./dom.js";
 import { duration, elapsed, shortTime } from "./format.js";
+import { RECENT_RUNS, fireTimes, recentResults, scheduleText } from "./jobsview.js";
 import { keyStore } from "./key.js";
 import { layoutClient } from "./layout-client.js";
 import { startPolling } from "./poll.js";
@@ -392,21 +393,42 @@ function validateBox() {
     } }, "Validate")), out);
 }
 
+function scheduleCell(job) {
+  const text = scheduleText(job.schedule);
+  if (!text) return h("span", { class: "muted" }, "none");
+  const next = fireTimes(job);
+  return h("div", { class: "schedule" }, h("code", {}, text),
+    next.times.length ? h("div", { class: "next-fires" }, `next: ${next.times[0]}`, next.times.length > 1 ? `, then ${next.times[1]}` : "")
+      : h("div", { class: "muted next-fires" }, next.note));
+}
+
+function resultsCell(jobId, target) {
+  api.listRuns({ job: jobId, limit: String(RECENT_RUNS) }).then((d) => {
+    const recent = recentResults(d && d.runs);
+    clear(target).append(h("span", { class: "results", "data-results": recent.text },
+      recent.items.map((r) => h("a", { href: runHash(r.runId), title: `${r.runId}: ${stateLook(r.state).label}` }, badge(r.state))),
+      h("div", { class: "muted" }, recent.text)));
+  }).catch((err) => clear(target).append(errorBox(err)));
+  return target;
+}
+
 async function jobsPage() {
   const body = h("div", {});
   clear(main).append(h("section", { "data-page": "jobs" }, h("h1", {}, "Jobs"), body, validateBox()));
   const data = await guarded(() => api.listJobs(), body).catch(() => undefined);
   if (!data) return;
   const jobs = Array.isArray(data.jobs) ? data.jobs : [];
-  clear(body).append(jobs.length ? table(["Job", "Format", "Tasks", "Schedule", "Triggers", "Updated", ""],
+  clear(body).append(jobs.length ? table(["Job", "Format", "Tasks", "Schedule", "Triggers", `Last ${RECENT_RUNS} runs`, "Updated", ""],
     jobs.map((j) => h("tr", { "data-job": String(j.job_id) },
       h("td", {}, h("a", { href: hashFor(`/jobs/${j.job_id}`) }, String(j.job_id))), h("td", {}, j.format ?? ""),
       h("td", {}, String((j.task_keys || []).length)),
-      h("td", {}, j.schedule ? `${j.schedule.quartz_cron_expression ?? ""} ${j.schedule.timezone_id ?? ""} ${j.schedule.pause_status ?? ""}` : ""),
+      h("td", {}, scheduleCell(j)),
       h("td", {}, (j.triggers || []).map((t) => t && t.kind ? String(t.kind) : "").filter(Boolean).join(", ")),
+      h("td", { class: "recent" }, resultsCell(String(j.job_id), h("span", { class: "muted" }, "…"))),
       h("td", {}, shortTime(j.updated_at)),
       h("td", {}, h("a", { href: hashFor("/runs", { job: j.job_id }) }, "runs")))), { class: "jobs" })
     : h("p", { class: "muted" }, "No registered jobs."));
+  main.dataset.ready = "true";
 }
 
 async function jobPage(jobId) {
@@ -424,9 +446,13 @@ async function jobPage(jobId) {
     JSON.stringify(Object.fromEntries(((doc.job && doc.job.parameters) || []).map((p) => [p.name, p.default ?? ""])), null, 2));
   const alerts = h("div", {});
   const recent = h("div", {});
+  const nextFires = fireTimes(doc);
   clear(body).append(
     h("dl", { class: "kv" }, h("dt", {}, "name"), h("dd", {}, doc.name ?? ""), h("dt", {}, "format"), h("dd", {}, doc.format ?? ""),
-      h("dt", {}, "version"), h("dd", {}, String(doc.version ?? "")), h("dt", {}, "schedule"), h("dd", {}, doc.schedule ? JSON.stringify(doc.schedule) : "none"),
+      h("dt", {}, "version"), h("dd", {}, String(doc.version ?? "")), h("dt", {}, "schedule"),
+      h("dd", {}, doc.schedule ? h("code", {}, scheduleText(doc.schedule)) : "none"),
+      doc.schedule ? [h("dt", {}, "next fires"), h("dd", {}, nextFires.times.length
+        ? h("ol", { class: "next-fires" }, nextFires.times.map((t) => h("li", {}, t))) : h("span", { class: "muted" }, nextFires.note))] : "",
       h("dt", {}, "triggers"), h("dd", {}, JSON.stringify(doc.triggers || []))),
     h("details", { class: "rerun" }, h("summary", {}, "Run now"), params, h("button", { type: "button", id: "run-now", onclick: async () => {
       clear(alerts);
@@ -443,8 +469,10 @@ async function jobPage(jobId) {
       h("div", {}, h("h2", {}, "Source"), h("pre", { class: "json" }, JSON.stringify(doc.source ?? null, null, 2)))));
   api.listRuns({ job: jobId, limit: "10" }).then((d) => {
     const runs = Array.isArray(d && d.runs) ? d.runs : [];
-    clear(recent).append(runs.length ? h("ul", {}, runs.map((r) => h("li", {}, h("a", { href: runHash(String(r.run_id)) }, String(r.run_id)), " ",
-      badge(r.state), ` ${shortTime(r.created_at)}`))) : h("p", { class: "muted" }, "no runs yet"));
+    const tally = recentResults(runs, 10);
+    clear(recent).append(runs.length ? h("div", {}, h("p", { class: "results", "data-results": tally.text }, `last ${tally.items.length}: ${tally.text}`),
+      h("ul", {}, runs.map((r) => h("li", {}, h("a", { href: runHash(String(r.run_id)) }, String(r.run_id)), " ",
+        badge(r.state), ` ${shortTime(r.created_at)}`)))) : h("p", { class: "muted" }, "no runs yet"));
   }).catch((err) => clear(recent).append(errorBox(err)));
 }
 
