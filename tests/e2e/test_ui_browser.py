@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.e2e.conftest import FUNCTION_KEY, AppHost, batch_job
 
@@ -120,6 +122,48 @@ def test_the_timeline_shows_every_attempt_and_the_retry_wait_between(
     expect(retry).to_have_attribute("aria-label", re.compile(r"flaky, retry wait before attempt 2, \d+s"))
     expect(row.locator(".tl-dur")).to_contain_text("2 attempts")
     expect(row.locator(".tl-dur")).to_contain_text("retry wait")
+
+
+def test_the_trigger_and_the_task_panels_compute(app_host: AppHost, page: Page) -> None:
+    from azure.storage.blob import BlobServiceClient
+
+    from jobclusters.run_request import derive_run_id
+
+    folder = f"ui-trigger-{uuid.uuid4().hex[:6]}"
+    triggers = [{"kind": "storage_event", "container": "incoming", "prefix": f"{folder}/"}]
+    definition = batch_job(folder, {"ingest": f'{PY} -c "print(1)"'}, triggers=triggers)
+    job = app_host.client.register_job(definition)
+    container = BlobServiceClient.from_connection_string(app_host.connection).get_container_client("incoming")
+    if not container.exists():
+        container.create_container()
+    blob = container.get_blob_client(f"{folder}/in.csv")
+    etag = str(blob.upload_blob(b"a\n", overwrite=True)["etag"]).strip('"')
+    run_id = derive_run_id(job["job_id"], blob.url, etag)
+    app_host.wait_run_done(run_id)
+    page.goto(monitor(app_host, f"/runs/{run_id}"))
+    expect(page.locator("#trigger-summary")).to_have_text(f"blob incoming/{folder}/in.csv (ETag {etag})")
+    expect(page.locator('dl.trigger dd[data-fact="ETag"]')).to_have_text(etag)
+    expect(page.locator('dl.trigger dd[data-fact="URL"]')).to_have_text(blob.url)
+    node(page, "ingest").click()
+    compute = app_host.client.get_run(run_id)["tasks"]["ingest"]["attempt_history"][-1]["compute"]
+    shown = page.locator("dl.compute")
+    expect(shown.locator('dd[data-fact="kind"]')).to_have_text(compute["kind"])
+    expect(shown.locator('dd[data-fact="cluster mode"]')).to_have_text(str(compute["mode"]))
+    expect(shown.locator('dd[data-fact="pool or cluster"]')).to_have_text(str(compute["pool_or_cluster"]))
+    expect(shown.locator('dd[data-fact="node type"]')).to_have_text(str(compute["node_size"]))
+
+    caller = start(app_host, batch_job("ui-caller", {"only": f'{PY} -c "print(1)"'}))
+    page.goto(monitor(app_host, f"/runs/{caller}"))
+    expect(page.locator("#trigger-summary")).to_have_text("cli (caller not named)")
+    http = requests.post(
+        f"{app_host.client.base_url}/api/jobs/ui-caller/runs",
+        json={"actor": "ops <script>x</script>"},
+        headers={"x-functions-key": FUNCTION_KEY},
+        timeout=30,
+    ).json()["run_id"]
+    page.goto(monitor(app_host, f"/runs/{http}"))
+    expect(page.locator('dl.trigger dd[data-fact="caller"]')).to_have_text("ops <script>x</script>")
+    not_pwned(page)
 
 
 def test_cancel_a_run(app_host: AppHost, page: Page) -> None:

@@ -2,6 +2,7 @@
 
 import { ApiError, apiClient } from "./api.js";
 import { drawDag, dagModel, sameShape } from "./dag.js";
+import { computeFacts, computeText, renderedParameters } from "./compute.js";
 import { clear, h } from "./dom.js";
 import { duration, elapsed, shortTime } from "./format.js";
 import { RECENT_RUNS, fireTimes, recentResults, scheduleText } from "./jobsview.js";
@@ -9,6 +10,7 @@ import { keyStore } from "./key.js";
 import { layoutClient } from "./layout-client.js";
 import { startPolling } from "./poll.js";
 import { placement, timelineModel } from "./timeline.js";
+import { triggerFacts, triggerSummary } from "./trigger.js";
 import { hashFor, parseHash, runHash } from "./route.js";
 import { RANGES, TRIGGER_KINDS, filterRows, filtersFrom, listQuery } from "./runsquery.js";
 import { RUN_STATES, isRepairable, stateLook } from "./states.js";
@@ -149,10 +151,14 @@ async function runsPage(query) {
 
 // ------------------------------------------------------------------ one run
 
+function facts(pairs, attrs = {}) {
+  if (!pairs.length) return h("p", { class: "muted" }, "none recorded");
+  return h("dl", { class: "kv", ...attrs }, pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-fact": k }, v)]));
+}
+
 function triggerBlock(trigger) {
   if (!trigger || typeof trigger !== "object") return h("p", { class: "muted" }, "unknown");
-  return h("div", {}, h("p", {}, h("strong", {}, String(trigger.kind ?? "?")),
-    trigger.actor ? ` by ${trigger.actor}` : ""), keyValues(trigger.detail));
+  return facts(triggerFacts(trigger), { class: "kv trigger" });
 }
 
 const SEGMENT_TEXT = { queue: "queued", retry: "retry wait" };
@@ -191,17 +197,9 @@ function timeline(run, now) {
   }));
 }
 
-/** Cluster mode, pool or cluster, node type: the compute an attempt ran on, whatever fields it has. */
-function computeText(c) {
-  if (!c) return "";
-  if (typeof c !== "object") return String(c);
-  const size = c.node_size ? `${c.node_count ?? ""}${c.node_count ? " x " : ""}${c.node_size}` : "";
-  const known = [c.kind, c.mode, c.pool_or_cluster, size, c.spot ? "spot" : ""].filter(Boolean).join(" · ");
-  return known || JSON.stringify(c);
-}
-
 function taskPanel(runId, key, task, ticked, onTick) {
   const logs = h("div", { class: "logs" });
+  const rendered = renderedParameters(task);
   const history = Array.isArray(task.attempt_history) ? task.attempt_history : [];
   const rows = history.map((a) => h("tr", {}, h("td", {}, String(a.generation ?? 0)), h("td", {}, String(a.attempt ?? "")),
     h("td", {}, badge(a.state)), h("td", {}, shortTime(a.start_time || a.start)), h("td", {}, a.exit_code ?? ""),
@@ -215,9 +213,10 @@ function taskPanel(runId, key, task, ticked, onTick) {
       h("dt", {}, "started"), h("dd", {}, shortTime(task.start)),
       h("dt", {}, "ended"), h("dd", {}, shortTime(task.end)),
       h("dt", {}, "duration"), h("dd", {}, duration(task.duration_seconds)),
-      h("dt", {}, "compute"), h("dd", {}, task.compute ?? ""),
       h("dt", {}, "outcome"), h("dd", {}, task.outcome ?? ""),
       h("dt", {}, "message"), h("dd", { class: "message" }, task.message ?? "")),
+    h("h3", {}, "Compute"), facts(computeFacts(task), { class: "kv compute" }),
+    rendered ? [h("h3", {}, "Rendered parameters"), keyValues(rendered)] : "",
     history.length ? table(["Gen", "Attempt", "State", "Started", "Exit", "Compute", "Message"], rows, { class: "attempts" }) : "",
     h("button", { type: "button", class: "show-logs", onclick: async () => {
       clear(logs).append(h("p", { class: "muted" }, "loading logs…"));
@@ -310,9 +309,10 @@ async function runPage(runId, focusTask) {
         h("dt", {}, "ended"), h("dd", {}, shortTime(run.end)),
         h("dt", {}, "duration"), h("dd", {}, duration(elapsed(run.start || run.created_at, run.end, now))),
         h("dt", {}, "repairs"), h("dd", {}, String(run.repair_count ?? 0)),
+        h("dt", {}, "trigger"), h("dd", { id: "trigger-summary" }, triggerSummary(run.trigger)),
         h("dt", {}, "live"), h("dd", { id: "live" }, run.done ? "finished: no more updates" : "updating every second"),
         run.message ? [h("dt", {}, "message"), h("dd", { class: "message" }, run.message)] : ""),
-      h("details", {}, h("summary", {}, "Trigger"), triggerBlock(run.trigger)),
+      h("details", { open: true }, h("summary", {}, "Trigger"), triggerBlock(run.trigger)),
       h("details", { open: true }, h("summary", {}, "Parameters"), keyValues(run.parameters))));
   }
   async function load() {
