@@ -235,6 +235,30 @@ def document() -> dict[str, Any]:
             "parameters": [_RUN_ID, _TASK_KEY],
             "get": {"operationId": "api_task_logs", "responses": _answers(200, _OBJECT, 404)},
         },
+        "/ui": {
+            "get": {
+                "operationId": "ui_root",
+                "security": [],
+                "responses": {"302": {"description": "to /api/ui/"}, "200": {"description": "the page"}},
+            }
+        },
+        "/ui/{*path}": {
+            "parameters": [{"name": "*path", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": {
+                "operationId": "ui_assets",
+                "description": "the run monitor's static files (no data; docs/monitor.md)",
+                "security": [],
+                "responses": {"200": {"description": "a file"}, "404": {"description": "no such file"}},
+            },
+        },
+        "/ui-api/validate": {
+            "post": {
+                "operationId": "ui_validate",
+                "description": "checks a definition like POST /jobs and stores nothing",
+                "requestBody": _body(_REGISTER, True),
+                "responses": _answers(200, _OBJECT),
+            }
+        },
         "/openapi.json": {
             "get": {
                 "operationId": "api_openapi",
