@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from jobclusters.quartz import QuartzSchedule
 from jobclusters.services import factory
 from jobclusters.services.factory import TriggerServices
 from jobclusters.spec import Job, LoadResult, load_definition
+from jobclusters.spec.model import Schedule
 from jobclusters.tracking.definitions import JobDefinitionStore, job_id_from_name, job_id_problem
 from triggers.api_support import ApiError, ApiResult, field_of, problem_list
 from triggers.blob_containers import unknown_container_warnings
@@ -83,16 +86,51 @@ async def register_job(services: TriggerServices, body: dict[str, Any]) -> ApiRe
     return ApiResult(200 if existed else 201, payload)
 
 
-async def list_jobs(store: JobDefinitionStore) -> ApiResult:
+NEXT_FIRE_TIMES = 5
+
+
+def next_fire_times(schedule: Schedule | None, now: datetime, count: int = NEXT_FIRE_TIMES) -> list[str]:
+    """When the schedule trigger will start the job next (UTC), so people need not read Quartz; none while
+    paused or for an expression that no longer fires (a past year field). A stored schedule that no
+    longer parses shows no times rather than failing the listing; the scheduler logs it."""
+    if schedule is None or schedule.pause_status == "PAUSED":
+        return []
+    try:
+        quartz = QuartzSchedule.parse(schedule.quartz_cron_expression, schedule.timezone_id)
+    except ValueError:
+        return []
+    fires: list[str] = []
+    after = now
+    while len(fires) < count:
+        fire = quartz.next_fire(after)
+        if fire is None:
+            break
+        fires.append(fire.isoformat())
+        after = fire
+    return fires
+
+
+async def list_jobs(store: JobDefinitionStore, now: datetime | None = None) -> ApiResult:
+    at = now or datetime.now(UTC)
     jobs = await store.list()
-    return ApiResult(200, {"jobs": [j.model_dump(mode="json") for j in jobs]})
+    return ApiResult(
+        200,
+        {
+            "jobs": [
+                {**j.model_dump(mode="json"), "next_fire_times": next_fire_times(j.schedule, at)}
+                for j in jobs
+            ]
+        },
+    )
 
 
-async def get_job(store: JobDefinitionStore, job_id: str) -> ApiResult:
+async def get_job(store: JobDefinitionStore, job_id: str, now: datetime | None = None) -> ApiResult:
     definition = await store.get(job_id)
     if definition is None:
         raise ApiError(404, "job_not_found", f"no registered job {job_id!r}")
-    return ApiResult(200, definition.model_dump(mode="json"))
+    payload = definition.model_dump(mode="json")
+    payload["next_fire_times"] = next_fire_times(definition.schedule, now or datetime.now(UTC))
+    return ApiResult(200, payload)
 
 
 async def delete_job(store: JobDefinitionStore, job_id: str) -> ApiResult:

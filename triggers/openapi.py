@@ -1,8 +1,7 @@
 """The HTTP API as an OpenAPI 3.1 document, served at `GET /api/openapi.json`.
 
 Written by hand next to the routes it describes; `tests/unit/triggers/test_openapi.py` keeps it true (every
-route the app registers is here and nothing else, but the run monitor's static pages, which hold no data),
-and the e2e fuzz test generates requests from it.
+route the app registers is here and nothing else), and the e2e fuzz test generates requests from it.
 """
 
 from __future__ import annotations
@@ -111,6 +110,18 @@ _REPAIR = {
     },
 }
 
+_FIRE_TIMES = {
+    "type": "array",
+    "items": {"type": "string", "format": "date-time"},
+    "description": "next fire times of the schedule (UTC, at most 5); none without a schedule or paused",
+}
+_JOB = {
+    "type": "object",
+    "required": ["job_id", "next_fire_times"],
+    "properties": {"next_fire_times": _FIRE_TIMES},
+}
+_JOBS = {"type": "object", "required": ["jobs"], "properties": {"jobs": {"type": "array", "items": _JOB}}}
+
 _JOB_ID = {
     "name": "job_id",
     "in": "path",
@@ -161,7 +172,7 @@ def _body(schema: dict[str, Any], required: bool) -> dict[str, Any]:
 def document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/jobs": {
-            "get": {"operationId": "api_list_jobs", "responses": _answers(200, _OBJECT)},
+            "get": {"operationId": "api_list_jobs", "responses": _answers(200, _JOBS)},
             "post": {
                 "operationId": "api_register_job",
                 "requestBody": _body(_REGISTER, True),
@@ -170,7 +181,7 @@ def document() -> dict[str, Any]:
         },
         "/jobs/{job_id}": {
             "parameters": [_JOB_ID],
-            "get": {"operationId": "api_get_job", "responses": _answers(200, _OBJECT, 404)},
+            "get": {"operationId": "api_get_job", "responses": _answers(200, _JOB, 404)},
             "delete": {"operationId": "api_delete_job", "responses": _answers(200, _OBJECT, 404)},
         },
         "/jobs/{job_id}/runs": {
@@ -224,11 +235,28 @@ def document() -> dict[str, Any]:
             "parameters": [_RUN_ID, _TASK_KEY],
             "get": {"operationId": "api_task_logs", "responses": _answers(200, _OBJECT, 404)},
         },
+        "/ui": {
+            "get": {
+                "operationId": "ui_root",
+                "security": [],
+                "responses": {"302": {"description": "to /api/ui/"}, "200": {"description": "the page"}},
+            }
+        },
+        "/ui/{*path}": {
+            "parameters": [{"name": "*path", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": {
+                "operationId": "ui_assets",
+                "description": "the run monitor's static files (no data; docs/monitor.md)",
+                "security": [],
+                "responses": {"200": {"description": "a file"}, "404": {"description": "no such file"}},
+            },
+        },
         "/ui-api/validate": {
             "post": {
                 "operationId": "ui_validate",
-                "requestBody": _body(_OBJECT, True),
-                "responses": _answers(200, _OBJECT, 413),
+                "description": "checks a definition like POST /jobs and stores nothing",
+                "requestBody": _body(_REGISTER, True),
+                "responses": _answers(200, _OBJECT),
             }
         },
         "/openapi.json": {

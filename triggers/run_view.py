@@ -245,12 +245,17 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
         history.setdefault(row.task_key, []).append(row)
     for key, rows in history.items():
         task = view.tasks.setdefault(key, TaskView())
-        task.attempt_history = [
-            row.model_dump(mode="json", exclude={"run_id", "task_key", "parameters"}) for row in rows
-        ]
+        task.attempt_history = [_attempt(row) for row in rows]
         if progress is None or key not in progress.tasks or key in kept:
             _from_rows(task, [r for r in rows if r.generation == rows[-1].generation])
     return view
+
+
+def _attempt(row: Any) -> dict[str, Any]:
+    """An attempt as the view lists it: its rendered parameters are stored redacted, and a secure_input
+    task's are not shown at all."""
+    hidden = {"run_id", "task_key"} | ({"parameters"} if row.secure_input else set())
+    return dict(row.model_dump(mode="json", exclude=hidden))
 
 
 def _from_rows(task: TaskView, rows: list[Any]) -> None:

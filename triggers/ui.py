@@ -52,18 +52,28 @@ def asset_path(relative: str, root: Path = ASSETS) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def _error(error: ApiError) -> func.HttpResponse:
+    """Errors in the API's JSON shape, so a client (or the fuzz test) reads them like any other route's."""
+    return func.HttpResponse(
+        json.dumps(error.result().body),
+        status_code=error.status,
+        mimetype="application/json",
+        headers=SECURITY_HEADERS,
+    )
+
+
 def asset_response(relative: str, root: Path = ASSETS) -> func.HttpResponse:
     if not (root / "index.html").is_file():
-        return func.HttpResponse(
-            "the run monitor is not built: run `make setup` (npm run build) before starting the app",
-            status_code=503,
-            mimetype="text/plain",
+        return _error(
+            ApiError(
+                503,
+                "ui_not_built",
+                "the run monitor is not built: run `make setup` (npm run build) before starting the app",
+            )
         )
     path = asset_path(relative, root)
     if path is None:
-        return func.HttpResponse(
-            "not found", status_code=404, mimetype="text/plain", headers=SECURITY_HEADERS
-        )
+        return _error(ApiError(404, "asset_not_found", "no such file of the run monitor"))
     return func.HttpResponse(
         path.read_bytes(),
         status_code=200,

@@ -5,7 +5,8 @@
 3. `examples/daily-sales/job.yaml` is registered, with its lake under the state folder;
 4. sample daily CSVs and the batch's `_READY` manifest are uploaded to `incoming/` in Azurite: the blob
    trigger starts the run (its id derives from the manifest's URL and ETag, so we know which run to watch);
-5. progress is shown per task, then a summary table and where the outputs are; exit 1 if the run failed.
+5. the run page's URL in the run monitor, then progress per task, a summary table and where the outputs
+   are; exit 1 if the run failed. The embedded default keeps running afterwards so the user can look.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from jobclusters.client.keys import local_settings
 from jobclusters.client.launcher import LOCAL_DEFAULTS, PROJECT_DIR, EmbeddedDefault, LaunchError
 from jobclusters.client.progress import exit_code, follow, print_summary, result_json
 from jobclusters.commands.run import add_port_arg
+from jobclusters.commands.ui import monitor_url
 
 EXAMPLE = PROJECT_DIR / "examples" / "daily-sales"
 JOB_ID = "daily-sales"
@@ -152,6 +154,8 @@ def demo_command(args: argparse.Namespace) -> int:
         f"the blob trigger starts run {run_id}",
         flush=True,
     )
+    page = monitor_url(endpoint.base_url, endpoint.key, run_id)
+    print(f"      watch it in the run monitor: {page}", flush=True)
     print("[5/5] progress:", flush=True)
     try:
         view = follow(client, run_id, sys.stdout, timeout=args.timeout)
@@ -166,10 +170,9 @@ def demo_command(args: argparse.Namespace) -> int:
     for name in outputs:
         print(f"  {name}")
     print(f"run record: Table storage (tracking), `python -m jobclusters status {run_id}`")
-    print(
-        f"demo finished in {time.monotonic() - started:.0f} s; the embedded default keeps running "
-        "(`python -m jobclusters stop` ends it)"
-    )
+    print(f"demo finished in {time.monotonic() - started:.0f} s")
+    print(f"the embedded default keeps running so you can look: run monitor at {page}")
+    print("stop it with `python -m jobclusters stop`")
     if args.json:
         import json
 

@@ -2,11 +2,15 @@
 
 import { ApiError, apiClient } from "./api.js";
 import { drawDag, dagModel, sameShape } from "./dag.js";
+import { computeFacts, computeText, renderedParameters } from "./compute.js";
 import { clear, h } from "./dom.js";
 import { duration, elapsed, shortTime } from "./format.js";
+import { RECENT_RUNS, fireTimes, recentResults, scheduleText } from "./jobsview.js";
 import { keyStore } from "./key.js";
 import { layoutClient } from "./layout-client.js";
 import { startPolling } from "./poll.js";
+import { placement, timelineModel } from "./timeline.js";
+import { triggerFacts, triggerSummary } from "./trigger.js";
 import { hashFor, parseHash, runHash } from "./route.js";
 import { RANGES, TRIGGER_KINDS, filterRows, filtersFrom, listQuery } from "./runsquery.js";
 import { RUN_STATES, isRepairable, stateLook } from "./states.js";
@@ -147,44 +151,55 @@ async function runsPage(query) {
 
 // ------------------------------------------------------------------ one run
 
+function facts(pairs, attrs = {}) {
+  if (!pairs.length) return h("p", { class: "muted" }, "none recorded");
+  return h("dl", { class: "kv", ...attrs }, pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-fact": k }, v)]));
+}
+
 function triggerBlock(trigger) {
   if (!trigger || typeof trigger !== "object") return h("p", { class: "muted" }, "unknown");
-  return h("div", {}, h("p", {}, h("strong", {}, String(trigger.kind ?? "?")),
-    trigger.actor ? ` by ${trigger.actor}` : ""), keyValues(trigger.detail));
+  return facts(triggerFacts(trigger), { class: "kv trigger" });
 }
+
+const SEGMENT_TEXT = { queue: "queued", retry: "retry wait" };
 
 function timeline(run, now) {
-  const tasks = Object.entries(run.tasks || {});
-  const starts = tasks.map(([, t]) => Date.parse(t.start)).filter((x) => !Number.isNaN(x));
-  if (!starts.length) return h("p", { class: "muted" }, "no task has started yet");
-  const t0 = Math.min(...starts, Date.parse(run.start || run.created_at) || Infinity);
-  const ends = tasks.map(([, t]) => Date.parse(t.end) || now);
-  const span = Math.max(1, Math.max(...ends) - t0);
-  return h("div", { class: "timeline", role: "list" }, tasks.filter(([, t]) => t.start).map(([key, t]) => {
-    const a = Date.parse(t.start) - t0;
-    const b = (Date.parse(t.end) || now) - t0;
-    const look = stateLook(t.state);
-    const bar = h("span", { class: `tl-bar tone-${look.tone}`, title: `${key}: ${look.label}, ${duration((b - a) / 1000)}` });
-    // through the CSSOM: the page's content security policy refuses inline style attributes
-    bar.style.left = `${((a / span) * 100).toFixed(2)}%`;
-    bar.style.width = `${Math.max(0.5, ((b - a) / span) * 100).toFixed(2)}%`;
-    return h("div", { class: "tl-row", role: "listitem" }, h("span", { class: "tl-key" }, key),
-      h("span", { class: "tl-track" }, bar),
-      h("span", { class: "tl-dur" }, `${look.symbol} ${duration((b - a) / 1000)}`));
+  const model = timelineModel(run, now);
+  if (!model.rows.length) return h("p", { class: "muted" }, "no task has started yet");
+  const legend = h("p", { class: "tl-legend muted" },
+    h("span", { class: "tl-sample tl-queue" }), " queue wait (node, pool or cluster starting) ",
+    h("span", { class: "tl-sample tl-retry" }), " retry wait ",
+    h("span", { class: "tl-sample tl-attempt tone-waiting" }), " attempt (symbol and colour by state) · axis from ",
+    shortTime(new Date(model.t0).toISOString()), ` over ${duration(model.span / 1000)}`);
+  return h("div", { class: "timeline", role: "list", "data-rows": String(model.rows.length) }, legend, model.rows.map((row) => {
+    const look = stateLook(row.state);
+    const name = row.generation ? `${row.key} (repair ${row.generation})` : row.key;
+    const bars = row.segments.map((seg) => {
+      const segLook = seg.kind === "attempt" ? stateLook(seg.state) : null;
+      const what = segLook ? `attempt ${seg.attempt}: ${segLook.label}${seg.open ? " (still running)" : ""}`
+        : `${SEGMENT_TEXT[seg.kind]} before attempt ${seg.attempt}`;
+      const text = `${name}, ${what}, ${duration((seg.to - seg.from) / 1000)}`;
+      const bar = h("span", { class: `tl-bar tl-${seg.kind}${segLook ? ` tone-${segLook.tone}` : ""}`, title: text,
+        "aria-label": text, role: "img", "data-kind": seg.kind, "data-attempt": String(seg.attempt),
+        "data-state": seg.state ? String(seg.state) : "" }, segLook ? segLook.symbol : "");
+      // through the CSSOM: the page's content security policy refuses inline style attributes
+      const place = placement(seg, model.span);
+      bar.style.left = `${place.left}%`;
+      bar.style.width = `${place.width}%`;
+      return bar;
+    });
+    const t = row.totals;
+    const summary = [`${look.symbol} ${row.attempts} attempt${row.attempts === 1 ? "" : "s"}`, `ran ${duration(t.attempt)}`,
+      t.queue ? `queued ${duration(t.queue)}` : "", t.retry ? `retry wait ${duration(t.retry)}` : ""].filter(Boolean).join(" · ");
+    return h("div", { class: "tl-row", role: "listitem", "data-task": row.key, "data-generation": String(row.generation) },
+      h("span", { class: "tl-key", title: name }, name), h("span", { class: "tl-track" }, bars),
+      h("span", { class: "tl-dur" }, summary));
   }));
-}
-
-/** Cluster mode, pool or cluster, node type: the compute an attempt ran on, whatever fields it has. */
-function computeText(c) {
-  if (!c) return "";
-  if (typeof c !== "object") return String(c);
-  const size = c.node_size ? `${c.node_count ?? ""}${c.node_count ? " x " : ""}${c.node_size}` : "";
-  const known = [c.kind, c.mode, c.pool_or_cluster, size, c.spot ? "spot" : ""].filter(Boolean).join(" · ");
-  return known || JSON.stringify(c);
 }
 
 function taskPanel(runId, key, task, ticked, onTick) {
   const logs = h("div", { class: "logs" });
+  const rendered = renderedParameters(task);
   const history = Array.isArray(task.attempt_history) ? task.attempt_history : [];
   const rows = history.map((a) => h("tr", {}, h("td", {}, String(a.generation ?? 0)), h("td", {}, String(a.attempt ?? "")),
     h("td", {}, badge(a.state)), h("td", {}, shortTime(a.start_time || a.start)), h("td", {}, a.exit_code ?? ""),
@@ -198,9 +213,10 @@ function taskPanel(runId, key, task, ticked, onTick) {
       h("dt", {}, "started"), h("dd", {}, shortTime(task.start)),
       h("dt", {}, "ended"), h("dd", {}, shortTime(task.end)),
       h("dt", {}, "duration"), h("dd", {}, duration(task.duration_seconds)),
-      h("dt", {}, "compute"), h("dd", {}, task.compute ?? ""),
       h("dt", {}, "outcome"), h("dd", {}, task.outcome ?? ""),
       h("dt", {}, "message"), h("dd", { class: "message" }, task.message ?? "")),
+    h("h3", {}, "Compute"), facts(computeFacts(task), { class: "kv compute" }),
+    rendered ? [h("h3", {}, "Rendered parameters"), keyValues(rendered)] : "",
     history.length ? table(["Gen", "Attempt", "State", "Started", "Exit", "Compute", "Message"], rows, { class: "attempts" }) : "",
     h("button", { type: "button", class: "show-logs", onclick: async () => {
       clear(logs).append(h("p", { class: "muted" }, "loading logs…"));
@@ -293,9 +309,10 @@ async function runPage(runId, focusTask) {
         h("dt", {}, "ended"), h("dd", {}, shortTime(run.end)),
         h("dt", {}, "duration"), h("dd", {}, duration(elapsed(run.start || run.created_at, run.end, now))),
         h("dt", {}, "repairs"), h("dd", {}, String(run.repair_count ?? 0)),
+        h("dt", {}, "trigger"), h("dd", { id: "trigger-summary" }, triggerSummary(run.trigger)),
         h("dt", {}, "live"), h("dd", { id: "live" }, run.done ? "finished: no more updates" : "updating every second"),
         run.message ? [h("dt", {}, "message"), h("dd", { class: "message" }, run.message)] : ""),
-      h("details", {}, h("summary", {}, "Trigger"), triggerBlock(run.trigger)),
+      h("details", { open: true }, h("summary", {}, "Trigger"), triggerBlock(run.trigger)),
       h("details", { open: true }, h("summary", {}, "Parameters"), keyValues(run.parameters))));
   }
   async function load() {
@@ -376,21 +393,42 @@ function validateBox() {
     } }, "Validate")), out);
 }
 
+function scheduleCell(job) {
+  const text = scheduleText(job.schedule);
+  if (!text) return h("span", { class: "muted" }, "none");
+  const next = fireTimes(job);
+  return h("div", { class: "schedule" }, h("code", {}, text),
+    next.times.length ? h("div", { class: "next-fires" }, `next: ${next.times[0]}`, next.times.length > 1 ? `, then ${next.times[1]}` : "")
+      : h("div", { class: "muted next-fires" }, next.note));
+}
+
+function resultsCell(jobId, target) {
+  api.listRuns({ job: jobId, limit: String(RECENT_RUNS) }).then((d) => {
+    const recent = recentResults(d && d.runs);
+    clear(target).append(h("span", { class: "results", "data-results": recent.text },
+      recent.items.map((r) => h("a", { href: runHash(r.runId), title: `${r.runId}: ${stateLook(r.state).label}` }, badge(r.state))),
+      h("div", { class: "muted" }, recent.text)));
+  }).catch((err) => clear(target).append(errorBox(err)));
+  return target;
+}
+
 async function jobsPage() {
   const body = h("div", {});
   clear(main).append(h("section", { "data-page": "jobs" }, h("h1", {}, "Jobs"), body, validateBox()));
   const data = await guarded(() => api.listJobs(), body).catch(() => undefined);
   if (!data) return;
   const jobs = Array.isArray(data.jobs) ? data.jobs : [];
-  clear(body).append(jobs.length ? table(["Job", "Format", "Tasks", "Schedule", "Triggers", "Updated", ""],
+  clear(body).append(jobs.length ? table(["Job", "Format", "Tasks", "Schedule", "Triggers", `Last ${RECENT_RUNS} runs`, "Updated", ""],
     jobs.map((j) => h("tr", { "data-job": String(j.job_id) },
       h("td", {}, h("a", { href: hashFor(`/jobs/${j.job_id}`) }, String(j.job_id))), h("td", {}, j.format ?? ""),
       h("td", {}, String((j.task_keys || []).length)),
-      h("td", {}, j.schedule ? `${j.schedule.quartz_cron_expression ?? ""} ${j.schedule.timezone_id ?? ""} ${j.schedule.pause_status ?? ""}` : ""),
+      h("td", {}, scheduleCell(j)),
       h("td", {}, (j.triggers || []).map((t) => t && t.kind ? String(t.kind) : "").filter(Boolean).join(", ")),
+      h("td", { class: "recent" }, resultsCell(String(j.job_id), h("span", { class: "muted" }, "…"))),
       h("td", {}, shortTime(j.updated_at)),
       h("td", {}, h("a", { href: hashFor("/runs", { job: j.job_id }) }, "runs")))), { class: "jobs" })
     : h("p", { class: "muted" }, "No registered jobs."));
+  main.dataset.ready = "true";
 }
 
 async function jobPage(jobId) {
@@ -408,9 +446,13 @@ async function jobPage(jobId) {
     JSON.stringify(Object.fromEntries(((doc.job && doc.job.parameters) || []).map((p) => [p.name, p.default ?? ""])), null, 2));
   const alerts = h("div", {});
   const recent = h("div", {});
+  const nextFires = fireTimes(doc);
   clear(body).append(
     h("dl", { class: "kv" }, h("dt", {}, "name"), h("dd", {}, doc.name ?? ""), h("dt", {}, "format"), h("dd", {}, doc.format ?? ""),
-      h("dt", {}, "version"), h("dd", {}, String(doc.version ?? "")), h("dt", {}, "schedule"), h("dd", {}, doc.schedule ? JSON.stringify(doc.schedule) : "none"),
+      h("dt", {}, "version"), h("dd", {}, String(doc.version ?? "")), h("dt", {}, "schedule"),
+      h("dd", {}, doc.schedule ? h("code", {}, scheduleText(doc.schedule)) : "none"),
+      doc.schedule ? [h("dt", {}, "next fires"), h("dd", {}, nextFires.times.length
+        ? h("ol", { class: "next-fires" }, nextFires.times.map((t) => h("li", {}, t))) : h("span", { class: "muted" }, nextFires.note))] : "",
       h("dt", {}, "triggers"), h("dd", {}, JSON.stringify(doc.triggers || []))),
     h("details", { class: "rerun" }, h("summary", {}, "Run now"), params, h("button", { type: "button", id: "run-now", onclick: async () => {
       clear(alerts);
@@ -427,8 +469,10 @@ async function jobPage(jobId) {
       h("div", {}, h("h2", {}, "Source"), h("pre", { class: "json" }, JSON.stringify(doc.source ?? null, null, 2)))));
   api.listRuns({ job: jobId, limit: "10" }).then((d) => {
     const runs = Array.isArray(d && d.runs) ? d.runs : [];
-    clear(recent).append(runs.length ? h("ul", {}, runs.map((r) => h("li", {}, h("a", { href: runHash(String(r.run_id)) }, String(r.run_id)), " ",
-      badge(r.state), ` ${shortTime(r.created_at)}`))) : h("p", { class: "muted" }, "no runs yet"));
+    const tally = recentResults(runs, 10);
+    clear(recent).append(runs.length ? h("div", {}, h("p", { class: "results", "data-results": tally.text }, `last ${tally.items.length}: ${tally.text}`),
+      h("ul", {}, runs.map((r) => h("li", {}, h("a", { href: runHash(String(r.run_id)) }, String(r.run_id)), " ",
+        badge(r.state), ` ${shortTime(r.created_at)}`)))) : h("p", { class: "muted" }, "no runs yet"));
   }).catch((err) => clear(recent).append(errorBox(err)));
 }
 

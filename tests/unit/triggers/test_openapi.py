@@ -11,15 +11,12 @@ from tests.unit.app_functions import app_functions
 from triggers.http_api import UNKNOWN_ROUTE_FUNCTION
 from triggers.openapi import ROUTE_PREFIX, document, methods_of
 
-# The catch-all 404 and the run monitor's static files (no key, no data) are routes but not the API.
-NOT_THE_API = {UNKNOWN_ROUTE_FUNCTION, "ui_root", "ui_assets"}
-
 
 def _registered() -> dict[tuple[str, str], tuple[str, str]]:
     routes = {}
     for function in app_functions():
         trigger = function.get_trigger()
-        if trigger.type != "httpTrigger" or function.get_function_name() in NOT_THE_API:
+        if trigger.type != "httpTrigger" or function.get_function_name() == UNKNOWN_ROUTE_FUNCTION:
             continue
         auth = str(getattr(trigger.auth_level, "value", trigger.auth_level)).lower()
         for method in trigger.methods:

@@ -16,7 +16,7 @@ from jobclusters.run_request import (
 )
 from jobclusters.spec import Job, RunResult, TaskState
 from jobclusters.tracking.models import ComputeInfo, Links, RunRecord, RunState, TaskRunRecord, Trigger
-from triggers.run_view import build_view, superseding_run_id
+from triggers.run_view import _attempt, build_view, superseding_run_id
 
 JOB = Job.model_validate(
     {"name": "j", "tasks": [{"key": "a"}, {"key": "b", "depends_on": [{"task_key": "a"}]}]}
@@ -153,3 +153,10 @@ def test_an_earlier_generations_instance_never_hides_the_tracked_result() -> Non
     assert (view.state, view.result, view.done, view.repair_count) == ("SUCCESS", "SUCCESS", True, 1)
     assert view.tasks["b"].state == "SUCCESS" and view.tasks["b"].message is None
     assert [h["generation"] for h in view.tasks["b"].attempt_history] == [0, 1]
+
+
+def test_attempts_show_their_rendered_parameters_unless_the_task_is_secure_input() -> None:
+    plain = TaskRunRecord(run_id="r", task_key="t", state=RunState.SUCCESS, parameters={"day": "1"})
+    secure = plain.model_copy(update={"secure_input": True})
+    assert _attempt(plain)["parameters"] == {"day": "1"} and "run_id" not in _attempt(plain)
+    assert "parameters" not in _attempt(secure)

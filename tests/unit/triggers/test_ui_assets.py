@@ -47,6 +47,14 @@ def test_nothing_outside_the_assets_folder_or_of_an_unknown_type_is_served(asset
     assert ui.asset_response(path, assets).status_code == 404
 
 
+def test_a_missing_file_is_a_json_error_like_the_apis(assets: Path) -> None:
+    import json
+
+    answer = ui.asset_response("missing.js", assets)
+    assert answer.mimetype == "application/json"
+    assert json.loads(answer.get_body())["error"]["code"] == "asset_not_found"
+
+
 def test_an_unbuilt_monitor_says_how_to_build_it(tmp_path: Path) -> None:
     answer = ui.asset_response("", tmp_path)
     assert answer.status_code == 503
