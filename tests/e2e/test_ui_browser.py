@@ -97,6 +97,9 @@ def test_a_failed_tasks_logs_and_script_everywhere_stays_text(app_host: AppHost,
     expect(page.locator("pre.log").first).to_contain_text(SCRIPT)
     expect(page.locator("dl.kv dd", has_text=SCRIPT).first).to_be_visible()
     expect(page.locator(".panel h2 code")).to_have_text(key)
+    failed_input = page.locator("table.failed-inputs tbody tr")
+    expect(failed_input).to_have_count(1)
+    expect(failed_input.locator("td").nth(2)).to_have_text("3")  # the command's exit code
     not_pwned(page)
 
 

@@ -5,6 +5,7 @@ import { drawDag, dagModel, sameShape } from "./dag.js";
 import { computeFacts, computeText, renderedParameters } from "./compute.js";
 import { clear, h } from "./dom.js";
 import { duration, elapsed, shortTime } from "./format.js";
+import { failedInputs } from "./inputs.js";
 import { RECENT_RUNS, fireTimes, recentResults, scheduleText } from "./jobsview.js";
 import { keyStore } from "./key.js";
 import { layoutClient } from "./layout-client.js";
@@ -197,6 +198,16 @@ function timeline(run, now) {
   }));
 }
 
+function failedInputsTable(task) {
+  const shown = failedInputs(task);
+  if (!shown) return "";
+  const rows = shown.rows.map((r) => h("tr", {}, h("td", {}, r.index), h("td", {}, r.input), h("td", {}, r.exit),
+    h("td", { class: "message" }, r.message),
+    h("td", {}, r.logs.map(([name, url]) => h("a", { href: url, rel: "noopener", target: "_blank" }, name, " ")))));
+  return [h("h3", {}, "Failed inputs"), h("p", { class: "muted" }, shown.caption),
+    table(["Index", "Input", "Exit", "Message", "Logs"], rows, { class: "failed-inputs" })];
+}
+
 function taskPanel(runId, key, task, ticked, onTick) {
   const logs = h("div", { class: "logs" });
   const rendered = renderedParameters(task);
@@ -218,6 +229,7 @@ function taskPanel(runId, key, task, ticked, onTick) {
     h("h3", {}, "Compute"), facts(computeFacts(task), { class: "kv compute" }),
     rendered ? [h("h3", {}, "Rendered parameters"), keyValues(rendered)] : "",
     history.length ? table(["Gen", "Attempt", "State", "Started", "Exit", "Compute", "Message"], rows, { class: "attempts" }) : "",
+    failedInputsTable(task),
     h("button", { type: "button", class: "show-logs", onclick: async () => {
       clear(logs).append(h("p", { class: "muted" }, "loading logs…"));
       const data = await guarded(() => api.taskLogs(runId, key), logs).catch(() => undefined);
