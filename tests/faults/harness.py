@@ -25,39 +25,18 @@ from jobclusters.client.api import ApiClient, ApiClientError
 from jobclusters.client.launcher import EmbeddedDefault
 from jobclusters.tracking.models import RunState, TaskRunRecord
 from jobclusters.tracking.table_store import TableRunStore
+from tests.e2e.conftest import batch_job as chained_batch_job
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 FUNCTION_KEY = "faults-function-key-7d2e"
-TAGS = {"Project": "faults", "Environment": "test", "CostCenter": "cc-0", "Owner": "tests"}
 OWNER_KEY = "jobclusters-owner"
 
 
 def batch_job(name: str, ground: Path, sleeps: list[float]) -> dict[str, Any]:
     """Tasks one after another on an on-demand pool; each sleeps, then leaves its ground-truth line."""
-    tasks: list[dict[str, Any]] = []
-    for i, seconds in enumerate(sleeps):
-        command = f"sleep {seconds:.2f} && echo '{{{{job.run_id}}}} t{i}' >> {ground}"
-        task: dict[str, Any] = {
-            "key": f"t{i}",
-            "compute": {"kind": "job_cluster", "job_cluster_key": "pool"},
-            "payload": {"kind": "command", "command_line": command},
-        }
-        if i:
-            task["depends_on"] = [{"task_key": f"t{i - 1}"}]
-        tasks.append(task)
-    return {
-        "format": "jobclusters/v1",
-        "name": name,
-        "tags": TAGS,
-        "job_clusters": [
-            {
-                "key": "pool",
-                "cluster": {"platform": "batch", "node_type": "Standard_D2s_v3", "num_workers": 1},
-            }
-        ],
-        "tasks": tasks,
-        "max_concurrent_runs": 50,
-    }
+    line = "'{{job.run_id}} t%d'"
+    commands = {f"t{i}": f"sleep {s:.2f} && echo {line % i} >> {ground}" for i, s in enumerate(sleeps)}
+    return chained_batch_job(name, commands, max_concurrent_runs=50)
 
 
 @dataclass
