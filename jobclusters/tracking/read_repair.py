@@ -44,6 +44,10 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
+#: results with which a run can end before its running tasks do
+_STOPPED_BY_THE_RUN = frozenset({RunState.CANCELED, RunState.TIMEDOUT})
+
+
 def repairs(
     output: Any, run: RunRecord | None, tasks: list[TaskRunRecord]
 ) -> tuple[RunRecord | None, list[TaskRunRecord]]:
@@ -63,6 +67,11 @@ def repairs(
                 "error_message": run.error_message or output.get("message"),
             }
         )
+    if result in _STOPPED_BY_THE_RUN:
+        # run_job ends as soon as it has asked its running tasks to stop; they wind down (and upload
+        # their logs) after it and write their own final rows. Settling those rows here would win the
+        # forward-only race and drop what the task itself records.
+        return fixed_run, []
     latest: dict[str, TaskRunRecord] = {}
     for row in tasks:
         if row.generation == generation and row.attempt >= latest.get(row.task_key, row).attempt:

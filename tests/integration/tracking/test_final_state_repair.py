@@ -111,3 +111,23 @@ def test_a_read_repairs_rows_behind_the_finished_orchestration(store) -> None:
     }
     running = SimpleNamespace(runtime_status=SimpleNamespace(value="Running"), output=None)
     assert asyncio.run(repair_tracking(store, running, (run, tasks))) == (run, tasks)
+
+
+def test_a_canceled_runs_task_rows_are_left_to_the_tasks_still_winding_down(store) -> None:
+    """run_job ends before its canceled tasks do: their rows are theirs to finish (with their log links)."""
+    store.record_run(RunRecord(run_id="run-2", job_id="job", state=RunState.RUNNING, created_at=T0))
+    store.record_task_runs("run-2", [TaskRunRecord(run_id="run-2", task_key="work", state=RunState.RUNNING)])
+    output = {
+        "result": "CANCELED",
+        "message": "canceled: testing",
+        "end": T0.isoformat(),
+        "repair_number": 0,
+        "tasks": {"work": {"state": "CANCELED", "message": "canceled: testing"}},
+    }
+    status = SimpleNamespace(runtime_status=SimpleNamespace(value="Completed"), output=output)
+
+    asyncio.run(repair_tracking(store, status, store.get_run_with_tasks("run-2")))
+
+    run, tasks = store.get_run_with_tasks("run-2")
+    assert run is not None and run.state == RunState.CANCELED
+    assert [(t.task_key, t.state) for t in tasks] == [("work", RunState.RUNNING)]
