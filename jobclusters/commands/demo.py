@@ -151,7 +151,7 @@ def demo_command(args: argparse.Namespace) -> int:
     run_id = derive_run_id(JOB_ID, url, etag)
     print(
         f"[4/5] uploaded {args.days} daily files + _READY to incoming/daily-sales/{batch}/; "
-        f"the blob trigger starts run {run_id}",
+        f"the Event Grid trigger starts run {run_id}",
         flush=True,
     )
     page = monitor_url(endpoint.base_url, endpoint.key, run_id)
