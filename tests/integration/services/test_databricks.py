@@ -23,22 +23,11 @@ from jobclusters.services.cluster import (
 from jobclusters.services.databricks import RUN_ID_TAG, DatabricksClusterJobService, workspace_client
 from jobclusters.services.rate_limit import TokenBucket
 from jobclusters.services.retries import BackoffPolicy
+from tests.clocks import SleepClock
 from tests.fakes.databricks_rest import FakeDatabricks
 
 COST_TAGS = {"Project": "Sales", "Environment": "Test", "CostCenter": "CC1", "Owner": "DataEng"}
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
 
 
 @pytest.fixture
@@ -48,13 +37,13 @@ def fake() -> Iterator[FakeDatabricks]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SleepClock:
+    return SleepClock(1000.0)
 
 
 def service(
     fake: FakeDatabricks,
-    clock: FakeClock,
+    clock: SleepClock,
     *,
     token: str | None = None,
     credential: Any = None,
@@ -83,7 +72,7 @@ def one_task(**task: Any) -> Any:
 CLUSTER = {"spark_version": "15.4.x-scala2.12", "node_type_id": "Standard_DS3_v2"}
 
 
-def test_service_satisfies_the_protocol(fake: FakeDatabricks, clock: FakeClock) -> None:
+def test_service_satisfies_the_protocol(fake: FakeDatabricks, clock: SleepClock) -> None:
     assert isinstance(service(fake, clock), ClusterJobService)
 
 

@@ -17,9 +17,10 @@ from jobclusters.services.batch import BatchService, PoolPlacement, PoolSpec
 from jobclusters.services.cluster import parse_run_request
 from jobclusters.services.local_batch import LocalBatchService
 from jobclusters.services.retries import BackoffPolicy
+from tests.clocks import SleepClock
 from tests.fakes.batch_rest import FakeBatchServer
 from tests.fakes.databricks_rest import FakeDatabricks
-from tests.integration.services.test_databricks import CLUSTER, COST_TAGS, FakeClock, service
+from tests.integration.services.test_databricks import CLUSTER, COST_TAGS, service
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +75,7 @@ def test_the_sweeper_deletes_ended_attempts_pools_on_azure_batch(azure) -> None:
 
 def test_the_sweeper_cancels_databricks_runs_of_ended_attempts() -> None:
     with FakeDatabricks() as fake:
-        clusters = service(fake, FakeClock())
+        clusters = service(fake, SleepClock(1000.0))
         ids = {}
         for owner in ("attempt-done", "attempt-live", "attempt-purged"):
             task = {"task_key": "main", "spark_python_task": {"python_file": "dbfs:/x.py"}}

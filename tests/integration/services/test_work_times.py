@@ -27,6 +27,7 @@ from jobclusters.services.batch import (
 from jobclusters.services.cluster import LifeCycle, ResultState
 from jobclusters.services.local_batch import LocalBatchService
 from jobclusters.services.retries import BackoffPolicy
+from tests.clocks import SleepClock
 from tests.fakes.batch_rest import FakeBatchServer
 from tests.fakes.databricks_rest import FakeDatabricks
 from tests.fakes.livy_rest import FakeHDInsight
@@ -111,7 +112,7 @@ def databricks() -> Iterator[FakeDatabricks]:
 def test_a_databricks_runs_work_starts_after_cluster_setup_and_ends_with_its_execution(
     databricks: FakeDatabricks,
 ) -> None:
-    svc = test_databricks.service(databricks, test_databricks.FakeClock())
+    svc = test_databricks.service(databricks, SleepClock(1000.0))
     cluster = {**test_databricks.CLUSTER, "num_workers": 1}
     handle = svc.submit(test_databricks.one_task(new_cluster=cluster), "k")
     run_id = int(handle.run_id)
@@ -127,7 +128,7 @@ def test_a_databricks_runs_work_starts_after_cluster_setup_and_ends_with_its_exe
 
 
 def test_a_running_databricks_run_has_its_start_and_no_end(databricks: FakeDatabricks) -> None:
-    svc = test_databricks.service(databricks, test_databricks.FakeClock())
+    svc = test_databricks.service(databricks, SleepClock(1000.0))
     handle = svc.submit(
         test_databricks.one_task(new_cluster={**test_databricks.CLUSTER, "num_workers": 1}), "k"
     )

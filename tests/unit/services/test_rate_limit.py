@@ -5,23 +5,11 @@ from __future__ import annotations
 import pytest
 
 from jobclusters.services.rate_limit import TokenBucket
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
+from tests.clocks import SleepClock
 
 
 def test_bucket_allows_a_burst_then_paces_to_the_rate() -> None:
-    clock = Clock()
+    clock = SleepClock()
     bucket = TokenBucket(rate=2.0, capacity=3.0, clock=clock.now, sleep=clock.sleep)
     waits = [bucket.acquire() for _ in range(7)]
     assert waits[:3] == [0.0, 0.0, 0.0]
@@ -30,7 +18,7 @@ def test_bucket_allows_a_burst_then_paces_to_the_rate() -> None:
 
 
 def test_pause_holds_every_caller_until_retry_after_passes() -> None:
-    clock = Clock()
+    clock = SleepClock()
     bucket = TokenBucket(rate=100.0, capacity=100.0, clock=clock.now, sleep=clock.sleep)
     bucket.pause(10.0)
     bucket.acquire()

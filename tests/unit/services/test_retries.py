@@ -14,19 +14,7 @@ from jobclusters.services.retries import (
     is_transient_status,
     parse_retry_after,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
+from tests.clocks import SleepClock
 
 
 def test_retry_after_accepts_seconds_and_http_dates() -> None:
@@ -38,7 +26,7 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
 
 
 def test_retries_honour_retry_after_then_succeed() -> None:
-    clock = Clock()
+    clock = SleepClock()
     bucket = TokenBucket(rate=100.0, capacity=100.0, clock=clock.now, sleep=clock.sleep)
     answers: list[object] = [RetryableError("429", status=429, retry_after=4.0), RetryableError("503"), "ok"]
 
@@ -56,7 +44,7 @@ def test_retries_honour_retry_after_then_succeed() -> None:
 
 
 def test_retries_stop_at_max_attempts_and_at_the_budget() -> None:
-    clock = Clock()
+    clock = SleepClock()
     calls = []
 
     def failing() -> None:
@@ -97,7 +85,7 @@ def test_backoff_grows_and_is_capped() -> None:
 
 
 def test_a_capped_retry_after_waits_the_cap_and_an_unbounded_budget_only_counts_attempts() -> None:
-    clock = Clock()
+    clock = SleepClock()
     calls = []
 
     def throttled() -> None:
@@ -111,7 +99,7 @@ def test_a_capped_retry_after_waits_the_cap_and_an_unbounded_budget_only_counts_
 
 
 def test_a_retry_after_pauses_the_shared_bucket_instead_of_sleeping_alone() -> None:
-    clock = Clock()
+    clock = SleepClock()
     bucket = TokenBucket(rate=100.0, capacity=100.0, clock=clock.now, sleep=clock.sleep)
     answers: list[object] = [RetryableError("503", status=503, retry_after=3.0), "ok"]
 
