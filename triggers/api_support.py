@@ -120,6 +120,12 @@ def _bad_route_value(name: str, code: str, message: str) -> ApiError:
     )
 
 
+def bad_query_value(name: str, code: str, message: str) -> ApiError:
+    """The 400 for one query parameter: `invalid_query`, the problem at `query.<name>` with `code`."""
+    problem = {"path": f"query.{name}", "message": message, "code": code}
+    return ApiError(400, "invalid_query", f"{name}: {message}", [problem])
+
+
 _RUN_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_RUN_ID - 1}}}")
 
 
@@ -149,20 +155,8 @@ def checked_query(query: Mapping[str, str]) -> dict[str, str]:
     for name, value in query.items():
         most = MAX_CONTINUATION if name == "continuation" else MAX_QUERY_VALUE
         if len(value) > most:
-            message = f"longer than {most} characters"
-            raise ApiError(
-                400,
-                "invalid_query",
-                f"{name}: {message}",
-                [{"path": f"query.{name}", "message": message, "code": "too-long"}],
-            )
+            raise bad_query_value(name, "too-long", f"longer than {most} characters")
     job = query.get("job") or query.get("job_id")
     if job and (problem := job_id_problem(job)):
-        name = "job" if query.get("job") else "job_id"
-        raise ApiError(
-            400,
-            "invalid_query",
-            f"{name}: {problem}",
-            [{"path": f"query.{name}", "message": problem, "code": "job-id"}],
-        )
+        raise bad_query_value("job" if query.get("job") else "job_id", "job-id", problem)
     return dict(query)

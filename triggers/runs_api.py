@@ -25,7 +25,7 @@ from jobclusters.run_request import (
 from jobclusters.services.factory import TriggerServices
 from jobclusters.spec import Job, TaskState, repair_set
 from jobclusters.tracking.read_repair import repair_tracking
-from triggers.api_support import ApiError, ApiResult, field_of, problem_list
+from triggers.api_support import ApiError, ApiResult, bad_query_value, field_of, problem_list
 from triggers.jobs_api import chosen_job_id, split_envelope, validate_definition
 from triggers.run_view import (
     TERMINAL_RUNTIME,
@@ -138,22 +138,10 @@ def _time(query: dict[str, str], name: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        message = "expected an ISO 8601 time such as 2024-01-31T00:00:00Z"
-        raise ApiError(
-            400,
-            "invalid_query",
-            f"{name}: {message}",
-            [{"path": f"query.{name}", "message": message, "code": "type"}],
-        ) from exc
+        raise bad_query_value(name, "type", "expected an ISO 8601 time such as 2024-01-31T00:00:00Z") from exc
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
     if not EARLIEST <= value <= LATEST:  # issue 13: far dates overflowed the window arithmetic
-        message = f"expected a time between {EARLIEST.year} and {LATEST.year}"
-        raise ApiError(
-            400,
-            "invalid_query",
-            f"{name}: {message}",
-            [{"path": f"query.{name}", "message": message, "code": "range"}],
-        )
+        raise bad_query_value(name, "range", f"expected a time between {EARLIEST.year} and {LATEST.year}")
     return value
 
 
@@ -165,12 +153,7 @@ async def list_runs(services: TriggerServices, query: dict[str, str]) -> ApiResu
     try:
         limit = min(MAX_PAGE, max(1, int(query.get("limit") or 50)))
     except ValueError as exc:
-        raise ApiError(
-            400,
-            "invalid_query",
-            "limit: expected a number",
-            [{"path": "query.limit", "message": "expected a number", "code": "type"}],
-        ) from exc
+        raise bad_query_value("limit", "type", "expected a number") from exc
     states = None
     if query.get("status"):
         names = [s.strip().upper() for s in query["status"].split(",") if s.strip()]
@@ -233,13 +216,7 @@ async def _page(given: str | None, read: Any, *args: Any, **kwargs: Any) -> Any:
     except (ValueError, KeyError, TypeError, HttpResponseError) as exc:
         if given is None or (isinstance(exc, HttpResponseError) and exc.status_code != 400):
             raise
-        message = "not a continuation token this API issued"
-        raise ApiError(
-            400,
-            "invalid_query",
-            f"continuation: {message}",
-            [{"path": "query.continuation", "message": message, "code": "token"}],
-        ) from exc
+        raise bad_query_value("continuation", "token", "not a continuation token this API issued") from exc
 
 
 async def cancel_run(client: Any, run_id: str, body: dict[str, Any]) -> ApiResult:
