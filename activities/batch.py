@@ -31,7 +31,15 @@ from jobclusters.execution.messages import (
     BatchPrepareInput,
     BatchPrepareResult,
 )
-from jobclusters.execution.registry import BATCH_ADD_CHUNK, BATCH_FINISH, BATCH_POLL, BATCH_PREPARE, activity
+from jobclusters.execution.polling import WORK_ENDED, schedule_from_settings
+from jobclusters.execution.registry import (
+    BATCH_ADD_CHUNK,
+    BATCH_FINISH,
+    BATCH_POLL,
+    BATCH_PREPARE,
+    activity,
+    activity_with_client,
+)
 from jobclusters.failed_inputs import MAX_LISTED, MESSAGE_LIMIT, FailedInput
 from jobclusters.services import factory
 from jobclusters.services.batch import (
@@ -43,6 +51,7 @@ from jobclusters.services.batch import (
     make_task_id,
     task_index,
 )
+from jobclusters.services.work_signals import EventRaiser, SignalsJobEnd
 
 bp = df.Blueprint()
 
@@ -105,11 +114,20 @@ def batch_prepare(inp: BatchPrepareInput) -> BatchPrepareResult:
         compute_info=compute_info(ref),
         canceled=submission.canceled,
         job_files=job_files,
+        poll=schedule_from_settings("batch", factory.settings()),
     )
 
 
-@activity(bp, BATCH_ADD_CHUNK)
-def batch_add_chunk(inp: AddChunkInput) -> AddChunkResult:
+def _signal_when_done(service: BatchService, job_id: str, signal_to: str | None, client: str | None) -> None:
+    """Where the executor can tell (the local one), the waiting orchestration wakes when the job's tasks
+    have all ended rather than at its next poll."""
+    raiser = EventRaiser.from_binding(client) if signal_to else None
+    if raiser is not None and signal_to is not None and isinstance(service, SignalsJobEnd):
+        service.when_job_done(job_id, raiser.notifier(signal_to, WORK_ENDED))
+
+
+@activity_with_client(bp, BATCH_ADD_CHUNK)
+def batch_add_chunk(inp: AddChunkInput, client: str | None) -> AddChunkResult:
     """Tasks [start, end) of the manifest; ids are run-derived, so a retried chunk adds nothing twice."""
     if factory.get_control_store().cancel_requested(inp.run_id):
         return AddChunkResult(added=0, canceled=True)
@@ -136,7 +154,9 @@ def batch_add_chunk(inp: AddChunkInput) -> AddChunkResult:
                 job_files=inp.job_files,
             )
         )
-    result = factory.get_batch_service().add_tasks(inp.job_id, specs)
+    service = factory.get_batch_service()
+    result = service.add_tasks(inp.job_id, specs)
+    _signal_when_done(service, inp.job_id, inp.signal_to, client)
     return AddChunkResult(
         added=len(result.added),
         failed=[
@@ -153,8 +173,8 @@ def _input_indexes(ref: str | None, start: int, end: int) -> list[int]:
     return [int(i) for i in factory.get_blob_refs().get_json(ref)[start:end]]
 
 
-@activity(bp, BATCH_POLL)
-def batch_poll(inp: BatchPollInput) -> BatchPollResult:
+@activity_with_client(bp, BATCH_POLL)
+def batch_poll(inp: BatchPollInput, client: str | None) -> BatchPollResult:
     """A canceled run's job is terminated here, so the next poll of the orchestrator sees it end."""
     service = factory.get_batch_service()
     if factory.get_control_store().cancel_requested(inp.run_id) is not None:
@@ -162,6 +182,8 @@ def batch_poll(inp: BatchPollInput) -> BatchPollResult:
             service.terminate_job(inp.job_id)
         return BatchPollResult(canceled=True)
     counts = service.get_task_counts(inp.job_id)
+    if not counts.done:
+        _signal_when_done(service, inp.job_id, inp.signal_to, client)
     span = service.get_work_span(inp.job_id) if counts.done else None
     return BatchPollResult(
         active=counts.active,

@@ -22,12 +22,14 @@ from jobclusters.execution.messages import (
     ClusterSubmitInput,
     ClusterSubmitResult,
 )
+from jobclusters.execution.polling import WORK_ENDED, schedule_from_settings
 from jobclusters.execution.registry import (
     CLUSTER_CANCEL,
     CLUSTER_FINISH,
     CLUSTER_POLL,
     CLUSTER_SUBMIT,
     activity,
+    activity_with_client,
 )
 from jobclusters.services import factory
 from jobclusters.services.cluster import (
@@ -37,6 +39,7 @@ from jobclusters.services.cluster import (
     RunHandle,
     RunNotFound,
 )
+from jobclusters.services.work_signals import EventRaiser, SignalsRunEnd
 from jobclusters.spec.model import TaskState
 
 bp = df.Blueprint()
@@ -54,8 +57,17 @@ _RESULTS = {
 }
 
 
-@activity(bp, CLUSTER_SUBMIT)
-def cluster_submit(inp: ClusterSubmitInput) -> ClusterSubmitResult:
+def _signal_when_ended(backend: str, handle: RunHandle, signal_to: str | None, client: str | None) -> None:
+    """Where the service can tell (the local cluster), the waiting orchestration wakes when the run ends
+    rather than at its next poll."""
+    service = factory.get_cluster_service(backend)
+    raiser = EventRaiser.from_binding(client) if signal_to else None
+    if raiser is not None and signal_to is not None and isinstance(service, SignalsRunEnd):
+        service.when_run_ends(handle.run_id, raiser.notifier(signal_to, WORK_ENDED))
+
+
+@activity_with_client(bp, CLUSTER_SUBMIT)
+def cluster_submit(inp: ClusterSubmitInput, client: str | None) -> ClusterSubmitResult:
     """Idempotent by `idempotency_key` (run id + task key + repair + attempt)."""
     backend = factory.cluster_backend(inp.run)
 
@@ -86,15 +98,17 @@ def cluster_submit(inp: ClusterSubmitInput) -> ClusterSubmitResult:
     request, handle = submission.submitted
     if submission.canceled:
         return ClusterSubmitResult(handle=handle, canceled=True)
+    _signal_when_ended(backend, handle, inp.signal_to, client)
     return ClusterSubmitResult(
         handle=handle,
         compute=compute_label(backend, request),
         compute_info=compute_info(backend, request),
+        poll=schedule_from_settings("cluster", factory.settings()),
     )
 
 
-@activity(bp, CLUSTER_POLL)
-def cluster_poll(inp: ClusterHandleInput) -> ClusterPollResult:
+@activity_with_client(bp, CLUSTER_POLL)
+def cluster_poll(inp: ClusterHandleInput, client: str | None) -> ClusterPollResult:
     handle = inp.handle
     service = factory.get_cluster_service(handle.backend)
     reason = factory.get_control_store().cancel_requested(inp.run_id)
@@ -106,6 +120,7 @@ def cluster_poll(inp: ClusterHandleInput) -> ClusterPollResult:
     cluster = state.cluster.cluster_id if state.cluster else None
     start = state.start_time.isoformat() if state.start_time else None
     if not state.terminal:
+        _signal_when_ended(handle.backend, handle, inp.signal_to, client)
         return ClusterPollResult(terminal=False, cluster=cluster, work_start=start)
     result = _RESULTS.get(state.result, TaskState.FAILED) if state.result else TaskState.FAILED
     message = state.message or next((t.message for t in state.tasks if t.message), "")

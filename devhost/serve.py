@@ -123,15 +123,16 @@ async def serve(
             log.info("Azurite started for development storage (data under %s)", state / "azurite")
             stack.callback(azurite.stop)
 
-        engine = DurableEngine(app, state / STATE_FILE)
+        holder: dict[str, HttpHost] = {}
+
+        def client_binding(hub: str | None, conn: str | None) -> str:
+            return holder["host"].client_binding_json(hub, conn)
+
+        engine = DurableEngine(app, state / STATE_FILE, client_binding=client_binding)
         await engine.start()
         stack.push_async_callback(engine.stop)
 
-        holder: dict[str, HttpHost] = {}
-        invoker = FunctionInvoker(
-            app_dir=app.app_dir,
-            client_binding=lambda hub, conn: holder["host"].client_binding_json(hub, conn),
-        )
+        invoker = FunctionInvoker(app_dir=app.app_dir, client_binding=client_binding)
         stack.callback(invoker.close)
         stack.push_async_callback(close_durable_client_session)
         host = HttpHost(

@@ -28,12 +28,13 @@ from jobclusters.execution.messages import (
     PlanInputsInput,
     TaskOutcome,
 )
-from jobclusters.execution.polling import BATCH_POLL, POLLS_PER_EXECUTION, next_fire_at, past
+from jobclusters.execution.polling import BATCH_POLL, POLLS_PER_EXECUTION, past
 from jobclusters.execution.routing import per_input_retries
 from jobclusters.execution.work_times import attempt_times
 from jobclusters.failed_inputs import FailedInput, FailedInputs
 from jobclusters.spec.model import CommandPayload, TaskState
 from orchestrators.common import call_store, decode_input, dump, failure_message, iso, parse_iso, result_of
+from orchestrators.wait_for_work import signal_to, wait_for_work
 
 bp = df.Blueprint()
 
@@ -78,6 +79,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     deadline = parse_iso(a.deadline)
     st = a.fanout or FanoutState()
     logs_at = log_prefix(run.control_id, run.task.key, a.attempt + 1)
+    schedule = st.poll or BATCH_POLL
 
     def outcome(state: TaskState, message: str | None, **fields: Any) -> dict[str, Any]:
         assert a.started is not None
@@ -129,6 +131,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         )
         st.canceled = prep.canceled
         st.job_files = prep.job_files
+        st.poll = prep.poll
         st.phase = "finish" if prep.canceled else "add"
 
     if st.phase == "add":
@@ -150,6 +153,7 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                     max_task_retries=per_input_retries(run.task),
                     log_prefix=logs_at,
                     indexes=st.indexes,
+                    signal_to=signal_to(context, st.poll or BATCH_POLL),
                 ),
             )
             for start, end in chunk_ranges(st.count)
@@ -176,15 +180,19 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         while True:
             now = context.current_utc_datetime
             if not past(deadline, now):
-                interval = BATCH_POLL.next_interval(st.interval)
-                yield context.create_timer(next_fire_at(now, interval, deadline))
+                interval = schedule.next_interval(st.interval)
+                yield from wait_for_work(context, schedule, interval, deadline)
                 st.interval = interval
             if past(deadline, context.current_utc_datetime):
                 st.timed_out = True
                 break
             try:
                 poll = yield from result_of(
-                    context, registry.BATCH_POLL, BatchPollInput(run_id=run.control_id, job_id=st.job_id)
+                    context,
+                    registry.BATCH_POLL,
+                    BatchPollInput(
+                        run_id=run.control_id, job_id=st.job_id, signal_to=signal_to(context, schedule)
+                    ),
                 )
             except Exception as exc:  # an outage past the bound: still terminate the job, delete the pool
                 st.message = f"the Batch job could not be polled: {failure_message(exc)}"

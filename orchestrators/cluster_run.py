@@ -23,11 +23,12 @@ from jobclusters.execution.messages import (
     ClusterSubmitInput,
     TaskOutcome,
 )
-from jobclusters.execution.polling import CLUSTER_POLL, POLLS_PER_EXECUTION, next_fire_at, past
+from jobclusters.execution.polling import CLUSTER_POLL, POLLS_PER_EXECUTION, past
 from jobclusters.execution.work_times import attempt_times
 from jobclusters.services.cluster import idempotency_token
 from jobclusters.spec.model import TaskState
 from orchestrators.common import decode_input, dump, failure_message, iso, parse_iso, result_of
+from orchestrators.wait_for_work import signal_to, wait_for_work
 
 bp = df.Blueprint()
 
@@ -63,7 +64,9 @@ def cluster_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
     state = a.cluster
     if state is None:
         key = idempotency_token(a.instance_id)
-        submit = ClusterSubmitInput(run=run, attempt_id=a.instance_id, idempotency_key=key)
+        submit = ClusterSubmitInput(
+            run=run, attempt_id=a.instance_id, idempotency_key=key, signal_to=context.instance_id
+        )
         try:
             submitted = yield from result_of(context, registry.CLUSTER_SUBMIT, submit)
         except Exception as exc:
@@ -73,19 +76,27 @@ def cluster_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
         if submitted.canceled or submitted.handle is None:
             return _outcome(a, context, TaskState.CANCELED, message="the run was canceled")
         state = ClusterPollState(
-            handle=submitted.handle, compute=submitted.compute, compute_info=submitted.compute_info
+            handle=submitted.handle,
+            compute=submitted.compute,
+            compute_info=submitted.compute_info,
+            poll=submitted.poll,
         )
     context.set_custom_status({"remote_run": state.handle.run_id, "polls": state.polls})
     compute, compute_info = state.compute, state.compute_info
+    schedule = state.poll or CLUSTER_POLL
     ref = ClusterHandleInput(
-        run_id=run.control_id, attempt_id=a.instance_id, task_key=run.task.key, handle=state.handle
+        run_id=run.control_id,
+        attempt_id=a.instance_id,
+        task_key=run.task.key,
+        handle=state.handle,
+        signal_to=signal_to(context, schedule),
     )
     remote_id = state.handle.run_id
     while True:
         now = context.current_utc_datetime
         if not past(deadline, now):
-            interval = CLUSTER_POLL.next_interval(state.interval)
-            yield context.create_timer(next_fire_at(now, interval, deadline))
+            interval = schedule.next_interval(state.interval)
+            yield from wait_for_work(context, schedule, interval, deadline)
             state.interval = interval
         if past(deadline, context.current_utc_datetime):
             yield from result_of(context, registry.CLUSTER_CANCEL, ref)

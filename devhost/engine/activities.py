@@ -13,6 +13,7 @@ from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
 from devhost.engine.threads import DaemonPool
+from devhost.invoke import DURABLE_CLIENT_BINDING, ClientBindingSource, binding_dicts
 
 MAX_DETAILS = 4000
 
@@ -34,11 +35,28 @@ class ActivityOutcome:
     details: str = ""
 
 
-def _call_args(fn: Any, input_json: str | None) -> tuple[Callable[..., Any], dict[str, Any]]:
+def _call_args(
+    fn: Any, input_json: str | None, client_binding: ClientBindingSource | None
+) -> tuple[Callable[..., Any], dict[str, Any]]:
     user = fn.get_user_function()
     trigger = fn.get_trigger()
     value = ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_json), trigger_metadata=None)
-    return user, {str(trigger.name): value}
+    kwargs: dict[str, Any] = {str(trigger.name): value}
+    for binding in binding_dicts(fn):
+        if binding.get("type") == DURABLE_CLIENT_BINDING:
+            kwargs[binding["name"]] = _client(client_binding, binding)
+    return user, kwargs
+
+
+def _client(source: ClientBindingSource | None, binding: dict[str, Any]) -> str | None:
+    """The durable client binding data, as the host gives any function; None where no Durable HTTP API
+    is served (the `orchestrate` command, an engine in tests)."""
+    if source is None:
+        return None
+    try:
+        return source(binding.get("taskHub"), binding.get("connectionName"))
+    except Exception:  # the HTTP side is not up yet (instances resumed at start)
+        return None
 
 
 def _encode(result: Any) -> str | None:
@@ -63,8 +81,14 @@ def _failure(name: str, exc: BaseException) -> ActivityOutcome:
 
 
 class ActivityRunner:
-    def __init__(self, functions: dict[str, Any], max_concurrent: int) -> None:
+    def __init__(
+        self,
+        functions: dict[str, Any],
+        max_concurrent: int,
+        client_binding: ClientBindingSource | None = None,
+    ) -> None:
         self.functions = functions
+        self.client_binding = client_binding
         self.max_concurrent = max(1, max_concurrent)
         self.pool = DaemonPool(self.max_concurrent, "devhost-activity")
 
@@ -81,7 +105,7 @@ class ActivityRunner:
                 details="",
             )
         try:
-            user, kwargs = _call_args(fn, work.input)
+            user, kwargs = _call_args(fn, work.input, self.client_binding)
             if inspect.iscoroutinefunction(user):
                 result = await user(**kwargs)
             else:

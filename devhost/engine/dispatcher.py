@@ -56,6 +56,7 @@ from devhost.engine.shim import (
 )
 from devhost.engine.store import InstanceRow, Store
 from devhost.engine_api import InstanceAlreadyRunning, InstanceState, RuntimeStatus
+from devhost.invoke import ClientBindingSource
 
 log = logging.getLogger("devhost.engine")
 
@@ -78,6 +79,7 @@ class Dispatcher:
         extended_sessions: bool = True,
         max_concurrent_activities: int | None = None,
         max_concurrent_orchestrators: int | None = None,
+        client_binding: ClientBindingSource | None = None,
     ) -> None:
         opts = app.durable_task_options()
         self.app = app
@@ -93,7 +95,7 @@ class Dispatcher:
             max_concurrent_orchestrators or opts.get("maxConcurrentOrchestratorFunctions") or 10
         )
         self.store = Store(store_path)
-        self.runner = ActivityRunner(app.activities, self.max_concurrent_activities)
+        self.runner = ActivityRunner(app.activities, self.max_concurrent_activities, client_binding)
         self.stats = EngineStats()
         self._runtimes: dict[str, Runtime] = {}
         self._ready: deque[str] = deque()

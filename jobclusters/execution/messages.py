@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobclusters.execution.polling import PollSchedule
 from jobclusters.failed_inputs import FailedInputs, InputSelection
 from jobclusters.services.batch import PoolRef
 from jobclusters.services.cluster import RunHandle
@@ -49,6 +50,7 @@ class ClusterPollState(_Msg):
     compute: str | None = None
     compute_info: dict[str, Any] | None = None
     work_start: str | None = None
+    poll: PollSchedule | None = None
 
 
 class FanoutState(_Msg):
@@ -69,6 +71,7 @@ class FanoutState(_Msg):
     work_start: str | None = None
     work_end: str | None = None
     job_files: str | None = None
+    poll: PollSchedule | None = None
 
 
 class AttemptInput(_Msg):
@@ -214,6 +217,7 @@ class ClusterSubmitInput(_Msg):
     run: TaskRunInput
     attempt_id: str
     idempotency_key: str
+    signal_to: str | None = Field(default=None, description="the instance to wake when the work ends")
 
 
 class ClusterSubmitResult(_Msg):
@@ -222,6 +226,7 @@ class ClusterSubmitResult(_Msg):
     error: str | None = None
     compute: str | None = None
     compute_info: dict[str, Any] | None = None
+    poll: PollSchedule | None = Field(default=None, description="the poll schedule of this work (settings)")
 
 
 class ClusterHandleInput(_Msg):
@@ -229,6 +234,7 @@ class ClusterHandleInput(_Msg):
     attempt_id: str
     task_key: str = ""
     handle: RunHandle
+    signal_to: str | None = Field(default=None, description="the instance to wake when the work ends")
 
 
 class ClusterPollResult(_Msg):
@@ -278,6 +284,7 @@ class BatchPrepareResult(_Msg):
     canceled: bool = False
     error: str | None = None
     job_files: str | None = Field(default=None, description="container of the staged job folder")
+    poll: PollSchedule | None = Field(default=None, description="the poll schedule of this work (settings)")
 
 
 class AddChunkInput(_Msg):
@@ -293,6 +300,7 @@ class AddChunkInput(_Msg):
     max_task_retries: int = 0
     log_prefix: str | None = Field(default=None, description="blob folder of the tasks' uploaded logs")
     indexes: str | None = Field(default=None, description="as planned: the inputs' own indexes")
+    signal_to: str | None = Field(default=None, description="the instance to wake when the work ends")
 
 
 class AddChunkResult(_Msg):
@@ -304,6 +312,7 @@ class AddChunkResult(_Msg):
 class BatchPollInput(_Msg):
     run_id: str
     job_id: str
+    signal_to: str | None = Field(default=None, description="the instance to wake when the work ends")
 
 
 class BatchPollResult(_Msg):

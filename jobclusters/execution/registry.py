@@ -163,3 +163,22 @@ def activity(bp: Any, spec: ActivitySpec[In, Out]) -> Callable[[Callable[[In], O
         return bp.activity_trigger(input_name="payload")(handler)
 
     return register
+
+
+def activity_with_client(
+    bp: Any, spec: ActivitySpec[In, Out]
+) -> Callable[[Callable[[In, str | None], Out]], Any]:
+    """`activity`, with the durable client binding the host gives any function (its JSON text, None where
+    the host serves no Durable HTTP API): for an activity that arranges for an event to be raised later."""
+
+    def register(body: Callable[[In, str | None], Out]) -> Any:
+        def handler(payload: dict[str, Any], client: str | None = None) -> Any:
+            return spec.dump_result(body(spec.parse_input(payload), client))
+
+        handler.__name__ = handler.__qualname__ = spec.name
+        handler.__doc__ = body.__doc__
+        handler.__module__ = body.__module__
+        triggered = bp.activity_trigger(input_name="payload")(handler)
+        return bp.generic_input_binding(arg_name="client", type="durableClient")(triggered)
+
+    return register

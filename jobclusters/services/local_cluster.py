@@ -132,6 +132,7 @@ class LocalClusterJobService:
         _LIVE_SERVICES.add(self)
         self._lock = threading.Lock()
         self._cancel_events: dict[str, threading.Event] = {}
+        self._end_watchers: dict[str, list[Callable[[], None]]] = {}
 
     @classmethod
     def from_settings(cls, settings: Any) -> LocalClusterJobService:
@@ -232,8 +233,31 @@ class LocalClusterJobService:
     # ------------------------------------------------------------------------------------------ execute
 
     def _execute_in_slot(self, *args: Any) -> None:
-        with self._slots:
-            self._execute(*args)
+        files: _RunFiles = args[1]
+        try:
+            with self._slots:
+                self._execute(*args)
+        finally:
+            self._ended(files.dir.name)
+
+    def _ended(self, run_id: str) -> None:
+        with self._lock:
+            self._threads.pop(run_id, None)
+            watchers = self._end_watchers.pop(run_id, [])
+        for notify in watchers:
+            notify()
+
+    def when_run_ends(self, run_id: str, notify: Callable[[], None]) -> None:
+        """`notify` (which must not block) once the run has ended, at once if it is not running here:
+        the orchestrator waiting for it wakes on it instead of its next poll."""
+        with self._lock:
+            thread = self._threads.get(run_id)
+            if thread is not None and thread.is_alive():
+                waiting = self._end_watchers.setdefault(run_id, [])
+                if notify not in waiting:
+                    waiting.append(notify)
+                return
+        notify()
 
     def _execute(
         self,

@@ -61,6 +61,7 @@ class Scheduler:
         self._workers: dict[str, int] = {}  # pool id -> tasks whose worker has not handed its outcome over
         self._deleted: set[str] = set()  # pools whose folders go once their last worker is done
         self._begun = self._ended = 0  # scheduling steps, for `wait_step`
+        self._watchers: dict[str, list[Callable[[], None]]] = {}  # job id -> called once all tasks ended
         self._stepped = threading.Condition()
         self.stopping = False
         self._thread = threading.Thread(target=self._loop, name="local-batch-scheduler", daemon=True)
@@ -402,6 +403,9 @@ class Scheduler:
         task.state, task.failure = "completed", failed
         task.result = "success" if failed is None else "failure"
         self.state.mark(task)
+        if job.spec.id in self._watchers and work_done(job):
+            for notify in self._watchers.pop(job.spec.id):
+                notify()
         for dependent_id in job.dependents.pop(task.spec.id, []) if satisfies(task) else []:
             unmet = job.waiting.get(dependent_id)
             if unmet is None:
@@ -431,6 +435,15 @@ class Scheduler:
             self.end_job(job, "AllTasksComplete")
 
     # -- changes the service asks for (under the lock) -----------------------------------------------------
+    def watch(self, job: Job, notify: Callable[[], None]) -> None:
+        """`notify` (which must not block) once every task of `job` has completed: at once if it has."""
+        if work_done(job):
+            notify()
+        else:
+            waiting = self._watchers.setdefault(job.spec.id, [])
+            if notify not in waiting:  # a poll re-arms the same signal
+                waiting.append(notify)
+
     def register(self, job: Job, task: Task, *, front: bool = False) -> None:
         """Queue an active task: ready when its dependencies are satisfied, else waiting for them."""
         unmet = {d for d in dependencies(task.spec) if not satisfies(job.tasks.get(d))}
@@ -549,3 +562,9 @@ class Scheduler:
 
 def _prepared(job: Job, node: Node) -> bool:
     return job.spec.job_preparation_task is None or job.prep.get(node.node_id) == "succeeded"
+
+
+def work_done(job: Job) -> bool:
+    """Every task of the job (not its preparation or release) has completed, as the task counts say."""
+    tasks = [t for t in job.tasks.values() if t.kind in ("task", "jobManager")]
+    return bool(tasks) and all(t.state == "completed" for t in tasks)

@@ -298,6 +298,16 @@ class LocalBatchService:
                     counts.active += 1
             return counts
 
+    def when_job_done(self, job_id: str, notify: Callable[[], None]) -> None:
+        """`notify` (which must not block) once every task of the job has completed; at once if it has
+        or the job is gone. The orchestrator waiting for the job wakes on it instead of its next poll."""
+        with self._lock:
+            job = self._state.jobs.get(job_id)
+            if job is not None:
+                self._scheduler.watch(job, notify)
+                return
+        notify()
+
     def list_failed_tasks(self, job_id: str) -> list[FailedTask]:
         with self._lock:
             job = self._state.jobs.get(job_id)
