@@ -1,0 +1,140 @@
+"""The local loop: how long trivial work takes on the embedded default, each figure side by side with the
+same work done directly, in one run; the last line is JSON.
+
+- chain6: a chain of six trivial Batch commands (`true`) as one job, against running `true` six times;
+  overhead per task, and the Durable hops per task (orchestration instances, orchestrator episodes,
+  activity calls and history events of the latest execution of each instance, read from devhost's store).
+- fanout20: one command fanned out over 20 inputs, against the 20 commands run directly (one after the
+  other), overhead of the whole task.
+
+Figures are wall-clock on a shared machine: compare the columns of one run, not runs with each other.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from devhost.azurite import start_azurite  # noqa: E402
+from devhost.ports import free_port  # noqa: E402
+from tests.e2e.conftest import AppHost, batch_job, start_host  # noqa: E402
+
+CHAIN = 6
+FAN_OUT = 20
+
+
+def _run(host: AppHost, job: dict[str, Any]) -> tuple[str, float]:
+    host.client.register_job(job)
+    started = time.perf_counter()
+    run_id = str(host.client.start_job(job["name"])["run_id"])
+    while True:
+        view = host.client.get_run(run_id)
+        if view.get("done"):
+            break
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    state = view.get("result_state") or view.get("state")
+    if str(state).lower() not in ("success", "succeeded"):
+        raise RuntimeError(f"run {run_id} ended {state}: {json.dumps(view)[:800]}")
+    return run_id, elapsed
+
+
+def hops(host: AppHost, run_id: str) -> dict[str, int]:
+    """Instances of the run (the run_job instance and everything under it) and their latest histories."""
+    db = sqlite3.connect(host.devhost_state / "devhost.sqlite3")
+    try:
+        ids = [
+            r[0]
+            for r in db.execute("SELECT instance_id FROM instances WHERE instance_id LIKE ?", (f"{run_id}%",))
+        ]
+        episodes = activities = events = signals = 0
+        for instance_id in ids:
+            for (raw,) in db.execute("SELECT event FROM history WHERE instance_id = ?", (instance_id,)):
+                event = json.loads(raw)
+                kind = event.get("EventType", event.get("eventType"))
+                events += 1
+                if kind in (12, "OrchestratorStarted"):
+                    episodes += 1
+                elif kind in (4, "TaskScheduled"):
+                    activities += 1
+                elif kind in (15, "EventRaised") and event.get("Name") == "work_ended":
+                    signals += 1
+        return {
+            "instances": len(ids),
+            "episodes": episodes,
+            "activities": activities,
+            "events": events,
+            "signals": signals,
+        }
+    finally:
+        db.close()
+
+
+def direct(commands: list[str]) -> float:
+    started = time.perf_counter()
+    for command in commands:
+        subprocess.run(command, shell=True, check=True)
+    return time.perf_counter() - started
+
+
+def chain6(host: AppHost) -> dict[str, Any]:
+    name = f"chain-{uuid.uuid4().hex[:6]}"
+    run_id, elapsed = _run(host, batch_job(name, {f"t{i}": "true" for i in range(CHAIN)}))
+    alone = direct(["true"] * CHAIN)
+    counts = hops(host, run_id)
+    return {
+        "run_seconds": round(elapsed, 3),
+        "direct_seconds": round(alone, 3),
+        "overhead_per_task_seconds": round((elapsed - alone) / CHAIN, 3),
+        **counts,
+        "episodes_per_task": round(counts["episodes"] / CHAIN, 2),
+        "activities_per_task": round(counts["activities"] / CHAIN, 2),
+    }
+
+
+def fanout20(host: AppHost) -> dict[str, Any]:
+    name = f"fan-{uuid.uuid4().hex[:6]}"
+    job = batch_job(name, {"each": "test -n {{input}}"})
+    job["tasks"][0]["payload"]["fan_out"] = {"items": [f"in{i}" for i in range(FAN_OUT)]}
+    _, elapsed = _run(host, job)
+    alone = direct([f"test -n in{i}" for i in range(FAN_OUT)])
+    return {
+        "run_seconds": round(elapsed, 3),
+        "direct_seconds": round(alone, 3),
+        "overhead_seconds": round(elapsed - alone, 3),
+    }
+
+
+def main() -> None:
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-loop-") as tmp:
+        azurite = start_azurite(None, project_dir=PROJECT)
+        try:
+            host = start_host(
+                azurite.connection_string, Path(tmp), "bench" + uuid.uuid4().hex[:6], free_port()
+            )
+            try:
+                _run(host, batch_job(f"warm-{uuid.uuid4().hex[:6]}", {"w": "true"}))  # imports, pools, tables
+                figures["chain6"] = chain6(host)
+                print("chain of six trivial Batch commands:", figures["chain6"])
+                figures["fanout20"] = fanout20(host)
+                print("fan-out over 20 inputs:", figures["fanout20"])
+            finally:
+                host.launcher.stop()
+        finally:
+            azurite.stop()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
