@@ -49,33 +49,36 @@ def _run(host: AppHost, job: dict[str, Any]) -> tuple[str, float]:
     return run_id, elapsed
 
 
-def hops(host: AppHost, run_id: str) -> dict[str, int]:
-    """Instances of the run (the run_job instance and everything under it) and their latest histories."""
+def hops(host: AppHost, run_id: str) -> dict[str, Any]:
+    """Instances of the run (the run_job instance and everything under it) and the orchestrator episodes,
+    activity calls, history events and work_ended signals of the latest execution of each, in total and
+    per orchestrator."""
     db = sqlite3.connect(host.devhost_state / "devhost.sqlite3")
     try:
-        ids = [
-            r[0]
-            for r in db.execute("SELECT instance_id FROM instances WHERE instance_id LIKE ?", (f"{run_id}%",))
-        ]
-        episodes = activities = events = signals = 0
-        for instance_id in ids:
+        rows = list(
+            db.execute("SELECT instance_id, name FROM instances WHERE instance_id LIKE ?", (f"{run_id}%",))
+        )
+        total = {"episodes": 0, "activities": 0, "events": 0, "signals": 0}
+        by_name: dict[str, dict[str, int]] = {}
+        for instance_id, name in rows:
+            own = by_name.setdefault(
+                name, {"instances": 0, "episodes": 0, "activities": 0, "events": 0, "signals": 0}
+            )
+            own["instances"] += 1
             for (raw,) in db.execute("SELECT event FROM history WHERE instance_id = ?", (instance_id,)):
                 event = json.loads(raw)
                 kind = event.get("EventType", event.get("eventType"))
-                events += 1
+                counted = ["events"]
                 if kind in (12, "OrchestratorStarted"):
-                    episodes += 1
+                    counted.append("episodes")
                 elif kind in (4, "TaskScheduled"):
-                    activities += 1
+                    counted.append("activities")
                 elif kind in (15, "EventRaised") and event.get("Name") == "work_ended":
-                    signals += 1
-        return {
-            "instances": len(ids),
-            "episodes": episodes,
-            "activities": activities,
-            "events": events,
-            "signals": signals,
-        }
+                    counted.append("signals")
+                for key in counted:
+                    total[key] += 1
+                    own[key] += 1
+        return {"instances": len(rows), **total, "by_orchestrator": by_name}
     finally:
         db.close()
 
