@@ -17,11 +17,10 @@ import azure.durable_functions as df
 from jobclusters.execution import registry
 from jobclusters.execution.batch_logs import log_prefix
 from jobclusters.execution.batch_mapping import chunk_ranges
-from jobclusters.execution.exit_codes import fanout_exit_code
+from jobclusters.execution.fanout_outcome import early_outcome, failed_inputs, final_outcome, finished_outcome
 from jobclusters.execution.messages import (
     AddChunkInput,
     BatchFinishInput,
-    BatchFinishResult,
     BatchPollInput,
     BatchPrepareInput,
     FanoutState,
@@ -30,41 +29,13 @@ from jobclusters.execution.messages import (
 )
 from jobclusters.execution.polling import BATCH_POLL, POLLS_PER_EXECUTION, past
 from jobclusters.execution.routing import per_input_retries
-from jobclusters.execution.work_times import attempt_times
-from jobclusters.failed_inputs import FailedInput, FailedInputs
 from jobclusters.spec.model import CommandPayload, TaskState
 from orchestrators.common import call_store, decode_input, dump, failure_message, iso, parse_iso, result_of
 from orchestrators.wait_for_work import signal_to, wait_for_work
 
 bp = df.Blueprint()
 
-
-def failed_inputs(finish: BatchFinishResult) -> FailedInputs | None:
-    if not finish.failed_count:
-        return None
-    listed = [FailedInput.model_validate(t) for t in finish.failed_tasks]
-    return FailedInputs(count=finish.failed_count, listed=listed, ref=finish.failed_ref)
-
-
-def _failed_message(st: FanoutState, finish: BatchFinishResult) -> str:
-    failed = max(finish.failed_count, st.counts.get("failed", 0))
-    text = f"{failed} of {st.count} Batch task(s) failed"
-    inputs = failed_inputs(finish)
-    if inputs is not None:
-        text += f": {inputs.describe()}"
-    return text
-
-
-def final_outcome(st: FanoutState, finish: BatchFinishResult) -> tuple[TaskState, str | None]:
-    if st.canceled:
-        return TaskState.CANCELED, "the run was canceled; the Batch job was terminated"
-    if st.timed_out:
-        return TaskState.TIMEDOUT, "timed out; the Batch job was terminated"
-    if st.message:
-        return TaskState.FAILED, st.message
-    if finish.failed_count or st.counts.get("failed", 0):
-        return TaskState.FAILED, _failed_message(st, finish)
-    return TaskState.SUCCESS, None
+__all__ = ["batch_fanout", "failed_inputs", "final_outcome"]
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -83,20 +54,8 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
 
     def outcome(state: TaskState, message: str | None, **fields: Any) -> dict[str, Any]:
         assert a.started is not None
-        times = attempt_times(a.started, iso(context.current_utc_datetime), st.work_start, st.work_end)
-        return dump(
-            TaskOutcome(
-                state=state,
-                message=message,
-                start=times.start,
-                end=times.end,
-                queue_seconds=times.queue_seconds,
-                compute=st.compute,
-                compute_info=st.compute_info,
-                remote_id=st.job_id,
-                **fields,
-            )
-        )
+        now = iso(context.current_utc_datetime)
+        return dump(early_outcome(st, a.started, now, state, message, **fields))
 
     if st.phase == "plan":
         plan_input = PlanInputsInput(
@@ -224,22 +183,5 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             indexes=st.indexes,
         ),
     )
-    state, message = final_outcome(st, finish)
-    first_log = next(
-        (t.get("log_urls", {}).get("stderr.txt") for t in finish.failed_tasks if t.get("log_urls")), None
-    )
-    return outcome(
-        state,
-        message,
-        log_ref=first_log,
-        log_refs=finish.log_refs,
-        failed_inputs=failed_inputs(finish) if state == TaskState.FAILED else None,
-        exit_code=fanout_exit_code(state, finish.failed_tasks, st.count),
-        details={
-            "inputs": st.count,
-            "counts": st.counts,
-            "failed_count": finish.failed_count,
-            "failed_tasks": finish.failed_tasks,
-            "pool_deleted": finish.pool_deleted,
-        },
-    )
+    assert a.started is not None
+    return dump(finished_outcome(st, finish, a.started, iso(context.current_utc_datetime)))
