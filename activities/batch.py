@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
 from pydantic import ValidationError
 
+from activities.tracking import write_task_rows
 from jobclusters.execution.batch_logs import log_links, log_output_file
 from jobclusters.execution.batch_mapping import (
     BatchMappingError,
@@ -19,27 +21,36 @@ from jobclusters.execution.batch_mapping import (
     task_spec,
 )
 from jobclusters.execution.cancel_handshake import submit_unless_canceled
+from jobclusters.execution.fanout_outcome import finished_outcome
 from jobclusters.execution.ids import batch_id
 from jobclusters.execution.job_files import JobFilesError, stage
 from jobclusters.execution.messages import (
     AddChunkInput,
     AddChunkResult,
+    BatchCheckInput,
+    BatchCheckResult,
     BatchFinishInput,
     BatchFinishResult,
     BatchPollInput,
     BatchPollResult,
     BatchPrepareInput,
     BatchPrepareResult,
+    BatchStartInput,
+    BatchStartResult,
 )
 from jobclusters.execution.polling import WORK_ENDED, schedule_from_settings
 from jobclusters.execution.registry import (
     BATCH_ADD_CHUNK,
+    BATCH_CHECK,
     BATCH_FINISH,
     BATCH_POLL,
     BATCH_PREPARE,
+    BATCH_START,
     activity,
     activity_with_client,
 )
+from jobclusters.execution.routing import per_input_retries
+from jobclusters.execution.task_rows import settled_message, task_row
 from jobclusters.failed_inputs import MAX_LISTED, MESSAGE_LIMIT, FailedInput
 from jobclusters.services import factory
 from jobclusters.services.batch import (
@@ -52,6 +63,7 @@ from jobclusters.services.batch import (
     task_index,
 )
 from jobclusters.services.work_signals import EventRaiser, SignalsJobEnd
+from jobclusters.spec.model import CommandPayload
 
 bp = df.Blueprint()
 
@@ -64,6 +76,10 @@ TERMINATED_TASKS_WAIT_SECONDS = 60.0
 
 @activity(bp, BATCH_PREPARE)
 def batch_prepare(inp: BatchPrepareInput) -> BatchPrepareResult:
+    return prepare(inp)
+
+
+def prepare(inp: BatchPrepareInput) -> BatchPrepareResult:
     """Stage the job's files, ensure the pool (owner = attempt id) and create the job; all idempotent."""
     service = factory.get_batch_service()
     job_id = batch_id("job", inp.attempt_id)
@@ -132,7 +148,12 @@ def batch_add_chunk(inp: AddChunkInput, client: str | None) -> AddChunkResult:
     if factory.get_control_store().cancel_requested(inp.run_id):
         return AddChunkResult(added=0, canceled=True)
     inputs = factory.get_blob_refs().get_json(inp.manifest)[inp.start : inp.end]
-    indexes = _input_indexes(inp.indexes, inp.start, inp.end)
+    return add_tasks(inp, inputs, _input_indexes(inp.indexes, inp.start, inp.end), client)
+
+
+def add_tasks(
+    inp: AddChunkInput, inputs: list[Any], indexes: list[int], client: str | None
+) -> AddChunkResult:
     logs_url = factory.batch_logs_container() if inp.log_prefix else None
 
     def logs_for(task_id: str) -> list[Any]:
@@ -175,6 +196,10 @@ def _input_indexes(ref: str | None, start: int, end: int) -> list[int]:
 
 @activity_with_client(bp, BATCH_POLL)
 def batch_poll(inp: BatchPollInput, client: str | None) -> BatchPollResult:
+    return poll(inp, client)
+
+
+def poll(inp: BatchPollInput, client: str | None) -> BatchPollResult:
     """A canceled run's job is terminated here, so the next poll of the orchestrator sees it end."""
     service = factory.get_batch_service()
     if factory.get_control_store().cancel_requested(inp.run_id) is not None:
@@ -198,6 +223,10 @@ def batch_poll(inp: BatchPollInput, client: str | None) -> BatchPollResult:
 
 @activity(bp, BATCH_FINISH)
 def batch_finish(inp: BatchFinishInput) -> BatchFinishResult:
+    return finish(inp)
+
+
+def finish(inp: BatchFinishInput) -> BatchFinishResult:
     """Every failed input with its exit code and log links; terminate the job; delete an on-demand pool
     we created. The first `MAX_LISTED` go in the result, all of them in a blob when there are more."""
     service = factory.get_batch_service()
@@ -282,3 +311,70 @@ def _finish_log_refs(inp: BatchFinishInput, failed: list[dict[str, Any]]) -> dic
             links[f"input {each['index']} {name}"] = url
     links["all tasks"] = f"{logs_url.split('?', 1)[0].rstrip('/')}/{inp.log_prefix}/"
     return links
+
+
+@activity_with_client(bp, BATCH_START)
+def batch_start(inp: BatchStartInput, client: str | None) -> BatchStartResult:
+    """The start of a one-command attempt in one call: its RUNNING row, the pool and job, its one task.
+    Each step is idempotent, so a retried call repeats nothing."""
+    write_task_rows(inp.row)
+    prepared = prepare(BatchPrepareInput(run=inp.run, attempt_id=inp.attempt_id))
+    if prepared.error is not None or prepared.canceled or prepared.job_id is None:
+        return BatchStartResult(prepare=prepared)
+    payload = inp.run.task.payload
+    assert isinstance(payload, CommandPayload)
+    chunk = AddChunkInput(
+        run_id=inp.run.control_id,
+        job_id=prepared.job_id,
+        task_prefix=inp.run.task.key,
+        payload=payload,
+        manifest="",
+        start=0,
+        end=1,
+        environment=inp.run.environment,
+        job_files=prepared.job_files,
+        max_task_retries=per_input_retries(inp.run.task),
+        log_prefix=inp.log_prefix,
+        signal_to=inp.signal_to,
+    )
+    added = add_tasks(chunk, [None], [0], client)
+    if added.failed:
+        first = added.failed[0]
+        return BatchStartResult(
+            prepare=prepared, add_error=f"the task could not be added: {first['code']}: {first['message']}"
+        )
+    return BatchStartResult(prepare=prepared)
+
+
+@activity_with_client(bp, BATCH_CHECK)
+def batch_check(inp: BatchCheckInput, client: str | None) -> BatchCheckResult:
+    """A poll of a one-command attempt; once it ended (or its deadline passed: `stop`), also its finish
+    and its row, so the orchestrator needs no further call."""
+    st = inp.fanout.model_copy(deep=True)
+    if inp.stop == "timeout":
+        st.timed_out = True
+    elif st.job_id is not None and not (st.canceled or st.message):
+        seen = poll(
+            BatchPollInput(run_id=inp.run.control_id, job_id=st.job_id, signal_to=inp.signal_to), client
+        )
+        st.polls += 1
+        st.canceled = seen.canceled
+        if not seen.canceled:
+            st.counts = seen.model_dump(include={"active", "running", "completed", "succeeded", "failed"})
+            st.work_start, st.work_end = seen.work_start, seen.work_end
+            if not (seen.done and seen.completed >= st.count):
+                return BatchCheckResult(fanout=st)
+    finished = finish(
+        BatchFinishInput(
+            job_id=st.job_id,
+            pool_ref=st.pool_ref,
+            collect_failures=not st.canceled,
+            log_prefix=inp.log_prefix,
+            task_prefix=inp.run.task.key,
+        )
+    )
+    st.phase = "finish"
+    outcome = finished_outcome(st, finished, inp.started, datetime.now(UTC).isoformat())
+    outcome.message = settled_message(outcome.message)
+    write_task_rows(task_row(inp.run, outcome.state, inp.attempt, outcome))
+    return BatchCheckResult(fanout=st, outcome=outcome)

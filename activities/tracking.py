@@ -118,6 +118,11 @@ def record_run(inp: RunRecordInput) -> str:
 
 @activity(bp, RECORD_TASK_RUNS)
 def record_task_runs(batch: TaskRecordBatch) -> int:
+    return write_task_rows(batch)
+
+
+def write_task_rows(batch: TaskRecordBatch) -> int:
+    """Also called by the activities that start or end an attempt and record it in the same call."""
     by_run: dict[str, list[TaskRunRecord]] = defaultdict(list)
     for row in batch.rows:
         by_run[row.run_id].append(task_record(row))

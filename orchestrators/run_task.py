@@ -1,9 +1,11 @@
 """`run_task`: one task of one run, all its attempts.
 
 Each attempt is a `cluster_run` or `batch_fanout` sub-orchestration with its own instance id (task
-instance + attempt), racing the task's timeout inside the attempt. Between attempts a durable timer
-waits the retry interval (fixed or exponential with a cap). Task-run rows are written at every start
-and end. An unbounded retry policy (`max_retries: -1`) continues as new every few attempts.
+instance + attempt), racing the task's timeout inside the attempt; a one-command Batch task (no fan-out)
+runs its attempts here instead, in two activities that also write its rows (`inline_batch`). Between
+attempts a durable timer waits the retry interval (fixed or exponential with a cap). Task-run rows are
+written at every start and end. An unbounded retry policy (`max_retries: -1`) continues as new every
+few attempts.
 """
 
 from __future__ import annotations
@@ -19,52 +21,28 @@ from jobclusters.execution.ids import attempt_instance_id
 from jobclusters.execution.messages import (
     AttemptInput,
     TaskOutcome,
-    TaskRecordBatch,
-    TaskRecordInput,
-    TaskRunInput,
 )
-from jobclusters.execution.public_errors import public_message
-from jobclusters.execution.retry import may_retry, permanent_failure, retry_delay_millis
+from jobclusters.execution.retry import may_retry, retry_delay_millis
 from jobclusters.execution.routing import attempt_orchestrator, attempt_retry_policy, unsupported_reason
+from jobclusters.execution.task_rows import settled_message, task_row
 from jobclusters.spec.model import TaskState
-from orchestrators.common import call_orchestrator, call_store, decode_input, dump, failure_message, iso
+from orchestrators.common import (
+    call_orchestrator,
+    call_store,
+    decode_input,
+    dump,
+    failure_message,
+    iso,
+    parse_iso,
+)
+from orchestrators.inline_batch import ContinuedAsNew, inline_attempt, runs_inline
 
 bp = df.Blueprint()
 
 ATTEMPTS_PER_EXECUTION = 10
 
 
-def _row(
-    run: TaskRunInput, state: TaskState, attempt: int, outcome: TaskOutcome | None = None, **extra: Any
-) -> TaskRecordBatch:
-    task = run.task
-    row = TaskRecordInput(
-        run_id=run.run_id,
-        task_key=task.key,
-        state=state,
-        attempt=attempt + 1,
-        generation=run.repair_number,
-        parameters=task.parameters,
-        secure_input=task.secure_input,
-        secure_output=task.secure_output,
-        **extra,
-    )
-    if outcome is not None:
-        row = row.model_copy(
-            update={
-                "start": outcome.start or row.start,
-                "end": outcome.end,
-                "message": outcome.message,
-                "compute_info": outcome.compute_info,
-                "log_ref": outcome.log_ref,
-                "log_refs": outcome.log_refs,
-                "remote_id": outcome.remote_id,
-                "queue_seconds": outcome.queue_seconds,
-                "exit_code": outcome.exit_code,
-                "output": outcome.task_values or None,
-            }
-        )
-    return TaskRecordBatch(rows=[row])
+_row = task_row
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -85,26 +63,43 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         )
     policy = attempt_retry_policy(task)
     retries = run.retries_done
+    inline = orchestrator.name == registry.BATCH_FANOUT.name and runs_inline(run)
     while True:
         attempt_id = attempt_instance_id(context.instance_id, retries)
-        started = context.current_utc_datetime
+        resumed = run.inline if inline else None
+        started = parse_iso(resumed.started) if resumed else context.current_utc_datetime
+        assert started is not None
         context.set_custom_status(
             {"state": TaskState.RUNNING.value, "attempts": retries + 1, "attempt_id": attempt_id}
         )
-        yield call_store(
-            context, registry.RECORD_TASK_RUNS, _row(run, TaskState.RUNNING, retries, start=iso(started))
-        )
-        deadline = started + timedelta(seconds=task.timeout_seconds) if task.timeout_seconds else None
-        attempt = AttemptInput(
-            run=run,
-            attempt=retries,
-            instance_id=attempt_id,
-            deadline=iso(deadline) if deadline else None,
-            started=iso(started),
-        )
+        if resumed is not None:
+            deadline = parse_iso(resumed.deadline)
+        else:
+            deadline = started + timedelta(seconds=task.timeout_seconds) if task.timeout_seconds else None
+        recorded = False
         try:
-            raw = yield call_orchestrator(context, orchestrator, attempt, attempt_id)
-            outcome = orchestrator.read(raw)
+            if inline:
+                result = yield from inline_attempt(context, run, retries, attempt_id, started, deadline)
+                if isinstance(result, ContinuedAsNew):
+                    update = {"retries_done": retries, "first_start": first_start, "inline": result.state}
+                    context.continue_as_new(dump(run.model_copy(update=update)))
+                    return {}
+                outcome, recorded = result
+            else:
+                yield call_store(
+                    context,
+                    registry.RECORD_TASK_RUNS,
+                    _row(run, TaskState.RUNNING, retries, start=iso(started)),
+                )
+                attempt = AttemptInput(
+                    run=run,
+                    attempt=retries,
+                    instance_id=attempt_id,
+                    deadline=iso(deadline) if deadline else None,
+                    started=iso(started),
+                )
+                raw = yield call_orchestrator(context, orchestrator, attempt, attempt_id)
+                outcome = orchestrator.read(raw)
         except Exception as exc:
             outcome = TaskOutcome(
                 state=TaskState.FAILED,
@@ -112,16 +107,18 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 start=iso(started),
                 end=iso(context.current_utc_datetime),
             )
+        run = run.model_copy(update={"inline": None})
         outcome.attempts = retries + 1
         if retries == 0 and outcome.start:
             first_start = outcome.start  # the work's own start, not when the first attempt was asked for
-        outcome.message = public_message(permanent_failure(outcome.message) or outcome.message)
+        outcome.message = settled_message(outcome.message)
         if may_retry(policy, retries, outcome.state, outcome.message):
             retries += 1
             delay = retry_delay_millis(policy, retries)
-            yield call_store(
-                context, registry.RECORD_TASK_RUNS, _row(run, outcome.state, retries - 1, outcome)
-            )
+            if not recorded:
+                yield call_store(
+                    context, registry.RECORD_TASK_RUNS, _row(run, outcome.state, retries - 1, outcome)
+                )
             context.set_custom_status(
                 {
                     "state": TaskState.WAITING_FOR_RETRY.value,
@@ -137,6 +134,7 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 )
                 return {}
             continue
-        yield call_store(context, registry.RECORD_TASK_RUNS, _row(run, outcome.state, retries, outcome))
+        if not recorded:
+            yield call_store(context, registry.RECORD_TASK_RUNS, _row(run, outcome.state, retries, outcome))
         outcome.start = first_start
         return dump(outcome)

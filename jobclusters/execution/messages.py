@@ -37,6 +37,9 @@ class TaskRunInput(_Msg):
     tags: dict[str, str] = Field(default_factory=dict)
     repair_number: int = 0
     retries_done: int = Field(default=0, description="carried across continue_as_new")
+    inline: InlineAttempt | None = Field(
+        default=None, description="a one-command attempt run_task runs itself, carried across continue_as_new"
+    )
     first_start: str | None = None
     rerun_inputs: InputSelection | None = Field(
         default=None, description="a repaired fan-out runs only these inputs (its failed ones)"
@@ -352,3 +355,44 @@ class BatchFinishResult(_Msg):
     log_refs: dict[str, str] = Field(
         default_factory=dict, description="uploaded logs of the first failed task, else of the first task"
     )
+
+
+class InlineAttempt(_Msg):
+    """A one-command Batch attempt that `run_task` runs itself (no sub-orchestration), between polls."""
+
+    attempt: int
+    started: str
+    deadline: str | None = None
+    fanout: FanoutState
+
+
+class BatchStartInput(_Msg):
+    """Record the attempt's RUNNING row, prepare the pool and job, add the one task: one activity."""
+
+    run: TaskRunInput
+    attempt_id: str
+    row: TaskRecordBatch
+    log_prefix: str
+    signal_to: str | None = None
+
+
+class BatchStartResult(_Msg):
+    prepare: BatchPrepareResult
+    add_error: str | None = Field(default=None, description="why the task could not be added")
+
+
+class BatchCheckInput(_Msg):
+    """Poll a one-command attempt; once it ended (or `stop`), finish it and record its row: one activity."""
+
+    run: TaskRunInput
+    attempt: int
+    started: str
+    fanout: FanoutState
+    log_prefix: str
+    stop: Literal["timeout"] | None = None
+    signal_to: str | None = None
+
+
+class BatchCheckResult(_Msg):
+    fanout: FanoutState
+    outcome: TaskOutcome | None = Field(default=None, description="once ended: its outcome, already recorded")

@@ -19,12 +19,16 @@ from jobclusters.execution.messages import (
     AddChunkInput,
     AddChunkResult,
     AttemptInput,
+    BatchCheckInput,
+    BatchCheckResult,
     BatchFinishInput,
     BatchFinishResult,
     BatchPollInput,
     BatchPollResult,
     BatchPrepareInput,
     BatchPrepareResult,
+    BatchStartInput,
+    BatchStartResult,
     CancelRunInput,
     ClusterFinishResult,
     ClusterHandleInput,
@@ -96,7 +100,9 @@ RECORD_TASK_RUNS = ActivitySpec("record_task_runs", TaskRecordBatch, int)
 NOTIFY_RUN = ActivitySpec("notify_run", NotifyInput, NotifyResult)
 CHECK_JOB_SETTINGS = ActivitySpec("check_job_settings", SettingsCheckInput, SettingsCheckResult)
 CHECK_RUN_REQUEST: ActivitySpec[RunAdmissionInput, list[str]] = ActivitySpec(
-    "check_run_request", RunAdmissionInput, list  # the problems; empty when the request may run
+    "check_run_request",
+    RunAdmissionInput,
+    list,  # the problems; empty when the request may run
 )
 
 # ------------------------------------------------------------------ activities: blob arrivals
@@ -118,6 +124,8 @@ BATCH_PREPARE = ActivitySpec("batch_prepare", BatchPrepareInput, BatchPrepareRes
 BATCH_ADD_CHUNK = ActivitySpec("batch_add_chunk", AddChunkInput, AddChunkResult)
 BATCH_POLL = ActivitySpec("batch_poll", BatchPollInput, BatchPollResult)
 BATCH_FINISH = ActivitySpec("batch_finish", BatchFinishInput, BatchFinishResult)
+BATCH_START = ActivitySpec("batch_start", BatchStartInput, BatchStartResult)
+BATCH_CHECK = ActivitySpec("batch_check", BatchCheckInput, BatchCheckResult)
 
 # ------------------------------------------------------------------ sub-orchestrations
 
@@ -145,6 +153,8 @@ ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     CHECK_RUN_REQUEST,
     PENDING_ARRIVALS,
     CLAIM_ARRIVALS,
+    BATCH_START,
+    BATCH_CHECK,
 )
 SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (RUN_TASK, CLUSTER_RUN, BATCH_FANOUT)
 

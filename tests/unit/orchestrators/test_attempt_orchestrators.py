@@ -78,17 +78,32 @@ def test_failed_attempts_are_retried_after_the_policys_exponential_capped_delays
 
 
 def test_the_last_failure_is_final_and_a_crashed_attempt_counts_as_failed() -> None:
-    run = _task_input(command("t", retry={"max_retries": 1, "min_retry_interval_millis": 500}))
+    run = _task_input(spark("t", retry={"max_retries": 1, "min_retry_interval_millis": 500}))
     ctx = FakeContext(run.model_dump(mode="json"), now=START, instance_id="run-1:t:r0")
 
     output = drive(
-        run_task.run_task, ctx, Script(batch_fanout=RuntimeError("host crashed"), record_task_runs=1)
+        run_task.run_task, ctx, Script(cluster_run=RuntimeError("host crashed"), record_task_runs=1)
     )
 
     assert output["state"] == "FAILED" and output["attempts"] == 2
     assert output["message"] == "host crashed"
     assert ctx.timers == [START + timedelta(milliseconds=500)]
-    assert ctx.names("orchestrator") == ["batch_fanout", "batch_fanout"]
+    assert ctx.names("orchestrator") == ["cluster_run", "cluster_run"]
+
+
+def test_a_one_command_attempt_that_crashes_counts_as_failed_and_is_retried_inline() -> None:
+    """A command without a fan-out runs its attempts in run_task itself (no batch_fanout)."""
+    run = _task_input(command("t", retry={"max_retries": 1, "min_retry_interval_millis": 500}))
+    ctx = FakeContext(run.model_dump(mode="json"), now=START, instance_id="run-1:t:r0")
+
+    crash = RuntimeError("Activity function 'batch_start' failed: AttributeError: host crashed")
+    output = drive(run_task.run_task, ctx, Script(batch_start=crash, record_task_runs=1))
+
+    assert output["state"] == "FAILED" and output["attempts"] == 2
+    assert "host crashed" in output["message"]
+    assert ctx.timers == [START + timedelta(milliseconds=500)]
+    assert ctx.names("orchestrator") == []
+    assert ctx.names() == ["batch_start", "record_task_runs", "batch_start", "record_task_runs"]
 
 
 def test_unbounded_retries_continue_as_new_with_the_attempts_done_and_the_first_start() -> None:

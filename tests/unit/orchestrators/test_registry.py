@@ -51,6 +51,8 @@ def test_durable_names_stay_as_recorded_histories_know_them() -> None:
         "check_run_request",
         "pending_arrivals",
         "claim_arrivals",
+        "batch_start",
+        "batch_check",
     ]
     assert [s.name for s in registry.SUB_ORCHESTRATORS] == ["run_task", "cluster_run", "batch_fanout"]
 
