@@ -130,7 +130,7 @@ def prepare(inp: BatchPrepareInput) -> BatchPrepareResult:
         compute_info=compute_info(ref),
         canceled=submission.canceled,
         job_files=job_files,
-        poll=schedule_from_settings("batch", factory.settings()),
+        poll=schedule_from_settings("batch", factory.settings(), signals=isinstance(service, SignalsJobEnd)),
     )
 
 

@@ -103,7 +103,11 @@ def cluster_submit(inp: ClusterSubmitInput, client: str | None) -> ClusterSubmit
         handle=handle,
         compute=compute_label(backend, request),
         compute_info=compute_info(backend, request),
-        poll=schedule_from_settings("cluster", factory.settings()),
+        poll=schedule_from_settings(
+            "cluster",
+            factory.settings(),
+            signals=isinstance(factory.get_cluster_service(backend), SignalsRunEnd),
+        ),
     )
 
 

@@ -65,9 +65,9 @@ class Settings(BaseModel):
     run_signing_key: SecretStr | None = Field(None, alias="JOBCLUSTERS_RUN_SIGNING_KEY")
     # How long an outage of storage, tracking or a control plane is waited out before a run fails for it.
     infra_retry_seconds: float = Field(180.0, gt=0, le=86400, alias="JOBCLUSTERS_INFRA_RETRY_SECONDS")
-    # Poll schedules of remote work (first interval, growth, cap); unset: the mode's default (Azure: 5 s
-    # growing 1.5x to 120 s for Batch and 300 s for clusters; local: 0.5 s doubling to 10 s, a fallback
-    # only, as the local executors signal the end of their work).
+    # Poll schedules of remote work (first interval, growth, cap); unset: Azure's services 5 s growing
+    # 1.5x to 120 s for Batch and 300 s for clusters; the local executors, which signal the end of their
+    # work so that a poll is only the fallback, 0.5 s doubling to 10 s.
     batch_poll_first_seconds: float | None = Field(None, gt=0, alias="JOBCLUSTERS_BATCH_POLL_FIRST_SECONDS")
     batch_poll_factor: float | None = Field(None, ge=1, alias="JOBCLUSTERS_BATCH_POLL_FACTOR")
     batch_poll_max_seconds: float | None = Field(None, gt=0, alias="JOBCLUSTERS_BATCH_POLL_MAX_SECONDS")

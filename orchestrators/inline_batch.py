@@ -117,7 +117,8 @@ def inline_attempt(
         st = checked.fanout
         if checked.outcome is not None:
             return checked.outcome, True
-        context.set_custom_status({"state": TaskState.RUNNING.value, "inputs": 1, **st.counts})
+        status = {"state": TaskState.RUNNING.value, "attempts": attempt + 1, "attempt_id": attempt_id}
+        context.set_custom_status({**status, **st.counts})
         if st.polls % POLLS_PER_EXECUTION == 0:
             state = InlineAttempt(attempt=attempt, started=begun, deadline=_iso(deadline), fanout=st)
             return ContinuedAsNew(state)

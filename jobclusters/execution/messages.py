@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from jobclusters.execution.polling import PollSchedule
 from jobclusters.failed_inputs import FailedInputs, InputSelection
@@ -223,7 +223,19 @@ class ClusterSubmitInput(_Msg):
     signal_to: str | None = Field(default=None, description="the instance to wake when the work ends")
 
 
-class ClusterSubmitResult(_Msg):
+class _PollWhenSet(_Msg):
+    """A result that carries a poll schedule only when the work has one (an unset one is left out, so the
+    result reads as it did before schedules were settings)."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset_poll(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("poll", 0) is None:
+            del data["poll"]
+        return data
+
+
+class ClusterSubmitResult(_PollWhenSet):
     handle: RunHandle | None = None
     canceled: bool = False
     error: str | None = None
@@ -279,7 +291,7 @@ class BatchPrepareInput(_Msg):
     attempt_id: str
 
 
-class BatchPrepareResult(_Msg):
+class BatchPrepareResult(_PollWhenSet):
     pool_ref: PoolRef | None = None
     job_id: str | None = None
     compute: str | None = None

@@ -50,8 +50,8 @@ CLUSTER_POLL = PollSchedule(first_seconds=5.0, factor=1.5, max_seconds=300.0)
 BATCH_POLL = PollSchedule(first_seconds=5.0, factor=1.5, max_seconds=120.0)
 QUEUE_POLL = PollSchedule(first_seconds=15.0, factor=2.0, max_seconds=300.0)
 
-#: the embedded default: the executors signal, so a poll is only the fallback for a lost signal, and
-#: sub-second first polls keep even that short
+#: the local executors (the embedded default) signal, so a poll is only the fallback for a lost signal,
+#: and sub-second first polls keep even that short
 LOCAL_CLUSTER_POLL = PollSchedule(first_seconds=0.5, factor=2.0, max_seconds=10.0, signaled=True)
 LOCAL_BATCH_POLL = PollSchedule(first_seconds=0.5, factor=2.0, max_seconds=10.0, signaled=True)
 
@@ -61,8 +61,10 @@ POLLS_PER_EXECUTION = 40
 Service = Literal["batch", "cluster"]
 
 
-def default_schedule(service: Service, mode: Literal["local", "azure"]) -> PollSchedule:
-    if mode == "local":
+def default_schedule(service: Service, signals: bool) -> PollSchedule:
+    """A service that signals the end of its work (the local executors) is polled only as a fallback,
+    soon and often; one that does not (Azure's) with today's backoff."""
+    if signals:
         return LOCAL_BATCH_POLL if service == "batch" else LOCAL_CLUSTER_POLL
     return BATCH_POLL if service == "batch" else CLUSTER_POLL
 
@@ -78,9 +80,9 @@ def past(deadline: datetime | None, now: datetime) -> bool:
     return deadline is not None and now >= deadline
 
 
-def schedule_from_settings(service: Service, settings: Settings) -> PollSchedule:
-    """The mode's default with whatever the app settings override."""
-    base = default_schedule(service, settings.mode)
+def schedule_from_settings(service: Service, settings: Settings, *, signals: bool) -> PollSchedule:
+    """The default for a service that does (or does not) signal, with whatever the app settings override."""
+    base = default_schedule(service, signals)
     first = getattr(settings, f"{service}_poll_first_seconds")
     factor = getattr(settings, f"{service}_poll_factor")
     cap = getattr(settings, f"{service}_poll_max_seconds")

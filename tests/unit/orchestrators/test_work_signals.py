@@ -141,15 +141,14 @@ def test_azure_mode_never_waits_on_signals_for_clusters() -> None:
     assert ctx.now == START + timedelta(seconds=5.0 + 7.5)
 
 
-def test_poll_schedules_are_settings_with_todays_values_as_azure_defaults() -> None:
-    azure = Settings.from_mapping({"JOBCLUSTERS_MODE": "azure"})
-    local = Settings.from_mapping({"JOBCLUSTERS_MODE": "local"})
+def test_poll_schedules_are_settings_with_todays_values_for_services_that_do_not_signal() -> None:
+    plain = Settings.from_mapping({"JOBCLUSTERS_MODE": "azure"})
 
-    assert schedule_from_settings("batch", azure) == PollSchedule(5.0, 1.5, 120.0)
-    assert schedule_from_settings("cluster", azure) == PollSchedule(5.0, 1.5, 300.0)
+    assert schedule_from_settings("batch", plain, signals=False) == PollSchedule(5.0, 1.5, 120.0)
+    assert schedule_from_settings("cluster", plain, signals=False) == PollSchedule(5.0, 1.5, 300.0)
     for service in ("batch", "cluster"):
-        assert not schedule_from_settings(service, azure).signaled
-        fast = schedule_from_settings(service, local)
+        assert not schedule_from_settings(service, plain, signals=False).signaled
+        fast = schedule_from_settings(service, plain, signals=True)  # the local executors
         assert fast.signaled and fast.first_seconds < 1.0
 
     tuned = Settings.from_mapping(
@@ -160,8 +159,8 @@ def test_poll_schedules_are_settings_with_todays_values_as_azure_defaults() -> N
             "JOBCLUSTERS_CLUSTER_POLL_MAX_SECONDS": "600",
         }
     )
-    assert schedule_from_settings("cluster", tuned) == PollSchedule(30.0, 2.0, 600.0)
-    assert schedule_from_settings("batch", tuned) == BATCH_POLL
+    assert schedule_from_settings("cluster", tuned, signals=False) == PollSchedule(30.0, 2.0, 600.0)
+    assert schedule_from_settings("batch", tuned, signals=False) == BATCH_POLL
 
 
 def test_a_bad_poll_setting_is_refused_naming_the_setting() -> None:
