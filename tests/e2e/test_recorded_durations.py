@@ -1,10 +1,10 @@
 """A `sleep N` task is recorded as lasting N seconds, not as long as the orchestrator took to notice
 (issue 11 defect 2: `sleep 6` was recorded as 12.6 s).
 
-Ground truth is the command's own clock: it prints `date +%s.%N` as it starts and as it ends. The poll
-schedule of the embedded default (first look after 5 s, then 1.5 times longer each time: 5, 12.5, 23.75 s
-after the tasks are added) is coarse against 2 s and 5 s of work, so a duration taken from the polls would
-be off by seconds (about 5 s and 12.5 s).
+Ground truth is the command's own clock: it prints `date +%s.%N` as it starts and as it ends. Azure's poll
+schedule (first look after 5 s, then 1.5 times longer each time: 5, 12.5, 23.75 s after the tasks are
+added) is coarse against 2 s and 5 s of work, so a duration taken from the polls would be off by seconds
+(about 5 s and 12.5 s); the embedded default is woken by its executor instead, but records the same way.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ def test_a_sleep_task_is_recorded_as_long_as_it_ran_whatever_the_polls_saw(
 
     work = sum(SLEEPS.values())
     run_seconds = _epoch(view["end"]) - _epoch(view["start"])
-    assert run_seconds > work + 2, "the run's own duration stays its wall time, polls and pools included"
+    # (with the embedded default woken by its executor, the hops between the tasks take well under 2 s)
+    assert run_seconds > work, "the run's own duration stays its wall time, polls and pools included"
     text = cli(app_host, "status", run_id).stdout
     assert "queued before the work started" in text
