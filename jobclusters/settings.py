@@ -65,6 +65,11 @@ class Settings(BaseModel):
     run_signing_key: SecretStr | None = Field(None, alias="JOBCLUSTERS_RUN_SIGNING_KEY")
     # How long an outage of storage, tracking or a control plane is waited out before a run fails for it.
     infra_retry_seconds: float = Field(180.0, gt=0, le=86400, alias="JOBCLUSTERS_INFRA_RETRY_SECONDS")
+    # Cost (docs/cost.md): the region prices are looked up in, the Retail Prices API the daily refresh
+    # reads (Azure mode), and the cost policy file applied to every job.
+    price_region: str = Field("eastus", alias="JOBCLUSTERS_PRICE_REGION")
+    retail_prices_url: str | None = Field(None, alias="JOBCLUSTERS_RETAIL_PRICES_URL")
+    cost_policy_file: Path | None = Field(None, alias="JOBCLUSTERS_COST_POLICY")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:
