@@ -13,6 +13,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from jobclusters.cost.models import Cost, RunCost
+
 
 class RunState(StrEnum):
     PENDING = "PENDING"
@@ -86,6 +88,10 @@ class ComputeInfo(_Record):
     node_count: int | None = None
     spot: bool | None = None
     mode: str | None = Field(default=None, description="onDemand, existing, autoPool, job cluster, ...")
+    nodes_min: int | None = Field(default=None, description="node range for pricing (driver included)")
+    nodes_max: int | None = None
+    driver_node_size: str | None = None
+    spot_fallback: bool | None = None
 
 
 class Links(_Record):
@@ -122,6 +128,7 @@ class RunRecord(_Timed):
     links: Links = Field(default_factory=Links)
     estimated_cost: float | None = Field(default=None, description="filled by cost reporting, later")
     cost_currency: str | None = None
+    cost: RunCost | None = Field(default=None, description="tasks' costs plus overhead lines (once ended)")
 
 
 class TaskRunRecord(_Timed):
@@ -143,6 +150,7 @@ class TaskRunRecord(_Timed):
     links: Links = Field(default_factory=Links)
     external_id: str | None = Field(default=None, description="Batch job/task id, Databricks run id, Livy id")
     estimated_cost: float | None = None
+    cost: Cost | None = Field(default=None, description="what this attempt used, priced (once ended)")
 
 
 class RunSummary(_Record):
