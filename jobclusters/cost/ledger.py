@@ -133,6 +133,28 @@ def shared_cluster_overheads(
     return lines
 
 
+def summed(costs: Sequence[Cost], basis: str, currency: str = "USD") -> Cost:
+    """The sum of costs; null (naming the first reason) when any is null."""
+    missing = next((c.basis for c in costs if c.estimate is None), None)
+    if missing is not None:
+        return Cost(currency=currency, basis=f"{basis}; {missing}")
+    return Cost(
+        currency=currency,
+        estimate=money(sum(c.estimate or 0.0 for c in costs)),
+        low=money(sum(c.low or 0.0 for c in costs)),
+        high=money(sum(c.high or 0.0 for c in costs)),
+        basis=basis if len(costs) != 1 else costs[0].basis,
+    )
+
+
+def task_total(rows: Sequence[TaskRunRecord]) -> Cost | None:
+    """One task's cost in a run: every attempt of every generation it ran, each priced on its own row."""
+    costs = [r.cost for r in rows if r.cost is not None]
+    if not costs:
+        return None
+    return summed(costs, f"{len(costs)} attempt(s)", costs[0].currency)
+
+
 def run_cost(
     tasks: Sequence[TaskRunRecord], overhead: Sequence[OverheadLine], currency: str = "USD"
 ) -> RunCost:

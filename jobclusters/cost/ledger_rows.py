@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from jobclusters.cost.ledger import run_cost, shared_cluster_overheads, task_cost
+from jobclusters.cost.models import RunCost
 from jobclusters.services import factory
 from jobclusters.tracking.models import RunRecord, TaskRunRecord
 
@@ -29,3 +30,11 @@ def with_run_cost(record: RunRecord, tasks: Sequence[TaskRunRecord]) -> RunRecor
     return record.model_copy(
         update={"cost": cost, "estimated_cost": cost.estimate, "cost_currency": cost.currency}
     )
+
+
+def ended_run_cost(run_id: str) -> RunCost | None:
+    """What a run that just ended cost, from its task rows (its own row may still be being written)."""
+    record, tasks = factory.get_run_store().get_run_with_tasks(run_id)
+    if record is None or not any(t.cost is not None for t in tasks):
+        return None
+    return with_run_cost(record, tasks).cost
