@@ -75,6 +75,7 @@ def run_record(inp: RunRecordInput) -> RunRecord:
         end_time=_ts(inp.end),
         error_message=public_message(inp.message),
         compute=[ComputeInfo.model_validate(c) for c in inp.compute],
+        tags=inp.tags,
     )
 
 

@@ -155,6 +155,11 @@ def task_total(rows: Sequence[TaskRunRecord]) -> Cost | None:
     return summed(costs, f"{len(costs)} attempt(s)", costs[0].currency)
 
 
+def compute_name(info: ComputeInfo) -> str:
+    """How `costs --by compute` groups: platform and node type (`batch Standard_D2s_v3`)."""
+    return f"{_platform(info)} {info.node_size or '?'}" + (" spot" if info.spot else "")
+
+
 def run_cost(
     tasks: Sequence[TaskRunRecord], overhead: Sequence[OverheadLine], currency: str = "USD"
 ) -> RunCost:
@@ -170,7 +175,12 @@ def run_cost(
         return money(sum(v or 0.0 for v in values))
 
     extra = total(line.estimate for line in overhead)
+    by_compute: dict[str, float] = defaultdict(float)
+    for task in priced:
+        if task.cost is not None and task.compute is not None:
+            by_compute[compute_name(task.compute)] += task.cost.estimate or 0.0
     return RunCost(
+        by_compute={name: money(value) for name, value in sorted(by_compute.items())},
         currency=currency,
         estimate=money(total(t.cost.estimate for t in priced if t.cost) + extra),
         low=money(total(t.cost.low for t in priced if t.cost) + extra),

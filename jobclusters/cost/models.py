@@ -38,3 +38,6 @@ class RunCost(Cost):
     """A run's cost: its tasks' costs plus the overhead lines, so `estimate` is exactly their sum."""
 
     overhead: list[OverheadLine] = Field(default_factory=list)
+    by_compute: dict[str, float] = Field(
+        default_factory=dict, description="the priced tasks' estimates by compute (`costs --by compute`)"
+    )

@@ -129,6 +129,7 @@ class RunRecord(_Timed):
     estimated_cost: float | None = Field(default=None, description="filled by cost reporting, later")
     cost_currency: str | None = None
     cost: RunCost | None = Field(default=None, description="tasks' costs plus overhead lines (once ended)")
+    tags: dict[str, str] = Field(default_factory=dict, description="the job's tags (costs by tag)")
 
 
 class TaskRunRecord(_Timed):
@@ -165,6 +166,10 @@ class RunSummary(_Record):
     trigger_kind: str | None = None
     error_message: str | None = None
     repair_count: int = Field(default=0, description="repairs so far (the run's generation)")
+    estimated_cost: float | None = None
+    cost_currency: str | None = None
+    cost_by_compute: dict[str, float] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 T = TypeVar("T")

@@ -54,3 +54,8 @@ def test_a_run_costs_the_sum_of_its_tasks_and_overheads(app_host: AppHost, tmp_p
     status = cli(app_host, "status", run_id).stdout
     assert "COST" in status and f"total cost: {record.cost.estimate:.4f} USD" in status
     assert datetime.fromisoformat(view["end"]) >= datetime.fromisoformat(view["start"])
+
+    summed = json.loads(cli(app_host, "costs", "--job", record.job_id, "--since", "1d", "--json").stdout)
+    assert summed["total"]["estimate"] == pytest.approx(record.cost.estimate, abs=2e-6)
+    by_tag = json.loads(cli(app_host, "costs", "--by", "tag:CostCenter", "--since", "1d", "--json").stdout)
+    assert by_tag["groups"]["cc-0"]["estimate"] >= record.cost.estimate - 2e-6
