@@ -9,10 +9,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from jobclusters.cost.catalogue import snapshot
 from jobclusters.tracking.table_store import TableRunStore
-from tests.e2e.conftest import AppHost
+from tests.e2e.conftest import AppHost, batch_job
 from tests.e2e.test_cli import cli, write_job
 
 pytestmark = pytest.mark.integration
@@ -59,3 +60,25 @@ def test_a_run_costs_the_sum_of_its_tasks_and_overheads(app_host: AppHost, tmp_p
     assert summed["total"]["estimate"] == pytest.approx(record.cost.estimate, abs=2e-6)
     by_tag = json.loads(cli(app_host, "costs", "--by", "tag:CostCenter", "--since", "1d", "--json").stdout)
     assert by_tag["groups"]["cc-0"]["estimate"] >= record.cost.estimate - 2e-6
+
+
+def test_the_estimate_of_a_job_is_at_least_what_its_run_cost(app_host: AppHost, tmp_path: Path) -> None:
+    job = tmp_path / "bounded.yaml"
+    document = batch_job("bounded", {"work": "sleep 1", "more": "true"})
+    for task in document["tasks"]:
+        task["timeout_seconds"] = 60
+    job.write_text(yaml.safe_dump(document), encoding="utf-8")
+    before = json.loads(cli(app_host, "estimate", str(job), "--json").stdout)
+    assert before["past_runs"] == 0 and before["total"]["expected"] is None
+
+    result = cli(app_host, "run", str(job), "--json")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    actual = json.loads(result.stdout.strip().splitlines()[-1])["cost"]["estimate"]
+    after = json.loads(cli(app_host, "estimate", str(job), "--json").stdout)
+    assert after["past_runs"] == 1
+    assert before["total"]["worst"] >= actual and after["total"]["worst"] >= actual
+    assert after["total"]["expected"] == pytest.approx(
+        sum(t["expected"] for t in after["tasks"].values()), abs=1e-6
+    )
+    assert after["total"]["expected"] <= actual + 1e-6  # the tasks' share; the overhead lines are the rest
