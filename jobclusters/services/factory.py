@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from jobclusters.arrivals.store import TableArrivals
+from jobclusters.cost.budget import BudgetWatch
 from jobclusters.cost.catalogue import PriceCatalogue
 from jobclusters.execution.batch_logs import logs_container_url
 from jobclusters.execution.cluster_mapping import platform_backend
@@ -169,6 +170,17 @@ def get_price_catalogue() -> PriceCatalogue:
     with _lock:
         _cache["prices"] = (catalogue, now)
     return catalogue
+
+
+def get_budget_watch() -> BudgetWatch:
+    """The runs with a run budget still running (Table storage), for the budget watch timer."""
+
+    def build() -> BudgetWatch:
+        prefix = "".join(ch for ch in settings().table_prefix if ch.isalnum()) or "jobclusters"
+        prefix = prefix if prefix[0].isalpha() else "t" + prefix
+        return BudgetWatch(storage_account().table_service().create_table_if_not_exists(f"{prefix}Budgets"))
+
+    return _cached("budgets", build)
 
 
 def get_control_store() -> ControlStore:

@@ -64,7 +64,9 @@ def test_worst_is_every_attempt_to_its_timeout_on_the_most_nodes() -> None:
         5 * spark * (1800 + STARTUP_ALLOWANCE_SECONDS) / 3600, abs=1e-5
     )
     assert found.tasks["check"].worst == 0.0
-    assert found.total.worst == pytest.approx((load.worst or 0) + (found.tasks["transform"].worst or 0), abs=1e-6)
+    assert found.total.worst == pytest.approx(
+        (load.worst or 0) + (found.tasks["transform"].worst or 0), abs=1e-6
+    )
     assert found.total.expected is None and found.tasks["load"].expected is None
 
 
