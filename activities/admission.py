@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
+from jobclusters.cost.admission import budget_problems
 from jobclusters.execution.messages import RunAdmissionInput
 from jobclusters.execution.registry import CHECK_RUN_REQUEST, activity
 from jobclusters.run_admission import admission_problems
+from jobclusters.run_request import RunRequest
 from jobclusters.run_signing_key import run_signing_key
 from jobclusters.services import factory
 
@@ -16,4 +18,7 @@ bp = df.Blueprint()
 
 @activity(bp, CHECK_RUN_REQUEST)
 def check_run_request(inp: RunAdmissionInput) -> list[str]:
-    return admission_problems(inp.model_dump(mode="json"), run_signing_key(factory.settings()))
+    problems = admission_problems(inp.model_dump(mode="json"), run_signing_key(factory.settings()))
+    if problems:
+        return problems
+    return budget_problems(RunRequest.model_validate(inp.request))

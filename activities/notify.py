@@ -13,6 +13,7 @@ from typing import Any
 import azure.durable_functions as df
 import requests
 
+from jobclusters.cost.ledger_rows import ended_run_cost
 from jobclusters.execution.messages import NotifyInput, NotifyResult
 from jobclusters.execution.registry import NOTIFY_RUN, activity
 from jobclusters.services import factory
@@ -66,9 +67,20 @@ def event_body(inp: NotifyInput) -> dict[str, Any]:
     }
 
 
+def _run_cost(run_id: str) -> dict[str, Any] | None:
+    try:
+        cost = ended_run_cost(run_id)
+    except Exception as exc:  # a notification never fails (or waits) for its cost
+        log.warning("run %s: no cost in the notification: %s", run_id, type(exc).__name__)
+        return None
+    return cost.model_dump(mode="json") if cost is not None else None
+
+
 @activity(bp, NOTIFY_RUN)
 def notify_run(inp: NotifyInput) -> NotifyResult:
     body = event_body(inp)
+    if inp.event in ("success", "failure"):
+        body["cost"] = _run_cost(inp.run_id)
     result = NotifyResult()
     for target in _targets(inp):
         if target.kind != "webhook":

@@ -13,6 +13,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from jobclusters.cost.ledger_rows import with_run_cost, with_task_cost
 from jobclusters.execution.messages import RunRecordInput, TaskRecordBatch, TaskRecordInput
 from jobclusters.execution.public_errors import public_message
 from jobclusters.execution.registry import RECORD_RUN, RECORD_TASK_RUNS, activity
@@ -74,6 +75,7 @@ def run_record(inp: RunRecordInput) -> RunRecord:
         end_time=_ts(inp.end),
         error_message=public_message(inp.message),
         compute=[ComputeInfo.model_validate(c) for c in inp.compute],
+        tags=inp.tags,
     )
 
 
@@ -85,6 +87,10 @@ def _log_links(inp: TaskRecordInput) -> dict[str, str]:
 
 
 def task_record(inp: TaskRecordInput) -> TaskRunRecord:
+    return with_task_cost(_task_record(inp))
+
+
+def _task_record(inp: TaskRecordInput) -> TaskRunRecord:
     return TaskRunRecord(
         run_id=inp.run_id,
         task_key=inp.task_key,
@@ -110,6 +116,8 @@ def task_record(inp: TaskRecordInput) -> TaskRunRecord:
 def record_run(inp: RunRecordInput) -> str:
     store = factory.get_run_store()
     record = run_record(inp)
+    if record.state.terminal:
+        record = with_run_cost(record, store.get_run_with_tasks(record.run_id)[1])
     result = store.record_run(record)
     if record.state.terminal and behind(store.get_run(record.run_id), record):
         raise FinalStateNotReadBack(f"run {record.run_id}: {record.state.value} was not read back")

@@ -76,6 +76,11 @@ class Settings(BaseModel):
     )
     cluster_poll_factor: float | None = Field(None, ge=1, alias="JOBCLUSTERS_CLUSTER_POLL_FACTOR")
     cluster_poll_max_seconds: float | None = Field(None, gt=0, alias="JOBCLUSTERS_CLUSTER_POLL_MAX_SECONDS")
+    # Cost (docs/cost.md): the region prices are looked up in, the Retail Prices API the daily refresh
+    # reads (Azure mode), and the cost policy file applied to every job.
+    price_region: str = Field("eastus", alias="JOBCLUSTERS_PRICE_REGION")
+    retail_prices_url: str | None = Field(None, alias="JOBCLUSTERS_RETAIL_PRICES_URL")
+    cost_policy_file: Path | None = Field(None, alias="JOBCLUSTERS_COST_POLICY")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:

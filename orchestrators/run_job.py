@@ -235,6 +235,7 @@ class _Run:
             end=end,
             message=message,
             compute=[o.compute_info for o in self.outcomes.values() if o.compute_info][:MAX_RECORDED_COMPUTE],
+            tags=self.job.tags,
         )
 
     def notify(

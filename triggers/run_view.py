@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from jobclusters.cost.ledger import run_cost, task_total
+from jobclusters.cost.models import Cost, RunCost
 from jobclusters.run_request import RunProgress, RunRequest, repair_run_id
 from jobclusters.spec.model import RunResult
 
@@ -49,6 +51,7 @@ class TaskView(BaseModel):
     failed_inputs: dict[str, Any] | None = None
     exit_code: int | None = None
     attempt_history: list[dict[str, Any]] = Field(default_factory=list)
+    cost: Cost | None = None
 
 
 class RunView(BaseModel):
@@ -70,6 +73,9 @@ class RunView(BaseModel):
     repair_count: int = 0
     message: str | None = None
     tasks: dict[str, TaskView] = Field(default_factory=dict)
+    cost: RunCost | None = Field(
+        default=None, description="the tasks' costs plus overhead; so far while running"
+    )
 
 
 def _json(value: Any) -> Any:
@@ -248,7 +254,18 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
         task.attempt_history = [_attempt(row) for row in rows]
         if progress is None or key not in progress.tasks or key in kept:
             _from_rows(task, [r for r in rows if r.generation == rows[-1].generation])
+        task.cost = task_total(rows)
+    _add_run_cost(view, record, task_rows)
     return view
+
+
+def _add_run_cost(view: RunView, record: Any, task_rows: list[Any]) -> None:
+    """The recorded cost of an ended run; while it runs, what its ended attempts cost so far."""
+    if record is not None and record.cost is not None:
+        view.cost = record.cost
+    elif any(row.cost is not None for row in task_rows):
+        so_far = run_cost(task_rows, [])
+        view.cost = so_far.model_copy(update={"basis": f"so far: {so_far.basis}"})
 
 
 def _attempt(row: Any) -> dict[str, Any]:

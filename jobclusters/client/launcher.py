@@ -41,6 +41,7 @@ LOCAL_DEFAULTS = {
     "AzureWebJobsStorage": "UseDevelopmentStorage=true",
     "JOBCLUSTERS_MODE": "local",
     "JOBCLUSTERS_SCHEDULER_CRON": "0 * * * * *",
+    "JOBCLUSTERS_BUDGET_CHECK_CRON": "*/15 * * * * *",
     "FUNCTIONS_WORKER_RUNTIME": "python",
 }
 

@@ -86,8 +86,14 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def has_costs(view: dict[str, Any]) -> bool:
+    return bool(view.get("cost")) or any(t.get("cost") for t in view.get("tasks", {}).values())
+
+
 def summary_rows(view: dict[str, Any]) -> list[list[str]]:
+    """One row per task; a COST column (before MESSAGE) when the run has costs."""
     rows = []
+    costs = has_costs(view)
     for key, task in view.get("tasks", {}).items():
         rows.append(
             [
@@ -96,10 +102,20 @@ def summary_rows(view: dict[str, Any]) -> list[list[str]]:
                 str(task.get("attempts") or 0),
                 _duration(task.get("duration_seconds")),
                 _short(str(task.get("compute") or "-"), 56),
+                *([money_text(task.get("cost"))] if costs else []),
                 (str(task.get("message") or "").splitlines() or [""])[0][:60],
             ]
         )
     return rows
+
+
+def money_text(cost: Any) -> str:
+    """`0.0123 USD`, `-` for work with no cost, `n/a` for a cost with no price."""
+    if not isinstance(cost, dict):
+        return "-"
+    if cost.get("estimate") is None:
+        return "n/a"
+    return f"{cost['estimate']:.4f} {cost.get('currency') or ''}".rstrip()
 
 
 def render_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -111,12 +127,33 @@ def render_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def print_summary(view: dict[str, Any], out: TextIO) -> None:
-    header = ["TASK", "STATE", "ATTEMPTS", "DURATION", "COMPUTE", "MESSAGE"]
+    header = [
+        "TASK",
+        "STATE",
+        "ATTEMPTS",
+        "DURATION",
+        "COMPUTE",
+        *(["COST"] if has_costs(view) else []),
+        "MESSAGE",
+    ]
     for line in render_table(header, summary_rows(view)):
         print(line, file=out)
+    cost = view.get("cost")
+    if isinstance(cost, dict):
+        overhead = [line for line in cost.get("overhead") or [] if line.get("estimate")]
+        lines = ", ".join(f"{line['what']} {line['estimate']:.4f}" for line in overhead)
+        print(f"total cost: {money_text(cost)}" + (f" (overhead: {lines})" if lines else ""), file=out)
+        if "embedded default" in str(cost.get("basis")) or _any_simulated(view):
+            print("  (embedded default: what the same run would cost on Azure)", file=out)
     print(
         f"run {view.get('run_id')} of job {view.get('job_id')}: {view.get('result') or view.get('state')}",
         file=out,
+    )
+
+
+def _any_simulated(view: dict[str, Any]) -> bool:
+    return any(
+        "embedded default" in str((t.get("cost") or {}).get("basis")) for t in view.get("tasks", {}).values()
     )
 
 
@@ -135,6 +172,7 @@ def result_json(view: dict[str, Any]) -> dict[str, Any]:
             "message": task.get("message"),
             **({"failed_inputs": task["failed_inputs"]} if task.get("failed_inputs") else {}),
             "exit_code": task.get("exit_code"),
+            **({"cost": task["cost"]} if task.get("cost") else {}),
         }
         for key, task in view.get("tasks", {}).items()
     }
@@ -144,6 +182,7 @@ def result_json(view: dict[str, Any]) -> dict[str, Any]:
         "job_id": view.get("job_id"),
         "state": view.get("state"),
         "tasks": tasks,
+        **({"cost": view["cost"]} if view.get("cost") else {}),
     }
 
 

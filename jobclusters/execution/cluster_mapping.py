@@ -217,4 +217,26 @@ def compute_info(backend: str, request: c.ClusterRunRequest) -> dict[str, object
         "node_count": (cluster.max_workers + 1) if cluster else None,
         "spot": spot,
         "mode": mode,
+        **_cost_fields(request, cluster),
     }
+
+
+def _cost_fields(request: c.ClusterRunRequest, cluster: c.ClusterRequest | None) -> dict[str, object]:
+    """What pricing needs beyond the label: the node range (driver included), the driver's size, a spot
+    fallback, and a Synapse pool's node size and count."""
+    if cluster is not None:
+        least = cluster.autoscale.min_workers if cluster.autoscale else cluster.max_workers
+        attributes = cluster.azure_attributes
+        return {
+            "nodes_min": least + 1,
+            "nodes_max": cluster.max_workers + 1,
+            "driver_node_size": cluster.driver_node_type_id,
+            "spot_fallback": bool(attributes and attributes.availability == "SPOT_WITH_FALLBACK_AZURE"),
+        }
+    pool = request.spark_pool
+    if pool is None:
+        return {}
+    scale = pool.auto_scale
+    low = scale.min_node_count if scale and scale.enabled else pool.node_count
+    high = scale.max_node_count if scale and scale.enabled else pool.node_count
+    return {"node_size": pool.node_size, "nodes_min": low, "nodes_max": high, "node_count": high}

@@ -131,6 +131,7 @@ class RunRecordInput(_Msg):
     end: str | None = None
     message: str | None = None
     compute: list[dict[str, Any]] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict, description="the job's tags: costs by tag")
 
 
 class TaskRecordInput(_Msg):

@@ -15,9 +15,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from jobclusters.arrivals.store import TableArrivals
+from jobclusters.cost.budget import BudgetWatch
+from jobclusters.cost.catalogue import PriceCatalogue
 from jobclusters.execution.batch_logs import logs_container_url
 from jobclusters.execution.cluster_mapping import platform_backend
 from jobclusters.execution.job_files import JobFilesStore
@@ -134,6 +137,50 @@ def get_run_store() -> RunStore:
         return TableRunStore(storage_account(), table_prefix=settings().table_prefix)
 
     return _cached("runs", build)
+
+
+def costs_are_simulated() -> bool:
+    """Local mode measures runs on this machine: their cost is what Azure would charge for the same SKUs
+    and durations, and says so."""
+    return settings().mode == "local"
+
+
+def get_price_catalogue() -> PriceCatalogue:
+    """The shipped snapshot locally; on Azure the Table-cached catalogue, refreshed daily from the Retail
+    Prices API (a failed refresh keeps the last good one). Cached for the process for an hour."""
+    from jobclusters.cost.catalogue import snapshot
+
+    s = settings()
+    if s.mode == "local" and not s.retail_prices_url:
+        return snapshot()
+    with _lock:
+        if "prices" in _overrides:
+            return cast(PriceCatalogue, _overrides["prices"])
+        held = _cache.get("prices")
+        now = datetime.now(UTC)
+        if isinstance(held, tuple) and now - held[1] < timedelta(hours=1):
+            return cast(PriceCatalogue, held[0])
+    from jobclusters.cost.retail import RETAIL_PRICES_URL, PriceCache, refresh_if_due
+
+    prefix = "".join(ch for ch in s.table_prefix if ch.isalnum()) or "jobclusters"
+    prefix = prefix if prefix[0].isalpha() else "t" + prefix
+    table = storage_account().table_service().create_table_if_not_exists(f"{prefix}Prices")
+    url = s.retail_prices_url or RETAIL_PRICES_URL
+    catalogue = refresh_if_due(PriceCache(table), snapshot(), [s.price_region], now, base_url=url)
+    with _lock:
+        _cache["prices"] = (catalogue, now)
+    return catalogue
+
+
+def get_budget_watch() -> BudgetWatch:
+    """The runs with a run budget still running (Table storage), for the budget watch timer."""
+
+    def build() -> BudgetWatch:
+        prefix = "".join(ch for ch in settings().table_prefix if ch.isalnum()) or "jobclusters"
+        prefix = prefix if prefix[0].isalpha() else "t" + prefix
+        return BudgetWatch(storage_account().table_service().create_table_if_not_exists(f"{prefix}Budgets"))
+
+    return _cached("budgets", build)
 
 
 def get_control_store() -> ControlStore:

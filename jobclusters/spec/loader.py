@@ -107,6 +107,11 @@ def load_definition(
         )
         validate_references(job, doc, problems, adf_syntax=chosen in {"adf", "native"})
         check_cost_tags(job, DEFAULT_COST_TAGS if required_tags is None else tuple(required_tags), problems)
+        from jobclusters.cost.budget import check_budget_tags
+
+        check_budget_tags(
+            job, problems, "$.settings.tags" if isinstance(doc.get("settings"), Mapping) else "$.tags"
+        )
     return _finish(job, problems, chosen, strict)
 
 

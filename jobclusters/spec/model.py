@@ -406,6 +406,18 @@ Payload = Annotated[
 RUNNABLE_WITHOUT_COMPUTE = frozenset({"condition", "run_job", "for_each", "sql", "fail", "unsupported"})
 
 
+# ---------------------------------------------------------------- budget
+
+
+class Budget(_Model):
+    """What a run (and a month of runs) of the job may cost; see docs/cost.md."""
+
+    max_run_cost: float | None = Field(default=None, gt=0, description="refuse / cancel a run above this")
+    max_monthly_cost: float | None = Field(default=None, gt=0, description="refuse new runs once spent")
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    action: Literal["cancel", "warn"] = "cancel"
+
+
 # ---------------------------------------------------------------- task and job
 
 
@@ -485,6 +497,7 @@ class Job(_Model):
     engine_rules: EngineRules = EngineRules.DATABRICKS
     source_format: str = "native"
     home: dict[str, Any] = Field(default_factory=dict, description="home-format job settings we keep")
+    budget: Budget | None = Field(default=None, description="imported formats: tag jobclusters.max_run_cost")
 
     @model_validator(mode="after")
     def _derive_modes(self) -> Job:

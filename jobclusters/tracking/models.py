@@ -13,6 +13,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from jobclusters.cost.models import Cost, RunCost
+
 
 class RunState(StrEnum):
     PENDING = "PENDING"
@@ -86,6 +88,10 @@ class ComputeInfo(_Record):
     node_count: int | None = None
     spot: bool | None = None
     mode: str | None = Field(default=None, description="onDemand, existing, autoPool, job cluster, ...")
+    nodes_min: int | None = Field(default=None, description="node range for pricing (driver included)")
+    nodes_max: int | None = None
+    driver_node_size: str | None = None
+    spot_fallback: bool | None = None
 
 
 class Links(_Record):
@@ -122,6 +128,8 @@ class RunRecord(_Timed):
     links: Links = Field(default_factory=Links)
     estimated_cost: float | None = Field(default=None, description="filled by cost reporting, later")
     cost_currency: str | None = None
+    cost: RunCost | None = Field(default=None, description="tasks' costs plus overhead lines (once ended)")
+    tags: dict[str, str] = Field(default_factory=dict, description="the job's tags (costs by tag)")
 
 
 class TaskRunRecord(_Timed):
@@ -143,6 +151,7 @@ class TaskRunRecord(_Timed):
     links: Links = Field(default_factory=Links)
     external_id: str | None = Field(default=None, description="Batch job/task id, Databricks run id, Livy id")
     estimated_cost: float | None = None
+    cost: Cost | None = Field(default=None, description="what this attempt used, priced (once ended)")
 
 
 class RunSummary(_Record):
@@ -157,6 +166,10 @@ class RunSummary(_Record):
     trigger_kind: str | None = None
     error_message: str | None = None
     repair_count: int = Field(default=0, description="repairs so far (the run's generation)")
+    estimated_cost: float | None = None
+    cost_currency: str | None = None
+    cost_by_compute: dict[str, float] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 T = TypeVar("T")

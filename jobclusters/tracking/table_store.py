@@ -259,7 +259,9 @@ class TableRunStore:
     def _keep_origin(current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         """A run is created and triggered once: a repair writing the run row keeps both, so the run keeps
         its index rows (keyed by creation time) and is listed once."""
-        merged = TableRunStore._keep_from_existing("StartTime", "EstimatedCost", "CostCurrency")(current, new)
+        merged = TableRunStore._keep_from_existing("StartTime", "EstimatedCost", "CostCurrency", "Cost")(
+            current, new
+        )
         for name in ("CreatedAt", "Trigger"):
             if name in current and name in merged:
                 merged[name] = current[name]
@@ -286,6 +288,10 @@ class TableRunStore:
             trigger_kind=run.trigger.kind if run.trigger else None,
             error_message=(run.error_message or "")[:INDEX_ERROR_CHARS] or None,
             repair_count=run.generation,
+            estimated_cost=run.estimated_cost,
+            cost_currency=run.cost_currency,
+            cost_by_compute=run.cost.by_compute if run.cost else {},
+            tags=run.tags,
         )
         rk = f"{inverted(run.created_at)}|{escape_key(run.run_id)}"
         extra = {"Generation": run.generation}
