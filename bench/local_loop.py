@@ -6,6 +6,10 @@ same work done directly, in one run; the last line is JSON.
   activity calls and history events of the latest execution of each instance, read from devhost's store).
 - fanout20: one command fanned out over 20 inputs, against the 20 commands run directly (one after the
   other), overhead of the whole task.
+- spark3: three small Spark tasks (a chain) on one job cluster, against one driver doing the same three
+  counts in one process.
+- demo: the `make demo` pipeline (examples/daily-sales, 4 daily files), from the upload of its files to
+  the end of its run.
 
 Figures are wall-clock on a shared machine: compare the columns of one run, not runs with each other.
 """
@@ -27,7 +31,8 @@ sys.path.insert(0, str(PROJECT))
 
 from devhost.azurite import start_azurite  # noqa: E402
 from devhost.ports import free_port  # noqa: E402
-from tests.e2e.conftest import AppHost, batch_job, start_host  # noqa: E402
+from jobclusters.localshim.session import LOCAL_DEFAULTS  # noqa: E402
+from tests.e2e.conftest import TAGS, AppHost, batch_job, start_host  # noqa: E402
 
 CHAIN = 6
 FAN_OUT = 20
@@ -43,10 +48,14 @@ def _run(host: AppHost, job: dict[str, Any]) -> tuple[str, float]:
             break
         time.sleep(0.02)
     elapsed = time.perf_counter() - started
+    _check(view)
+    return run_id, elapsed
+
+
+def _check(view: dict[str, Any]) -> None:
     state = view.get("result_state") or view.get("state")
     if str(state).lower() not in ("success", "succeeded"):
-        raise RuntimeError(f"run {run_id} ended {state}: {json.dumps(view)[:800]}")
-    return run_id, elapsed
+        raise RuntimeError(f"run {view.get('run_id')} ended {state}: {json.dumps(view)[:800]}")
 
 
 def hops(host: AppHost, run_id: str) -> dict[str, Any]:
@@ -118,6 +127,88 @@ def fanout20(host: AppHost) -> dict[str, Any]:
     }
 
 
+SPARK_CONF = {"spark.master": "local[2]", "spark.sql.shuffle.partitions": "2"}
+COUNT_TASK = """
+import sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+n = int(sys.argv[1])
+print("count", spark.range(n).selectExpr("id % 7 as k").groupBy("k").count().count())
+"""
+ONE_DRIVER = """
+import json, sys
+from pyspark.sql import SparkSession
+builder = SparkSession.builder.master("local[2]").config("spark.sql.shuffle.partitions", "2")
+for key, value in json.loads(sys.argv[1]).items():  # the local cluster's own JVM and UI settings
+    builder = builder.config(key, value)
+spark = builder.getOrCreate()
+for n in (100000, 200000, 300000):
+    print("count", spark.range(n).selectExpr("id % 7 as k").groupBy("k").count().count())
+spark.stop()
+"""
+
+
+def spark3(host: AppHost, folder: Path) -> dict[str, Any]:
+    """Three small Spark tasks of one run on one job cluster, against one driver doing the same work."""
+    (folder / "count.py").write_text(COUNT_TASK)
+    (folder / "one_driver.py").write_text(ONE_DRIVER)
+    name = f"spark-{uuid.uuid4().hex[:6]}"
+    tasks = []
+    for i, n in enumerate((100000, 200000, 300000)):
+        task: dict[str, Any] = {
+            "key": f"count{i}",
+            "compute": {"kind": "job_cluster", "job_cluster_key": "shared"},
+            "payload": {"kind": "spark_python", "python_file": "count.py", "parameters": [str(n)]},
+        }
+        if i:
+            task["depends_on"] = [{"task_key": f"count{i - 1}"}]
+        tasks.append(task)
+    cluster = {
+        "platform": "databricks",
+        "node_type": "Standard_DS3_v2",
+        "num_workers": 0,
+        "spark_conf": SPARK_CONF,
+    }
+    job = {
+        "format": "jobclusters/v1",
+        "name": name,
+        "tags": TAGS,
+        "job_clusters": [{"key": "shared", "cluster": cluster}],
+        "tasks": tasks,
+    }
+    host.client.register_job(job, base_dir=str(folder))
+    started = time.perf_counter()
+    run_id = str(host.client.start_job(name)["run_id"])
+    view = host.wait_run_done(run_id, timeout=600)
+    elapsed = time.perf_counter() - started
+    _check(view)
+    started = time.perf_counter()
+    defaults = json.dumps(LOCAL_DEFAULTS)
+    subprocess.run([sys.executable, str(folder / "one_driver.py"), defaults], check=True, capture_output=True)
+    alone = time.perf_counter() - started
+    return {
+        "run_seconds": round(elapsed, 2),
+        "one_driver_seconds": round(alone, 2),
+        "ratio": round(elapsed / alone, 2),
+    }
+
+
+def demo_pipeline(host: AppHost) -> dict[str, Any]:
+    """The `make demo` pipeline (examples/daily-sales) from the upload of its files to its end."""
+    from jobclusters.commands.demo import EXAMPLE, JOB_ID, load_job, upload_batch
+    from jobclusters.run_request import derive_run_id
+
+    host.client.register_job(load_job(host.state_dir / "lake"), job_id=JOB_ID, base_dir=str(EXAMPLE))
+    batch = "batch-" + uuid.uuid4().hex[:8]
+    started = time.perf_counter()
+    url, etag = upload_batch(host.connection, batch, 4, 400)
+    run_id = derive_run_id(JOB_ID, url, etag)
+    view = host.wait_run_done(run_id, timeout=600)
+    elapsed = time.perf_counter() - started
+    _check(view)
+    return {"upload_to_end_seconds": round(elapsed, 2)}
+
+
 def main() -> None:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-loop-") as tmp:
@@ -132,6 +223,10 @@ def main() -> None:
                 print("chain of six trivial Batch commands:", figures["chain6"])
                 figures["fanout20"] = fanout20(host)
                 print("fan-out over 20 inputs:", figures["fanout20"])
+                figures["spark3"] = spark3(host, Path(tmp))
+                print("three Spark tasks on one job cluster vs one driver:", figures["spark3"])
+                figures["demo"] = demo_pipeline(host)
+                print("the demo pipeline (daily-sales):", figures["demo"])
             finally:
                 host.launcher.stop()
         finally:

@@ -167,6 +167,7 @@ def cluster_request(run: TaskRunInput, attempt_id: str, backend: str) -> c.Clust
             fields["new_cluster"] = cluster_spec(cluster)
     tags = {**run.tags, "jobclusters-run": run.run_id[:_TAG_CHARS], "jobclusters-task": task.key[:_TAG_CHARS]}
     return c.ClusterRunRequest(
+        warm_cluster=warm_cluster(run) if backend == "local" else None,
         run_id=attempt_id[:_RUN_NAME_CHARS],
         run_name=f"{run.job_name} / {task.key}"[:_RUN_NAME_CHARS],
         tasks=[c.ClusterTask(**fields)],
@@ -176,6 +177,30 @@ def cluster_request(run: TaskRunInput, attempt_id: str, backend: str) -> c.Clust
         spark_pool=spark_pool,
         base_dir=run.base_dir,
     )
+
+
+#: a job cluster's warm driver outlives the run's last task on it by this much (the next task of a chain
+#: is submitted well within it)
+JOB_CLUSTER_IDLE_SECONDS = 20.0
+#: an existing cluster or pool without a known auto-termination time
+EXISTING_CLUSTER_IDLE_SECONDS = 600.0
+
+
+def warm_cluster(run: TaskRunInput) -> c.WarmCluster | None:
+    """The shared cluster a task runs on, if any: the tasks of one run on one job cluster, or the tasks
+    naming one existing cluster or pool (new clusters are the task's own)."""
+    compute = run.task.compute
+    if compute is None:
+        return None
+    if compute.kind == "job_cluster" and run.job_cluster is not None:
+        return c.WarmCluster(
+            key=f"job/{run.run_id}/{run.job_cluster.key}", idle_seconds=JOB_CLUSTER_IDLE_SECONDS
+        )
+    if compute.kind in ("existing_cluster", "pool") and compute.cluster_id:
+        minutes = compute.cluster.auto_termination_minutes if compute.cluster is not None else None
+        idle = minutes * 60.0 if minutes else EXISTING_CLUSTER_IDLE_SECONDS
+        return c.WarmCluster(key=f"{compute.kind}/{compute.cluster_id}", idle_seconds=idle)
+    return None
 
 
 def compute_label(backend: str, request: c.ClusterRunRequest) -> str:

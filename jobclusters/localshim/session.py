@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from jobclusters.localshim import warm
 from jobclusters.localshim.paths import PathMapper, is_cloud_path
 
 INSTALL_HINT = (
@@ -79,6 +80,10 @@ def install(master: str, conf: Mapping[str, str], app_name: str, mapper: PathMap
     def get_or_create(self: Any) -> Any:
         options = self._options
         user_set = dict(options)
+        if warm.on_warm_cluster():
+            session = warm.attached_session({**conf, **user_set})
+            if session is not None:
+                return session
         for key, value in {**LOCAL_DEFAULTS, **conf}.items():
             if key not in user_set:
                 options[key] = value
@@ -96,6 +101,8 @@ def install(master: str, conf: Mapping[str, str], app_name: str, mapper: PathMap
 
 
 def _stop_active_session() -> None:
+    if warm.on_warm_cluster():
+        return  # the session ends with the process; the shared driver stays up
     try:
         from pyspark.sql import SparkSession
 

@@ -349,6 +349,14 @@ class SparkPoolSettings(BaseModel):
     _stringify = field_validator("spark_config_properties", mode="before")(_spark_strings)
 
 
+class WarmCluster(_Strict):
+    """Local cluster: the long-lived cluster a task shares with others (a run's job cluster, an existing
+    cluster, a Spark pool), kept warm while tasks use it and for `idle_seconds` after the last one."""
+
+    key: str = Field(min_length=1, max_length=400)
+    idle_seconds: float = Field(ge=0)
+
+
 class ClusterRunRequest(_Strict):
     """One run to submit. `run_id` is ours (orchestration run id) and ends up in the cluster tags."""
 
@@ -361,6 +369,9 @@ class ClusterRunRequest(_Strict):
     spark_pool: SparkPoolSettings | None = Field(None, description="Synapse: the pool and its settings")
     base_dir: str | None = Field(
         None, description="local cluster: folder that relative paths resolve against"
+    )
+    warm_cluster: WarmCluster | None = Field(
+        None, description="local cluster: the shared cluster whose warm driver runs this run's tasks"
     )
 
     @model_validator(mode="after")

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from jobclusters.localshim.paths import PathMapper, parse_adls
+from jobclusters.localshim.session import LOCAL_DEFAULTS, pyspark_available
+from jobclusters.localshim.warm import JOB_GROUP_ENV
 from jobclusters.processes import pid_alive
 from jobclusters.services.cluster import (
     LOG_TAIL_CHARS,
@@ -48,6 +50,7 @@ from jobclusters.services.cluster import (
     tail,
 )
 from jobclusters.services.local_cluster_plan import LaunchPlan, Planner, default_cores
+from jobclusters.services.local_cluster_warm import WarmDriver, WarmDrivers
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -133,6 +136,8 @@ class LocalClusterJobService:
         self._lock = threading.Lock()
         self._cancel_events: dict[str, threading.Event] = {}
         self._end_watchers: dict[str, list[Callable[[], None]]] = {}
+        self._warm = WarmDrivers(self.root / "warm", python)
+        self._warm_ok = python != sys.executable or pyspark_available()
 
     @classmethod
     def from_settings(cls, settings: Any) -> LocalClusterJobService:
@@ -147,6 +152,7 @@ class LocalClusterJobService:
         end = time.monotonic() + timeout
         for thread in list(self._threads.values()):
             thread.join(max(0.0, end - time.monotonic()))
+        self._warm.close()
 
     # ------------------------------------------------------------------------------------------ submit
 
@@ -369,6 +375,33 @@ class LocalClusterJobService:
         spec_file = task_dir / "task.json"
         _write_json(spec_file, plan.task_file(files.dir, self.workspace_dir, base_dir, result_file))
         env = self._env(plan)
+        driver = None
+        if plan.warm is not None and self._warm_ok:
+            driver_conf = {**LOCAL_DEFAULTS, **plan.cluster_conf}
+            driver = self._warm.acquire(plan.warm, plan.master, driver_conf, env)
+            env.update(driver.task_env(task_state.task_run_id or f"{state.run_id}:{plan.task_key}"))
+        try:
+            return self._run_process(plan, files, base_dir, cancel, state, index, deadline, env, driver)
+        finally:
+            if driver is not None:
+                self._warm.release(driver)
+
+    def _run_process(
+        self,
+        plan: LaunchPlan,
+        files: _RunFiles,
+        base_dir: Path,
+        cancel: threading.Event,
+        state: RunState,
+        index: int,
+        deadline: float | None,
+        env: dict[str, str],
+        driver: WarmDriver | None,
+    ) -> ResultState:
+        task_state = state.tasks[index]
+        task_dir = files.task_dir(plan.task_key)
+        result_file = task_dir / "result.json"
+        spec_file = task_dir / "task.json"
         stdout = open(task_dir / "stdout.log", "wb")  # noqa: SIM115 - handed to the child, closed below
         stderr = open(task_dir / "stderr.log", "wb")  # noqa: SIM115
         for note in plan.notes:
@@ -404,6 +437,8 @@ class LocalClusterJobService:
                 task_state.life_cycle = LifeCycle.TERMINATING
                 self._save(files, state)
                 kill_process_group(proc)
+                if driver is not None:  # its Spark jobs on the shared driver go with it
+                    self._warm.cancel_jobs(driver, env[JOB_GROUP_ENV])
                 break
             time.sleep(POLL_SECONDS)
         with contextlib.suppress(ProcessLookupError):

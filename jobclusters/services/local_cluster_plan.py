@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from jobclusters.localshim.paths import PathMapper
-from jobclusters.services.cluster import ClusterRequest, ClusterRunRequest, ClusterTask, InvalidRunRequest
+from jobclusters.services.cluster import (
+    ClusterRequest,
+    ClusterRunRequest,
+    ClusterTask,
+    InvalidRunRequest,
+    WarmCluster,
+)
 
 PlanKind = Literal["python_file", "wheel", "notebook"]
 _SUBMIT_FLAGS = {"--verbose", "--supervise"}
@@ -40,6 +46,8 @@ class LaunchPlan:
     env: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     num_workers: int | None = None
+    warm: WarmCluster | None = None
+    cluster_conf: dict[str, str] = field(default_factory=dict)
 
     def task_file(
         self, run_dir: Path, workspace_dir: Path, base_dir: Path, result_file: Path
@@ -149,8 +157,10 @@ class Planner:
             master=local_master(spec, self.cores),
             app_name=app_name,
         )
+        plan.warm = request.warm_cluster
         if spec is not None:
-            plan.conf.update({k: v for k, v in spec.spark_conf.items() if k != "spark.master"})
+            plan.cluster_conf = {k: v for k, v in spec.spark_conf.items() if k != "spark.master"}
+            plan.conf.update(plan.cluster_conf)
             plan.env.update(spec.spark_env_vars)
             plan.num_workers = spec.max_workers
         kind = task.payload_kind

@@ -52,11 +52,10 @@ class EventRaiser:
 
     @classmethod
     def from_binding(cls, binding: object) -> EventRaiser | None:
-        """From a durable client binding (its JSON text, or None where the host gives none)."""
-        if not isinstance(binding, str) or not binding:
-            return None
+        """From a durable client binding (its JSON text or its data; None where the host gives none)."""
         try:
-            uri = json.loads(binding)["managementUrls"]["sendEventPostUri"]
+            data = json.loads(binding) if isinstance(binding, str | bytes) else binding
+            uri = data["managementUrls"]["sendEventPostUri"]  # type: ignore[index]
         except (ValueError, KeyError, TypeError):
             return None
         if not isinstance(uri, str) or _INSTANCE_PLACEHOLDER not in uri or "{eventName}" not in uri:

@@ -166,3 +166,18 @@ def test_poll_schedules_are_settings_with_todays_values_for_services_that_do_not
 def test_a_bad_poll_setting_is_refused_naming_the_setting() -> None:
     with pytest.raises(ValueError, match="JOBCLUSTERS_BATCH_POLL_FACTOR"):
         Settings.from_mapping({"JOBCLUSTERS_BATCH_POLL_FACTOR": "0.5"})
+
+
+def test_only_the_local_executors_signal_so_azure_services_get_the_plain_poll_schedule() -> None:
+    from jobclusters.services.azure_batch import AzureBatchService
+    from jobclusters.services.databricks import DatabricksClusterJobService
+    from jobclusters.services.livy import HDInsightClusterJobService
+    from jobclusters.services.local_batch import LocalBatchService
+    from jobclusters.services.local_cluster import LocalClusterJobService
+    from jobclusters.services.synapse import SynapseClusterJobService
+    from jobclusters.services.work_signals import SignalsJobEnd, SignalsRunEnd
+
+    assert issubclass(LocalBatchService, SignalsJobEnd) and issubclass(LocalClusterJobService, SignalsRunEnd)
+    assert not issubclass(AzureBatchService, SignalsJobEnd)
+    for azure in (DatabricksClusterJobService, HDInsightClusterJobService, SynapseClusterJobService):
+        assert not issubclass(azure, SignalsRunEnd)
