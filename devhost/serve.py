@@ -133,6 +133,7 @@ async def serve(
             client_binding=lambda hub, conn: holder["host"].client_binding_json(hub, conn),
         )
         stack.callback(invoker.close)
+        engine.runner.client_binding = invoker.client_binding
         stack.push_async_callback(close_durable_client_session)
         host = HttpHost(
             engine=engine,

@@ -13,6 +13,13 @@ from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
 from devhost.engine.threads import DaemonPool
+from devhost.invoke import (
+    DURABLE_CLIENT_BINDING,
+    ClientBindingSource,
+    UnservedBinding,
+    binding_dicts,
+    reset_durable_client_session,
+)
 
 MAX_DETAILS = 4000
 
@@ -34,11 +41,25 @@ class ActivityOutcome:
     details: str = ""
 
 
-def _call_args(fn: Any, input_json: str | None) -> tuple[Callable[..., Any], dict[str, Any]]:
+def _call_args(
+    fn: Any, input_json: str | None, client_binding: ClientBindingSource | None = None
+) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """An activity may take a durable client binding beside its trigger, as on Azure (e.g. to raise an
+    event on another instance); it is served when the host runs its HTTP API."""
     user = fn.get_user_function()
     trigger = fn.get_trigger()
     value = ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_json), trigger_metadata=None)
-    return user, {str(trigger.name): value}
+    kwargs: dict[str, Any] = {str(trigger.name): value}
+    for binding in binding_dicts(fn):
+        if binding.get("type") != DURABLE_CLIENT_BINDING:
+            continue
+        if client_binding is None:
+            raise UnservedBinding(
+                f"activity {fn.get_function_name()!r}: durable client binding {binding['name']!r} needs "
+                "the HTTP server (the Durable client API) to be running"
+            )
+        kwargs[binding["name"]] = client_binding(binding.get("taskHub"), binding.get("connectionName"))
+    return user, kwargs
 
 
 def _encode(result: Any) -> str | None:
@@ -67,6 +88,7 @@ class ActivityRunner:
         self.functions = functions
         self.max_concurrent = max(1, max_concurrent)
         self.pool = DaemonPool(self.max_concurrent, "devhost-activity")
+        self.client_binding: ClientBindingSource | None = None
 
     def close(self) -> None:
         self.pool.close()
@@ -81,8 +103,10 @@ class ActivityRunner:
                 details="",
             )
         try:
-            user, kwargs = _call_args(fn, work.input)
+            user, kwargs = _call_args(fn, work.input, self.client_binding)
             if inspect.iscoroutinefunction(user):
+                if self.client_binding is not None:
+                    reset_durable_client_session()
                 result = await user(**kwargs)
             else:
                 result = await self.pool.run(lambda: user(**kwargs))

@@ -81,6 +81,7 @@ class AttemptInput(_Msg):
     started: str | None = None
     cluster: ClusterPollState | None = None
     fanout: FanoutState | None = None
+    child: ChildRunState | None = None
 
 
 class TaskOutcome(_Msg):
@@ -106,6 +107,7 @@ class TaskOutcome(_Msg):
     exit_code: int | None = Field(default=None, description="a command's; a fan-out's first failed input's")
     details: dict[str, Any] = Field(default_factory=dict)
     failed_inputs: FailedInputs | None = None
+    child_run_id: str | None = Field(default=None, description="the run a run_job / ExecutePipeline started")
 
 
 # ------------------------------------------------------------------ activity payloads: runs
@@ -146,6 +148,7 @@ class TaskRecordInput(_Msg):
     output: Any = None
     secure_input: bool = False
     secure_output: bool = False
+    child_run_id: str | None = None
 
 
 class TaskRecordBatch(_Msg):
@@ -343,3 +346,45 @@ class BatchFinishResult(_Msg):
     log_refs: dict[str, str] = Field(
         default_factory=dict, description="uploaded logs of the first failed task, else of the first task"
     )
+
+
+# ------------------------------------------------------------------ child runs (run_job / ExecutePipeline)
+
+
+class ChildRunState(_Msg):
+    """What `child_run` carries across continue_as_new while it watches its child."""
+
+    child_run_id: str
+    interval: float | None = None
+    polls: int = 0
+    cancel_sent: bool = False
+
+
+class ChildRunStartInput(_Msg):
+    run: TaskRunInput
+    attempt_id: str
+
+
+class ChildRunStartResult(_Msg):
+    child_run_id: str | None = None
+    error: str | None = Field(default=None, description="why no child started: unknown job, a cycle, ...")
+    canceled: bool = False
+    found_as: str | None = None
+
+
+class ChildRunPollInput(_Msg):
+    child_run_id: str
+    control_id: str = Field(description="the parent run whose cancel marker stops the child")
+    stop_reason: str | None = Field(default=None, description="set: cancel the child now (task timed out)")
+    cancel_sent: bool = False
+
+
+class ChildRunPollResult(_Msg):
+    done: bool = False
+    state: TaskState | None = None
+    message: str | None = None
+    values: dict[str, Any] = Field(default_factory=dict)
+    cancel_sent: bool = False
+
+
+AttemptInput.model_rebuild()

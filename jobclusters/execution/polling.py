@@ -22,6 +22,8 @@ class PollSchedule:
 CLUSTER_POLL = PollSchedule(first_seconds=5.0, factor=1.5, max_seconds=300.0)
 BATCH_POLL = PollSchedule(first_seconds=5.0, factor=1.5, max_seconds=120.0)
 QUEUE_POLL = PollSchedule(first_seconds=15.0, factor=2.0, max_seconds=300.0)
+#: a parent task looking at its child run (and at its own cancel marker)
+CHILD_POLL = PollSchedule(first_seconds=2.0, factor=1.5, max_seconds=30.0)
 
 #: polls per execution before an orchestrator continues as new (about 6 history events per poll)
 POLLS_PER_EXECUTION = 40

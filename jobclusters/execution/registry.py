@@ -8,7 +8,7 @@ every recorded history find a function by name, so a name here never changes.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -26,6 +26,10 @@ from jobclusters.execution.messages import (
     BatchPrepareInput,
     BatchPrepareResult,
     CancelRunInput,
+    ChildRunPollInput,
+    ChildRunPollResult,
+    ChildRunStartInput,
+    ChildRunStartResult,
     ClusterFinishResult,
     ClusterHandleInput,
     ClusterPollResult,
@@ -119,11 +123,17 @@ BATCH_ADD_CHUNK = ActivitySpec("batch_add_chunk", AddChunkInput, AddChunkResult)
 BATCH_POLL = ActivitySpec("batch_poll", BatchPollInput, BatchPollResult)
 BATCH_FINISH = ActivitySpec("batch_finish", BatchFinishInput, BatchFinishResult)
 
+# ------------------------------------------------------------------ activities: child runs
+
+START_CHILD_RUN = ActivitySpec("start_child_run", ChildRunStartInput, ChildRunStartResult)
+POLL_CHILD_RUN = ActivitySpec("poll_child_run", ChildRunPollInput, ChildRunPollResult)
+
 # ------------------------------------------------------------------ sub-orchestrations
 
 RUN_TASK = OrchestratorSpec("run_task", TaskRunInput, TaskOutcome)
 CLUSTER_RUN = OrchestratorSpec("cluster_run", AttemptInput, TaskOutcome)
 BATCH_FANOUT = OrchestratorSpec("batch_fanout", AttemptInput, TaskOutcome)
+CHILD_RUN = OrchestratorSpec("child_run", AttemptInput, TaskOutcome)
 
 ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     CLAIM_RUN_SLOT,
@@ -145,8 +155,10 @@ ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     CHECK_RUN_REQUEST,
     PENDING_ARRIVALS,
     CLAIM_ARRIVALS,
+    START_CHILD_RUN,
+    POLL_CHILD_RUN,
 )
-SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (RUN_TASK, CLUSTER_RUN, BATCH_FANOUT)
+SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (RUN_TASK, CLUSTER_RUN, BATCH_FANOUT, CHILD_RUN)
 
 
 def activity(bp: Any, spec: ActivitySpec[In, Out]) -> Callable[[Callable[[In], Out]], Any]:
@@ -161,5 +173,24 @@ def activity(bp: Any, spec: ActivitySpec[In, Out]) -> Callable[[Callable[[In], O
         handler.__doc__ = body.__doc__
         handler.__module__ = body.__module__
         return bp.activity_trigger(input_name="payload")(handler)
+
+    return register
+
+
+def client_activity(
+    bp: Any, spec: ActivitySpec[In, Out]
+) -> Callable[[Callable[[In, Any], Awaitable[Out]]], Any]:
+    """`activity` for an async body that also takes the Durable client (to start or signal another
+    instance): `body(input_model, client)`."""
+
+    def register(body: Callable[[In, Any], Awaitable[Out]]) -> Any:
+        async def handler(payload: dict[str, Any], client: Any) -> Any:
+            return spec.dump_result(await body(spec.parse_input(payload), client))
+
+        handler.__name__ = handler.__qualname__ = spec.name
+        handler.__doc__ = body.__doc__
+        handler.__module__ = body.__module__
+        with_client = bp.durable_client_input(client_name="client")(handler)
+        return bp.activity_trigger(input_name="payload")(with_client)
 
     return register

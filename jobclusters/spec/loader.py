@@ -55,6 +55,7 @@ def load_definition(
     format: str | None = None,
     strict: bool = False,
     required_tags: Sequence[str] | None = None,
+    follow_references: bool = True,
 ) -> LoadResult:
     """Read, import, validate and lint one job definition. Never raises on bad input: every finding is a
     `Problem` in the result. `required_tags` None means the default policy (Project, Environment,
@@ -107,6 +108,10 @@ def load_definition(
         )
         validate_references(job, doc, problems, adf_syntax=chosen in {"adf", "native"})
         check_cost_tags(job, DEFAULT_COST_TAGS if required_tags is None else tuple(required_tags), problems)
+        if follow_references and not isinstance(source, Mapping):
+            from jobclusters.spec.child_refs import file_cycle_problems
+
+            problems.items.extend(file_cycle_problems(Path(source), job))
     return _finish(job, problems, chosen, strict)
 
 

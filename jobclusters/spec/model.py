@@ -270,6 +270,7 @@ class RunJobPayload(_Model):
     kind: Literal["run_job"] = "run_job"
     job_id: str
     job_parameters: dict[str, Any] = Field(default_factory=dict)
+    wait_on_completion: bool = Field(default=True, description="ADF ExecutePipeline waitOnCompletion")
 
 
 ConditionOp = Literal[
