@@ -387,4 +387,17 @@ class ChildRunPollResult(_Msg):
     cancel_sent: bool = False
 
 
+# ------------------------------------------------------------------ data activities: Web, GetMetadata, Lookup
+
+
+class DataActivityInput(_Msg):
+    run: TaskRunInput
+
+
+class DataActivityResult(_Msg):
+    state: TaskState
+    output: dict[str, Any] = Field(default_factory=dict)
+    message: str | None = None
+
+
 AttemptInput.model_rebuild()

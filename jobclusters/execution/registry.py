@@ -35,6 +35,8 @@ from jobclusters.execution.messages import (
     ClusterPollResult,
     ClusterSubmitInput,
     ClusterSubmitResult,
+    DataActivityInput,
+    DataActivityResult,
     NotifyInput,
     NotifyResult,
     PlanInputsInput,
@@ -127,6 +129,7 @@ BATCH_FINISH = ActivitySpec("batch_finish", BatchFinishInput, BatchFinishResult)
 
 START_CHILD_RUN = ActivitySpec("start_child_run", ChildRunStartInput, ChildRunStartResult)
 POLL_CHILD_RUN = ActivitySpec("poll_child_run", ChildRunPollInput, ChildRunPollResult)
+RUN_DATA_ACTIVITY = ActivitySpec("run_data_activity", DataActivityInput, DataActivityResult)
 
 # ------------------------------------------------------------------ sub-orchestrations
 
@@ -134,6 +137,7 @@ RUN_TASK = OrchestratorSpec("run_task", TaskRunInput, TaskOutcome)
 CLUSTER_RUN = OrchestratorSpec("cluster_run", AttemptInput, TaskOutcome)
 BATCH_FANOUT = OrchestratorSpec("batch_fanout", AttemptInput, TaskOutcome)
 CHILD_RUN = OrchestratorSpec("child_run", AttemptInput, TaskOutcome)
+DATA_ACTIVITY = OrchestratorSpec("data_activity", AttemptInput, TaskOutcome)
 
 ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     CLAIM_RUN_SLOT,
@@ -157,8 +161,15 @@ ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     CLAIM_ARRIVALS,
     START_CHILD_RUN,
     POLL_CHILD_RUN,
+    RUN_DATA_ACTIVITY,
 )
-SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (RUN_TASK, CLUSTER_RUN, BATCH_FANOUT, CHILD_RUN)
+SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (
+    RUN_TASK,
+    CLUSTER_RUN,
+    BATCH_FANOUT,
+    CHILD_RUN,
+    DATA_ACTIVITY,
+)
 
 
 def activity(bp: Any, spec: ActivitySpec[In, Out]) -> Callable[[Callable[[In], Out]], Any]:

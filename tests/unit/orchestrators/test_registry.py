@@ -53,12 +53,14 @@ def test_durable_names_stay_as_recorded_histories_know_them() -> None:
         "claim_arrivals",
         "start_child_run",
         "poll_child_run",
+        "run_data_activity",
     ]
     assert [s.name for s in registry.SUB_ORCHESTRATORS] == [
         "run_task",
         "cluster_run",
         "batch_fanout",
         "child_run",
+        "data_activity",
     ]
 
 
