@@ -161,6 +161,8 @@ def cluster_request(run: TaskRunInput, attempt_id: str, backend: str) -> c.Clust
                 spark_pool = c.SparkPoolSettings(pool_name=compute.cluster_id)
             else:
                 fields["existing_cluster_id"] = compute.cluster_id
+    elif compute is not None and compute.kind in ("existing_cluster", "pool") and compute.cluster_id:
+        fields["existing_cluster_id"] = compute.cluster_id  # named only: the local Spark stands in for it
     elif compute is not None:
         cluster = task_cluster(run)
         if cluster is not None:
@@ -179,9 +181,12 @@ def cluster_request(run: TaskRunInput, attempt_id: str, backend: str) -> c.Clust
 
 
 def compute_label(backend: str, request: c.ClusterRunRequest) -> str:
+    """Existing compute (a cluster id, a Spark pool, a linked service) runs on the local backend's own
+    Spark on the embedded default: the label says it is a stand-in."""
     task = request.tasks[0]
+    where = "local stand-in for" if backend == "local" else backend
     if task.existing_cluster_id:
-        return f"{backend} existing cluster {task.existing_cluster_id}"
+        return f"{where} existing cluster {task.existing_cluster_id}"
     cluster = request.cluster_for(task)
     if cluster is None:
         return f"{backend} cluster" + (f" pool {request.spark_pool.pool_name}" if request.spark_pool else "")
@@ -207,6 +212,8 @@ def compute_info(backend: str, request: c.ClusterRunRequest) -> dict[str, object
         mode, where = (
             ("spark_pool", request.spark_pool.pool_name) if request.spark_pool else ("default", None)
         )
+    if backend == "local" and task.existing_cluster_id:
+        mode = f"{mode} (local stand-in)"
     spot = None
     if cluster is not None and cluster.azure_attributes is not None and cluster.azure_attributes.availability:
         spot = cluster.azure_attributes.availability != "ON_DEMAND_AZURE"

@@ -173,3 +173,20 @@ def test_a_payload_that_is_not_a_cluster_job_is_refused_with_its_path() -> None:
     run = run_input({"payload": {"kind": "sql", "warehouse_id": "w"}, "source_path": "$.tasks[2]"})
     with pytest.raises(ClusterMappingError, match=r"\$\.tasks\[2\]\.payload"):
         cluster_request(run, "a", "databricks")
+
+
+def test_existing_compute_run_locally_is_named_a_stand_in() -> None:
+    from jobclusters.execution.cluster_mapping import compute_label
+
+    for compute in (
+        {"kind": "existing_cluster", "cluster_id": "0101-abc"},
+        {"kind": "pool", "cluster_id": "sp1"},
+    ):
+        run = run_input({"payload": {"kind": "spark_python", "python_file": "a.py"}, "compute": compute})
+        local = cluster_request(run, "a", "local")
+        name = compute["cluster_id"]
+        assert compute_label("local", local) == f"local stand-in for existing cluster {name}"
+        assert compute_info("local", local)["mode"] == "existing_cluster (local stand-in)"
+        remote = cluster_request(run, "a", "databricks")
+        assert compute_label("databricks", remote) == f"databricks existing cluster {name}"
+        assert compute_info("databricks", remote)["mode"] == "existing_cluster"
