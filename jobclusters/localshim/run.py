@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jobclusters.localshim import session
-from jobclusters.localshim.dbutils import DBUtils, NotebookExit
+from jobclusters.localshim.dbutils import DBUtils, NotebookExit, install_runtime_modules
 from jobclusters.localshim.notebook import run_notebook
 from jobclusters.localshim.paths import PathMapper
 
@@ -64,6 +64,7 @@ def execute(spec: dict[str, Any]) -> dict[str, Any]:
         mapper=mapper,
     )
     spark = session.LazySparkSession()
+    install_runtime_modules(dbutils, spark, _display)
     namespace = {"__name__": "__main__", "dbutils": dbutils, "spark": spark, "display": _display}
     kind = spec["kind"]
     if kind == "python_file":
