@@ -41,6 +41,8 @@ def platform_backend(run: TaskRunInput) -> str:
     payload = run.task.payload
     if payload is not None and payload.kind in ("livy_batch", "hive", "mapreduce"):
         return "livy"
+    if payload is not None and payload.kind == "sql":
+        return "sql_warehouse"
     return "databricks"
 
 
@@ -127,6 +129,8 @@ def _payload(task: m.Task) -> dict[str, Any]:
                 }
             )
         }
+    if isinstance(p, m.SqlPayload):
+        return {"sql_task": sql_task(p, f"{task.source_path or '$'}.payload.query")}
     if isinstance(p, m.HivePayload):
         return {"hive_task": c.HiveTask(query=p.query, file=p.file, defines=p.defines)}
     if isinstance(p, m.MapReducePayload):
@@ -225,3 +229,22 @@ def compute_info(backend: str, request: c.ClusterRunRequest) -> dict[str, object
         "spot": spot,
         "mode": mode,
     }
+
+
+def sql_task(p: m.SqlPayload, path: str) -> c.SqlTask:
+    """`file.path` (a `.sql` file) or, in the native format, `query.query_text`. A saved query
+    (`query_id`), dashboard or alert lives in a Databricks workspace: refused with the way out."""
+    parameters = {k: str(v) for k, v in p.parameters.items()}
+    warehouse = p.warehouse_id or None
+    file = p.query.get("file")
+    if isinstance(file, dict) and isinstance(file.get("path"), str):
+        return c.SqlTask(warehouse_id=warehouse, file=file["path"], parameters=parameters)
+    query = p.query.get("query")
+    if isinstance(query, dict) and isinstance(query.get("query_text"), str):
+        return c.SqlTask(warehouse_id=warehouse, query_text=query["query_text"], parameters=parameters)
+    kind = next(iter(p.query), "nothing")
+    raise ClusterMappingError(
+        path,
+        f"a sql_task with {kind} cannot be run by this app (saved queries, dashboards and alerts live in a "
+        "Databricks workspace): give the SQL as file.path (a .sql file) or query.query_text",
+    )

@@ -26,6 +26,7 @@ CLUSTER_KINDS = frozenset(
         "livy_batch",
         "hive",
         "mapreduce",
+        "sql",
     }
 )
 INLINE_KINDS = frozenset({"condition", "fail"})

@@ -121,6 +121,10 @@ def get_cluster_service(backend: str) -> ClusterJobService:
             from jobclusters.services.synapse import SynapseClusterJobService
 
             return SynapseClusterJobService.from_settings(s)
+        if backend == "sql_warehouse":
+            from jobclusters.services.sql_warehouse import SqlWarehouseService
+
+            return SqlWarehouseService.from_settings(s)
         raise ValueError(f"unknown cluster backend {backend!r}: expected local, databricks, livy or synapse")
 
     return _cached(f"cluster:{backend}", build)
