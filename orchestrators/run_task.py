@@ -15,6 +15,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from jobclusters.execution import registry
+from jobclusters.execution.attempt_values import render_attempt
 from jobclusters.execution.ids import attempt_instance_id
 from jobclusters.execution.messages import (
     AttemptInput,
@@ -97,7 +98,7 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         )
         deadline = started + timedelta(seconds=task.timeout_seconds) if task.timeout_seconds else None
         attempt = AttemptInput(
-            run=run,
+            run=run.model_copy(update={"task": render_attempt(task, retries)}),
             attempt=retries,
             instance_id=attempt_id,
             deadline=iso(deadline) if deadline else None,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from jobclusters.execution.attempt_values import RETRY_COUNT
 from jobclusters.execution.messages import TaskOutcome
 from jobclusters.run_request import RunRequest
 from jobclusters.spec.model import CommandPayload, Task
@@ -62,6 +63,7 @@ def template_context(
         # A fan-out command keeps `{{input}}` literally; each Batch task gets its own input later.
         for_each_input=FAN_OUT_INPUT if fan_out else None,
         has_for_each_input=fan_out,
+        aliases={"task_retry_count": RETRY_COUNT},  # rendered per attempt (`attempt_values`)
     )
 
 

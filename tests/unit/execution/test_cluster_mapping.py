@@ -195,7 +195,8 @@ def test_existing_compute_run_locally_is_named_a_stand_in() -> None:
 def test_a_sql_task_maps_to_a_file_or_query_text_and_runs_on_a_sql_warehouse_on_azure() -> None:
     from jobclusters.execution.cluster_mapping import ClusterMappingError
 
-    file = {"kind": "sql", "warehouse_id": "wh", "query": {"file": {"path": "q.sql"}}, "parameters": {"d": "1"}}
+    file = {"kind": "sql", "warehouse_id": "wh", "query": {"file": {"path": "q.sql"}}}
+    file["parameters"] = {"d": "1"}
     run = run_input({"payload": file})
     request = cluster_request(run, "a", "sql_warehouse")
     sql = request.tasks[0].sql_task
