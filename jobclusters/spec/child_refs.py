@@ -58,8 +58,9 @@ def run_job_tasks(job: Job) -> Iterator[tuple[Task, RunJobPayload]]:
             yield task, task.payload
 
 
-def file_cycle_problems(path: Path, job: Job) -> list[Problem]:
-    """An error at each reference in `path`'s document whose files lead back to `path`."""
+def file_reference_problems(path: Path, job: Job) -> list[Problem]:
+    """An error at each reference in `path`'s document whose files lead back to `path`; a warning at each
+    that names no file (it may be a registered job, known only when the run starts)."""
     start = path.resolve()
 
     def leads_back(file: Path, seen: set[Path]) -> bool:
@@ -81,7 +82,17 @@ def file_cycle_problems(path: Path, job: Job) -> list[Problem]:
     problems = []
     for task, payload in run_job_tasks(job):
         target = definition_file(str(start.parent), payload.job_id)
-        if target is not None and leads_back(target.resolve(), set()):
+        if target is None and "@" not in payload.job_id and "{{" not in payload.job_id:
+            problems.append(
+                Problem(
+                    path=reference_path(task, job.source_format),
+                    message=f"no {payload.job_id}.json|yaml beside this file: the run needs a registered job "
+                    f"with id or name {payload.job_id!r}",
+                    severity="warning",
+                    code="unknown-child",
+                )
+            )
+        elif target is not None and leads_back(target.resolve(), set()):
             problems.append(
                 Problem(
                     path=reference_path(task, job.source_format),

@@ -109,9 +109,9 @@ def load_definition(
         validate_references(job, doc, problems, adf_syntax=chosen in {"adf", "native"})
         check_cost_tags(job, DEFAULT_COST_TAGS if required_tags is None else tuple(required_tags), problems)
         if follow_references and not isinstance(source, Mapping):
-            from jobclusters.spec.child_refs import file_cycle_problems
+            from jobclusters.spec.child_refs import file_reference_problems
 
-            problems.items.extend(file_cycle_problems(Path(source), job))
+            problems.items.extend(file_reference_problems(Path(source), job))
     return _finish(job, problems, chosen, strict)
 
 

@@ -214,3 +214,12 @@ def test_references_that_are_no_files_and_chains_without_loops_are_valid(tmp_pat
     a = _write(tmp_path / "a.json", _native("a", "b", "registered-elsewhere"))
     _write(tmp_path / "b.json", _native("b"))
     assert [p for p in load_definition(a, required_tags=()).errors if p.code == "cycle"] == []
+
+
+def test_a_reference_to_no_file_is_a_warning_naming_the_registered_job_it_needs(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a.json", _native("a", "elsewhere"))
+    result = load_definition(a, required_tags=())
+    (warning,) = [p for p in result.warnings if p.code == "unknown-child"]
+    assert warning.path == "$.tasks[0].payload.job_id"
+    assert "registered job with id or name 'elsewhere'" in warning.message
+    assert result.ok
