@@ -169,3 +169,28 @@ def test_execute_pipeline_runs_the_pipeline_beside_it_in_a_git_layout(
     failing = _child_of(app_host, view, "run_failing")
     assert failing["parameters"] == {"day": "2026-01-01"}
     assert failing["trigger"]["detail"]["parent_task_key"] == "run_failing"
+
+
+def test_the_cli_runs_a_child_from_the_file_beside_and_refuses_files_that_run_themselves(
+    app_host: AppHost, tmp_path: Path
+) -> None:
+    from tests.e2e.test_cli import cli
+
+    child = batch_job("cli_child", {"hi": "python3 -c \"print('child')\""})
+    (tmp_path / "cli_child.json").write_text(json.dumps(child))
+    parent = _parent(_unique("cli-parent"), "cli_child")
+    (tmp_path / "parent.json").write_text(json.dumps(parent))
+    done = cli(app_host, "run", str(tmp_path / "parent.json"), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    last = json.loads(done.stdout.strip().splitlines()[-1])
+    kid = app_host.wait_run_done(last["tasks"]["call"]["child_run_id"])
+    assert (kid["job_id"], kid["result"]) == ("cli_child", "SUCCESS")
+
+    (tmp_path / "loop_a.json").write_text(json.dumps(_parent("loop_a", "loop_b")))
+    (tmp_path / "loop_b.json").write_text(json.dumps(_parent("loop_b", "loop_a")))
+    refused = cli(app_host, "run", str(tmp_path / "loop_a.json"), "--json")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert (
+        "$.tasks[0].payload.job_id: 'loop_b' runs this job again (loop_b.json leads back to loop_a.json)"
+        in (refused.stdout + refused.stderr)
+    )
