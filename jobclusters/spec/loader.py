@@ -110,8 +110,10 @@ def load_definition(
         check_cost_tags(job, DEFAULT_COST_TAGS if required_tags is None else tuple(required_tags), problems)
         if follow_references and not isinstance(source, Mapping):
             from jobclusters.spec.child_refs import file_reference_problems
+            from jobclusters.spec.importers.adf_resources import dataset_reference_problems
 
             problems.items.extend(file_reference_problems(Path(source), job))
+            problems.items.extend(dataset_reference_problems(Path(source), job))
     return _finish(job, problems, chosen, strict)
 
 

@@ -151,3 +151,32 @@ def blob_dataset(ref: DatasetRef, base_dir: str | None) -> BlobDataset:
         first_row_as_header=bool(tp.get("firstRowAsHeader", False)),
         account_url=linked_account_url(base_dir, linked.get("referenceName")),
     )
+
+
+def dataset_reference_problems(path: Path, job: Any) -> list[Any]:
+    """A warning at each GetMetadata / Lookup dataset reference that the git layout around `path` does not
+    hold (the activity would fail when it runs); inline datasets and other layouts are not checked."""
+    from jobclusters.spec.model import GetMetadataPayload, LookupPayload
+    from jobclusters.spec.problems import Problem
+
+    base_dir = str(path.resolve().parent)
+    if not any((root / "dataset").is_dir() for root in (Path(base_dir), Path(base_dir).parent)):
+        return []
+    found = []
+    for task in job.tasks:
+        payload = task.payload
+        if not isinstance(payload, GetMetadataPayload | LookupPayload) or payload.dataset.name is None:
+            continue
+        if (
+            payload.dataset.inline is None
+            and find_resource(base_dir, "dataset", payload.dataset.name) is None
+        ):
+            found.append(
+                Problem(
+                    path=f"{task.source_path or '$'}.typeProperties.dataset.referenceName",
+                    message=f"no dataset/{payload.dataset.name}.json in this factory's folders",
+                    severity="warning",
+                    code="unknown-dataset",
+                )
+            )
+    return found

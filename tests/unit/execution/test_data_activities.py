@@ -257,3 +257,29 @@ def test_a_failed_data_activity_is_a_failed_task_with_the_reason() -> None:
     task = Task(key="look", payload=LookupPayload(dataset=DatasetRef(name="missing")))
     result = run_data_activity(task, None, lambda _: Blobs({}))
     assert (result.state, result.message) == (TaskState.FAILED, "no dataset 'missing'")
+
+
+def test_a_dataset_the_git_layout_lacks_is_a_warning_at_its_reference(tmp_path: Path) -> None:
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "there.json").write_text(
+        json.dumps({"name": "there", "properties": {"type": "Json"}})
+    )
+    activities = [
+        {
+            "name": f"m{i}",
+            "type": "GetMetadata",
+            "typeProperties": {"dataset": {"referenceName": name}, "fieldList": ["exists"]},
+        }
+        for i, name in enumerate(["there", "gone"])
+    ]
+    path = tmp_path / "pipeline" / "p.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"name": "p", "properties": {"activities": activities}}))
+    result = load_definition(path, required_tags=())
+    warnings = [(w.path, w.message) for w in result.warnings if w.code == "unknown-dataset"]
+    assert warnings == [
+        (
+            "$.properties.activities[1].typeProperties.dataset.referenceName",
+            "no dataset/gone.json in this factory's folders",
+        )
+    ]
