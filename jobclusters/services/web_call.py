@@ -3,6 +3,7 @@ never a header (headers carry keys and tokens)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,15 @@ class WebAnswer:
     body: Any
 
 
+def _link_local(host: str) -> bool:
+    """The cloud instance-metadata and managed-identity endpoints live there: a job definition must not
+    reach the app's own identity through a WebActivity."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_link_local
+    except ValueError:
+        return False
+
+
 def shown_url(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.hostname or "", parts.path, "", ""))
@@ -31,8 +41,13 @@ def shown_url(url: str) -> str:
 
 def call(method: str, url: str, headers: dict[str, str], body: Any, timeout_seconds: float) -> WebAnswer:
     """The JSON answer of a 2xx response (text that is not JSON is returned as text)."""
-    if urlsplit(url).scheme not in ("http", "https"):
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
         raise WebCallError(f"{method} {shown_url(url)}: only http and https URLs can be called")
+    if _link_local(parts.hostname or ""):
+        raise WebCallError(
+            f"{method} {shown_url(url)}: link-local addresses (instance metadata) are not called"
+        )
     data = None if body is None else (body if isinstance(body, str) else json.dumps(body))
     sent = dict(headers)
     if data is not None and not any(k.lower() == "content-type" for k in sent):

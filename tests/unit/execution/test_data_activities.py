@@ -283,3 +283,12 @@ def test_a_dataset_the_git_layout_lacks_is_a_warning_at_its_reference(tmp_path: 
             "no dataset/gone.json in this factory's folders",
         )
     ]
+
+
+def test_a_web_call_to_the_instance_metadata_address_is_refused() -> None:
+    from jobclusters.services.web_call import call
+
+    with pytest.raises(WebCallError, match="link-local addresses"):
+        call("GET", "http://169.254.169.254/metadata/identity/oauth2/token?x=1", {}, None, 1)
+    with pytest.raises(WebCallError, match="only http and https"):
+        call("GET", "file:///etc/passwd", {}, None, 1)
