@@ -33,3 +33,13 @@ def test_each_attempt_sees_its_own_task_retry_count() -> None:
     )
     seen = [c.input["run"]["task"]["payload"]["parameters"] for c in ctx.calls if c.kind == "orchestrator"]
     assert seen == [["--try=0"], ["--try=1"], ["--try=2"]]
+
+
+def test_a_task_decided_inline_renders_retry_count_0() -> None:
+    task = {
+        "key": "c",
+        "payload": {"kind": "condition", "op": "EQUAL_TO", "left": "{{task_retry_count}}", "right": "0"},
+    }
+    req = request({"name": "j", "tasks": [task]})
+    context = template_context(req, start=START, now=START, task_key="c", task_run_id="r", outcomes={})
+    assert render(task["payload"], context)["left"] == "0"
