@@ -8,13 +8,15 @@ import azure.functions as func
 from activities import admission as admission_activities
 from activities import arrivals as arrival_activities
 from activities import batch as batch_activities
+from activities import child_run as child_run_activities
 from activities import cluster as cluster_activities
 from activities import control as control_activities
+from activities import data as data_activities
 from activities import inputs as input_activities
 from activities import notify as notify_activities
 from activities import settings_check
 from activities import tracking as tracking_activities
-from orchestrators import arrivals, batch_fanout, cluster_run, run_job, run_task
+from orchestrators import arrivals, batch_fanout, child_run, cluster_run, data_activity, run_job, run_task
 from triggers import budget_watch, eventgrid, http_api, schedule, servicebus, sweeper, ui
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -24,8 +26,12 @@ app.register_functions(run_task.bp)
 app.register_functions(arrivals.bp)
 app.register_functions(batch_fanout.bp)
 app.register_functions(cluster_run.bp)
+app.register_functions(child_run.bp)
+app.register_functions(data_activity.bp)
 app.register_functions(admission_activities.bp)
 app.register_functions(batch_activities.bp)
+app.register_functions(child_run_activities.bp)
+app.register_functions(data_activities.bp)
 app.register_functions(cluster_activities.bp)
 app.register_functions(control_activities.bp)
 app.register_functions(input_activities.bp)

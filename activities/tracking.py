@@ -35,8 +35,9 @@ _TRIGGER_KINDS = {
     "servicebus": "servicebus",
     "schedule": "schedule",
     "repair": "repair",
+    "run_job": "run_job",
 }
-_SOURCE_KEYS = ("blob_path", "blob_url", "path", "url", "message_id", "cron", "schedule", "route")
+_SOURCE_KEYS = ("parent", "blob_path", "blob_url", "path", "url", "message_id", "cron", "schedule", "route")
 
 
 def _ts(value: str | None) -> datetime | None:
@@ -109,6 +110,7 @@ def _task_record(inp: TaskRecordInput) -> TaskRunRecord:
         links=Links(logs=_log_links(inp)),
         external_id=inp.remote_id,
         exit_code=inp.exit_code,
+        child_run_id=inp.child_run_id,
     )
 
 

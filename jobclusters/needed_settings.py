@@ -182,7 +182,12 @@ class ServiceNeed:
     path: str = "$"
 
 
-_CLUSTER_SERVICES: dict[str, Service] = {"databricks": "databricks", "livy": "livy", "synapse": "synapse"}
+_CLUSTER_SERVICES: dict[str, Service] = {
+    "databricks": "databricks",
+    "livy": "livy",
+    "synapse": "synapse",
+    "sql_warehouse": "databricks",  # the SQL Statement Execution API of the same workspace
+}
 
 
 def task_service(job: Job, index: int, task: Task) -> ServiceNeed | None:

@@ -49,7 +49,7 @@ class TriggerInfo(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["http", "blob", "servicebus", "schedule", "cli", "repair"]
+    kind: Literal["http", "blob", "servicebus", "schedule", "cli", "repair", "run_job"]
     detail: dict[str, Any] = Field(default_factory=dict, description="blob url/etag, message id, cron...")
     actor: str | None = None
 

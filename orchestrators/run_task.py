@@ -17,6 +17,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from jobclusters.execution import registry
+from jobclusters.execution.attempt_values import render_attempt
 from jobclusters.execution.ids import attempt_instance_id
 from jobclusters.execution.messages import (
     AttemptInput,
@@ -77,9 +78,12 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         else:
             deadline = started + timedelta(seconds=task.timeout_seconds) if task.timeout_seconds else None
         recorded = False
+        this_attempt = run.model_copy(update={"task": render_attempt(task, retries)})
         try:
             if inline:
-                result = yield from inline_attempt(context, run, retries, attempt_id, started, deadline)
+                result = yield from inline_attempt(
+                    context, this_attempt, retries, attempt_id, started, deadline
+                )
                 if isinstance(result, ContinuedAsNew):
                     update = {"retries_done": retries, "first_start": first_start, "inline": result.state}
                     context.continue_as_new(dump(run.model_copy(update=update)))
@@ -92,7 +96,7 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                     _row(run, TaskState.RUNNING, retries, start=iso(started)),
                 )
                 attempt = AttemptInput(
-                    run=run,
+                    run=this_attempt,
                     attempt=retries,
                     instance_id=attempt_id,
                     deadline=iso(deadline) if deadline else None,

@@ -50,6 +50,7 @@ class TaskView(BaseModel):
     outcome: str | None = None
     failed_inputs: dict[str, Any] | None = None
     exit_code: int | None = None
+    child_run_id: str | None = None
     attempt_history: list[dict[str, Any]] = Field(default_factory=list)
     cost: Cost | None = None
 
@@ -252,6 +253,7 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
     for key, rows in history.items():
         task = view.tasks.setdefault(key, TaskView())
         task.attempt_history = [_attempt(row) for row in rows]
+        task.child_run_id = next((r.child_run_id for r in reversed(rows) if r.child_run_id), None)
         if progress is None or key not in progress.tasks or key in kept:
             _from_rows(task, [r for r in rows if r.generation == rows[-1].generation])
         task.cost = task_total(rows)

@@ -13,7 +13,12 @@ from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
 from devhost.engine.threads import DaemonPool
-from devhost.invoke import DURABLE_CLIENT_BINDING, ClientBindingSource, binding_dicts
+from devhost.invoke import (
+    DURABLE_CLIENT_BINDING,
+    ClientBindingSource,
+    binding_dicts,
+    reset_durable_client_session,
+)
 
 MAX_DETAILS = 4000
 
@@ -107,6 +112,7 @@ class ActivityRunner:
         try:
             user, kwargs = _call_args(fn, work.input, self.client_binding)
             if inspect.iscoroutinefunction(user):
+                reset_durable_client_session()
                 result = await user(**kwargs)
             else:
                 result = await self.pool.run(lambda: user(**kwargs))

@@ -173,6 +173,7 @@ def result_json(view: dict[str, Any]) -> dict[str, Any]:
             **({"failed_inputs": task["failed_inputs"]} if task.get("failed_inputs") else {}),
             "exit_code": task.get("exit_code"),
             **({"cost": task["cost"]} if task.get("cost") else {}),
+            **({"child_run_id": task["child_run_id"]} if task.get("child_run_id") else {}),
         }
         for key, task in view.get("tasks", {}).items()
     }

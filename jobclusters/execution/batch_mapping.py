@@ -86,7 +86,7 @@ def pool_placement(run: TaskRunInput, attempt_id: str) -> PoolPlacement:
             raise BatchMappingError(
                 f"{run.task.source_path or '$'}.compute.cluster_id", "an existing pool needs its id"
             )
-        return PoolPlacement(mode="existing", pool_id=compute.cluster_id)
+        return PoolPlacement(mode="existing", pool_id=compute.cluster_id, stand_in_if_missing=True)
     if compute.kind == "new_cluster":
         return PoolPlacement(mode="onDemand", pool=pool_spec_from_cluster(compute.cluster, on_demand_id))
     cluster = run.job_cluster.cluster if run.job_cluster is not None else None
@@ -200,7 +200,9 @@ def compute_label(pool: PoolRef) -> str:
         pool.auto_pool_specification.auto_pool_id_prefix if pool.auto_pool_specification else None
     )
     spot = " spot" if pool.low_priority else ""
-    return f"batch {pool.mode} pool {where or '?'} ({pool.node_count} x {pool.vm_size or '?'}{spot})"
+    stand_in = "local stand-in for " if pool.stand_in else ""
+    size = f"{pool.node_count} x {pool.vm_size or '?'}{spot}"
+    return f"batch {stand_in}{pool.mode} pool {where or '?'} ({size})"
 
 
 def compute_info(pool: PoolRef) -> dict[str, object]:
@@ -214,5 +216,5 @@ def compute_info(pool: PoolRef) -> dict[str, object]:
         "node_size": pool.vm_size,
         "node_count": pool.node_count,
         "spot": pool.low_priority,
-        "mode": pool.mode,
+        "mode": "existing (local stand-in)" if pool.stand_in else pool.mode,
     }

@@ -41,6 +41,8 @@ def platform_backend(run: TaskRunInput) -> str:
     payload = run.task.payload
     if payload is not None and payload.kind in ("livy_batch", "hive", "mapreduce"):
         return "livy"
+    if payload is not None and payload.kind == "sql":
+        return "sql_warehouse"
     return "databricks"
 
 
@@ -127,6 +129,8 @@ def _payload(task: m.Task) -> dict[str, Any]:
                 }
             )
         }
+    if isinstance(p, m.SqlPayload):
+        return {"sql_task": sql_task(p, f"{task.source_path or '$'}.payload.query")}
     if isinstance(p, m.HivePayload):
         return {"hive_task": c.HiveTask(query=p.query, file=p.file, defines=p.defines)}
     if isinstance(p, m.MapReducePayload):
@@ -161,6 +165,8 @@ def cluster_request(run: TaskRunInput, attempt_id: str, backend: str) -> c.Clust
                 spark_pool = c.SparkPoolSettings(pool_name=compute.cluster_id)
             else:
                 fields["existing_cluster_id"] = compute.cluster_id
+    elif compute is not None and compute.kind in ("existing_cluster", "pool") and compute.cluster_id:
+        fields["existing_cluster_id"] = compute.cluster_id  # named only: the local Spark stands in for it
     elif compute is not None:
         cluster = task_cluster(run)
         if cluster is not None:
@@ -204,9 +210,12 @@ def warm_cluster(run: TaskRunInput) -> c.WarmCluster | None:
 
 
 def compute_label(backend: str, request: c.ClusterRunRequest) -> str:
+    """Existing compute (a cluster id, a Spark pool, a linked service) runs on the local backend's own
+    Spark on the embedded default: the label says it is a stand-in."""
     task = request.tasks[0]
+    where = "local stand-in for" if backend == "local" else backend
     if task.existing_cluster_id:
-        return f"{backend} existing cluster {task.existing_cluster_id}"
+        return f"{where} existing cluster {task.existing_cluster_id}"
     cluster = request.cluster_for(task)
     if cluster is None:
         return f"{backend} cluster" + (f" pool {request.spark_pool.pool_name}" if request.spark_pool else "")
@@ -232,6 +241,8 @@ def compute_info(backend: str, request: c.ClusterRunRequest) -> dict[str, object
         mode, where = (
             ("spark_pool", request.spark_pool.pool_name) if request.spark_pool else ("default", None)
         )
+    if backend == "local" and task.existing_cluster_id:
+        mode = f"{mode} (local stand-in)"
     spot = None
     if cluster is not None and cluster.azure_attributes is not None and cluster.azure_attributes.availability:
         spot = cluster.azure_attributes.availability != "ON_DEMAND_AZURE"
@@ -265,3 +276,22 @@ def _cost_fields(request: c.ClusterRunRequest, cluster: c.ClusterRequest | None)
     low = scale.min_node_count if scale and scale.enabled else pool.node_count
     high = scale.max_node_count if scale and scale.enabled else pool.node_count
     return {"node_size": pool.node_size, "nodes_min": low, "nodes_max": high, "node_count": high}
+
+
+def sql_task(p: m.SqlPayload, path: str) -> c.SqlTask:
+    """`file.path` (a `.sql` file) or, in the native format, `query.query_text`. A saved query
+    (`query_id`), dashboard or alert lives in a Databricks workspace: refused with the way out."""
+    parameters = {k: str(v) for k, v in p.parameters.items()}
+    warehouse = p.warehouse_id or None
+    file = p.query.get("file")
+    if isinstance(file, dict) and isinstance(file.get("path"), str):
+        return c.SqlTask(warehouse_id=warehouse, file=file["path"], parameters=parameters)
+    query = p.query.get("query")
+    if isinstance(query, dict) and isinstance(query.get("query_text"), str):
+        return c.SqlTask(warehouse_id=warehouse, query_text=query["query_text"], parameters=parameters)
+    kind = next(iter(p.query), "nothing")
+    raise ClusterMappingError(
+        path,
+        f"a sql_task with {kind} cannot be run by this app (saved queries, dashboards and alerts live in a "
+        "Databricks workspace): give the SQL as file.path (a .sql file) or query.query_text",
+    )

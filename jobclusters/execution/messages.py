@@ -87,6 +87,7 @@ class AttemptInput(_Msg):
     started: str | None = None
     cluster: ClusterPollState | None = None
     fanout: FanoutState | None = None
+    child: ChildRunState | None = None
 
 
 class TaskOutcome(_Msg):
@@ -112,6 +113,7 @@ class TaskOutcome(_Msg):
     exit_code: int | None = Field(default=None, description="a command's; a fan-out's first failed input's")
     details: dict[str, Any] = Field(default_factory=dict)
     failed_inputs: FailedInputs | None = None
+    child_run_id: str | None = Field(default=None, description="the run a run_job / ExecutePipeline started")
 
 
 # ------------------------------------------------------------------ activity payloads: runs
@@ -153,6 +155,7 @@ class TaskRecordInput(_Msg):
     output: Any = None
     secure_input: bool = False
     secure_output: bool = False
+    child_run_id: str | None = None
 
 
 class TaskRecordBatch(_Msg):
@@ -409,3 +412,58 @@ class BatchCheckInput(_Msg):
 class BatchCheckResult(_Msg):
     fanout: FanoutState
     outcome: TaskOutcome | None = Field(default=None, description="once ended: its outcome, already recorded")
+
+
+# ------------------------------------------------------------------ child runs (run_job / ExecutePipeline)
+
+
+class ChildRunState(_Msg):
+    """What `child_run` carries across continue_as_new while it watches its child."""
+
+    child_run_id: str
+    interval: float | None = None
+    polls: int = 0
+    cancel_sent: bool = False
+
+
+class ChildRunStartInput(_Msg):
+    run: TaskRunInput
+    attempt_id: str
+
+
+class ChildRunStartResult(_Msg):
+    child_run_id: str | None = None
+    error: str | None = Field(default=None, description="why no child started: unknown job, a cycle, ...")
+    canceled: bool = False
+    found_as: str | None = None
+
+
+class ChildRunPollInput(_Msg):
+    child_run_id: str
+    control_id: str = Field(description="the parent run whose cancel marker stops the child")
+    stop_reason: str | None = Field(default=None, description="set: cancel the child now (task timed out)")
+    cancel_sent: bool = False
+
+
+class ChildRunPollResult(_Msg):
+    done: bool = False
+    state: TaskState | None = None
+    message: str | None = None
+    values: dict[str, Any] = Field(default_factory=dict)
+    cancel_sent: bool = False
+
+
+# ------------------------------------------------------------------ data activities: Web, GetMetadata, Lookup
+
+
+class DataActivityInput(_Msg):
+    run: TaskRunInput
+
+
+class DataActivityResult(_Msg):
+    state: TaskState
+    output: dict[str, Any] = Field(default_factory=dict)
+    message: str | None = None
+
+
+AttemptInput.model_rebuild()

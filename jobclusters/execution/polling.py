@@ -49,6 +49,8 @@ class PollSchedule(BaseModel):
 CLUSTER_POLL = PollSchedule(first_seconds=5.0, factor=1.5, max_seconds=300.0)
 BATCH_POLL = PollSchedule(first_seconds=5.0, factor=1.5, max_seconds=120.0)
 QUEUE_POLL = PollSchedule(first_seconds=15.0, factor=2.0, max_seconds=300.0)
+#: a parent task looking at its child run (and at its own cancel marker)
+CHILD_POLL = PollSchedule(first_seconds=2.0, factor=1.5, max_seconds=30.0)
 
 #: the local executors (the embedded default) signal, so a poll is only the fallback for a lost signal,
 #: and sub-second first polls keep even that short

@@ -8,6 +8,7 @@ every recorded history find a function by name, so a name here never changes.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -30,11 +31,17 @@ from jobclusters.execution.messages import (
     BatchStartInput,
     BatchStartResult,
     CancelRunInput,
+    ChildRunPollInput,
+    ChildRunPollResult,
+    ChildRunStartInput,
+    ChildRunStartResult,
     ClusterFinishResult,
     ClusterHandleInput,
     ClusterPollResult,
     ClusterSubmitInput,
     ClusterSubmitResult,
+    DataActivityInput,
+    DataActivityResult,
     NotifyInput,
     NotifyResult,
     PlanInputsInput,
@@ -127,11 +134,19 @@ BATCH_FINISH = ActivitySpec("batch_finish", BatchFinishInput, BatchFinishResult)
 BATCH_START = ActivitySpec("batch_start", BatchStartInput, BatchStartResult)
 BATCH_CHECK = ActivitySpec("batch_check", BatchCheckInput, BatchCheckResult)
 
+# ------------------------------------------------------------------ activities: child runs
+
+START_CHILD_RUN = ActivitySpec("start_child_run", ChildRunStartInput, ChildRunStartResult)
+POLL_CHILD_RUN = ActivitySpec("poll_child_run", ChildRunPollInput, ChildRunPollResult)
+RUN_DATA_ACTIVITY = ActivitySpec("run_data_activity", DataActivityInput, DataActivityResult)
+
 # ------------------------------------------------------------------ sub-orchestrations
 
 RUN_TASK = OrchestratorSpec("run_task", TaskRunInput, TaskOutcome)
 CLUSTER_RUN = OrchestratorSpec("cluster_run", AttemptInput, TaskOutcome)
 BATCH_FANOUT = OrchestratorSpec("batch_fanout", AttemptInput, TaskOutcome)
+CHILD_RUN = OrchestratorSpec("child_run", AttemptInput, TaskOutcome)
+DATA_ACTIVITY = OrchestratorSpec("data_activity", AttemptInput, TaskOutcome)
 
 ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     CLAIM_RUN_SLOT,
@@ -155,8 +170,17 @@ ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     CLAIM_ARRIVALS,
     BATCH_START,
     BATCH_CHECK,
+    START_CHILD_RUN,
+    POLL_CHILD_RUN,
+    RUN_DATA_ACTIVITY,
 )
-SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (RUN_TASK, CLUSTER_RUN, BATCH_FANOUT)
+SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (
+    RUN_TASK,
+    CLUSTER_RUN,
+    BATCH_FANOUT,
+    CHILD_RUN,
+    DATA_ACTIVITY,
+)
 
 
 def activity(bp: Any, spec: ActivitySpec[In, Out]) -> Callable[[Callable[[In], Out]], Any]:
@@ -175,15 +199,22 @@ def activity(bp: Any, spec: ActivitySpec[In, Out]) -> Callable[[Callable[[In], O
     return register
 
 
-def activity_with_client(
-    bp: Any, spec: ActivitySpec[In, Out]
-) -> Callable[[Callable[[In, str | None], Out]], Any]:
+def activity_with_client(bp: Any, spec: ActivitySpec[In, Out]) -> Callable[[Callable[..., Any]], Any]:
     """`activity`, with the durable client binding the host gives any function (its JSON text, None where
-    the host serves no Durable HTTP API): for an activity that arranges for an event to be raised later."""
+    the host serves no Durable HTTP API): `body(input_model, client_json)`, plain or async. For an activity
+    that starts or signals another instance, or arranges for an event to be raised later."""
 
-    def register(body: Callable[[In, str | None], Out]) -> Any:
-        def handler(payload: dict[str, Any], client: str | None = None) -> Any:
-            return spec.dump_result(body(spec.parse_input(payload), client))
+    def register(body: Callable[..., Any]) -> Any:
+        handler: Callable[..., Any]
+        if inspect.iscoroutinefunction(body):
+
+            async def handler(payload: dict[str, Any], client: str | None = None) -> Any:
+                return spec.dump_result(await body(spec.parse_input(payload), client))
+
+        else:
+
+            def handler(payload: dict[str, Any], client: str | None = None) -> Any:
+                return spec.dump_result(body(spec.parse_input(payload), client))
 
         handler.__name__ = handler.__qualname__ = spec.name
         handler.__doc__ = body.__doc__

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from jobclusters.execution.attempt_values import RETRY_COUNT
 from jobclusters.execution.messages import TaskOutcome
+from jobclusters.execution.routing import attempt_orchestrator
 from jobclusters.run_request import RunRequest
 from jobclusters.spec.model import CommandPayload, Task
 from jobclusters.spec.templating import TemplateContext, render
@@ -62,6 +64,8 @@ def template_context(
         # A fan-out command keeps `{{input}}` literally; each Batch task gets its own input later.
         for_each_input=FAN_OUT_INPUT if fan_out else None,
         has_for_each_input=fan_out,
+        # rendered per attempt (`attempt_values`) where attempts run; a task decided inline has only 0
+        aliases={"task_retry_count": RETRY_COUNT} if attempt_orchestrator(task) is not None else {},
     )
 
 

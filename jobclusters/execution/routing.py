@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Literal
 
 from jobclusters.execution.messages import AttemptInput, TaskOutcome
-from jobclusters.execution.registry import BATCH_FANOUT, CLUSTER_RUN, OrchestratorSpec
+from jobclusters.execution.registry import (
+    BATCH_FANOUT,
+    CHILD_RUN,
+    CLUSTER_RUN,
+    DATA_ACTIVITY,
+    OrchestratorSpec,
+)
 from jobclusters.spec.model import CommandPayload, RetryPolicy, Task
 
-Executor = Literal["batch", "cluster", "inline", "unsupported"]
+Executor = Literal["batch", "cluster", "inline", "child", "data", "unsupported"]
 
 CLUSTER_KINDS = frozenset(
     {
@@ -20,9 +26,12 @@ CLUSTER_KINDS = frozenset(
         "livy_batch",
         "hive",
         "mapreduce",
+        "sql",
     }
 )
 INLINE_KINDS = frozenset({"condition", "fail"})
+CHILD_KINDS = frozenset({"run_job"})
+DATA_KINDS = frozenset({"web", "get_metadata", "lookup"})
 
 
 def executor_for(task: Task) -> Executor:
@@ -33,12 +42,17 @@ def executor_for(task: Task) -> Executor:
         return "cluster"
     if kind in INLINE_KINDS:
         return "inline"
+    if kind in CHILD_KINDS:
+        return "child"
+    if kind in DATA_KINDS:
+        return "data"
     return "unsupported"
 
 
 def attempt_orchestrator(task: Task) -> OrchestratorSpec[AttemptInput, TaskOutcome] | None:
     """The sub-orchestration that runs one attempt of `task`; None when no attempt can run here."""
-    return {"batch": BATCH_FANOUT, "cluster": CLUSTER_RUN}.get(executor_for(task))
+    orchestrators = {"batch": BATCH_FANOUT, "cluster": CLUSTER_RUN, "child": CHILD_RUN, "data": DATA_ACTIVITY}
+    return orchestrators.get(executor_for(task))
 
 
 def unsupported_reason(task: Task) -> str:

@@ -40,6 +40,7 @@ def task_row(
                 "queue_seconds": outcome.queue_seconds,
                 "exit_code": outcome.exit_code,
                 "output": outcome.task_values or None,
+                "child_run_id": outcome.child_run_id,
             }
         )
     return TaskRecordBatch(rows=[row])

@@ -184,3 +184,40 @@ class DBUtils:
         self.jobs = Jobs(run_dir, task_key)
         self.fs = Fs(mapper)
         self.notebook = Notebook()
+
+
+def install_runtime_modules(dbutils: DBUtils, spark: Any, display: Any) -> None:
+    """The documented ways a Python file written for Databricks reaches `dbutils` besides the notebook
+    global: `from databricks.sdk.runtime import dbutils` (also `spark`, `display`) and
+    `from pyspark.dbutils import DBUtils; DBUtils(spark)`. Both give this run's `dbutils`, whether or not
+    databricks-sdk is installed (its own runtime module would look for a workspace)."""
+    import importlib
+    import sys
+    import types
+
+    for parent in ("databricks", "databricks.sdk"):
+        if parent not in sys.modules:
+            try:
+                importlib.import_module(parent)
+            except ImportError:
+                stub = types.ModuleType(parent)
+                stub.__path__ = []
+                sys.modules[parent] = stub
+    runtime = types.ModuleType("databricks.sdk.runtime")
+    runtime.dbutils = dbutils  # type: ignore[attr-defined]
+    runtime.spark = spark  # type: ignore[attr-defined]
+    runtime.display = display  # type: ignore[attr-defined]
+    sys.modules["databricks.sdk.runtime"] = runtime
+    sys.modules["databricks.sdk"].runtime = runtime  # type: ignore[attr-defined]
+
+    try:
+        importlib.import_module("pyspark")
+    except ImportError:
+        return
+    shim = types.ModuleType("pyspark.dbutils")
+
+    def from_spark(_spark: Any = None) -> DBUtils:
+        return dbutils
+
+    shim.DBUtils = from_spark  # type: ignore[attr-defined]
+    sys.modules["pyspark.dbutils"] = shim

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from jobclusters.localshim import session
-from jobclusters.localshim.dbutils import DBUtils, NotebookExit
+from jobclusters.localshim.dbutils import DBUtils, NotebookExit, install_runtime_modules
 from jobclusters.localshim.notebook import run_notebook
 from jobclusters.localshim.paths import PathMapper
+from jobclusters.localshim.sql import run_sql
 
 
 def _display(value: Any, *args: Any, **kwargs: Any) -> None:
@@ -64,6 +65,7 @@ def execute(spec: dict[str, Any]) -> dict[str, Any]:
         mapper=mapper,
     )
     spark = session.LazySparkSession()
+    install_runtime_modules(dbutils, spark, _display)
     namespace = {"__name__": "__main__", "dbutils": dbutils, "spark": spark, "display": _display}
     kind = spec["kind"]
     if kind == "python_file":
@@ -83,6 +85,10 @@ def execute(spec: dict[str, Any]) -> dict[str, Any]:
             run_notebook(notebook, namespace)
         except NotebookExit as done:
             return {"status": "succeeded", "notebook_result": done.value}
+    elif kind == "sql":
+        text = spec.get("sql") or Path(spec["file"]).read_text(encoding="utf-8")
+        for row_text in run_sql(spark, text, spec.get("notebook_params", {})):
+            print(row_text)
     else:
         raise ValueError(f"unknown task kind {kind!r}")
     return {"status": "succeeded"}

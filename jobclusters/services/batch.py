@@ -295,6 +295,9 @@ class PoolPlacement(_RestModel):
     pool_id: str | None = None
     auto_pool_id_prefix: str | None = Field(default=None, max_length=20)
     keep_alive: bool = False
+    stand_in_if_missing: bool = Field(
+        default=False, description="a missing existing pool may be stood in for (only the local service can)"
+    )
 
     @model_validator(mode="after")
     def _fields_for_mode(self) -> PoolPlacement:
@@ -315,6 +318,7 @@ class PoolRef(_RestModel):
     node_count: int = 0
     low_priority: bool = False
     auto_pool_specification: AutoPoolSpecification | None = None
+    stand_in: bool = Field(default=False, description="a local pool standing in for a named existing one")
 
     def pool_info(self) -> PoolInformation:
         if self.auto_pool_specification is not None:

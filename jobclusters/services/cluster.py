@@ -28,7 +28,7 @@ IDEMPOTENCY_TOKEN_MAX = 64
 # Characters of log kept per task in a RunOutput (the tail: errors are at the end).
 LOG_TAIL_CHARS = 64_000
 
-Backend = Literal["databricks", "livy", "synapse", "local"]
+Backend = Literal["databricks", "livy", "synapse", "local", "sql_warehouse"]
 
 
 class _Strict(BaseModel):
@@ -166,6 +166,22 @@ class PythonWheelTask(_Strict):
     named_parameters: dict[str, str] = Field(default_factory=dict)
 
 
+class SqlTask(_Strict):
+    """SQL text (inline, or a `.sql` file read where the statements run) with named parameters
+    (`:name` markers): Spark SQL on the local cluster, a SQL warehouse on Azure."""
+
+    warehouse_id: str | None = None
+    query_text: str | None = None
+    file: str | None = None
+    parameters: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _text_or_file(self) -> SqlTask:
+        if (self.query_text is None) == (self.file is None):
+            raise ValueError("a sql_task has exactly one of query_text, file")
+        return self
+
+
 class NotebookTask(_Strict):
     notebook_path: str = Field(min_length=1)
     base_parameters: dict[str, str] = Field(default_factory=dict)
@@ -274,6 +290,7 @@ PAYLOAD_KINDS = (
     "spark_batch_task",
     "hive_task",
     "mapreduce_task",
+    "sql_task",
 )
 COMPUTE_KINDS = ("new_cluster", "job_cluster_key", "existing_cluster_id")
 
@@ -294,6 +311,7 @@ class ClusterTask(_Strict):
     spark_batch_task: SparkBatchTask | None = None
     hive_task: HiveTask | None = None
     mapreduce_task: MapReduceTask | None = None
+    sql_task: SqlTask | None = None
     libraries: list[LibraryRequest] = Field(default_factory=list)
     timeout_seconds: int | None = Field(None, ge=0)
 

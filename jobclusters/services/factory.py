@@ -26,6 +26,7 @@ from jobclusters.execution.cluster_mapping import platform_backend
 from jobclusters.execution.job_files import JobFilesStore
 from jobclusters.execution.messages import TaskRunInput
 from jobclusters.services.batch import BatchService
+from jobclusters.services.blob_datasets import BlobDatasetReader
 from jobclusters.services.blob_refs import BlobRefStore
 from jobclusters.services.cluster import ClusterJobService
 from jobclusters.services.run_events import EventPublisher
@@ -123,6 +124,10 @@ def get_cluster_service(backend: str) -> ClusterJobService:
             from jobclusters.services.synapse import SynapseClusterJobService
 
             return SynapseClusterJobService.from_settings(s)
+        if backend == "sql_warehouse":
+            from jobclusters.services.sql_warehouse import SqlWarehouseService
+
+            return SqlWarehouseService.from_settings(s)
         raise ValueError(f"unknown cluster backend {backend!r}: expected local, databricks, livy or synapse")
 
     return _cached(f"cluster:{backend}", build)
@@ -215,6 +220,25 @@ def get_job_files_store() -> JobFilesStore:
         return BlobJobFilesStore(storage_account())
 
     return _cached("job_files", build)
+
+
+def get_blob_datasets(account_url: str | None) -> BlobDatasetReader:
+    """Blobs a GetMetadata / Lookup dataset names: the app's storage on the embedded default (and when the
+    linked service names no account), else the linked service's account with the app's identity."""
+    from jobclusters.services.blob_datasets import BlobServiceDatasets
+
+    if settings().mode == "local" or account_url is None:
+        return _cached("blob_datasets", lambda: BlobServiceDatasets(storage_account().blob_service()))
+
+    def build() -> BlobDatasetReader:
+        from azure.storage.blob import BlobServiceClient
+
+        from jobclusters.services.identity import token_credential
+
+        credential = token_credential("default", None)
+        return BlobServiceDatasets(BlobServiceClient(account_url, credential=credential))
+
+    return _cached(f"blob_datasets:{account_url}", build)
 
 
 def get_event_publisher() -> EventPublisher | None:

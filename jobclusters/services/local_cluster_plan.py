@@ -24,7 +24,7 @@ from jobclusters.services.cluster import (
     WarmCluster,
 )
 
-PlanKind = Literal["python_file", "wheel", "notebook"]
+PlanKind = Literal["python_file", "wheel", "notebook", "sql"]
 _SUBMIT_FLAGS = {"--verbose", "--supervise"}
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -41,6 +41,7 @@ class LaunchPlan:
     entry_point: str | None = None
     named_parameters: dict[str, str] = field(default_factory=dict)
     notebook_params: dict[str, str] = field(default_factory=dict)
+    sql: str | None = None
     conf: dict[str, str] = field(default_factory=dict)
     python_path: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
@@ -61,6 +62,7 @@ class LaunchPlan:
             "entry_point": self.entry_point,
             "named_parameters": self.named_parameters,
             "notebook_params": self.notebook_params,
+            "sql": self.sql,
             "run_dir": str(run_dir),
             "workspace_dir": str(workspace_dir),
             "base_dir": str(base_dir),
@@ -189,6 +191,13 @@ class Planner:
             plan.parameters = [self.mapper.map_value(p) for p in submit.args]
             plan.conf.update(submit.conf)
             plan.python_path.extend(_import_root(self._file(p, where)) for p in submit.py_files)
+        elif task.sql_task is not None:
+            plan.kind = "sql"
+            sql = task.sql_task
+            if sql.file is not None:
+                plan.file = self._file(sql.file, f"{path}.{kind}.file", ("", ".sql"))
+            plan.sql = sql.query_text
+            plan.notebook_params = dict(sql.parameters)
         elif task.spark_batch_task is not None:
             batch = task.spark_batch_task
             where = f"{path}.{kind}"
@@ -203,7 +212,7 @@ class Planner:
         else:
             raise InvalidRunRequest(
                 "the local cluster runs spark_python_task, python_wheel_task, notebook_task, "
-                f"spark_submit_task (Python) and spark_batch_task (Python); not {kind}",
+                f"spark_submit_task (Python), spark_batch_task (Python) and sql_task; not {kind}",
                 f"{path}.{kind}",
             )
         self._libraries(task, path, plan)

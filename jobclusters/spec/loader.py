@@ -55,6 +55,7 @@ def load_definition(
     format: str | None = None,
     strict: bool = False,
     required_tags: Sequence[str] | None = None,
+    follow_references: bool = True,
 ) -> LoadResult:
     """Read, import, validate and lint one job definition. Never raises on bad input: every finding is a
     `Problem` in the result. `required_tags` None means the default policy (Project, Environment,
@@ -112,6 +113,12 @@ def load_definition(
         check_budget_tags(
             job, problems, "$.settings.tags" if isinstance(doc.get("settings"), Mapping) else "$.tags"
         )
+        if follow_references and not isinstance(source, Mapping):
+            from jobclusters.spec.child_refs import file_reference_problems
+            from jobclusters.spec.importers.adf_resources import dataset_reference_problems
+
+            problems.items.extend(file_reference_problems(Path(source), job))
+            problems.items.extend(dataset_reference_problems(Path(source), job))
     return _finish(job, problems, chosen, strict)
 
 

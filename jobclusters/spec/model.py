@@ -270,6 +270,7 @@ class RunJobPayload(_Model):
     kind: Literal["run_job"] = "run_job"
     job_id: str
     job_parameters: dict[str, Any] = Field(default_factory=dict)
+    wait_on_completion: bool = Field(default=True, description="ADF ExecutePipeline waitOnCompletion")
 
 
 ConditionOp = Literal[
@@ -376,6 +377,39 @@ class FailPayload(_Model):
     error_code: str = "Failed"
 
 
+class WebPayload(_Model):
+    """ADF WebActivity: one HTTP call; the output is the JSON answer. Header values may be secrets: they
+    are sent, never logged or recorded."""
+
+    kind: Literal["web"] = "web"
+    url: str
+    method: Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    timeout_seconds: int = Field(default=60, ge=1, description="httpRequestTimeout (ADF default 1 minute)")
+
+
+class DatasetRef(_Model):
+    """An ADF dataset by name (read from the git layout's `dataset/` at run time) or inline, with the
+    values of its `@dataset()` parameters."""
+
+    name: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    inline: dict[str, Any] | None = None
+
+
+class GetMetadataPayload(_Model):
+    kind: Literal["get_metadata"] = "get_metadata"
+    dataset: DatasetRef
+    field_list: list[str] = Field(default_factory=list)
+
+
+class LookupPayload(_Model):
+    kind: Literal["lookup"] = "lookup"
+    dataset: DatasetRef
+    first_row_only: bool = True
+
+
 class UnsupportedPayload(_Model):
     """A task kind we parse and keep but cannot run yet; validation reports it as a warning."""
 
@@ -399,11 +433,16 @@ Payload = Annotated[
     | HivePayload
     | MapReducePayload
     | FailPayload
-    | UnsupportedPayload,
+    | UnsupportedPayload
+    | WebPayload
+    | GetMetadataPayload
+    | LookupPayload,
     Field(discriminator="kind"),
 ]
 
-RUNNABLE_WITHOUT_COMPUTE = frozenset({"condition", "run_job", "for_each", "sql", "fail", "unsupported"})
+RUNNABLE_WITHOUT_COMPUTE = frozenset(
+    {"condition", "run_job", "for_each", "sql", "fail", "unsupported", "web", "get_metadata", "lookup"}
+)
 
 
 # ---------------------------------------------------------------- budget

@@ -74,7 +74,8 @@ class _Record(BaseModel):
 
 class Trigger(_Record):
     kind: Literal[
-        "http", "blob", "servicebus", "schedule", "cli", "manual", "repair", "api", "file_arrival", "other"
+        "http", "blob", "servicebus", "schedule", "cli", "manual", "repair", "api", "file_arrival", "other",
+        "run_job"
     ]
     source: str | None = Field(default=None, description="blob path, topic/subscription, cron, URL route...")
     actor: str | None = Field(default=None, description="who started it: user/principal, or the trigger name")
@@ -152,6 +153,7 @@ class TaskRunRecord(_Timed):
     external_id: str | None = Field(default=None, description="Batch job/task id, Databricks run id, Livy id")
     estimated_cost: float | None = None
     cost: Cost | None = Field(default=None, description="what this attempt used, priced (once ended)")
+    child_run_id: str | None = Field(default=None, description="the run a run_job / ExecutePipeline started")
 
 
 class RunSummary(_Record):

@@ -39,6 +39,7 @@ from jobclusters.services.batch import (
 from jobclusters.services.blob_io import BlobIO
 from jobclusters.services.local_batch.runner import ProcessRunner
 from jobclusters.services.local_batch.scheduler import Scheduler
+from jobclusters.services.local_batch.stand_in import is_stand_in, stand_in_pool
 from jobclusters.services.local_batch.state import BatchState, Job, Pool, pool_nodes
 from jobclusters.services.local_batch.store import LocalBatchStore
 
@@ -130,8 +131,11 @@ class LocalBatchService:
         with self._lock:
             if placement.mode == "existing":
                 existing = self._state.pools.get(placement.pool_id or "")
-                if existing is None:
+                if existing is None and not (placement.stand_in_if_missing and placement.pool_id):
                     raise BatchServiceError("PoolNotFound", f"pool {placement.pool_id!r} does not exist", 404)
+                if existing is None:
+                    existing = self._add_pool(stand_in_pool(str(placement.pool_id)))
+                    self._scheduler.wake()
                 spec = existing.spec
                 return PoolRef(
                     mode="existing",
@@ -139,6 +143,7 @@ class LocalBatchService:
                     vm_size=spec.vm_size,
                     node_count=len(existing.nodes),
                     low_priority=any(n.spot for n in existing.nodes),
+                    stand_in=is_stand_in(spec),
                 )
             assert placement.pool is not None
             spec = placement.pool

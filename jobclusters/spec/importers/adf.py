@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from jobclusters.spec.importers.adf_data import DATA_TYPES, read_data_activity
 from jobclusters.spec.importers.adf_triggers import import_triggers
 from jobclusters.spec.model import (
     CommandPayload,
@@ -247,6 +248,8 @@ def _linked(node: Node) -> Compute | None:
 
 
 def _payload(node: Node, kind: str, body: Node | None) -> tuple[Payload | None, Compute | None]:
+    if kind in DATA_TYPES:
+        return read_data_activity(node, kind, body), None
     if kind in CONTROL_TYPES or body is None:
         if body is None and kind not in CONTROL_TYPES:
             node.error("typeProperties", f"required: a {kind} activity has typeProperties", "required")

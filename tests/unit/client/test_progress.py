@@ -98,3 +98,10 @@ def test_the_summary_is_an_aligned_table() -> None:
     assert len(rule) >= len(first.rstrip())
     assert verdict == "run run-1 of job j: SUCCESS"
     assert render_table(["A"], []) == ["A", "-"]
+
+
+def test_a_task_that_started_a_child_run_names_it_in_the_json() -> None:
+    view = {"run_id": "r", "tasks": {"call": {"state": "SUCCESS", "child_run_id": "run-kid"}, "x": {}}}
+    tasks = result_json(view)["tasks"]
+    assert tasks["call"]["child_run_id"] == "run-kid"
+    assert "child_run_id" not in tasks["x"]

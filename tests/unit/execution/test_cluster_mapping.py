@@ -173,3 +173,41 @@ def test_a_payload_that_is_not_a_cluster_job_is_refused_with_its_path() -> None:
     run = run_input({"payload": {"kind": "sql", "warehouse_id": "w"}, "source_path": "$.tasks[2]"})
     with pytest.raises(ClusterMappingError, match=r"\$\.tasks\[2\]\.payload"):
         cluster_request(run, "a", "databricks")
+
+
+def test_existing_compute_run_locally_is_named_a_stand_in() -> None:
+    from jobclusters.execution.cluster_mapping import compute_label
+
+    for compute in (
+        {"kind": "existing_cluster", "cluster_id": "0101-abc"},
+        {"kind": "pool", "cluster_id": "sp1"},
+    ):
+        run = run_input({"payload": {"kind": "spark_python", "python_file": "a.py"}, "compute": compute})
+        local = cluster_request(run, "a", "local")
+        name = compute["cluster_id"]
+        assert compute_label("local", local) == f"local stand-in for existing cluster {name}"
+        assert compute_info("local", local)["mode"] == "existing_cluster (local stand-in)"
+        remote = cluster_request(run, "a", "databricks")
+        assert compute_label("databricks", remote) == f"databricks existing cluster {name}"
+        assert compute_info("databricks", remote)["mode"] == "existing_cluster"
+
+
+def test_a_sql_task_maps_to_a_file_or_query_text_and_runs_on_a_sql_warehouse_on_azure() -> None:
+    from jobclusters.execution.cluster_mapping import ClusterMappingError
+
+    file = {"kind": "sql", "warehouse_id": "wh", "query": {"file": {"path": "q.sql"}}}
+    file["parameters"] = {"d": "1"}
+    run = run_input({"payload": file})
+    request = cluster_request(run, "a", "sql_warehouse")
+    sql = request.tasks[0].sql_task
+    assert sql is not None and (sql.file, sql.warehouse_id, sql.parameters) == ("q.sql", "wh", {"d": "1"})
+    assert platform_backend(run) == "sql_warehouse"
+    text = run_input(
+        {"payload": {"kind": "sql", "warehouse_id": "wh", "query": {"query": {"query_text": "SELECT 1"}}}}
+    )
+    assert cluster_request(text, "a", "local").tasks[0].sql_task.query_text == "SELECT 1"  # type: ignore[union-attr]
+    saved = run_input(
+        {"payload": {"kind": "sql", "warehouse_id": "wh", "query": {"query": {"query_id": "q1"}}}}
+    )
+    with pytest.raises(ClusterMappingError, match="give the SQL as file.path"):
+        cluster_request(saved, "a", "local")

@@ -61,7 +61,10 @@ def test_payload_kinds_route_to_their_orchestrator() -> None:
     assert executor_for(_task({"kind": "spark_python", "python_file": "a.py"})) == "cluster"
     assert executor_for(_task({"kind": "hive", "query": "select 1"})) == "cluster"
     assert executor_for(_task({"kind": "condition", "op": "EQUAL_TO", "left": "a", "right": "a"})) == "inline"
-    assert executor_for(_task({"kind": "sql", "warehouse_id": "w"})) == "unsupported"
+    assert executor_for(_task({"kind": "sql", "warehouse_id": "w"})) == "cluster"  # issue 14: sql runs now
+    assert executor_for(_task({"kind": "run_job", "job_id": "j"})) == "child"
+    assert executor_for(_task({"kind": "lookup", "dataset": {"name": "d"}})) == "data"
+    assert executor_for(_task({"kind": "unsupported", "home_kind": "dbt_task"})) == "unsupported"
     assert executor_for(Task(key="empty")) == "unsupported"
 
 

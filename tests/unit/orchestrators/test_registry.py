@@ -16,9 +16,9 @@ from tests.unit.app_functions import app_functions
 
 def _functions() -> dict[str, str]:
     return {
-        f.get_function_name(): next(iter(f.get_bindings())).type
+        f.get_function_name(): f.get_trigger().type
         for f in app_functions()
-        if next(iter(f.get_bindings())).type in ("activityTrigger", "orchestrationTrigger")
+        if f.get_trigger().type in ("activityTrigger", "orchestrationTrigger")
     }
 
 
@@ -53,8 +53,17 @@ def test_durable_names_stay_as_recorded_histories_know_them() -> None:
         "claim_arrivals",
         "batch_start",
         "batch_check",
+        "start_child_run",
+        "poll_child_run",
+        "run_data_activity",
     ]
-    assert [s.name for s in registry.SUB_ORCHESTRATORS] == ["run_task", "cluster_run", "batch_fanout"]
+    assert [s.name for s in registry.SUB_ORCHESTRATORS] == [
+        "run_task",
+        "cluster_run",
+        "batch_fanout",
+        "child_run",
+        "data_activity",
+    ]
 
 
 def test_the_activity_wrapper_parses_the_input_and_dumps_the_result() -> None:

@@ -216,3 +216,10 @@ def test_azure_mode_needs_the_run_signing_key_and_local_mode_makes_its_own() -> 
     assert found == ["JOBCLUSTERS_RUN_SIGNING_KEY"]
     local = Settings.from_mapping({"JOBCLUSTERS_MODE": "local"})
     assert [p.setting for p in need_problems(ServiceNeed("storage"), local)] == []
+
+
+def test_a_sql_task_needs_the_databricks_workspace_of_its_warehouse() -> None:
+    sql = {"key": "q", "payload": {"kind": "sql", "warehouse_id": "w", "query": {"file": {"path": "q.sql"}}}}
+    the_job = Job.model_validate({"name": "j", "tasks": [sql]})
+    assert [n.service for n in job_services(the_job)] == ["storage", "databricks"]
+    assert blocked_tasks(the_job, Settings.from_mapping({**AZURE, **DATABRICKS})) == {}
