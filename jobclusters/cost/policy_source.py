@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from jobclusters.cost.policy import PolicyError, apply_policy, policy_at
+from datetime import UTC, datetime
+
+from jobclusters.cost.policy import PolicyError, apply_policy, policy_at, waits_for_window
 from jobclusters.services import factory
 from jobclusters.settings import ConfigurationError
 from jobclusters.spec.model import Job
@@ -21,3 +23,14 @@ def with_cost_policy(job: Job) -> Job:
     if policy is None:
         return job
     return apply_policy(job, policy, factory.get_price_catalogue(), region=settings.price_region)
+
+
+def cost_window_start(job: Job, now: datetime | None = None) -> str | None:
+    """When a job that waits for the policy's preferred window may start; None: at once."""
+    policy = policy_at(factory.settings().cost_policy_file)
+    window = policy.cost_optimization.scheduling if policy is not None else None
+    if window is None or not waits_for_window(job):
+        return None
+    now = now or datetime.now(UTC)
+    start = window.next_window_start(now)
+    return start.isoformat() if start > now else None
