@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from jobclusters.cost.budget import WatchedRun, effective_budget, month_start, spent, start_check
 from jobclusters.cost.estimate import estimate
+from jobclusters.cost.policy_source import policy_problem
 from jobclusters.run_request import RunRequest
 from jobclusters.services import factory
 
@@ -32,6 +33,9 @@ def month_spent(job_id: str, now: datetime) -> float:
 def budget_problems(request: RunRequest, now: datetime | None = None) -> list[str]:
     """Why the run may not start on budget grounds (empty: it may); a run it lets start with a
     `max_run_cost` is watched while it runs."""
+    problem = policy_problem()
+    if problem is not None:
+        return [problem]
     job = request.job
     budget = effective_budget(job)
     if budget is None:

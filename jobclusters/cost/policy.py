@@ -240,7 +240,7 @@ def waits_for_window(job: Job) -> bool:
     return job.tags.get(WAIT_TAG, "").strip().lower() == "true"
 
 
-_loaded: dict[tuple[str, float], CostPolicy] = {}
+_loaded: dict[tuple[str, int, int], CostPolicy] = {}
 
 
 def policy_at(path: Path | None) -> CostPolicy | None:
@@ -248,10 +248,10 @@ def policy_at(path: Path | None) -> CostPolicy | None:
     if path is None:
         return None
     try:
-        stamp = path.stat().st_mtime
+        stat = path.stat()
     except OSError as exc:
         raise PolicyError([("$", f"cannot read the cost policy {path}: {exc.strerror}")]) from None
-    key = (str(path), stamp)
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
     if key not in _loaded:
         _loaded.clear()
         _loaded[key] = load_policy(path)

@@ -2,32 +2,48 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
-from jobclusters.cost.policy import PolicyError, apply_policy, policy_at, waits_for_window
+from jobclusters.cost.policy import CostPolicy, PolicyError, apply_policy, policy_at, waits_for_window
 from jobclusters.services import factory
 from jobclusters.settings import ConfigurationError
 from jobclusters.spec.model import Job
 
+log = logging.getLogger("jobclusters.cost.policy")
+
+
+def policy_problem() -> str | None:
+    """Why the configured policy file cannot be applied (its JSON paths), else None."""
+    try:
+        policy_at(factory.settings().cost_policy_file)
+    except PolicyError as exc:
+        return str(
+            ConfigurationError("JOBCLUSTERS_COST_POLICY", "the cost policy", str(exc), problem="malformed")
+        )
+    return None
+
+
+def _policy() -> CostPolicy | None:
+    try:
+        return policy_at(factory.settings().cost_policy_file)
+    except PolicyError as exc:
+        log.error("cost policy not applied: %s", exc)  # the run's admission refuses it, naming the paths
+        return None
+
 
 def with_cost_policy(job: Job) -> Job:
-    """`job` as the policy runs it; unchanged without a policy. A policy file that does not read is a
-    configuration error naming the JSON path (every run refuses to start until it is fixed)."""
-    settings = factory.settings()
-    try:
-        policy = policy_at(settings.cost_policy_file)
-    except PolicyError as exc:
-        raise ConfigurationError(
-            "JOBCLUSTERS_COST_POLICY", "starting runs", str(exc), problem="malformed"
-        ) from None
+    """`job` as the policy runs it; unchanged without a policy (or with one that does not read: the
+    run's admission then refuses the run with the policy's problems)."""
+    policy = _policy()
     if policy is None:
         return job
-    return apply_policy(job, policy, factory.get_price_catalogue(), region=settings.price_region)
+    return apply_policy(job, policy, factory.get_price_catalogue(), region=factory.settings().price_region)
 
 
 def cost_window_start(job: Job, now: datetime | None = None) -> str | None:
     """When a job that waits for the policy's preferred window may start; None: at once."""
-    policy = policy_at(factory.settings().cost_policy_file)
+    policy = _policy()
     window = policy.cost_optimization.scheduling if policy is not None else None
     if window is None or not waits_for_window(job):
         return None

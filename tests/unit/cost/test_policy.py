@@ -156,3 +156,24 @@ def test_the_preferred_window_and_when_it_next_opens() -> None:
     assert night.next_window_start(datetime(2026, 12, 6, 12, 0, tzinfo=UTC)) == datetime(
         2026, 12, 6, 22, 0, tzinfo=UTC
     )
+
+
+def test_the_app_policy_applies_at_start_and_a_bad_one_is_a_named_problem(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from jobclusters.cost.policy_source import cost_window_start, policy_problem, with_cost_policy
+
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(POLICY))
+    monkeypatch.setenv("JOBCLUSTERS_COST_POLICY", str(path))
+    assert policy_problem() is None
+    assert with_cost_policy(job()).tags["AutoShutdown"] == "enabled"
+    waiting = job().model_copy(update={"tags": {"jobclusters.wait_for_window": "true"}})
+    saturday = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    assert cost_window_start(waiting, saturday) == datetime(2026, 12, 7, 9, 0, tzinfo=UTC).isoformat()
+    assert cost_window_start(job(), saturday) is None  # a job that does not ask to wait starts at once
+    path.write_text(json.dumps({"cost_optimization": {"scheduling": {"timezone": "Nowhere/Town"}}}))
+    problem = policy_problem()
+    assert problem is not None and "JOBCLUSTERS_COST_POLICY" in problem
+    assert "$.cost_optimization.scheduling.timezone" in problem
+    assert with_cost_policy(job()) == job()
