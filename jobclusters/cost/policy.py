@@ -23,7 +23,7 @@ import json
 import re
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -136,11 +136,18 @@ class Scheduling(_Model):
         raise ValueError("no preferred window in the next week")  # unreachable: a day is always chosen
 
 
+PositiveAmount = Annotated[float, Field(gt=0)]
+
+
 class CostOptimization(_Model):
     spot_instances: SpotInstances = Field(default_factory=SpotInstances)
     auto_termination: AutoTermination = Field(default_factory=AutoTermination)
     resource_tagging: dict[str, str] = Field(default_factory=dict)
     scheduling: Scheduling | None = None
+    monthly_budgets: dict[str, dict[str, PositiveAmount]] = Field(
+        default_factory=dict,
+        description="tag name -> tag value -> what that value's runs may cost a calendar month (UTC)",
+    )
 
 
 class CostPolicy(_Model):

@@ -24,7 +24,7 @@ def policy_problem() -> str | None:
     return None
 
 
-def _policy() -> CostPolicy | None:
+def current_policy() -> CostPolicy | None:
     try:
         return policy_at(factory.settings().cost_policy_file)
     except PolicyError as exc:
@@ -35,7 +35,7 @@ def _policy() -> CostPolicy | None:
 def with_cost_policy(job: Job) -> Job:
     """`job` as the policy runs it; unchanged without a policy (or with one that does not read: the
     run's admission then refuses the run with the policy's problems)."""
-    policy = _policy()
+    policy = current_policy()
     if policy is None:
         return job
     return apply_policy(job, policy, factory.get_price_catalogue(), region=factory.settings().price_region)
@@ -43,7 +43,7 @@ def with_cost_policy(job: Job) -> Job:
 
 def cost_window_start(job: Job, now: datetime | None = None) -> str | None:
     """When a job that waits for the policy's preferred window may start; None: at once."""
-    policy = _policy()
+    policy = current_policy()
     window = policy.cost_optimization.scheduling if policy is not None else None
     if window is None or not waits_for_window(job):
         return None
