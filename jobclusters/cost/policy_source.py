@@ -38,7 +38,13 @@ def with_cost_policy(job: Job) -> Job:
     policy = current_policy()
     if policy is None:
         return job
-    return apply_policy(job, policy, factory.get_price_catalogue(), region=factory.settings().price_region)
+    try:
+        return apply_policy(
+            job, policy, factory.get_price_catalogue(), region=factory.settings().price_region
+        )
+    except ValueError as exc:  # pydantic's ValidationError too: the job as written runs, and it is logged
+        log.error("cost policy not applied to job %s: %s", job.name, exc)
+        return job
 
 
 def cost_window_start(job: Job, now: datetime | None = None) -> str | None:
