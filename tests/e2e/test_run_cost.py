@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from jobclusters.cost.catalogue import snapshot
+from jobclusters.cost.models import amount_text
 from jobclusters.tracking.table_store import TableRunStore
 from tests.e2e.conftest import AppHost, batch_job
 from tests.e2e.test_cli import cli, write_job
@@ -53,7 +54,7 @@ def test_a_run_costs_the_sum_of_its_tasks_and_overheads(app_host: AppHost, tmp_p
         k: t["cost"] for k, t in view["tasks"].items()
     }
     status = cli(app_host, "status", run_id).stdout
-    assert "COST" in status and f"total cost: {record.cost.estimate:.4f} USD" in status
+    assert "COST" in status and f"total cost: {amount_text(record.cost.estimate)} USD" in status
     assert datetime.fromisoformat(view["end"]) >= datetime.fromisoformat(view["start"])
 
     summed = json.loads(cli(app_host, "costs", "--job", record.job_id, "--since", "1d", "--json").stdout)
