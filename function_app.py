@@ -17,7 +17,7 @@ from activities import notify as notify_activities
 from activities import settings_check
 from activities import tracking as tracking_activities
 from orchestrators import arrivals, batch_fanout, child_run, cluster_run, data_activity, run_job, run_task
-from triggers import budget_watch, eventgrid, http_api, schedule, servicebus, sweeper, ui
+from triggers import budget_watch, eventgrid, http_api, prices, schedule, servicebus, sweeper, ui
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -46,5 +46,6 @@ app.register_functions(schedule.bp)
 app.register_functions(sweeper.bp)
 app.register_functions(ui.bp)
 app.register_functions(budget_watch.bp)
+app.register_functions(prices.bp)
 
 settings_check.log_problems_at_host_start()

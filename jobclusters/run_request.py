@@ -79,6 +79,9 @@ class RunRequest(BaseModel):
     base_dir: str | None = Field(
         default=None, description="folder of the job file: relative script paths resolve here (local mode)"
     )
+    not_before: str | None = Field(
+        default=None, description="ISO time the run waits for: the cost policy's preferred window"
+    )
 
 
 class TaskProgress(BaseModel):
@@ -105,6 +108,7 @@ class RunProgress(BaseModel):
     job_id: str
     tasks: dict[str, TaskProgress] = Field(default_factory=dict)
     result: RunResult | None = None
+    starts_at: str | None = Field(default=None, description="queued for the cost window until then")
 
 
 def derive_run_id(*parts: str) -> str:

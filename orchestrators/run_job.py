@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Generator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import azure.durable_functions as df
@@ -307,6 +307,9 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
         )
         if refused:
             return (yield from _end_early(run, _EndEarly(RunResult.FAILED, "refused: " + "; ".join(refused))))
+    window = yield from _wait_for_cost_window(run)
+    if window is not None:
+        return (yield from _end_early(run, window))
     admission = yield from _admit(run, envelope)
     if admission == "requeued":
         return None
@@ -315,6 +318,29 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
     yield from _start(run)
     stop = yield from _walk(run)
     return (yield from _finish(run, stop))
+
+
+def _wait_for_cost_window(run: _Run) -> Generator[Any, Any, _EndEarly | None]:
+    """A job that waits for the cost policy's preferred window stays queued until it opens (a cancel
+    ends it there); the run's start is when it stops waiting."""
+    context, not_before = run.context, run.req.not_before
+    if not not_before or datetime.fromisoformat(not_before) <= context.current_utc_datetime:
+        return None
+    for progress in run.progress.tasks.values():
+        progress.state = TaskState.QUEUED
+    run.progress.starts_at = not_before
+    run.publish()
+    yield call_store(context, registry.RECORD_RUN, run.run_record("QUEUED"))
+    opens = context.create_timer(datetime.fromisoformat(not_before))
+    cancel = context.wait_for_external_event(CANCEL_EVENT)
+    if (yield context.task_any([opens, cancel])) is cancel:
+        opens.cancel()
+        return _EndEarly(
+            RunResult.CANCELED, cancel_message(cancel.result, when="while waiting for its cost window")
+        )
+    run.progress.starts_at = None
+    run.start = context.current_utc_datetime
+    return None
 
 
 def _admit(run: _Run, envelope: RunJobInput) -> Generator[Any, Any, _Admission]:

@@ -77,6 +77,7 @@ class RunView(BaseModel):
     cost: RunCost | None = Field(
         default=None, description="the tasks' costs plus overhead; so far while running"
     )
+    starts_at: str | None = Field(default=None, description="queued for the cost policy's window until then")
 
 
 def _json(value: Any) -> Any:
@@ -221,6 +222,8 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
         view.message = decoded.get("message") or None
         view.start = decoded.get("start") or None
         view.end = decoded.get("end") or None
+    if progress is not None and progress.starts_at and not done:
+        view.state, view.starts_at = "QUEUED", progress.starts_at
     if progress is not None:
         for key, live in progress.tasks.items():
             view.tasks[key] = TaskView(

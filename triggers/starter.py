@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from jobclusters.cost.policy_source import cost_window_start, with_cost_policy
 from jobclusters.run_admission import signed_input
 from jobclusters.run_request import RUN_JOB_ORCHESTRATOR, RunRequest, TriggerInfo, derive_run_id
 from jobclusters.run_signing_key import run_signing_key
@@ -94,7 +95,8 @@ def new_run_request(
     return RunRequest(
         run_id=derive_run_id(job_id, *parts),
         job_id=job_id,
-        job=job,
+        job=with_cost_policy(job),
+        not_before=cost_window_start(job),
         parameters=dict(parameters or {}),
         trigger=trigger,
         base_dir=base_dir,

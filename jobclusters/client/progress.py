@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from jobclusters.client.api import ApiClient, ApiClientError
+from jobclusters.cost.models import amount_text
 
 OK_RESULTS = frozenset({"SUCCESS", "SUCCESS_WITH_FAILURES"})
 # Characters of a task's message on its progress line (one terminal line).
@@ -115,7 +116,7 @@ def money_text(cost: Any) -> str:
         return "-"
     if cost.get("estimate") is None:
         return "n/a"
-    return f"{cost['estimate']:.4f} {cost.get('currency') or ''}".rstrip()
+    return f"{amount_text(cost['estimate'])} {cost.get('currency') or ''}".rstrip()
 
 
 def render_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -141,7 +142,7 @@ def print_summary(view: dict[str, Any], out: TextIO) -> None:
     cost = view.get("cost")
     if isinstance(cost, dict):
         overhead = [line for line in cost.get("overhead") or [] if line.get("estimate")]
-        lines = ", ".join(f"{line['what']} {line['estimate']:.4f}" for line in overhead)
+        lines = ", ".join(f"{line['what']} {amount_text(line['estimate'])}" for line in overhead)
         print(f"total cost: {money_text(cost)}" + (f" (overhead: {lines})" if lines else ""), file=out)
         if "embedded default" in str(cost.get("basis")) or _any_simulated(view):
             print("  (embedded default: what the same run would cost on Azure)", file=out)

@@ -18,6 +18,7 @@ from jobclusters.commands.connect import add_connection_args, connect
 from jobclusters.commands.run import print_problems
 from jobclusters.cost.catalogue import snapshot
 from jobclusters.cost.estimate import estimate
+from jobclusters.cost.models import amount_text
 from jobclusters.cost.totals import grouping, since_time, totals
 
 PAGE = 200
@@ -73,7 +74,7 @@ def show_costs(args: argparse.Namespace) -> int:
         print(json.dumps(summed.model_dump(mode="json")))
         return 0
     rows = [
-        [name, str(g.runs), f"{g.estimate:.4f}", str(g.unpriced_runs or "")]
+        [name, str(g.runs), amount_text(g.estimate), str(g.unpriced_runs or "")]
         for name, g in summed.groups.items()
     ]
     header = [
@@ -85,7 +86,7 @@ def show_costs(args: argparse.Namespace) -> int:
         print(line)
     total = summed.total
     note = f", {total.unpriced_runs} run(s) with no price not included" if total.unpriced_runs else ""
-    money = f"{total.estimate:.4f} {summed.currency}"
+    money = f"{amount_text(total.estimate)} {summed.currency}"
     print(f"total since {since:%Y-%m-%d %H:%M} UTC: {money} in {total.runs} run(s){note}")
     return 0
 
@@ -161,4 +162,4 @@ def show_estimate(args: argparse.Namespace) -> int:
 
 
 def _amount(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
+    return "n/a" if value is None else amount_text(value)

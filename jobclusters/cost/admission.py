@@ -6,8 +6,16 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from jobclusters.cost.budget import WatchedRun, effective_budget, month_start, spent, start_check
+from jobclusters.cost.budget import (
+    WatchedRun,
+    effective_budget,
+    month_start,
+    spent,
+    start_check,
+    tag_budget_problems,
+)
 from jobclusters.cost.estimate import estimate
+from jobclusters.cost.policy_source import current_policy, policy_problem
 from jobclusters.run_request import RunRequest
 from jobclusters.services import factory
 
@@ -29,14 +37,38 @@ def month_spent(job_id: str, now: datetime) -> float:
             return total
 
 
+def tag_spent(name: str, value: str, now: datetime) -> float:
+    """What this calendar month's ended runs tagged `name=value` cost, over every job (the run index by
+    day)."""
+    store = factory.get_run_store()
+    since = month_start(now)
+    total, token = 0.0, None
+    while True:
+        page = store.list_runs(since=since, until=now, page_size=_MONTH_PAGE, token=token)
+        total += spent((r for r in page.items if r.tags.get(name) == value), since)
+        token = page.continuation_token
+        if not token:
+            return total
+
+
 def budget_problems(request: RunRequest, now: datetime | None = None) -> list[str]:
     """Why the run may not start on budget grounds (empty: it may); a run it lets start with a
     `max_run_cost` is watched while it runs."""
+    problem = policy_problem()
+    if problem is not None:
+        return [problem]
     job = request.job
+    now = now or datetime.now(UTC)
+    policy = current_policy()
+    if policy is not None and policy.cost_optimization.monthly_budgets:
+        refused = tag_budget_problems(
+            job, policy.cost_optimization.monthly_budgets, lambda name, value: tag_spent(name, value, now)
+        )
+        if refused:
+            return refused
     budget = effective_budget(job)
     if budget is None:
         return []
-    now = now or datetime.now(UTC)
     settings = factory.settings()
     monthly = month_spent(request.job_id, now) if budget.max_monthly_cost is not None else None
     catalogue = factory.get_price_catalogue()

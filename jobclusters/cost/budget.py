@@ -238,3 +238,22 @@ async def check_running(
         watch.forget(run.run_id)
         canceled.append(run.run_id)
     return canceled
+
+
+def tag_budget_problems(
+    job: Job, limits: Mapping[str, Mapping[str, float]], spent_by_tag: Callable[[str, str], float]
+) -> list[str]:
+    """The policy's monthly budgets per tag value that this job's tags fall under and that are spent."""
+    problems = []
+    for name, by_value in limits.items():
+        value = job.tags.get(name)
+        limit = by_value.get(value) if value is not None else None
+        if limit is None or value is None:
+            continue
+        used = spent_by_tag(name, value)
+        if used >= limit:
+            problems.append(
+                f"budget: this month's runs tagged {name}={value} cost {used:.4f}, "
+                f"the monthly budget is {limit:g}"
+            )
+    return problems

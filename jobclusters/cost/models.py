@@ -15,6 +15,11 @@ def money(value: float) -> float:
     return round(value, 6)
 
 
+def amount_text(value: float) -> str:
+    """An amount as printed: four decimals, six below a cent so a small cost never reads as 0.0000."""
+    return f"{value:.6f}" if 0 < abs(value) < 0.01 else f"{value:.4f}"
+
+
 class Cost(_Model):
     currency: str = "USD"
     estimate: float | None = None

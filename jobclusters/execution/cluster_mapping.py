@@ -70,6 +70,7 @@ def cluster_spec(spec: m.ClusterSpec) -> c.ClusterRequest:
         data["azure_attributes"] = {
             "availability": "SPOT_WITH_FALLBACK_AZURE" if spec.spot.fallback_to_on_demand else "SPOT_AZURE",
             "first_on_demand": spec.spot.on_demand_nodes,
+            **({"spot_bid_max_price": spec.spot.max_price} if spec.spot.max_price is not None else {}),
         }
     return c.ClusterRequest.model_validate({k: v for k, v in data.items() if v is not None})
 

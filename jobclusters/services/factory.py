@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 from jobclusters.arrivals.store import TableArrivals
 from jobclusters.cost.budget import BudgetWatch
 from jobclusters.cost.catalogue import PriceCatalogue
+from jobclusters.cost.retail import PriceCache
 from jobclusters.execution.batch_logs import logs_container_url
 from jobclusters.execution.cluster_mapping import platform_backend
 from jobclusters.execution.job_files import JobFilesStore
@@ -150,28 +151,41 @@ def costs_are_simulated() -> bool:
     return settings().mode == "local"
 
 
+def prices_refresh() -> bool:
+    """Whether this app refreshes its prices from the Retail Prices API: on Azure, or locally when an
+    endpoint is configured (a mirror or a test server). Otherwise the shipped snapshot prices."""
+    s = settings()
+    return s.mode == "azure" or bool(s.retail_prices_url)
+
+
+def get_price_cache() -> PriceCache:
+    def build() -> PriceCache:
+        from jobclusters.cost.retail import PriceCache
+
+        prefix = "".join(ch for ch in settings().table_prefix if ch.isalnum()) or "jobclusters"
+        prefix = prefix if prefix[0].isalpha() else "t" + prefix
+        return PriceCache(storage_account().table_service().create_table_if_not_exists(f"{prefix}Prices"))
+
+    return _cached("price_cache", build)
+
+
 def get_price_catalogue() -> PriceCatalogue:
-    """The shipped snapshot locally; on Azure the Table-cached catalogue, refreshed daily from the Retail
-    Prices API (a failed refresh keeps the last good one). Cached for the process for an hour."""
+    """The shipped snapshot, or (when prices are refreshed) the last good catalogue the daily refresh
+    cached in Table storage; read again at most every ten minutes."""
     from jobclusters.cost.catalogue import snapshot
 
-    s = settings()
-    if s.mode == "local" and not s.retail_prices_url:
-        return snapshot()
     with _lock:
         if "prices" in _overrides:
             return cast(PriceCatalogue, _overrides["prices"])
+    if not prices_refresh():
+        return snapshot()
+    now = datetime.now(UTC)
+    with _lock:
         held = _cache.get("prices")
-        now = datetime.now(UTC)
-        if isinstance(held, tuple) and now - held[1] < timedelta(hours=1):
+        if isinstance(held, tuple) and now - held[1] < timedelta(minutes=10):
             return cast(PriceCatalogue, held[0])
-    from jobclusters.cost.retail import RETAIL_PRICES_URL, PriceCache, refresh_if_due
-
-    prefix = "".join(ch for ch in s.table_prefix if ch.isalnum()) or "jobclusters"
-    prefix = prefix if prefix[0].isalpha() else "t" + prefix
-    table = storage_account().table_service().create_table_if_not_exists(f"{prefix}Prices")
-    url = s.retail_prices_url or RETAIL_PRICES_URL
-    catalogue = refresh_if_due(PriceCache(table), snapshot(), [s.price_region], now, base_url=url)
+    cached = get_price_cache().load()
+    catalogue = cached[0] if cached is not None else snapshot()
     with _lock:
         _cache["prices"] = (catalogue, now)
     return catalogue

@@ -259,9 +259,7 @@ class TableRunStore:
     def _keep_origin(current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         """A run is created and triggered once: a repair writing the run row keeps both, so the run keeps
         its index rows (keyed by creation time) and is listed once."""
-        merged = TableRunStore._keep_from_existing("StartTime", "EstimatedCost", "CostCurrency", "Cost")(
-            current, new
-        )
+        merged = TableRunStore._keep_from_existing("StartTime", "EstimatedCost", "CostCurrency")(current, new)
         for name in ("CreatedAt", "Trigger"):
             if name in current and name in merged:
                 merged[name] = current[name]

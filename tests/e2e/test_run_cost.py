@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from jobclusters.cost.catalogue import snapshot
+from jobclusters.cost.models import amount_text
 from jobclusters.tracking.table_store import TableRunStore
 from tests.e2e.conftest import AppHost, batch_job
 from tests.e2e.test_cli import cli, write_job
@@ -53,7 +54,7 @@ def test_a_run_costs_the_sum_of_its_tasks_and_overheads(app_host: AppHost, tmp_p
         k: t["cost"] for k, t in view["tasks"].items()
     }
     status = cli(app_host, "status", run_id).stdout
-    assert "COST" in status and f"total cost: {record.cost.estimate:.4f} USD" in status
+    assert "COST" in status and f"total cost: {amount_text(record.cost.estimate)} USD" in status
     assert datetime.fromisoformat(view["end"]) >= datetime.fromisoformat(view["start"])
 
     summed = json.loads(cli(app_host, "costs", "--job", record.job_id, "--since", "1d", "--json").stdout)
@@ -82,3 +83,25 @@ def test_the_estimate_of_a_job_is_at_least_what_its_run_cost(app_host: AppHost, 
         sum(t["expected"] for t in after["tasks"].values()), abs=1e-6
     )
     assert after["total"]["expected"] <= actual + 1e-6  # the tasks' share; the overhead lines are the rest
+
+
+def test_a_repaired_run_costs_every_attempt_of_every_generation(app_host: AppHost, tmp_path: Path) -> None:
+    client = app_host.client
+    fixed = tmp_path / "fixed"
+    job = client.register_job(batch_job("costed-repair", {"work": f"test -e {fixed}"}))
+    run_id = client.start_job(job["job_id"])["run_id"]
+    assert app_host.wait_run_done(run_id)["result"] == "FAILED"
+    fixed.write_text("ok")
+    repair = client.repair_run(run_id)
+    assert app_host.wait_run_done(repair["run_id"])["result"] == "SUCCESS"
+
+    store = TableRunStore(app_host.connection, table_prefix=app_host.table_prefix)
+    record, rows = store.get_run_with_tasks(run_id)
+    assert record is not None and record.generation == 1 and record.cost is not None
+    assert sorted(r.generation for r in rows) == [0, 1]
+    paid = sum(r.cost.estimate or 0.0 for r in rows if r.cost is not None)
+    assert all(r.cost is not None and r.cost.estimate for r in rows)
+    overhead = sum(line.estimate or 0.0 for line in record.cost.overhead)
+    assert record.cost.estimate == pytest.approx(paid + overhead, abs=2e-6)
+    view = app_host.wait_run_done(run_id)
+    assert view["tasks"]["work"]["cost"]["estimate"] == pytest.approx(paid, abs=2e-6)

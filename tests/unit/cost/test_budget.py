@@ -165,3 +165,22 @@ def test_the_watch_cancels_a_run_over_budget_once_and_forgets_ended_runs() -> No
     assert canceled[0][0] == "over" and "crossed its budget" in canceled[0][1] and "0.5000" in canceled[0][1]
     assert [r.run_id for r in watch.running()] == ["under"]
     assert tick() == []
+
+
+def test_a_spent_monthly_budget_per_tag_value_refuses_new_runs() -> None:
+    from jobclusters.cost.budget import tag_budget_problems
+
+    limits = {"CostCenter": {"c": 100.0, "other": 1.0}, "Team": {"x": 5.0}}
+    spent = {("CostCenter", "c"): 100.0}
+    tagged = job()  # CostCenter=c, no Team tag
+    found = tag_budget_problems(tagged, limits, lambda name, value: spent.get((name, value), 0.0))
+    assert found == ["budget: this month's runs tagged CostCenter=c cost 100.0000, the monthly budget is 100"]
+    assert tag_budget_problems(tagged, limits, lambda name, value: 99.5) == []
+
+
+def test_a_policy_monthly_budget_must_be_positive() -> None:
+    from jobclusters.cost.policy import PolicyError, parse_policy
+
+    with pytest.raises(PolicyError) as raised:
+        parse_policy({"cost_optimization": {"monthly_budgets": {"CostCenter": {"c": -5}}}})
+    assert raised.value.problems[0][0] == "$.cost_optimization.monthly_budgets.CostCenter.c"
