@@ -484,9 +484,9 @@ def _walk(run: _Run) -> Generator[Any, Any, _Stop | _Continue | None]:
         else None
     )
     threshold = duration_threshold(job)
-    warn_timer = (
-        context.create_timer(run.start + timedelta(seconds=threshold)) if threshold and not run.warned else None
-    )
+    warn_timer = None
+    if threshold and not run.warned:
+        warn_timer = context.create_timer(run.start + timedelta(seconds=threshold))
     stop: _Stop | None = None
     handover = False
 
