@@ -14,7 +14,7 @@ from activities import inputs as input_activities
 from activities import notify as notify_activities
 from activities import settings_check
 from activities import tracking as tracking_activities
-from orchestrators import arrivals, batch_fanout, cluster_run, run_job, run_task
+from orchestrators import arrivals, batch_fanout, cluster_run, for_each, run_job, run_task
 from triggers import eventgrid, http_api, schedule, servicebus, sweeper, ui
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -24,6 +24,7 @@ app.register_functions(run_task.bp)
 app.register_functions(arrivals.bp)
 app.register_functions(batch_fanout.bp)
 app.register_functions(cluster_run.bp)
+app.register_functions(for_each.bp)
 app.register_functions(admission_activities.bp)
 app.register_functions(batch_activities.bp)
 app.register_functions(cluster_activities.bp)

@@ -30,6 +30,7 @@ import azure.durable_functions as df
 from pydantic import BaseModel, ConfigDict
 
 from jobclusters.execution import registry
+from jobclusters.execution.control_messages import ForEachInput
 from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import (
     CancelRunInput,
@@ -49,8 +50,17 @@ from jobclusters.execution.rendering import render_task, run_parameters, templat
 from jobclusters.execution.routing import executor_for, unsupported_reason
 from jobclusters.run_request import CANCEL_EVENT, RunProgress, RunRequest, TaskProgress, cancel_message
 from jobclusters.spec.dag import evaluate_condition, next_step, run_result
-from jobclusters.spec.model import ConditionPayload, FailPayload, Job, RunResult, Task, TaskState
-from jobclusters.spec.templating import TemplateError
+from jobclusters.spec.for_each import check_concurrency, parse_inputs
+from jobclusters.spec.model import (
+    ConditionPayload,
+    FailPayload,
+    ForEachPayload,
+    Job,
+    RunResult,
+    Task,
+    TaskState,
+)
+from jobclusters.spec.templating import TemplateContext, TemplateError, render
 from orchestrators.common import (
     FAILURE_MESSAGE_LIMIT,
     call,
@@ -253,8 +263,8 @@ class _Run:
     def condition_outcomes(self) -> dict[str, str]:
         return {k: o.outcome for k, o in self.outcomes.items() if o.outcome is not None}
 
-    def render(self, task: Task) -> Task:
-        context = template_context(
+    def template_context(self, task: Task) -> TemplateContext:
+        return template_context(
             self.req,
             start=self.start,
             now=self.context.current_utc_datetime,
@@ -262,7 +272,28 @@ class _Run:
             task_run_id=task_instance_id(self.req.run_id, task.key, self.repair_number),
             outcomes=self.outcomes,
         )
-        return render_task(task, context)
+
+    def render(self, task: Task) -> Task:
+        return render_task(task, self.template_context(task))
+
+    def for_each_input(self, task: Task, payload: ForEachPayload) -> ForEachInput:
+        """The for_each's inputs resolved now (they may name job parameters or upstream task values); the
+        nested task renders per iteration. Raises `ForEachError` / `TemplateError` naming the JSON path."""
+        context = self.template_context(task)
+        path = f"{task.source_path or '$'}.payload"
+        value = (
+            render(payload.inputs, context, f"{path}.inputs")
+            if isinstance(payload.inputs, str)
+            else payload.inputs
+        )
+        selection = self.req.repair.rerun_inputs.get(task.key) if self.req.repair else None
+        return ForEachInput(
+            task_run=self.task_input(task),
+            context=context,
+            inputs=parse_inputs(value, f"{path}.inputs"),
+            indexes=selection.indexes if selection is not None and selection.ref is None else None,
+            concurrency=check_concurrency(payload.concurrency, f"{path}.concurrency"),
+        )
 
     def decide_inline(self, task: Task) -> TaskOutcome:
         now = self.now()
@@ -285,8 +316,9 @@ class _Run:
 
     def task_input(self, task: Task) -> TaskRunInput:
         cluster = None
-        if task.compute is not None and task.compute.job_cluster_key:
-            cluster = self.job.job_cluster(task.compute.job_cluster_key)
+        compute = task.payload.task.compute if isinstance(task.payload, ForEachPayload) else task.compute
+        if compute is not None and compute.job_cluster_key:
+            cluster = self.job.job_cluster(compute.job_cluster_key)
         return TaskRunInput(
             run_id=self.tracked_id,
             control_id=self.req.run_id,
@@ -586,6 +618,14 @@ def _start_ready(run: _Run, stop: _Stop | None) -> tuple[bool, bool]:
             run.settle(key, TaskOutcome(state=TaskState.CANCELED, attempts=0, message=stop.message))
             decided_inline = True
             continue
+        if isinstance(task.payload, ForEachPayload):
+            if not run.budget_left():
+                break
+            if _start_for_each(run, task, task.payload, now):
+                started = True
+            else:
+                decided_inline = True
+            continue
         try:
             rendered = run.render(task)
         except (TemplateError, ValueError) as exc:
@@ -612,6 +652,22 @@ def _start_ready(run: _Run, stop: _Stop | None) -> tuple[bool, bool]:
         run.mark_running(key, now)
         started = True
     return decided_inline, started
+
+
+def _start_for_each(run: _Run, task: Task, payload: ForEachPayload, now: str) -> bool:
+    """Start the for_each task's `for_each` sub-orchestration; bad inputs fail it now, saying where."""
+    try:
+        value = run.for_each_input(task, payload)
+    except (TemplateError, ValueError) as exc:
+        run.settle(
+            task.key, TaskOutcome(state=TaskState.FAILED, message=str(exc), start=now, end=now, attempts=0)
+        )
+        return False
+    run.spent += _EVENTS_PER_TASK
+    child_id = task_instance_id(run.req.run_id, task.key, run.repair_number)
+    run.running[task.key] = call_orchestrator(run.context, registry.FOR_EACH, value, child_id)
+    run.mark_running(task.key, now)
+    return True
 
 
 def _settle_finished_children(run: _Run) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, TypeAdapter
 
 from jobclusters.arrivals.models import ClaimInput, ClaimResult, PendingInput, PendingResult
+from jobclusters.execution.control_messages import ChunkInput, ChunkResult, ForEachInput
 from jobclusters.execution.messages import (
     AddChunkInput,
     AddChunkResult,
@@ -124,6 +125,8 @@ BATCH_FINISH = ActivitySpec("batch_finish", BatchFinishInput, BatchFinishResult)
 RUN_TASK = OrchestratorSpec("run_task", TaskRunInput, TaskOutcome)
 CLUSTER_RUN = OrchestratorSpec("cluster_run", AttemptInput, TaskOutcome)
 BATCH_FANOUT = OrchestratorSpec("batch_fanout", AttemptInput, TaskOutcome)
+FOR_EACH = OrchestratorSpec("for_each", ForEachInput, TaskOutcome)
+FOR_EACH_CHUNK = OrchestratorSpec("for_each_chunk", ChunkInput, ChunkResult)
 
 ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     CLAIM_RUN_SLOT,
@@ -146,7 +149,13 @@ ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     PENDING_ARRIVALS,
     CLAIM_ARRIVALS,
 )
-SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (RUN_TASK, CLUSTER_RUN, BATCH_FANOUT)
+SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (
+    RUN_TASK,
+    CLUSTER_RUN,
+    BATCH_FANOUT,
+    FOR_EACH,
+    FOR_EACH_CHUNK,
+)
 
 
 def activity(bp: Any, spec: ActivitySpec[In, Out]) -> Callable[[Callable[[In], Out]], Any]:

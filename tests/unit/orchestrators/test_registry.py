@@ -52,7 +52,13 @@ def test_durable_names_stay_as_recorded_histories_know_them() -> None:
         "pending_arrivals",
         "claim_arrivals",
     ]
-    assert [s.name for s in registry.SUB_ORCHESTRATORS] == ["run_task", "cluster_run", "batch_fanout"]
+    assert [s.name for s in registry.SUB_ORCHESTRATORS] == [
+        "run_task",
+        "cluster_run",
+        "batch_fanout",
+        "for_each",
+        "for_each_chunk",
+    ]
 
 
 def test_the_activity_wrapper_parses_the_input_and_dumps_the_result() -> None:
