@@ -1,0 +1,97 @@
+"""A for_each through devhost: every input runs as its own iteration (a local Batch command with
+`{{input}}` rendered), one failing iteration fails the task after all ran, and a repair reruns only it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import TAGS, AppHost
+
+pytestmark = pytest.mark.integration
+
+
+def _job(script: Path, inputs: Any, concurrency: int = 2) -> dict[str, Any]:
+    return {
+        "format": "jobclusters/v1",
+        "name": "regions-" + str(abs(hash(str(inputs))) % 10_000),
+        "tags": TAGS,
+        "parameters": [{"name": "regions", "default": json.dumps(inputs)}],
+        "job_clusters": [
+            {
+                "key": "pool",
+                "cluster": {"platform": "batch", "node_type": "Standard_D2s_v3", "num_workers": 1},
+            }
+        ],
+        "tasks": [
+            {
+                "key": "regions",
+                "payload": {
+                    "kind": "for_each",
+                    "inputs": "{{job.parameters.regions}}",
+                    "concurrency": concurrency,
+                    "task": {
+                        "key": "one",
+                        "compute": {"kind": "job_cluster", "job_cluster_key": "pool"},
+                        "payload": {
+                            "kind": "command",
+                            "command_line": f"python3 {script} {{{{input.name}}}}",
+                        },
+                    },
+                },
+            }
+        ],
+    }
+
+
+# Fails for "bad" until the marker file beside it exists; records every name it ran.
+SCRIPT = """\
+import pathlib, sys
+here = pathlib.Path(__file__).parent
+name = sys.argv[1]
+with open(here / "ran.txt", "a") as f:
+    f.write(name + "\\n")
+sys.exit(3 if name == "bad" and not (here / "fixed").exists() else 0)
+"""
+
+
+def test_a_failing_iteration_fails_the_task_after_all_ran_and_a_repair_reruns_only_it(
+    app_host: AppHost, tmp_path: Path
+) -> None:
+    script = tmp_path / "region.py"
+    script.write_text(SCRIPT, encoding="utf-8")
+    names = ["eu", "bad", "us", "ap"]
+    client = app_host.client
+    job_id = client.register_job(_job(script, [{"name": n} for n in names]))["job_id"]
+
+    run_id = client.start_job(job_id)["run_id"]
+    view = app_host.wait_run_done(run_id, timeout=180)
+
+    assert view["result"] == "FAILED"
+    task = view["tasks"]["regions"]
+    assert task["state"] == "FAILED"
+    assert task["message"].startswith("1 of 4 iterations failed; first: [1]")
+    assert sorted((tmp_path / "ran.txt").read_text().split()) == sorted(names)
+
+    (tmp_path / "fixed").write_text("")
+    repair = client.repair_run(run_id)
+    assert app_host.wait_run_done(repair["run_id"], timeout=180)["result"] == "SUCCESS"
+    assert sorted((tmp_path / "ran.txt").read_text().split()) == sorted([*names, "bad"])
+
+
+def test_inputs_that_are_not_an_array_fail_the_task_naming_the_path(
+    app_host: AppHost, tmp_path: Path
+) -> None:
+    job = _job(tmp_path / "unused.py", {"name": "eu"})
+    client = app_host.client
+    run_id = client.start_job(client.register_job(job)["job_id"])["run_id"]
+
+    view = app_host.wait_run_done(run_id, timeout=60)
+
+    assert view["result"] == "FAILED"
+    assert view["tasks"]["regions"]["message"].endswith(
+        ".payload.inputs: inputs is not a JSON array: got dict"
+    )
