@@ -22,7 +22,14 @@ from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import TaskOutcome, TaskRecordBatch, TaskRecordInput, TaskRunInput
 from jobclusters.execution.rendering import render_task
 from jobclusters.failed_inputs import FailedInput, FailedInputs
-from jobclusters.spec.for_each import Tally, chunks, iteration_key, lane_concurrency
+from jobclusters.spec.for_each import (
+    ITERATION_INPUT,
+    ITERATIONS_TOTAL,
+    Tally,
+    chunks,
+    iteration_key,
+    lane_concurrency,
+)
 from jobclusters.spec.model import ForEachPayload, TaskState
 from jobclusters.spec.templating import TemplateError
 from orchestrators.common import call_orchestrator, call_store, decode_input, dump, failure_message, iso
@@ -69,7 +76,15 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     first_failure = state.first_failure
     if state.executions == 1:
         yield call_store(
-            context, registry.RECORD_TASK_RUNS, _row(run, TaskState.RUNNING, attempt=1, start=start)
+            context,
+            registry.RECORD_TASK_RUNS,
+            _row(
+                run,
+                TaskState.RUNNING,
+                attempt=1,
+                start=start,
+                parameters={ITERATIONS_TOTAL: len(state.inputs)},
+            ),
         )
     running: dict[int, Any] = {}
     next_chunk, started_here, canceled = state.next_chunk, 0, False
@@ -130,7 +145,15 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     yield call_store(
         context,
         registry.RECORD_TASK_RUNS,
-        _row(run, outcome.state, attempt=1, start=start, end=outcome.end, message=outcome.message),
+        _row(
+            run,
+            outcome.state,
+            attempt=1,
+            start=start,
+            end=outcome.end,
+            message=outcome.message,
+            parameters={ITERATIONS_TOTAL: len(state.inputs)},
+        ),
     )
     return dump(outcome)
 
@@ -215,7 +238,9 @@ def _iteration_run(chunk: ChunkInput, index: int, value: Any) -> TaskRunInput:
     payload = chunk.task_run.task.payload
     assert isinstance(payload, ForEachPayload)
     key = iteration_key(chunk.task_run.task.key, index)
-    nested = payload.task.model_copy(update={"key": key})
+    nested = payload.task.model_copy(
+        update={"key": key, "parameters": {**payload.task.parameters, ITERATION_INPUT: value}}
+    )
     context = chunk.context.model_copy(
         update={"for_each_input": value, "has_for_each_input": True, "task_key": key}
     )

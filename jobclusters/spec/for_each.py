@@ -28,6 +28,12 @@ CHUNK_SIZE = 50
 MAX_LANES = 4
 
 
+#: where the task rows keep a for_each's input count (its own rows) and an iteration's input (the
+#: iteration's rows), under `parameters`
+ITERATIONS_TOTAL = "for_each_inputs"
+ITERATION_INPUT = "input"
+
+
 class ForEachError(ValueError):
     """Bad inputs, named by the JSON path of the value when the definition gives one."""
 

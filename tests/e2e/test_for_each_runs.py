@@ -75,11 +75,22 @@ def test_a_failing_iteration_fails_the_task_after_all_ran_and_a_repair_reruns_on
     assert task["state"] == "FAILED"
     assert task["message"].startswith("1 of 4 iterations failed; first: [1]")
     assert sorted((tmp_path / "ran.txt").read_text().split()) == sorted(names)
+    assert sorted(view["tasks"]) == ["regions"], "iterations are shown under their task, not beside it"
+    assert task["iterations_total"] == 4
+    assert [(i["index"], i["input"], i["state"], i["attempts"]) for i in task["iterations"]] == [
+        (0, {"name": "eu"}, "SUCCESS", 1),
+        (1, {"name": "bad"}, "FAILED", 1),
+        (2, {"name": "us"}, "SUCCESS", 1),
+        (3, {"name": "ap"}, "SUCCESS", 1),
+    ]
+    assert all(i["start"] and i["end"] for i in task["iterations"])
 
     (tmp_path / "fixed").write_text("")
     repair = client.repair_run(run_id)
     assert app_host.wait_run_done(repair["run_id"], timeout=180)["result"] == "SUCCESS"
     assert sorted((tmp_path / "ran.txt").read_text().split()) == sorted([*names, "bad"])
+    repaired = app_host.wait_run_done(run_id)["tasks"]["regions"]
+    assert [i["state"] for i in repaired["iterations"]] == ["SUCCESS"] * 4
 
 
 def test_inputs_that_are_not_an_array_fail_the_task_naming_the_path(
