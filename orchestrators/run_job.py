@@ -49,16 +49,20 @@ from jobclusters.execution.polling import QUEUE_POLL
 from jobclusters.execution.rendering import render_task, run_parameters, template_context, trigger_files
 from jobclusters.execution.routing import executor_for, unsupported_reason
 from jobclusters.run_request import CANCEL_EVENT, RunProgress, RunRequest, TaskProgress, cancel_message
+from jobclusters.spec.adf_control import RETURN_VALUE, filter_items, set_variable, wait_seconds
 from jobclusters.spec.dag import evaluate_condition, next_step, run_result
 from jobclusters.spec.for_each import check_concurrency, parse_inputs
 from jobclusters.spec.model import (
     ConditionPayload,
     FailPayload,
+    FilterPayload,
     ForEachPayload,
     Job,
     RunResult,
+    SetVariablePayload,
     Task,
     TaskState,
+    WaitPayload,
 )
 from jobclusters.spec.templating import TemplateContext, TemplateError, render
 from orchestrators.common import (
@@ -101,6 +105,7 @@ class WalkCheckpoint(BaseModel):
     blocked: dict[str, str] = {}
     warned: bool = False
     executions: int = 1
+    variables: dict[str, Any] = {}
 
 
 class RunJobInput(BaseModel):
@@ -167,6 +172,8 @@ class _Run:
         self._status: dict[str, Any] | None = None
         self._changed: set[str] = set()
         self.spent = 0
+        self.variables: dict[str, Any] = dict(self.job.variables)
+        self.waits: set[str] = set()
         self.warned = False
         self.executions = 1
         self.slot_input = SlotInput(
@@ -192,6 +199,7 @@ class _Run:
         self.blocked = walk.blocked
         self.warned = walk.warned
         self.executions = walk.executions + 1
+        self.variables = dict(walk.variables)
 
     def checkpoint(self) -> WalkCheckpoint:
         return WalkCheckpoint(
@@ -203,6 +211,7 @@ class _Run:
             blocked=self.blocked,
             warned=self.warned,
             executions=self.executions,
+            variables=self.variables,
         )
 
     def budget_left(self) -> bool:
@@ -264,7 +273,7 @@ class _Run:
         return {k: o.outcome for k, o in self.outcomes.items() if o.outcome is not None}
 
     def template_context(self, task: Task) -> TemplateContext:
-        return template_context(
+        context = template_context(
             self.req,
             start=self.start,
             now=self.context.current_utc_datetime,
@@ -272,8 +281,18 @@ class _Run:
             task_run_id=task_instance_id(self.req.run_id, task.key, self.repair_number),
             outcomes=self.outcomes,
         )
+        return context.model_copy(update={"variables": dict(self.variables)})
 
     def render(self, task: Task) -> Task:
+        """The task rendered now; a Filter's condition waits for each item (`@item()`)."""
+        if isinstance(task.payload, FilterPayload):
+            condition = task.payload.condition
+            blank = task.model_copy(update={"payload": task.payload.model_copy(update={"condition": ""})})
+            rendered = render_task(blank, self.template_context(task))
+            assert isinstance(rendered.payload, FilterPayload)
+            return rendered.model_copy(
+                update={"payload": rendered.payload.model_copy(update={"condition": condition})}
+            )
         return render_task(task, self.template_context(task))
 
     def for_each_input(self, task: Task, payload: ForEachPayload) -> ForEachInput:
@@ -310,6 +329,17 @@ class _Run:
             return TaskOutcome(
                 state=TaskState.FAILED, message=f"{payload.error_code}: {payload.message}", start=now, end=now
             )
+        if isinstance(payload, SetVariablePayload | FilterPayload):
+            try:
+                if isinstance(payload, SetVariablePayload):
+                    values = set_variable(self.variables, payload, self.job.variables)
+                else:
+                    values = filter_items(
+                        payload, self.template_context(task), f"{task.source_path or '$'}.payload"
+                    )
+            except (TemplateError, ValueError) as exc:
+                return TaskOutcome(state=TaskState.FAILED, message=str(exc), start=now, end=now)
+            return TaskOutcome(state=TaskState.SUCCESS, task_values=values, start=now, end=now)
         return TaskOutcome(
             state=TaskState.FAILED, message=unsupported_reason(task), start=now, end=now, attempts=0
         )
@@ -384,6 +414,7 @@ class _Run:
             "end": self.now(),
             "repair_number": self.repair_number,
             "tasks": tasks,
+            **({"return_value": self.variables[RETURN_VALUE]} if RETURN_VALUE in self.variables else {}),
         }
 
 
@@ -563,12 +594,14 @@ def _walk(run: _Run) -> Generator[Any, Any, _Stop | _Continue | None]:
                 registry.REQUEST_RUN_CANCEL,
                 CancelRunInput(run_id=run.req.run_id, reason=stop.message),
             )
-            for key in list(run.running):
+            for key, child in list(run.running.items()):
                 began = run.progress.tasks[key].start
+                if key in run.waits:
+                    child.cancel()
                 run.settle(
                     key,
                     TaskOutcome(state=stop.state, message=stop.message, end=run.now(), start=began),
-                    record=False,
+                    record=key in run.waits,
                 )
             continue
         if warn_timer is not None and winner is warn_timer:
@@ -634,6 +667,21 @@ def _start_ready(run: _Run, stop: _Stop | None) -> tuple[bool, bool]:
             )
             decided_inline = True
             continue
+        if isinstance(rendered.payload, WaitPayload):
+            try:
+                seconds = wait_seconds(rendered.payload.seconds)
+            except ValueError as exc:
+                run.settle(
+                    key, TaskOutcome(state=TaskState.FAILED, message=f"{key}: {exc}", start=now, end=now)
+                )
+                decided_inline = True
+                continue
+            run.spent += _EVENTS_PER_TASK
+            at = run.context.current_utc_datetime + timedelta(seconds=seconds)
+            run.running[key] = run.context.create_timer(at)
+            run.waits.add(key)
+            run.mark_running(key, now)
+            continue
         if executor_for(rendered) in ("inline", "unsupported"):
             run.settle(key, run.decide_inline(rendered))
             decided_inline = True
@@ -673,6 +721,10 @@ def _start_for_each(run: _Run, task: Task, payload: ForEachPayload, now: str) ->
 def _settle_finished_children(run: _Run) -> None:
     for key, child in list(run.running.items()):
         if not child.is_completed:
+            continue
+        if key in run.waits:
+            began = run.progress.tasks[key].start
+            run.settle(key, TaskOutcome(state=TaskState.SUCCESS, start=began, end=run.now()))
             continue
         if isinstance(child.result, Exception):
             run.settle(

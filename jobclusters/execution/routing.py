@@ -8,7 +8,7 @@ from jobclusters.execution.messages import AttemptInput, TaskOutcome
 from jobclusters.execution.registry import BATCH_FANOUT, CLUSTER_RUN, OrchestratorSpec
 from jobclusters.spec.model import CommandPayload, RetryPolicy, Task
 
-Executor = Literal["batch", "cluster", "inline", "unsupported"]
+Executor = Literal["batch", "cluster", "inline", "control", "unsupported"]
 
 CLUSTER_KINDS = frozenset(
     {
@@ -22,7 +22,9 @@ CLUSTER_KINDS = frozenset(
         "mapreduce",
     }
 )
-INLINE_KINDS = frozenset({"condition", "fail"})
+INLINE_KINDS = frozenset({"condition", "fail", "set_variable", "filter"})
+#: run by `run_job` itself: a for_each as its own sub-orchestration, a wait as a durable timer
+CONTROL_KINDS = frozenset({"for_each", "wait"})
 
 
 def executor_for(task: Task) -> Executor:
@@ -33,6 +35,8 @@ def executor_for(task: Task) -> Executor:
         return "cluster"
     if kind in INLINE_KINDS:
         return "inline"
+    if kind in CONTROL_KINDS:
+        return "control"
     return "unsupported"
 
 

@@ -376,6 +376,31 @@ class FailPayload(_Model):
     error_code: str = "Failed"
 
 
+class WaitPayload(_Model):
+    """ADF Wait: a durable timer of `seconds` (a number, or an expression rendering to one)."""
+
+    kind: Literal["wait"] = "wait"
+    seconds: int | str
+
+
+class SetVariablePayload(_Model):
+    """ADF SetVariable / AppendVariable on a pipeline variable (`pipelineReturnValue`: the run's return
+    value, a list of {key, value})."""
+
+    kind: Literal["set_variable"] = "set_variable"
+    name: str
+    value: Any = None
+    append: bool = False
+
+
+class FilterPayload(_Model):
+    """ADF Filter: the `items` for which `condition` (an expression on `@item()`) is true."""
+
+    kind: Literal["filter"] = "filter"
+    items: Any
+    condition: str
+
+
 class UnsupportedPayload(_Model):
     """A task kind we parse and keep but cannot run yet; validation reports it as a warning."""
 
@@ -399,11 +424,16 @@ Payload = Annotated[
     | HivePayload
     | MapReducePayload
     | FailPayload
+    | WaitPayload
+    | SetVariablePayload
+    | FilterPayload
     | UnsupportedPayload,
     Field(discriminator="kind"),
 ]
 
-RUNNABLE_WITHOUT_COMPUTE = frozenset({"condition", "run_job", "for_each", "sql", "fail", "unsupported"})
+RUNNABLE_WITHOUT_COMPUTE = frozenset(
+    {"condition", "run_job", "for_each", "sql", "fail", "unsupported", "wait", "set_variable", "filter"}
+)
 
 
 # ---------------------------------------------------------------- task and job
