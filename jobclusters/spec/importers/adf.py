@@ -260,6 +260,8 @@ def _control(node: Node, kind: str, body: Node | None) -> Payload:
         if count is not None and count > 50:
             body.error("batchCount", f"expected at most 50, got {count}", "range")
         body.boolean("isSequential")
+    if body is not None:
+        adf_control.check_kept(kind, body)
     node.warning(
         "type", f"{kind} activities are kept, but jobclusters cannot run them yet", "unsupported-kind"
     )

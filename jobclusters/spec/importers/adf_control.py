@@ -73,6 +73,20 @@ def _filter(body: Node) -> Payload | None:
     return FilterPayload(items=items, condition=condition)
 
 
+def check_kept(kind: str, body: Node) -> None:
+    """Errors a Switch or Until carries whether or not it can run here: duplicate cases, no timeout cap."""
+    if kind == "Switch":
+        seen: dict[str, int] = {}
+        for index, case in enumerate(body.objects("cases")):
+            value = case.raw("value")
+            key = str(value)
+            if key in seen:
+                case.error("value", f"duplicate case {value!r} (also cases[{seen[key]}])", "duplicate")
+            seen.setdefault(key, index)
+    if kind == "Until" and body.raw("timeout") in (None, ""):
+        body.error("timeout", "required: an Until needs a timeout cap (d.hh:mm:ss)", "required")
+
+
 READERS: dict[str, Callable[[Node], Payload | None]] = {
     "Wait": _wait,
     "SetVariable": lambda body: _variable(body, append=False),
