@@ -281,7 +281,9 @@ ADF_WAIT = {
     "name": "p",
     "properties": {
         "annotations": [],
-        "activities": [{"name": "w", "type": "Until", "typeProperties": {"expression": "@true"}}],
+        "activities": [
+            {"name": "w", "type": "Until", "typeProperties": {"expression": "@true", "timeout": "0.00:10:00"}}
+        ],
     },
 }
 
