@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import TAGS, AppHost
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -106,3 +107,43 @@ def test_inputs_that_are_not_an_array_fail_the_task_naming_the_path(
     assert view["tasks"]["regions"]["message"].endswith(
         ".payload.inputs: inputs is not a JSON array: got dict"
     )
+
+
+def test_a_canceled_for_each_stops_starting_iterations_and_ends_canceled(
+    app_host: AppHost, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran.txt"
+    job = _job(tmp_path / "unused.py", [{"name": str(i)} for i in range(40)], concurrency=2)
+    job["name"] = "regions-cancel"
+    nested = job["tasks"][0]["payload"]["task"]
+    nested["payload"]["command_line"] = f"sh -c 'echo {{{{input.name}}}} >> {marker}; sleep 3'"
+    client = app_host.client
+    run_id = client.start_job(client.register_job(job)["job_id"])["run_id"]
+
+    eventually(
+        lambda: marker.exists() and len(marker.read_text().split()) >= 2, timeout=120, what="iterations"
+    )
+    client.cancel_run(run_id, reason="enough")
+    view = app_host.wait_run_done(run_id, timeout=120)
+
+    assert view["result"] == "CANCELED"
+    assert view["tasks"]["regions"]["state"] == "CANCELED"
+    started = len(marker.read_text().split())
+    rows = eventually(
+        lambda: _settled(client.get_run(run_id)["tasks"]["regions"]),
+        timeout=120,
+        what="the for_each to settle",
+    )
+    assert started < 40 and len(marker.read_text().split()) == started, "no iteration starts after the cancel"
+    assert rows["state"] == "CANCELED"
+
+
+def _settled(task: dict[str, Any]) -> dict[str, Any] | None:
+    """The for_each's own latest row, once every iteration it started has ended."""
+    history = task.get("attempt_history") or []
+    iterations = task.get("iterations") or []
+    if not history or history[-1]["state"] == "RUNNING":
+        return None
+    if any(i["state"] in ("RUNNING", "PENDING") for i in iterations):
+        return None
+    return history[-1]
