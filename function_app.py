@@ -16,7 +16,16 @@ from activities import inputs as input_activities
 from activities import notify as notify_activities
 from activities import settings_check
 from activities import tracking as tracking_activities
-from orchestrators import arrivals, batch_fanout, child_run, cluster_run, data_activity, run_job, run_task
+from orchestrators import (
+    arrivals,
+    batch_fanout,
+    child_run,
+    cluster_run,
+    data_activity,
+    for_each,
+    run_job,
+    run_task,
+)
 from triggers import budget_watch, eventgrid, http_api, prices, schedule, servicebus, sweeper, ui
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -28,6 +37,7 @@ app.register_functions(batch_fanout.bp)
 app.register_functions(cluster_run.bp)
 app.register_functions(child_run.bp)
 app.register_functions(data_activity.bp)
+app.register_functions(for_each.bp)
 app.register_functions(admission_activities.bp)
 app.register_functions(batch_activities.bp)
 app.register_functions(child_run_activities.bp)

@@ -22,7 +22,7 @@ from jobclusters.execution.routing import executor_for
 from jobclusters.services.servicebus_connection import ServiceBusNamespace, uses_servicebus_identity
 from jobclusters.services.storage import StorageAccount, uses_storage_identity
 from jobclusters.settings import LOCAL_STORAGE, ConfigurationError, Settings, configuration_message
-from jobclusters.spec.model import Job, Task
+from jobclusters.spec.model import ForEachPayload, Job, Task
 from jobclusters.tracking.definitions import JobDefinitionStore
 
 Service = Literal["storage", "batch", "databricks", "livy", "synapse", "servicebus"]
@@ -193,6 +193,9 @@ _CLUSTER_SERVICES: dict[str, Service] = {
 def task_service(job: Job, index: int, task: Task) -> ServiceNeed | None:
     """The Azure service that runs `task` (None for tasks decided inline or not runnable here)."""
     path = task.source_path or f"$.tasks[{index}]"
+    if isinstance(task.payload, ForEachPayload):
+        nested = task_service(job, index, task.payload.task.model_copy(update={"source_path": path}))
+        return ServiceNeed(nested.service, task.key, nested.path) if nested is not None else None
     executor = executor_for(task)
     if executor == "batch":
         return ServiceNeed("batch", task.key, path)

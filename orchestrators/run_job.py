@@ -9,6 +9,13 @@ tasks, the cancel event, the job timeout and the duration-warning timer at once.
 
 The body reads as its steps, each a generator joined with `yield from`: admission (which may end the run
 early: canceled while queued, or skipped), start, the walk, finish.
+
+The walk keeps each execution's history bounded whatever the job's size: it charges every task it starts
+with the history events the task will cost (`HISTORY_BUDGET`), and once the budget is spent it starts no
+new task, lets the running ones finish (a cancel or the timeout still stops them), then continues as new
+with a `WalkCheckpoint` (states, outcomes, progress, the original start). The next execution re-creates the
+job timeout and warning timers from the original start and goes on walking; a cancel raised in between
+waits in the instance's inbox for it.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import azure.durable_functions as df
 from pydantic import BaseModel, ConfigDict
 
 from jobclusters.execution import registry
+from jobclusters.execution.control_messages import ForEachInput
 from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import (
     CancelRunInput,
@@ -41,9 +49,22 @@ from jobclusters.execution.polling import QUEUE_POLL
 from jobclusters.execution.rendering import render_task, run_parameters, template_context, trigger_files
 from jobclusters.execution.routing import executor_for, unsupported_reason
 from jobclusters.run_request import CANCEL_EVENT, RunProgress, RunRequest, TaskProgress, cancel_message
+from jobclusters.spec.adf_control import RETURN_VALUE, filter_items, set_variable, wait_seconds
 from jobclusters.spec.dag import evaluate_condition, next_step, run_result
-from jobclusters.spec.model import ConditionPayload, FailPayload, Job, RunResult, Task, TaskState
-from jobclusters.spec.templating import TemplateError
+from jobclusters.spec.for_each import check_concurrency, parse_inputs
+from jobclusters.spec.model import (
+    ConditionPayload,
+    FailPayload,
+    FilterPayload,
+    ForEachPayload,
+    Job,
+    RunResult,
+    SetVariablePayload,
+    Task,
+    TaskState,
+    WaitPayload,
+)
+from jobclusters.spec.templating import TemplateContext, TemplateError, render
 from orchestrators.common import (
     FAILURE_MESSAGE_LIMIT,
     call,
@@ -61,8 +82,35 @@ bp = df.Blueprint()
 MAX_RECORDED_COMPUTE = 20
 
 
+#: estimated history events one execution of the walk may spend before it continues as new (the extension
+#: and devhost both slow down past ~1,000; admission, start and finish add a few dozen)
+HISTORY_BUDGET = 600
+#: what one started task costs: its sub-orchestration (created, completed), the episode that sees it end
+#: and the batched write of its row
+_EVENTS_PER_TASK = 8
+#: what one wait of the walk costs: the episode, and the zero-delay timer after a wave of starts
+_EVENTS_PER_WAIT = 4
+
+
+class WalkCheckpoint(BaseModel):
+    """The walk's state handed to the next execution when the history budget is spent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: str
+    created: str
+    states: dict[str, TaskState]
+    outcomes: dict[str, TaskOutcome]
+    progress: RunProgress
+    blocked: dict[str, str] = {}
+    warned: bool = False
+    executions: int = 1
+    variables: dict[str, Any] = {}
+
+
 class RunJobInput(BaseModel):
-    """A `RunRequest`, or this envelope while the run waits in the queue (continue_as_new)."""
+    """A `RunRequest`, or this envelope while the run waits in the queue or continues its walk in a new
+    execution (continue_as_new)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -71,6 +119,7 @@ class RunJobInput(BaseModel):
     queued_polls: int = 0
     queued_at: str | None = None
     queue_interval: float | None = None
+    walk: WalkCheckpoint | None = None
 
 
 def _decode(context: Any) -> RunJobInput:
@@ -120,6 +169,13 @@ class _Run:
         )
         self.start = context.current_utc_datetime
         self.created = envelope.queued_at or self.now()
+        self._status: dict[str, Any] | None = None
+        self._changed: set[str] = set()
+        self.spent = 0
+        self.variables: dict[str, Any] = dict(self.job.variables)
+        self.waits: set[str] = set()
+        self.warned = False
+        self.executions = 1
         self.slot_input = SlotInput(
             job_id=self.req.job_id, run_id=self.req.run_id, max_concurrent_runs=self.job.max_concurrent_runs
         )
@@ -131,18 +187,62 @@ class _Run:
                     if outcome is None and _decided_by_a_condition(self.job.task(key), state):
                         continue  # no outcome was kept: decide the condition again (same parameters)
                     self.settle(key, TaskOutcome(state=state, outcome=outcome, attempts=0), record=False)
+        if envelope.walk is not None:
+            self.resume(envelope.walk)
+
+    def resume(self, walk: WalkCheckpoint) -> None:
+        self.start = datetime.fromisoformat(walk.start)
+        self.created = walk.created
+        self.states = dict(walk.states)
+        self.outcomes = dict(walk.outcomes)
+        self.progress = walk.progress
+        self.blocked = walk.blocked
+        self.warned = walk.warned
+        self.executions = walk.executions + 1
+        self.variables = dict(walk.variables)
+
+    def checkpoint(self) -> WalkCheckpoint:
+        return WalkCheckpoint(
+            start=iso(self.start),
+            created=self.created,
+            states=self.states,
+            outcomes=self.outcomes,
+            progress=self.progress,
+            blocked=self.blocked,
+            warned=self.warned,
+            executions=self.executions,
+            variables=self.variables,
+        )
+
+    def budget_left(self) -> bool:
+        return self.spent + _EVENTS_PER_TASK <= HISTORY_BUDGET
 
     def now(self) -> str:
         return iso(self.context.current_utc_datetime)
 
-    def publish(self) -> None:
-        self.context.set_custom_status(self.progress.model_dump(mode="json"))
+    def publish(self, everything: bool = False) -> None:
+        """The custom status; only the tasks that changed are dumped again (a big job publishes often)."""
+        if self._status is None or everything:
+            self._status = self.progress.model_dump(mode="json")
+        else:
+            for key in self._changed:
+                self._status["tasks"][key] = self.progress.tasks[key].model_dump(mode="json")
+            self._status["result"] = None if self.progress.result is None else self.progress.result.value
+        self._changed.clear()
+        self.context.set_custom_status({**self._status, "tasks": dict(self._status["tasks"])})
+
+    def mark_running(self, key: str, now: str) -> None:
+        self.states[key] = TaskState.RUNNING
+        progress = self.progress.tasks[key]
+        progress.state, progress.start = TaskState.RUNNING, now
+        self._changed.add(key)
 
     def settle(self, key: str, outcome: TaskOutcome, record: bool = True) -> None:
         self.states[key] = outcome.state
         self.outcomes[key] = outcome
         self.running.pop(key, None)
         progress = self.progress.tasks[key]
+        self._changed.add(key)
         progress.state = outcome.state
         progress.attempts = outcome.attempts
         progress.start = outcome.start or progress.start
@@ -172,7 +272,7 @@ class _Run:
     def condition_outcomes(self) -> dict[str, str]:
         return {k: o.outcome for k, o in self.outcomes.items() if o.outcome is not None}
 
-    def render(self, task: Task) -> Task:
+    def template_context(self, task: Task) -> TemplateContext:
         context = template_context(
             self.req,
             start=self.start,
@@ -181,7 +281,38 @@ class _Run:
             task_run_id=task_instance_id(self.req.run_id, task.key, self.repair_number),
             outcomes=self.outcomes,
         )
-        return render_task(task, context)
+        return context.model_copy(update={"variables": dict(self.variables)})
+
+    def render(self, task: Task) -> Task:
+        """The task rendered now; a Filter's condition waits for each item (`@item()`)."""
+        if isinstance(task.payload, FilterPayload):
+            condition = task.payload.condition
+            blank = task.model_copy(update={"payload": task.payload.model_copy(update={"condition": ""})})
+            rendered = render_task(blank, self.template_context(task))
+            assert isinstance(rendered.payload, FilterPayload)
+            return rendered.model_copy(
+                update={"payload": rendered.payload.model_copy(update={"condition": condition})}
+            )
+        return render_task(task, self.template_context(task))
+
+    def for_each_input(self, task: Task, payload: ForEachPayload) -> ForEachInput:
+        """The for_each's inputs resolved now (they may name job parameters or upstream task values); the
+        nested task renders per iteration. Raises `ForEachError` / `TemplateError` naming the JSON path."""
+        context = self.template_context(task)
+        path = f"{task.source_path or '$'}.payload"
+        value = (
+            render(payload.inputs, context, f"{path}.inputs")
+            if isinstance(payload.inputs, str)
+            else payload.inputs
+        )
+        selection = self.req.repair.rerun_inputs.get(task.key) if self.req.repair else None
+        return ForEachInput(
+            task_run=self.task_input(task),
+            context=context,
+            inputs=parse_inputs(value, f"{path}.inputs"),
+            indexes=selection.indexes if selection is not None and selection.ref is None else None,
+            concurrency=check_concurrency(payload.concurrency, f"{path}.concurrency"),
+        )
 
     def decide_inline(self, task: Task) -> TaskOutcome:
         now = self.now()
@@ -198,14 +329,26 @@ class _Run:
             return TaskOutcome(
                 state=TaskState.FAILED, message=f"{payload.error_code}: {payload.message}", start=now, end=now
             )
+        if isinstance(payload, SetVariablePayload | FilterPayload):
+            try:
+                if isinstance(payload, SetVariablePayload):
+                    values = set_variable(self.variables, payload, self.job.variables)
+                else:
+                    values = filter_items(
+                        payload, self.template_context(task), f"{task.source_path or '$'}.payload"
+                    )
+            except (TemplateError, ValueError) as exc:
+                return TaskOutcome(state=TaskState.FAILED, message=str(exc), start=now, end=now)
+            return TaskOutcome(state=TaskState.SUCCESS, task_values=values, start=now, end=now)
         return TaskOutcome(
             state=TaskState.FAILED, message=unsupported_reason(task), start=now, end=now, attempts=0
         )
 
     def task_input(self, task: Task) -> TaskRunInput:
         cluster = None
-        if task.compute is not None and task.compute.job_cluster_key:
-            cluster = self.job.job_cluster(task.compute.job_cluster_key)
+        compute = task.payload.task.compute if isinstance(task.payload, ForEachPayload) else task.compute
+        if compute is not None and compute.job_cluster_key:
+            cluster = self.job.job_cluster(compute.job_cluster_key)
         return TaskRunInput(
             run_id=self.tracked_id,
             control_id=self.req.run_id,
@@ -272,6 +415,7 @@ class _Run:
             "end": self.now(),
             "repair_number": self.repair_number,
             "tasks": tasks,
+            **({"return_value": self.variables[RETURN_VALUE]} if RETURN_VALUE in self.variables else {}),
         }
 
 
@@ -291,6 +435,11 @@ class _Stop:
     message: str
 
 
+@dataclass(frozen=True)
+class _Continue:
+    """The history budget is spent and nothing runs: the walk goes on in a new execution."""
+
+
 _Admission = Literal["admitted", "requeued"] | _EndEarly
 
 
@@ -299,6 +448,8 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
     envelope = _decode(context)
     run = _Run(context, envelope)
     run.publish()
+    if envelope.walk is not None:
+        return (yield from _walk_on(run, envelope))
     if envelope.queued_polls == 0:
         refused = yield from result_of(
             context,
@@ -316,7 +467,15 @@ def run_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict
     if isinstance(admission, _EndEarly):
         return (yield from _end_early(run, admission))
     yield from _start(run)
+    return (yield from _walk_on(run, envelope))
+
+
+def _walk_on(run: _Run, envelope: RunJobInput) -> Generator[Any, Any, dict[str, Any] | None]:
+    """The walk, then the finish; or, with the history budget spent, the walk's state to a new execution."""
     stop = yield from _walk(run)
+    if isinstance(stop, _Continue):
+        run.context.continue_as_new(dump(envelope.model_copy(update={"walk": run.checkpoint()})))
+        return None
     return (yield from _finish(run, stop))
 
 
@@ -359,7 +518,7 @@ def _admit(run: _Run, envelope: RunJobInput) -> Generator[Any, Any, _Admission]:
         )
     for progress in run.progress.tasks.values():
         progress.state = TaskState.QUEUED
-    run.publish()
+    run.publish(everything=True)
     if envelope.queued_polls == 0:
         yield call_store(context, registry.RECORD_RUN, run.run_record("QUEUED"))
     interval = QUEUE_POLL.next_interval(envelope.queue_interval)
@@ -387,7 +546,7 @@ def _end_early(run: _Run, end: _EndEarly) -> Generator[Any, Any, dict[str, Any]]
     for progress in run.progress.tasks.values():
         progress.state = TaskState(end.result.value)
     run.progress.result = end.result
-    run.publish()
+    run.publish(everything=True)
     yield call_store(
         run.context, registry.RECORD_RUN, run.run_record(end.result.value, end=run.now(), message=end.message)
     )
@@ -403,9 +562,10 @@ def _start(run: _Run) -> Generator[Any, Any, None]:
     )
 
 
-def _walk(run: _Run) -> Generator[Any, Any, _Stop | None]:
+def _walk(run: _Run) -> Generator[Any, Any, _Stop | _Continue | None]:
     """The DAG walk: start what is ready, wait for a task, the cancel event, the timeout or the duration
-    warning, until nothing runs. After a stop, ready tasks settle as the stop instead of starting."""
+    warning, until nothing runs. After a stop, ready tasks settle as the stop instead of starting. With the
+    history budget spent, nothing new starts and the walk hands over once nothing runs (`_Continue`)."""
     context, job = run.context, run.job
     cancel_event = context.wait_for_external_event(CANCEL_EVENT)
     job_timer = (
@@ -414,18 +574,36 @@ def _walk(run: _Run) -> Generator[Any, Any, _Stop | None]:
         else None
     )
     threshold = duration_threshold(job)
-    warn_timer = context.create_timer(run.start + timedelta(seconds=threshold)) if threshold else None
+    warn_timer = None
+    if threshold and not run.warned:
+        warn_timer = context.create_timer(run.start + timedelta(seconds=threshold))
     stop: _Stop | None = None
+    handover = False
 
     while True:
-        decided_inline, started = _start_ready(run, stop)
+        decided_inline, started = (
+            _start_ready(run, stop) if run.budget_left() or stop is not None else (False, False)
+        )
         run.publish()
         if run.rows:
             rows, run.rows = run.rows, []
+            run.spent += _EVENTS_PER_WAIT
             yield call_store(context, registry.RECORD_TASK_RUNS, TaskRecordBatch(rows=rows))
         if decided_inline:
             continue
         if not run.running:
+            if stop is None and not run.budget_left() and _walk_goes_on(run):
+                if not cancel_event.is_completed:
+                    handover = True
+                    break
+                # a cancel that came with the last completion: it stops this run, not the next execution
+                stop = _stop_for(job, timed_out=False, reason=cancel_event.result)
+                yield call_store(
+                    context,
+                    registry.REQUEST_RUN_CANCEL,
+                    CancelRunInput(run_id=run.req.run_id, reason=stop.message),
+                )
+                continue
             break
 
         waiting = [*run.running.values(), cancel_event]
@@ -434,6 +612,7 @@ def _walk(run: _Run) -> Generator[Any, Any, _Stop | None]:
             # The extension walks the action list in order and waits on each compound: without a timer
             # that fires now, this wave's children would not be scheduled until one of them finished.
             waiting.append(context.create_timer(context.current_utc_datetime))
+        run.spent += _EVENTS_PER_WAIT
         winner = yield context.task_any(waiting)
         if winner is cancel_event or (job_timer is not None and winner is job_timer and stop is None):
             stop = _stop_for(job, timed_out=winner is job_timer, reason=cancel_event.result)
@@ -442,16 +621,19 @@ def _walk(run: _Run) -> Generator[Any, Any, _Stop | None]:
                 registry.REQUEST_RUN_CANCEL,
                 CancelRunInput(run_id=run.req.run_id, reason=stop.message),
             )
-            for key in list(run.running):
+            for key, child in list(run.running.items()):
                 began = run.progress.tasks[key].start
+                if key in run.waits:
+                    child.cancel()
                 run.settle(
                     key,
                     TaskOutcome(state=stop.state, message=stop.message, end=run.now(), start=began),
-                    record=False,
+                    record=key in run.waits,
                 )
             continue
         if warn_timer is not None and winner is warn_timer:
             warn_timer = None
+            run.warned = True
             yield call(
                 context,
                 registry.NOTIFY_RUN,
@@ -463,7 +645,12 @@ def _walk(run: _Run) -> Generator[Any, Any, _Stop | None]:
     for timer in (job_timer, warn_timer):
         if timer is not None and not timer.is_completed:
             timer.cancel()
-    return stop
+    return _Continue() if handover else stop
+
+
+def _walk_goes_on(run: _Run) -> bool:
+    """Some task is still to settle or start (the walk is not over)."""
+    return run_result(run.job, run.states) is None
 
 
 def _stop_for(job: Job, *, timed_out: bool, reason: Any) -> _Stop:
@@ -491,6 +678,14 @@ def _start_ready(run: _Run, stop: _Stop | None) -> tuple[bool, bool]:
             run.settle(key, TaskOutcome(state=TaskState.CANCELED, attempts=0, message=stop.message))
             decided_inline = True
             continue
+        if isinstance(task.payload, ForEachPayload):
+            if not run.budget_left():
+                break
+            if _start_for_each(run, task, task.payload, now):
+                started = True
+            else:
+                decided_inline = True
+            continue
         try:
             rendered = run.render(task)
         except (TemplateError, ValueError) as exc:
@@ -498,6 +693,21 @@ def _start_ready(run: _Run, stop: _Stop | None) -> tuple[bool, bool]:
                 key, TaskOutcome(state=TaskState.FAILED, message=str(exc), start=now, end=now, attempts=0)
             )
             decided_inline = True
+            continue
+        if isinstance(rendered.payload, WaitPayload):
+            try:
+                seconds = wait_seconds(rendered.payload.seconds)
+            except ValueError as exc:
+                run.settle(
+                    key, TaskOutcome(state=TaskState.FAILED, message=f"{key}: {exc}", start=now, end=now)
+                )
+                decided_inline = True
+                continue
+            run.spent += _EVENTS_PER_TASK
+            at = run.context.current_utc_datetime + timedelta(seconds=seconds)
+            run.running[key] = run.context.create_timer(at)
+            run.waits.add(key)
+            run.mark_running(key, now)
             continue
         if executor_for(rendered) in ("inline", "unsupported"):
             run.settle(key, run.decide_inline(rendered))
@@ -507,20 +717,41 @@ def _start_ready(run: _Run, stop: _Stop | None) -> tuple[bool, bool]:
             run.settle(key, TaskOutcome(state=TaskState.FAILED, message=run.blocked[key], start=now, end=now))
             decided_inline = True
             continue
+        if not run.budget_left():
+            break
+        run.spent += _EVENTS_PER_TASK
         child_id = task_instance_id(run.req.run_id, key, run.repair_number)
         run.running[key] = call_orchestrator(
             run.context, registry.RUN_TASK, run.task_input(rendered), child_id
         )
-        run.states[key] = TaskState.RUNNING
+        run.mark_running(key, now)
         started = True
-        progress = run.progress.tasks[key]
-        progress.state, progress.start = TaskState.RUNNING, now
     return decided_inline, started
+
+
+def _start_for_each(run: _Run, task: Task, payload: ForEachPayload, now: str) -> bool:
+    """Start the for_each task's `for_each` sub-orchestration; bad inputs fail it now, saying where."""
+    try:
+        value = run.for_each_input(task, payload)
+    except (TemplateError, ValueError) as exc:
+        run.settle(
+            task.key, TaskOutcome(state=TaskState.FAILED, message=str(exc), start=now, end=now, attempts=0)
+        )
+        return False
+    run.spent += _EVENTS_PER_TASK
+    child_id = task_instance_id(run.req.run_id, task.key, run.repair_number)
+    run.running[task.key] = call_orchestrator(run.context, registry.FOR_EACH, value, child_id)
+    run.mark_running(task.key, now)
+    return True
 
 
 def _settle_finished_children(run: _Run) -> None:
     for key, child in list(run.running.items()):
         if not child.is_completed:
+            continue
+        if key in run.waits:
+            began = run.progress.tasks[key].start
+            run.settle(key, TaskOutcome(state=TaskState.SUCCESS, start=began, end=run.now()))
             continue
         if isinstance(child.result, Exception):
             run.settle(

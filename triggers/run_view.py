@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from jobclusters.cost.ledger import run_cost, task_total
 from jobclusters.cost.models import Cost, RunCost
 from jobclusters.run_request import RunProgress, RunRequest, repair_run_id
+from jobclusters.spec.for_each import ITERATION_INPUT, ITERATIONS_TOTAL, parse_iteration_key
 from jobclusters.spec.model import RunResult
 
 _RUNTIME_TO_STATE = {
@@ -53,6 +54,10 @@ class TaskView(BaseModel):
     child_run_id: str | None = None
     attempt_history: list[dict[str, Any]] = Field(default_factory=list)
     cost: Cost | None = None
+    iterations: list[dict[str, Any]] | None = Field(
+        default=None, description="a for_each's iterations that started, in input order"
+    )
+    iterations_total: int | None = Field(default=None, description="a for_each's input count")
 
 
 class RunView(BaseModel):
@@ -253,13 +258,36 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
     history: dict[str, list[Any]] = {}
     for row in sorted(task_rows, key=lambda r: (r.task_key, r.generation, r.attempt)):
         history.setdefault(row.task_key, []).append(row)
+    iterations = _iterations(history)
     for key, rows in history.items():
+        if key in iterations:
+            continue
         task = view.tasks.setdefault(key, TaskView())
         task.attempt_history = [_attempt(row) for row in rows]
         task.child_run_id = next((r.child_run_id for r in reversed(rows) if r.child_run_id), None)
         if progress is None or key not in progress.tasks or key in kept:
             _from_rows(task, [r for r in rows if r.generation == rows[-1].generation])
         task.cost = task_total(rows)
+    for key, found in iterations.items():
+        parent, _ = found
+        if parent not in view.tasks:
+            continue
+        task = view.tasks[parent]
+        task.iterations = [*(task.iterations or []), _iteration(found[1], history[key])]
+    with_iterations: dict[str, list[Any]] = {}
+    for key, (parent_key, _) in iterations.items():
+        with_iterations.setdefault(parent_key, list(history.get(parent_key, []))).extend(history[key])
+    for parent_key, rows in with_iterations.items():
+        if parent_key in view.tasks:
+            view.tasks[parent_key].cost = task_total(rows)  # a for_each costs what its iterations did
+    for task in view.tasks.values():
+        if task.iterations:
+            task.iterations.sort(key=lambda i: int(i["index"]))
+    for key, task in view.tasks.items():
+        total = next((r.parameters.get(ITERATIONS_TOTAL) for r in history.get(key, [])[::-1]), None)
+        task.iterations_total = total if isinstance(total, int) else None
+        if total is not None and task.iterations is None:
+            task.iterations = []
     _add_run_cost(view, record, task_rows)
     return view
 
@@ -271,6 +299,32 @@ def _add_run_cost(view: RunView, record: Any, task_rows: list[Any]) -> None:
     elif any(row.cost is not None for row in task_rows):
         so_far = run_cost(task_rows, [])
         view.cost = so_far.model_copy(update={"basis": f"so far: {so_far.basis}"})
+
+
+def _iterations(history: dict[str, list[Any]]) -> dict[str, tuple[str, int]]:
+    """The row keys that are iterations of a for_each task (`<task>[<index>]`) whose task has rows."""
+    found = {}
+    for key in history:
+        parsed = parse_iteration_key(key)
+        if parsed is not None and parsed[0] in history:
+            found[key] = parsed
+    return found
+
+
+def _iteration(index: int, rows: list[Any]) -> dict[str, Any]:
+    """One iteration as its latest generation left it; its input is kept in its rows' parameters."""
+    task = TaskView()
+    latest = [r for r in rows if r.generation == rows[-1].generation]
+    _from_rows(task, latest)
+    return {
+        "index": index,
+        "input": None if latest[-1].secure_input else latest[-1].parameters.get(ITERATION_INPUT),
+        "state": task.state,
+        "attempts": task.attempts,
+        "start": task.start,
+        "end": task.end,
+        "message": task.message,
+    }
 
 
 def _attempt(row: Any) -> dict[str, Any]:

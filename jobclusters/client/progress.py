@@ -1,4 +1,5 @@
-"""Follow a run like a CI log: one line per task state change, then a summary table.
+"""Follow a run like a CI log: one line per task state change (and per change of a for_each's iteration
+counts), then a summary table.
 
 The run is read through the API (`GET /api/runs/{id}`): the orchestration's live task states while it
 runs, the Table records once they exist.
@@ -12,6 +13,8 @@ from typing import Any, TextIO
 
 from jobclusters.client.api import ApiClient, ApiClientError
 from jobclusters.cost.models import amount_text
+from jobclusters.spec.for_each import Tally
+from jobclusters.spec.model import TaskState
 
 OK_RESULTS = frozenset({"SUCCESS", "SUCCESS_WITH_FAILURES"})
 # Characters of a task's message on its progress line (one terminal line).
@@ -28,6 +31,7 @@ _MARK = {
     "RUNNING": ">>",
     "WAITING_FOR_RETRY": "~~",
 }
+_STATES = frozenset(s.value for s in TaskState)
 
 
 def _duration(seconds: Any) -> str:
@@ -48,7 +52,7 @@ def follow(
 ) -> dict[str, Any]:
     """Poll until the run is done; returns its final view. Raises TimeoutError after `timeout` seconds."""
     started = clock()
-    seen: dict[str, tuple[str, int]] = {}
+    seen: dict[str, tuple[str, int, str | None]] = {}
     last_state = None
     while True:
         try:
@@ -63,13 +67,16 @@ def follow(
             last_state = view.get("state")
             print(f"[{elapsed:6.1f}s] run {run_id}: {last_state}", file=out, flush=True)
         for key, task in view.get("tasks", {}).items():
-            marker = (task.get("state", "PENDING"), int(task.get("attempts") or 0))
+            words = iteration_words(task)
+            marker = (task.get("state", "PENDING"), int(task.get("attempts") or 0), words)
             if seen.get(key) == marker:
                 continue
             seen[key] = marker
-            state, attempts = marker
+            state, attempts, _ = marker
             line = f"[{elapsed:6.1f}s] {_MARK.get(state, '  ')} {key:<28} {state:<18}"
-            if attempts:
+            if words:
+                line += f" {words}"
+            elif attempts:
                 line += f" attempt {attempts}"
             if task.get("end"):
                 line += f"  {_duration(task.get('duration_seconds'))}"
@@ -81,6 +88,17 @@ def follow(
         if timeout is not None and elapsed > timeout:
             raise TimeoutError(f"run {run_id} still {view.get('state')} after {timeout:.0f} s")
         time.sleep(interval)
+
+
+def iteration_words(task: dict[str, Any]) -> str | None:
+    """A for_each task's iteration counts, `3/4 done, 1 failed`; None for other tasks."""
+    total = task.get("iterations_total")
+    if not isinstance(total, int):
+        return None
+    states = [TaskState(i["state"]) for i in task.get("iterations") or [] if i.get("state") in _STATES]
+    succeeded = sum(1 for s in states if s == TaskState.SUCCESS)
+    failed = sum(1 for s in states if s.is_terminal and s != TaskState.SUCCESS)
+    return Tally(total=total, succeeded=succeeded, failed=failed).describe()
 
 
 def _short(text: str, width: int) -> str:
@@ -172,6 +190,7 @@ def result_json(view: dict[str, Any]) -> dict[str, Any]:
             "compute": task.get("compute"),
             "message": task.get("message"),
             **({"failed_inputs": task["failed_inputs"]} if task.get("failed_inputs") else {}),
+            **({"iterations": task["iterations"]} if task.get("iterations") is not None else {}),
             "exit_code": task.get("exit_code"),
             **({"cost": task["cost"]} if task.get("cost") else {}),
             **({"child_run_id": task["child_run_id"]} if task.get("child_run_id") else {}),

@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, TypeAdapter
 
 from jobclusters.arrivals.models import ClaimInput, ClaimResult, PendingInput, PendingResult
+from jobclusters.execution.control_messages import ChunkInput, ChunkResult, ForEachInput
 from jobclusters.execution.messages import (
     AddChunkInput,
     AddChunkResult,
@@ -147,6 +148,8 @@ CLUSTER_RUN = OrchestratorSpec("cluster_run", AttemptInput, TaskOutcome)
 BATCH_FANOUT = OrchestratorSpec("batch_fanout", AttemptInput, TaskOutcome)
 CHILD_RUN = OrchestratorSpec("child_run", AttemptInput, TaskOutcome)
 DATA_ACTIVITY = OrchestratorSpec("data_activity", AttemptInput, TaskOutcome)
+FOR_EACH = OrchestratorSpec("for_each", ForEachInput, TaskOutcome)
+FOR_EACH_CHUNK = OrchestratorSpec("for_each_chunk", ChunkInput, ChunkResult)
 
 ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     CLAIM_RUN_SLOT,
@@ -180,6 +183,8 @@ SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (
     BATCH_FANOUT,
     CHILD_RUN,
     DATA_ACTIVITY,
+    FOR_EACH,
+    FOR_EACH_CHUNK,
 )
 
 

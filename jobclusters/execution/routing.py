@@ -14,7 +14,7 @@ from jobclusters.execution.registry import (
 )
 from jobclusters.spec.model import CommandPayload, RetryPolicy, Task
 
-Executor = Literal["batch", "cluster", "inline", "child", "data", "unsupported"]
+Executor = Literal["batch", "cluster", "inline", "child", "data", "control", "unsupported"]
 
 CLUSTER_KINDS = frozenset(
     {
@@ -29,9 +29,11 @@ CLUSTER_KINDS = frozenset(
         "sql",
     }
 )
-INLINE_KINDS = frozenset({"condition", "fail"})
+INLINE_KINDS = frozenset({"condition", "fail", "set_variable", "filter"})
 CHILD_KINDS = frozenset({"run_job"})
 DATA_KINDS = frozenset({"web", "get_metadata", "lookup"})
+#: run by `run_job` itself: a for_each as its own sub-orchestration, a wait as a durable timer
+CONTROL_KINDS = frozenset({"for_each", "wait"})
 
 
 def executor_for(task: Task) -> Executor:
@@ -46,6 +48,8 @@ def executor_for(task: Task) -> Executor:
         return "child"
     if kind in DATA_KINDS:
         return "data"
+    if kind in CONTROL_KINDS:
+        return "control"
     return "unsupported"
 
 

@@ -14,6 +14,7 @@ Two rule books:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -61,7 +62,10 @@ def _state(value: TaskState | str | None) -> TaskState:
 
 
 def _current(job: Job, states: Mapping[str, TaskState | str]) -> dict[str, TaskState]:
-    return {task.key: _state(states.get(task.key)) for task in job.tasks}
+    return {
+        task.key: value if isinstance(value := states.get(task.key), TaskState) else _state(value)
+        for task in job.tasks
+    }
 
 
 def normalize_outcome(value: object) -> str:
@@ -153,24 +157,29 @@ def next_step(
     """
     given_outcomes = {k: normalize_outcome(v) for k, v in (outcomes or {}).items()}
     current = _current(job, states)
+    waiting = [index for index, task in enumerate(job.tasks) if current[task.key] == TaskState.PENDING]
+    heapq.heapify(waiting)
+    downstream: dict[str, list[int]] | None = None
     settled: dict[str, TaskState] = {}
-    changed = True
-    while changed:
-        changed = False
-        for task in job.tasks:
-            if current[task.key] != TaskState.PENDING:
-                continue
-            decision = _decide(job, task, current, given_outcomes)
-            if isinstance(decision, TaskState):
-                current[task.key] = decision
-                settled[task.key] = decision
-                changed = True
-    ready = [
-        task.key
-        for task in job.tasks
-        if current[task.key] == TaskState.PENDING and _decide(job, task, current, given_outcomes) == _READY
-    ]
-    return DagStep(ready=ready, settled=settled)
+    ready: set[int] = set()
+    while waiting:
+        index = heapq.heappop(waiting)
+        task = job.tasks[index]
+        if current[task.key] != TaskState.PENDING or index in ready:
+            continue
+        decision = _decide(job, task, current, given_outcomes)
+        if decision == _READY:
+            ready.add(index)
+        elif isinstance(decision, TaskState):
+            current[task.key] = decision
+            settled[task.key] = decision
+            if downstream is None:
+                position = {t.key: i for i, t in enumerate(job.tasks)}
+                downstream = {key: [position[d] for d in found] for key, found in dependents(job).items()}
+            for later in downstream[task.key]:
+                heapq.heappush(waiting, later)
+    ready_keys = [job.tasks[index].key for index in sorted(ready)]
+    return DagStep(ready=ready_keys, settled=settled)
 
 
 def leaves(job: Job) -> list[str]:

@@ -410,6 +410,31 @@ class LookupPayload(_Model):
     first_row_only: bool = True
 
 
+class WaitPayload(_Model):
+    """ADF Wait: a durable timer of `seconds` (a number, or an expression rendering to one)."""
+
+    kind: Literal["wait"] = "wait"
+    seconds: int | str
+
+
+class SetVariablePayload(_Model):
+    """ADF SetVariable / AppendVariable on a pipeline variable (`pipelineReturnValue`: the run's return
+    value, a list of {key, value})."""
+
+    kind: Literal["set_variable"] = "set_variable"
+    name: str
+    value: Any = None
+    append: bool = False
+
+
+class FilterPayload(_Model):
+    """ADF Filter: the `items` for which `condition` (an expression on `@item()`) is true."""
+
+    kind: Literal["filter"] = "filter"
+    items: Any
+    condition: str
+
+
 class UnsupportedPayload(_Model):
     """A task kind we parse and keep but cannot run yet; validation reports it as a warning."""
 
@@ -433,15 +458,31 @@ Payload = Annotated[
     | HivePayload
     | MapReducePayload
     | FailPayload
-    | UnsupportedPayload
     | WebPayload
     | GetMetadataPayload
-    | LookupPayload,
+    | LookupPayload
+    | WaitPayload
+    | SetVariablePayload
+    | FilterPayload
+    | UnsupportedPayload,
     Field(discriminator="kind"),
 ]
 
 RUNNABLE_WITHOUT_COMPUTE = frozenset(
-    {"condition", "run_job", "for_each", "sql", "fail", "unsupported", "web", "get_metadata", "lookup"}
+    {
+        "condition",
+        "run_job",
+        "for_each",
+        "sql",
+        "fail",
+        "unsupported",
+        "web",
+        "get_metadata",
+        "lookup",
+        "wait",
+        "set_variable",
+        "filter",
+    }
 )
 
 

@@ -272,7 +272,7 @@ UNRUNNABLE = {
         {
             "key": "loop",
             "depends_on": [{"task_key": "first"}],
-            "payload": {"kind": "for_each", "inputs": "[1]", "task": {"key": "body"}},
+            "payload": {"kind": "unsupported", "home_kind": "dbt_task"},
         },
         {"key": "after", "depends_on": [{"task_key": "loop"}]},
     ],
@@ -281,7 +281,9 @@ ADF_WAIT = {
     "name": "p",
     "properties": {
         "annotations": [],
-        "activities": [{"name": "w", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 1}}],
+        "activities": [
+            {"name": "w", "type": "Until", "typeProperties": {"expression": "@true", "timeout": "0.00:10:00"}}
+        ],
     },
 }
 
@@ -295,9 +297,9 @@ def test_validate_reports_each_task_the_app_cannot_run_at_its_path_and_exits_2(
     code, out, _ = run(capsys, "validate", "--required-tags", "", str(native), str(adf))
     assert code == 2
     assert out.splitlines() == [
-        f"{native}: $.tasks[1]: task 'loop' (for_each) cannot be run by this app",
+        f"{native}: $.tasks[1]: task 'loop' (dbt_task) cannot be run by this app",
         f"{native}: $.tasks[2]: task 'after' (no payload) cannot be run by this app",
-        f"{adf}: $.properties.activities[0]: task 'w' (Wait) cannot be run by this app",
+        f"{adf}: $.properties.activities[0]: task 'w' (Until) cannot be run by this app",
     ]
 
 
@@ -312,7 +314,7 @@ def test_simulate_fails_what_cannot_run_and_what_must_fail(
         "tasks": {"first": "SUCCESS", "loop": "FAILED", "after": "UPSTREAM_FAILED"},
         "result": "FAILED",
     }
-    assert f"{path}: $.tasks[1]: task 'loop' (for_each) cannot be run by this app" in err.splitlines()
+    assert f"{path}: $.tasks[1]: task 'loop' (dbt_task) cannot be run by this app" in err.splitlines()
     code, out, _ = run(capsys, "simulate", str(NATIVE / "daily-etl.yaml"), "--outcome", "publish=FAILED")
     assert json.loads(out)["tasks"]["alert_on_failure"] == "FAILED"  # a fail task fails when it runs
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from jobclusters.spec.importers import adf_control
+from jobclusters.spec.importers.adf_control import unwrap_expression
 from jobclusters.spec.importers.adf_data import DATA_TYPES, read_data_activity
 from jobclusters.spec.importers.adf_triggers import import_triggers
 from jobclusters.spec.model import (
@@ -92,17 +94,6 @@ def parse_timespan(text: str) -> int | None:
     if hours > 23 or minutes > 59 or seconds > 59:
         return None
     return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
-
-
-def unwrap_expression(value: Any) -> Any:
-    """`{"value": "@x", "type": "Expression"}` -> "@x" (recursively); other values unchanged."""
-    if isinstance(value, dict):
-        if set(value) == {"value", "type"} and value.get("type") == "Expression":
-            return value["value"]
-        return {k: unwrap_expression(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unwrap_expression(v) for v in value]
-    return value
 
 
 def import_job(root: Node) -> Job | None:
@@ -250,6 +241,8 @@ def _linked(node: Node) -> Compute | None:
 def _payload(node: Node, kind: str, body: Node | None) -> tuple[Payload | None, Compute | None]:
     if kind in DATA_TYPES:
         return read_data_activity(node, kind, body), None
+    if kind in adf_control.READERS and body is not None:
+        return adf_control.READERS[kind](body), None
     if kind in CONTROL_TYPES or body is None:
         if body is None and kind not in CONTROL_TYPES:
             node.error("typeProperties", f"required: a {kind} activity has typeProperties", "required")
@@ -270,6 +263,8 @@ def _control(node: Node, kind: str, body: Node | None) -> Payload:
         if count is not None and count > 50:
             body.error("batchCount", f"expected at most 50, got {count}", "range")
         body.boolean("isSequential")
+    if body is not None:
+        adf_control.check_kept(kind, body)
     node.warning(
         "type", f"{kind} activities are kept, but jobclusters cannot run them yet", "unsupported-kind"
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from jobclusters.spec.for_each import MAX_CONCURRENCY, ForEachError, parse_inputs
 from jobclusters.spec.model import (
     Autoscale,
     ClusterSpec,
@@ -413,7 +414,16 @@ def _for_each(body: Node) -> Payload | None:
     if not isinstance(raw_inputs, str | list):
         body.error("inputs", "required: expected a JSON array, written as a string or a list", "required")
         return None
+    if isinstance(raw_inputs, list) or "{{" not in raw_inputs:
+        try:
+            parse_inputs(raw_inputs, body.at("inputs"))
+        except ForEachError as exc:
+            body.error("inputs", str(exc).removeprefix(f"{exc.path}: "), "for-each")
+            return None
     concurrency = body.integer("concurrency", default=1, minimum=1) or 1
+    if concurrency > MAX_CONCURRENCY:
+        body.error("concurrency", f"expected at most {MAX_CONCURRENCY}, got {concurrency}", "range")
+        return None
     inner_node = body.obj("task", required=True)
     if inner_node is None:
         return None

@@ -63,6 +63,8 @@ def test_durable_names_stay_as_recorded_histories_know_them() -> None:
         "batch_fanout",
         "child_run",
         "data_activity",
+        "for_each",
+        "for_each_chunk",
     ]
 
 

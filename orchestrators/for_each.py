@@ -1,0 +1,247 @@
+"""`for_each` and `for_each_chunk`: a Databricks `for_each_task` run as chunks of iterations.
+
+`for_each` splits the iterations into chunks (`jobclusters.spec.for_each`), runs one chunk per lane at a
+time as a `for_each_chunk` sub-orchestration (the lanes share the task's concurrency), and continues as
+new every `CHUNKS_PER_EXECUTION` chunks, so its history does not grow with the input count. A chunk runs
+each iteration as a `run_task` sub-orchestration of the nested task rendered with its input (its own
+retries, timeout and task rows, under the key `<task>[<index>]`), `concurrency` at a time. Iterations go
+on when one fails; the for_each task then ends FAILED, its failed iterations listed for a repair, which
+runs only them. A canceled iteration (the run was canceled) stops new ones from starting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import azure.durable_functions as df
+
+from jobclusters.execution import registry
+from jobclusters.execution.control_messages import ChunkInput, ChunkResult, IterationResult
+from jobclusters.execution.ids import task_instance_id
+from jobclusters.execution.messages import TaskOutcome, TaskRecordBatch, TaskRecordInput, TaskRunInput
+from jobclusters.execution.rendering import render_task
+from jobclusters.failed_inputs import FailedInput, FailedInputs
+from jobclusters.spec.for_each import (
+    ITERATION_INPUT,
+    ITERATIONS_TOTAL,
+    Tally,
+    chunks,
+    iteration_key,
+    lane_concurrency,
+)
+from jobclusters.spec.model import ForEachPayload, TaskState
+from jobclusters.spec.templating import TemplateError
+from orchestrators.common import call_orchestrator, call_store, decode_input, dump, failure_message, iso
+
+bp = df.Blueprint()
+
+#: chunks one execution of `for_each` starts before it continues as new (about 8 history events each)
+CHUNKS_PER_EXECUTION = 40
+#: a failed iteration's message as kept in the for_each task's message
+_FIRST_FAILURE_LIMIT = 500
+
+
+def _row(run: TaskRunInput, state: TaskState, **fields: Any) -> TaskRecordBatch:
+    task = run.task
+    return TaskRecordBatch(
+        rows=[
+            TaskRecordInput(
+                run_id=run.run_id,
+                task_key=task.key,
+                state=state,
+                generation=run.repair_number,
+                secure_input=task.secure_input,
+                secure_output=task.secure_output,
+                **fields,
+            )
+        ]
+    )
+
+
+def _chunk_id(context: Any, number: int) -> str:
+    return f"{context.instance_id}:c{number}"
+
+
+@bp.orchestration_trigger(context_name="context")
+def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any] | None]:
+    state = decode_input(context, registry.FOR_EACH.input)
+    run = state.task_run
+    indexes = state.indexes if state.indexes is not None else list(range(len(state.inputs)))
+    work = chunks(indexes)
+    lanes = lane_concurrency(state.concurrency)
+    start = state.start or iso(context.current_utc_datetime)
+    tally = Tally(total=len(indexes), succeeded=state.succeeded, failed=len(state.failed))
+    failed = list(state.failed)
+    first_failure = state.first_failure
+    if state.executions == 1:
+        yield call_store(
+            context,
+            registry.RECORD_TASK_RUNS,
+            _row(
+                run,
+                TaskState.RUNNING,
+                attempt=1,
+                start=start,
+                parameters={ITERATIONS_TOTAL: len(state.inputs)},
+            ),
+        )
+    running: dict[int, Any] = {}
+    next_chunk, started_here, canceled = state.next_chunk, 0, False
+    while True:
+        started = False
+        for lane, concurrency in enumerate(lanes):
+            if lane in running or next_chunk >= len(work) or started_here >= CHUNKS_PER_EXECUTION or canceled:
+                continue
+            chunk = ChunkInput(
+                task_run=run,
+                context=state.context,
+                iterations={i: state.inputs[i] for i in work[next_chunk]},
+                concurrency=concurrency,
+            )
+            running[lane] = call_orchestrator(
+                context, registry.FOR_EACH_CHUNK, chunk, _chunk_id(context, next_chunk)
+            )
+            next_chunk, started_here, started = next_chunk + 1, started_here + 1, True
+        context.set_custom_status(
+            {"iterations": tally.describe(), "failed": tally.failed, "total": tally.total}
+        )
+        if not running:
+            break
+        waiting = list(running.values())
+        if started:
+            waiting.append(context.create_timer(context.current_utc_datetime))
+        yield context.task_any(waiting)
+        for lane, child in list(running.items()):
+            if not child.is_completed:
+                continue
+            del running[lane]
+            result = _chunk_result(child.result)
+            for iteration in result.iterations:
+                if iteration.state == TaskState.SUCCESS:
+                    tally = Tally(tally.total, tally.succeeded + 1, tally.failed)
+                    continue
+                tally = Tally(tally.total, tally.succeeded, tally.failed + 1)
+                failed.append(iteration.index)
+                canceled = canceled or iteration.state == TaskState.CANCELED
+                if first_failure is None:
+                    first_failure = f"[{iteration.index}] {iteration.message or iteration.state.value}"
+    if next_chunk < len(work) and not canceled:
+        carried = state.model_copy(
+            update={
+                "next_chunk": next_chunk,
+                "succeeded": tally.succeeded,
+                "failed": failed,
+                "first_failure": first_failure,
+                "start": start,
+                "executions": state.executions + 1,
+            }
+        )
+        context.continue_as_new(dump(carried))
+        return None
+    outcome = _outcome(run, tally, sorted(failed), first_failure, start, iso(context.current_utc_datetime))
+    if canceled:
+        outcome.state = TaskState.CANCELED
+    yield call_store(
+        context,
+        registry.RECORD_TASK_RUNS,
+        _row(
+            run,
+            outcome.state,
+            attempt=1,
+            start=start,
+            end=outcome.end,
+            message=outcome.message,
+            parameters={ITERATIONS_TOTAL: len(state.inputs)},
+        ),
+    )
+    return dump(outcome)
+
+
+def _chunk_result(raw: Any) -> ChunkResult:
+    if isinstance(raw, Exception):
+        # a chunk that failed as a whole: its iterations are unknown, so the task fails and says why
+        return ChunkResult(
+            iterations=[IterationResult(index=-1, state=TaskState.FAILED, message=failure_message(raw))]
+        )
+    return registry.FOR_EACH_CHUNK.read(raw)
+
+
+def _outcome(
+    run: TaskRunInput, tally: Tally, failed: list[int], first_failure: str | None, start: str, end: str
+) -> TaskOutcome:
+    message = None
+    if tally.failed:
+        message = f"{tally.failed} of {tally.total} iterations failed; first: {first_failure}"
+    listed = [FailedInput(index=i, task_id=iteration_key(run.task.key, i)) for i in failed if i >= 0]
+    return TaskOutcome(
+        state=tally.state(),
+        attempts=1,
+        message=message[:_FIRST_FAILURE_LIMIT] if message else None,
+        start=start,
+        end=end,
+        details={"iterations": {"total": tally.total, "succeeded": tally.succeeded, "failed": tally.failed}},
+        failed_inputs=FailedInputs(count=len(listed), listed=listed) if listed else None,
+    )
+
+
+@bp.orchestration_trigger(context_name="context")
+def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
+    chunk = decode_input(context, registry.FOR_EACH_CHUNK.input)
+    pending = sorted(chunk.iterations.items())
+    running: dict[int, Any] = {}
+    results: list[IterationResult] = []
+    canceled = False
+    while pending or running:
+        started = False
+        while pending and len(running) < chunk.concurrency and not canceled:
+            index, value = pending.pop(0)
+            try:
+                iteration = _iteration_run(chunk, index, value)
+            except (TemplateError, ValueError) as exc:
+                results.append(IterationResult(index=index, state=TaskState.FAILED, message=str(exc)))
+                continue
+            instance = task_instance_id(
+                chunk.task_run.control_id, iteration.task.key, chunk.task_run.repair_number
+            )
+            running[index] = call_orchestrator(context, registry.RUN_TASK, iteration, instance)
+            started = True
+        if not running:
+            if canceled:
+                break
+            continue
+        waiting = list(running.values())
+        if started:
+            waiting.append(context.create_timer(context.current_utc_datetime))
+        yield context.task_any(waiting)
+        for index, child in list(running.items()):
+            if not child.is_completed:
+                continue
+            del running[index]
+            if isinstance(child.result, Exception):
+                result = IterationResult(
+                    index=index, state=TaskState.FAILED, message=failure_message(child.result)
+                )
+            else:
+                outcome = registry.RUN_TASK.read(child.result)
+                result = IterationResult(index=index, state=outcome.state, message=outcome.message)
+            canceled = canceled or result.state == TaskState.CANCELED
+            results.append(result)
+    results += [
+        IterationResult(index=i, state=TaskState.CANCELED, message="the run was canceled") for i, _ in pending
+    ]
+    return dump(ChunkResult(iterations=sorted(results, key=lambda r: r.index)))
+
+
+def _iteration_run(chunk: ChunkInput, index: int, value: Any) -> TaskRunInput:
+    """The nested task as iteration `index` runs it: its own key, rendered with `{{input}}` = `value`."""
+    payload = chunk.task_run.task.payload
+    assert isinstance(payload, ForEachPayload)
+    key = iteration_key(chunk.task_run.task.key, index)
+    nested = payload.task.model_copy(
+        update={"key": key, "parameters": {**payload.task.parameters, ITERATION_INPUT: value}}
+    )
+    context = chunk.context.model_copy(
+        update={"for_each_input": value, "has_for_each_input": True, "task_key": key}
+    )
+    return chunk.task_run.model_copy(update={"task": render_task(nested, context), "rerun_inputs": None})
