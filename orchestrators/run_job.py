@@ -488,7 +488,7 @@ def _wait_for_cost_window(run: _Run) -> Generator[Any, Any, _EndEarly | None]:
     for progress in run.progress.tasks.values():
         progress.state = TaskState.QUEUED
     run.progress.starts_at = not_before
-    run.publish()
+    run.publish(everything=True)
     yield call_store(context, registry.RECORD_RUN, run.run_record("QUEUED"))
     opens = context.create_timer(datetime.fromisoformat(not_before))
     cancel = context.wait_for_external_event(CANCEL_EVENT)
@@ -499,6 +499,7 @@ def _wait_for_cost_window(run: _Run) -> Generator[Any, Any, _EndEarly | None]:
         )
     run.progress.starts_at = None
     run.start = context.current_utc_datetime
+    run.publish(everything=True)
     return None
 
 
