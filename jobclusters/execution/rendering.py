@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from jobclusters.execution.attempt_values import RETRY_COUNT
+from jobclusters.execution.attempt_values import EXECUTION_COUNT, RETRY_COUNT
 from jobclusters.execution.messages import TaskOutcome
 from jobclusters.execution.routing import attempt_orchestrator
 from jobclusters.run_request import RunRequest
@@ -43,6 +43,7 @@ def template_context(
     outcomes: Mapping[str, TaskOutcome],
 ) -> TemplateContext:
     task = request.job.task(task_key)
+    attempts = attempt_orchestrator(task) is not None
     fan_out = isinstance(task.payload, CommandPayload) and task.payload.fan_out is not None
     return TemplateContext(
         job_id=request.job_id,
@@ -64,8 +65,9 @@ def template_context(
         # A fan-out command keeps `{{input}}` literally; each Batch task gets its own input later.
         for_each_input=FAN_OUT_INPUT if fan_out else None,
         has_for_each_input=fan_out,
-        # rendered per attempt (`attempt_values`) where attempts run; a task decided inline has only 0
-        aliases={"task_retry_count": RETRY_COUNT} if attempt_orchestrator(task) is not None else {},
+        # rendered per attempt (`attempt_values`) where attempts run; a task decided inline has one
+        aliases={"task_retry_count": RETRY_COUNT} if attempts else {},
+        execution_count=EXECUTION_COUNT if attempts else 1,
     )
 
 

@@ -43,7 +43,7 @@ class TemplateContext(BaseModel):
     task_run_id: str | None = None
     notebook_path: str | None = None
     retry_count: int = 0
-    execution_count: int = 1
+    execution_count: int | str = 1  # a literal marker where each attempt renders it (attempt_values)
     repair_count: int = 0
     parent_run_id: str | None = None
     trigger_type: str | None = None
