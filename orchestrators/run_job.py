@@ -11,7 +11,8 @@ The body reads as its steps, each a generator joined with `yield from`: admissio
 early: canceled while queued, or skipped), start, the walk, finish.
 
 The walk keeps each execution's history bounded whatever the job's size: it charges every task it starts
-with the history events the task will cost (`HISTORY_BUDGET`), and once the budget is spent it starts no
+and every wait and write with the history events they cost (an estimate a little above what devhost
+records), holding back what the running tasks will still cost; once `HISTORY_BUDGET` is spent it starts no
 new task, lets the running ones finish (a cancel or the timeout still stops them), then continues as new
 with a `WalkCheckpoint` (states, outcomes, progress, the original start). The next execution re-creates the
 job timeout and warning timers from the original start and goes on walking; a cancel raised in between
@@ -84,11 +85,14 @@ MAX_RECORDED_COMPUTE = 20
 
 #: estimated history events one execution of the walk may spend before it continues as new (the extension
 #: and devhost both slow down past ~1,000; admission, start and finish add a few dozen)
-HISTORY_BUDGET = 600
-#: what one started task costs: its sub-orchestration (created, completed), the episode that sees it end
-#: and the batched write of its row
-_EVENTS_PER_TASK = 8
-#: what one wait of the walk costs: the episode, and the zero-delay timer after a wave of starts
+HISTORY_BUDGET = 800
+#: what starting a task costs: its sub-orchestration (created, completed)
+_EVENTS_PER_TASK = 4
+#: held back while a task runs: the wait that sees it end and the write of its row (charged when they
+#: happen), so the tasks running when the budget runs out can still finish within it
+_EVENTS_PER_COMPLETION = 8
+#: what one wait of the walk, or one batched write of rows, costs: the episode, and the zero-delay timer
+#: after a wave of starts (or the activity's scheduled and completed events)
 _EVENTS_PER_WAIT = 4
 
 
@@ -215,7 +219,9 @@ class _Run:
         )
 
     def budget_left(self) -> bool:
-        return self.spent + _EVENTS_PER_TASK <= HISTORY_BUDGET
+        """Room for one more task, beside what the running ones will still cost."""
+        held = _EVENTS_PER_COMPLETION * (len(self.running) + 1)
+        return self.spent + held + _EVENTS_PER_TASK <= HISTORY_BUDGET
 
     def now(self) -> str:
         return iso(self.context.current_utc_datetime)

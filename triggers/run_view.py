@@ -125,7 +125,7 @@ def request_of(status: Any) -> RunRequest | None:
     """The `RunRequest` a run was started with (needs the status read with `show_input=True`)."""
     raw = _json(getattr(status, "input_", None))
     if isinstance(raw, dict) and isinstance(raw.get("request"), dict):
-        raw = raw["request"]  # run_job's envelope while a run waits in the queue (continue_as_new)
+        raw = raw["request"]  # run_job's envelope: queued, or walking on in a new execution
     if not isinstance(raw, dict):
         return None
     try:

@@ -188,3 +188,22 @@ def test_run_job_fails_a_for_each_whose_inputs_are_not_an_array_naming_the_path(
         "$.tasks[0].payload.inputs: inputs is not a JSON array: got dict"
     )
     assert ctx.inputs("for_each") == []
+
+
+def test_run_job_resolves_the_inputs_from_an_upstream_task_value() -> None:
+    job = {
+        "name": "j",
+        "tasks": [
+            {"key": "list", "payload": {"kind": "command", "command_line": "ls"}},
+            {**_for_each_task("{{tasks.list.values.files}}"), "depends_on": [{"task_key": "list"}]},
+        ],
+    }
+    req = request(job)
+    ctx = FakeContext(req.model_dump(mode="json"), now=START, instance_id=req.run_id)
+    listed = {"state": "SUCCESS", "attempts": 1, "task_values": {"files": [{"region": "a"}, {"region": "b"}]}}
+
+    output = drive(run_job.run_job, ctx, _job_script(run_task=listed))
+
+    assert output["result"] == "SUCCESS"
+    (started,) = ctx.inputs("for_each")
+    assert started["inputs"] == [{"region": "a"}, {"region": "b"}]
