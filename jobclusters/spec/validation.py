@@ -73,7 +73,9 @@ def _duplicate_keys(job: Job, style: PathStyle, problems: Problems) -> None:
 
 def _dependencies(job: Job, style: PathStyle, problems: Problems) -> None:
     keys = {task.key for task in job.tasks}
-    condition_tasks = {t.key for t in job.tasks if t.payload is not None and t.payload.kind == "condition"}
+    condition_tasks = {
+        t.key for t in job.tasks if t.payload is not None and t.payload.kind in ("condition", "branch")
+    }
     for i, task in enumerate(job.tasks):
         seen: set[str] = set()
         for d, dep in enumerate(task.depends_on):
