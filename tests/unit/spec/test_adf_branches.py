@@ -12,6 +12,7 @@ from jobclusters.execution.messages import TaskOutcome
 from jobclusters.execution.rendering import activity_outputs
 from jobclusters.spec import load_definition
 from jobclusters.spec.adf_branches import choose_branch, join_state
+from jobclusters.spec.commands import parse_outcomes
 from jobclusters.spec.dag import next_step, simulate
 from jobclusters.spec.model import BranchPayload, Job, JoinPayload, RunResult, TaskState
 
@@ -280,3 +281,10 @@ def test_an_inner_activity_is_found_by_its_own_name_in_expressions() -> None:
     found = activity_outputs(outcomes)
     assert found["look"] == {"count": 2} and found["check/ifTrue/look"] == {"count": 2}
     assert found["look2"] == {"v": 1}
+
+
+def test_a_simulated_run_takes_a_switch_case_from_the_command_line() -> None:
+    job = load(switch("sw", {"eu": [wait("e")]}, [wait("d")]))
+    states, branches = parse_outcomes(["sw/branch=default", "sw/default/d=FAILED"], job)
+    sim = simulate(job, forced=states, condition_outcomes=branches)
+    assert (sim.tasks["sw/eu/e"], sim.tasks["sw/default/d"], sim.tasks["sw"]) == (X, F, F)
