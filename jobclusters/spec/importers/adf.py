@@ -103,7 +103,7 @@ def import_job(root: Node) -> Job | None:
     if props is None:
         return None
     name = root.string("name") or "pipeline"
-    tasks = expand_activities(props.objects("activities", required=True), _activity)
+    tasks = import_activities(props.objects("activities", required=True))
     parameters = []
     params = props.obj("parameters")
     if params is not None:
@@ -152,6 +152,12 @@ def import_job(root: Node) -> Job | None:
         source_format="adf",
         home=home,
     )
+
+
+def import_activities(nodes: list[Node], *, scope: str = "", gate: Dependency | None = None) -> list[Task]:
+    """An ADF activity list (a pipeline's, a branch's, a ForEach / Until body) as run tasks, If/Switch
+    expanded; see `adf_branches.expand_activities` for `scope` and `gate`."""
+    return expand_activities(nodes, _activity, scope=scope, gate=gate)
 
 
 def _activity(node: Node) -> Task | None:

@@ -288,3 +288,42 @@ def test_a_simulated_run_takes_a_switch_case_from_the_command_line() -> None:
     states, branches = parse_outcomes(["sw/branch=default", "sw/default/d=FAILED"], job)
     sim = simulate(job, forced=states, condition_outcomes=branches)
     assert (sim.tasks["sw/eu/e"], sim.tasks["sw/default/d"], sim.tasks["sw"]) == (X, F, F)
+
+
+def test_expressions_name_inner_activities_by_their_own_name() -> None:
+    echo = {
+        "name": "echo",
+        "type": "SetVariable",
+        "typeProperties": {"variableName": "v", "value": "@activity('pick').output.value"},
+    }
+    before = wait("pick")
+    doc = {
+        "name": "p",
+        "properties": {
+            "variables": {"v": {"type": "String"}},
+            "activities": [
+                if_condition(
+                    "check",
+                    [
+                        before,
+                        {**echo, "dependsOn": [{"activity": "pick", "dependencyConditions": ["Succeeded"]}]},
+                    ],
+                    [],
+                ),
+                {
+                    **echo,
+                    "name": "late",
+                    "typeProperties": {"variableName": "v", "value": "@activity('nope').output"},
+                },
+                {**echo, "name": "unordered"},
+            ],
+            "parameters": {"go": {"type": "string"}},
+        },
+    }
+    result = load_definition(doc, required_tags=())
+    assert [(p.path, p.code) for p in result.errors] == [
+        ("$.properties.activities[1].typeProperties.value", "reference")
+    ]
+    assert [(p.path, p.code) for p in result.warnings if p.code == "reference-order"] == [
+        ("$.properties.activities[2].typeProperties.value", "reference-order")
+    ]
