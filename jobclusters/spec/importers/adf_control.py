@@ -104,7 +104,15 @@ def read_branch(node: Node, kind: str, body: Node | None) -> BranchPayload | Non
         return None
     if kind == "IfCondition":
         return BranchPayload(mode="if", on=value)
-    cases = [str(case.raw("value")) for case in body.objects("cases")]
+    cases = []
+    for case in body.objects("cases"):
+        label = case.raw("value")
+        if isinstance(label, bool) or not isinstance(label, str | int | float):
+            case.error("value", "required: the case value, a string", "required")
+        elif str(label) == "default":
+            case.error("value", "a case 'default' cannot be told from defaultActivities here", "unsupported")
+        else:
+            cases.append(str(label))
     return BranchPayload(mode="switch", on=value, cases=cases)
 
 

@@ -263,6 +263,18 @@ def test_join_state_names_the_first_failure() -> None:
             "$.properties.activities[0].typeProperties.cases[1].value",
         ),
         (
+            {"name": "s", "type": "Switch", "typeProperties": {"on": "@'a'", "cases": [{"activities": []}]}},
+            "$.properties.activities[0].typeProperties.cases[0].value",
+        ),
+        (
+            {
+                "name": "s",
+                "type": "Switch",
+                "typeProperties": {"on": "@'a'", "cases": [{"value": "default"}]},
+            },
+            "$.properties.activities[0].typeProperties.cases[0].value",
+        ),
+        (
             if_condition("i", [{"name": "w", "type": "Wait", "typeProperties": {}}], []),
             "$.properties.activities[0].typeProperties.ifTrueActivities[0].typeProperties.waitTimeInSeconds",
         ),
