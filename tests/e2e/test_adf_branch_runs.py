@@ -120,3 +120,43 @@ def test_if_and_switch_pick_their_branches_and_decide_what_runs_after(app_host: 
     assert (states["celebrate"], states["recover"]) == ("SKIPPED", "SUCCESS")
     # ADF's leaf rule: the skipped `celebrate` defers to the failed Switch
     assert view["result"] == "FAILED"
+
+
+def test_a_repair_reruns_the_failed_branch_activity_without_deciding_the_branch_again(
+    app_host: AppHost, tmp_path: Any
+) -> None:
+    marker = tmp_path / "fixed"
+    probe = f"python3 -c \"import os, sys; sys.exit(0 if os.path.exists('{marker}') else 3)\""
+    pool = "AzureBatch" + uuid.uuid4().hex[:6]
+    pipeline = {
+        "name": "branch_repair_" + uuid.uuid4().hex[:6],
+        "properties": {
+            "activities": [
+                {
+                    "name": "check",
+                    "type": "IfCondition",
+                    "typeProperties": {
+                        "expression": {"value": "@equals(1, 1)", "type": "Expression"},
+                        "ifTrueActivities": [_command("probe", probe, pool)],
+                    },
+                },
+                _after(_set("after", "x"), "check"),
+            ],
+            "variables": {"chosen": {"type": "String"}},
+            "annotations": [f"{k}:{v}" for k, v in TAGS.items()],
+        },
+    }
+    client = app_host.client
+    run_id = client.start_job(client.register_job(pipeline, format="adf")["job_id"])["run_id"]
+    view = app_host.wait_run_done(run_id, timeout=120)
+    assert (view["result"], view["tasks"]["check"]["state"]) == ("FAILED", "FAILED")
+    assert view["tasks"]["after"]["state"] == "SKIPPED"
+
+    marker.write_text("ok")
+    repair = client.repair_run(run_id)
+    view = app_host.wait_run_done(repair["run_id"], timeout=120)
+
+    assert sorted(repair["rerun_tasks"]) == ["after", "check", "check/ifTrue/probe"]
+    assert view["result"] == "SUCCESS", view["tasks"]
+    assert (view["tasks"]["check"]["state"], view["tasks"]["after"]["state"]) == ("SUCCESS", "SUCCESS")
+    assert view["tasks"]["check"]["branch"] == "true"
