@@ -3,9 +3,13 @@ keys a repair and the tracking rows use; `run --json` carries both."""
 
 from __future__ import annotations
 
-from jobclusters.client.progress import result_json
+import io
+
+from jobclusters.client.api import ApiClient
+from jobclusters.client.progress import follow, result_json
 from jobclusters.run_request import RunProgress, TaskProgress
 from jobclusters.spec import TaskState
+from tests.unit.client.loopback import loopback
 from tests.unit.triggers.test_run_view import status
 from triggers.run_view import build_view
 
@@ -49,3 +53,20 @@ def test_an_if_shows_its_branch_and_inner_tasks() -> None:
     assert shown["check"]["tasks"]["ifTrue/sw"]["branch"] == "eu"
     assert shown["check"]["tasks"]["ifTrue/sw"]["tasks"]["eu/e"]["state"] == "RUNNING"
     assert "branch" not in shown["checked"] and "tasks" not in shown["checked"]
+
+
+def test_follow_shows_the_branch_an_if_took() -> None:
+    done = {"state": "SUCCESS", "attempts": 0, "duration_seconds": 0.0, "end": "2024-01-01T00:00:00+00:00"}
+    view = {
+        "run_id": "run-1",
+        "job_id": "j",
+        "state": "SUCCESS",
+        "result": "SUCCESS",
+        "done": True,
+        "tasks": {"check": {**done, "branch": "false", "tasks": {}}},
+    }
+    with loopback(lambda *a: (200, view)) as (url, _):
+        out = io.StringIO()
+        follow(ApiClient(url), "run-1", out, interval=0.01)
+    line = next(line for line in out.getvalue().splitlines() if " check " in line)
+    assert line.endswith("SUCCESS            branch false  0.0s")
