@@ -50,15 +50,18 @@ from jobclusters.execution.polling import QUEUE_POLL
 from jobclusters.execution.rendering import render_task, run_parameters, template_context, trigger_files
 from jobclusters.execution.routing import executor_for, unsupported_reason
 from jobclusters.run_request import CANCEL_EVENT, RunProgress, RunRequest, TaskProgress, cancel_message
+from jobclusters.spec.adf_branches import choose_branch, join_state
 from jobclusters.spec.adf_control import RETURN_VALUE, filter_items, set_variable, wait_seconds
 from jobclusters.spec.dag import evaluate_condition, next_step, run_result
 from jobclusters.spec.for_each import check_concurrency, parse_inputs
 from jobclusters.spec.model import (
+    BranchPayload,
     ConditionPayload,
     FailPayload,
     FilterPayload,
     ForEachPayload,
     Job,
+    JoinPayload,
     RunResult,
     SetVariablePayload,
     Task,
@@ -141,7 +144,7 @@ def duration_threshold(job: Job) -> int | None:
 
 
 def _decided_by_a_condition(task: Task, state: TaskState) -> bool:
-    return isinstance(task.payload, ConditionPayload) and state == TaskState.SUCCESS
+    return isinstance(task.payload, ConditionPayload | BranchPayload) and state == TaskState.SUCCESS
 
 
 def _failure_summary(outcomes: dict[str, TaskOutcome], states: dict[str, TaskState]) -> str | None:
@@ -331,6 +334,18 @@ class _Run:
             return TaskOutcome(
                 state=TaskState.SUCCESS, outcome="true" if value else "false", start=now, end=now
             )
+        if isinstance(payload, BranchPayload):
+            try:
+                branch = choose_branch(payload, payload.on)
+            except ValueError as exc:
+                return TaskOutcome(state=TaskState.FAILED, message=f"{task.key}: {exc}", start=now, end=now)
+            return TaskOutcome(state=TaskState.SUCCESS, outcome=branch, start=now, end=now)
+        if isinstance(payload, JoinPayload):
+            messages = {k: o.message for k, o in self.outcomes.items()}
+            state, message = join_state(payload, self.states, messages)
+            selector = self.outcomes.get(payload.selector)
+            taken = selector.outcome if selector is not None else None
+            return TaskOutcome(state=state, message=message, outcome=taken, start=now, end=now)
         if isinstance(payload, FailPayload):
             return TaskOutcome(
                 state=TaskState.FAILED, message=f"{payload.error_code}: {payload.message}", start=now, end=now

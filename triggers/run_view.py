@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from jobclusters.cost.ledger import run_cost, task_total
 from jobclusters.cost.models import Cost, RunCost
 from jobclusters.run_request import RunProgress, RunRequest, repair_run_id
+from jobclusters.spec.adf_branches import SELECTOR as BRANCH_SELECTOR
 from jobclusters.spec.for_each import ITERATION_INPUT, ITERATIONS_TOTAL, parse_iteration_key
 from jobclusters.spec.model import RunResult
 
@@ -58,6 +59,12 @@ class TaskView(BaseModel):
         default=None, description="a for_each's iterations that started, in input order"
     )
     iterations_total: int | None = Field(default=None, description="a for_each's input count")
+    branch: str | None = Field(
+        default=None, description="an If/Switch's branch: true, false, a case, default"
+    )
+    tasks: dict[str, TaskView] | None = Field(
+        default=None, description="an If/Switch's inner activities, keyed below it (`ifTrue/copy`)"
+    )
 
 
 class RunView(BaseModel):
@@ -288,8 +295,23 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
         task.iterations_total = total if isinstance(total, int) else None
         if total is not None and task.iterations is None:
             task.iterations = []
+    _nest_branches(view)
     _add_run_cost(view, record, task_rows)
     return view
+
+
+def _nest_branches(view: RunView) -> None:
+    """An If/Switch `k` (expanded as `k/branch`, `k/<branch>/<name>`, `k`) shows its branch and, under
+    `tasks`, its inner activities keyed below it; they stay at the top level too, under the keys a
+    repair and the tracking rows use."""
+    for key, task in view.tasks.items():
+        selector = view.tasks.get(f"{key}/{BRANCH_SELECTOR}")
+        if selector is None:
+            continue
+        task.branch = selector.outcome
+        inner = {k[len(key) + 1 :]: t for k, t in view.tasks.items() if k.startswith(f"{key}/")}
+        inner.pop(BRANCH_SELECTOR)
+        task.tasks = inner
 
 
 def _add_run_cost(view: RunView, record: Any, task_rows: list[Any]) -> None:

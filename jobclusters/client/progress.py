@@ -76,6 +76,8 @@ def follow(
             line = f"[{elapsed:6.1f}s] {_MARK.get(state, '  ')} {key:<28} {state:<18}"
             if words:
                 line += f" {words}"
+            elif task.get("branch") is not None:
+                line += f" branch {task['branch']}"
             elif attempts:
                 line += f" attempt {attempts}"
             if task.get("end"):
@@ -178,7 +180,7 @@ def _any_simulated(view: dict[str, Any]) -> bool:
 
 def result_json(view: dict[str, Any]) -> dict[str, Any]:
     """The `--json` contract: `{"run_id", "result", "tasks": {key: {"state", "attempts", "start", "end",
-    ...}}}` (plus job_id and state)."""
+    ...}}}` (plus job_id and state); an If/Switch adds its `branch` and its inner activities' `tasks`."""
     tasks = {
         key: {
             "state": task.get("state"),
@@ -194,6 +196,8 @@ def result_json(view: dict[str, Any]) -> dict[str, Any]:
             "exit_code": task.get("exit_code"),
             **({"cost": task["cost"]} if task.get("cost") else {}),
             **({"child_run_id": task["child_run_id"]} if task.get("child_run_id") else {}),
+            **({"branch": task["branch"]} if task.get("branch") is not None else {}),
+            **({"tasks": result_json(task)["tasks"]} if isinstance(task.get("tasks"), dict) else {}),
         }
         for key, task in view.get("tasks", {}).items()
     }

@@ -61,7 +61,7 @@ def template_context(
         task_values={k: dict(o.task_values) for k, o in outcomes.items()},
         task_run_ids={k: o.remote_id for k, o in outcomes.items() if o.remote_id},
         task_states={k: o.state.value for k, o in outcomes.items()},
-        activity_outputs={k: dict(o.task_values) for k, o in outcomes.items()},
+        activity_outputs=activity_outputs(outcomes),
         # A fan-out command keeps `{{input}}` literally; each Batch task gets its own input later.
         for_each_input=FAN_OUT_INPUT if fan_out else None,
         has_for_each_input=fan_out,
@@ -69,6 +69,15 @@ def template_context(
         aliases={"task_retry_count": RETRY_COUNT} if attempts else {},
         execution_count=EXECUTION_COUNT if attempts else 1,
     )
+
+
+def activity_outputs(outcomes: Mapping[str, TaskOutcome]) -> dict[str, dict[str, Any]]:
+    """What `@activity('name')` sees. An activity inside an If/Switch branch (`check/ifTrue/name`) is
+    also found by its own name, as in ADF, where activity names are unique across the pipeline."""
+    found = {k: dict(o.task_values) for k, o in outcomes.items()}
+    for key, outcome in outcomes.items():
+        found.setdefault(key.rsplit("/", 1)[-1], dict(outcome.task_values))
+    return found
 
 
 def render_task(task: Task, context: TemplateContext) -> Task:

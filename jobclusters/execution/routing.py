@@ -29,7 +29,7 @@ CLUSTER_KINDS = frozenset(
         "sql",
     }
 )
-INLINE_KINDS = frozenset({"condition", "fail", "set_variable", "filter"})
+INLINE_KINDS = frozenset({"condition", "fail", "set_variable", "filter", "branch", "join"})
 CHILD_KINDS = frozenset({"run_job"})
 DATA_KINDS = frozenset({"web", "get_metadata", "lookup"})
 #: run by `run_job` itself: a for_each as its own sub-orchestration, a wait as a durable timer

@@ -17,7 +17,16 @@ from typing import Any, TextIO
 from jobclusters.execution.routing import executor_for
 from jobclusters.spec.dag import dependents, leaves, simulate
 from jobclusters.spec.loader import load_definition
-from jobclusters.spec.model import Compute, ComputeMode, FailPayload, Job, Task, TaskState, UnsupportedPayload
+from jobclusters.spec.model import (
+    BranchPayload,
+    Compute,
+    ComputeMode,
+    FailPayload,
+    Job,
+    Task,
+    TaskState,
+    UnsupportedPayload,
+)
 from jobclusters.spec.modes import cluster_mode
 from jobclusters.spec.problems import LoadResult, Problem
 
@@ -283,7 +292,14 @@ def parse_outcomes(values: Sequence[str], job: Job) -> tuple[dict[str, TaskState
             raise ValueError(f"--outcome {value!r}: expected KEY=STATE")
         if key not in keys:
             raise ValueError(f"--outcome {value!r}: no task {key!r} (tasks: {', '.join(sorted(keys))})")
-        if state.lower() in {"true", "false"}:
+        payload = job.task(key).payload
+        if (
+            isinstance(payload, BranchPayload)
+            and payload.mode == "switch"
+            and state in {*payload.cases, "default"}
+        ):
+            branches[key] = state  # an ADF Switch's case: `--outcome route/branch=eu`
+        elif state.lower() in {"true", "false"}:
             branches[key] = state.lower()
         elif state.upper() in OUTCOME_ALIASES:
             states[key] = OUTCOME_ALIASES[state.upper()]

@@ -9,7 +9,8 @@ Two rule books:
   An unmet failure-handling condition (AT_LEAST_ONE_FAILED, ALL_FAILED) gives EXCLUDED, any other unmet
   condition UPSTREAM_FAILED. The run result comes from the leaves.
 * ADF (`conditions` on each dependency): AND across dependencies, OR within one; unmet gives SKIPPED.
-  The pipeline result comes from the leaves, a skipped leaf deferring to its parents.
+  A dependency on an If/Switch selector with another branch as `outcome` gives EXCLUDED (branch not
+  taken). The pipeline result comes from the leaves, a skipped leaf deferring to its parents.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from jobclusters.spec.adf_branches import join_state
 from jobclusters.spec.model import (
+    BranchPayload,
     ConditionOp,
     ConditionPayload,
     DependencyCondition,
     EngineRules,
     Job,
+    JoinPayload,
     RunIf,
     RunResult,
     Task,
@@ -69,11 +73,10 @@ def _current(job: Job, states: Mapping[str, TaskState | str]) -> dict[str, TaskS
 
 
 def normalize_outcome(value: object) -> str:
-    """A condition task's outcome as "true"/"false" (accepts bools and any capitalisation)."""
+    """A condition task's outcome as "true"/"false" (accepts bools and any capitalisation); an ADF
+    Switch selector's case value is kept as it is."""
     text = str(value).strip().lower()
-    if text not in {"true", "false"}:
-        raise ValueError(f"a condition outcome is 'true' or 'false', got {value!r}")
-    return text
+    return text if text in {"true", "false"} else str(value)
 
 
 def _uses_adf_rules(job: Job, task: Task) -> bool:
@@ -92,11 +95,18 @@ def _decide(
     if any(s in _CANCELED_LIKE for s in upstream):
         return TaskState.UPSTREAM_CANCELED
     if _uses_adf_rules(job, task):
-        return _decide_adf(task, upstream)
+        return _decide_adf(task, upstream, outcomes)
     return _decide_databricks(task, upstream, outcomes)
 
 
-def _decide_adf(task: Task, upstream: Sequence[TaskState]) -> TaskState | str:
+def _decide_adf(task: Task, upstream: Sequence[TaskState], outcomes: Mapping[str, str]) -> TaskState | str:
+    for dep, state in zip(task.depends_on, upstream, strict=True):
+        if (
+            dep.outcome is not None
+            and state == TaskState.SUCCESS
+            and outcomes.get(dep.task_key) != dep.outcome
+        ):
+            return TaskState.EXCLUDED  # an If/Switch branch not taken
     for dep, state in zip(task.depends_on, upstream, strict=True):
         if state in _SUCCESS_LIKE:
             seen = DependencyCondition.SUCCEEDED
@@ -301,7 +311,8 @@ def simulate(
     condition_outcomes: Mapping[str, str] | None = None,
 ) -> Simulation:
     """Walk the DAG as a run would: tasks not in `forced` succeed. A condition task's outcome comes from
-    `condition_outcomes`, else from its operands when they are literals, else "true"."""
+    `condition_outcomes`, else from its operands when they are literals, else "true"; an If/Switch
+    selector's from `condition_outcomes`, else "true" / the first case."""
     forced_states = {k: TaskState(v) for k, v in (forced or {}).items()}
     outcomes = {k: normalize_outcome(v) for k, v in (condition_outcomes or {}).items()}
     states: dict[str, TaskState] = {}
@@ -313,10 +324,15 @@ def simulate(
             break
         waves.append(step.ready)
         for key in step.ready:
-            states[key] = forced_states.get(key, TaskState.SUCCESS)
             payload = job.task(key).payload
+            default = (
+                join_state(payload, states, {})[0] if isinstance(payload, JoinPayload) else TaskState.SUCCESS
+            )
+            states[key] = forced_states.get(key, default)
             if isinstance(payload, ConditionPayload) and key not in outcomes:
                 outcomes[key] = _static_outcome(payload)
+            if isinstance(payload, BranchPayload) and key not in outcomes:
+                outcomes[key] = "true" if payload.mode == "if" else next(iter(payload.cases), "default")
     return Simulation(
         tasks={t.key: states.get(t.key, TaskState.PENDING) for t in job.tasks},
         result=run_result(job, states),

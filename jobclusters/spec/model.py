@@ -120,10 +120,11 @@ LIFECYCLE_MODES = (
 
 
 class Dependency(_Model):
-    """`outcome` is a condition task's branch ("true"/"false"); `conditions` are ADF's (OR within one)."""
+    """`outcome` is a condition task's branch ("true"/"false"), or an ADF If/Switch selector's branch
+    ("true"/"false", a case value, "default"); `conditions` are ADF's (OR within one)."""
 
     task_key: str
-    outcome: Literal["true", "false"] | None = None
+    outcome: str | None = None
     conditions: list[DependencyCondition] | None = None
 
 
@@ -435,6 +436,25 @@ class FilterPayload(_Model):
     condition: str
 
 
+class BranchPayload(_Model):
+    """The selector of an ADF IfCondition / Switch: `on` (rendered when ready) picks the branch, which
+    becomes the task's outcome; the branch activities depend on it with that outcome (adf_branches.py)."""
+
+    kind: Literal["branch"] = "branch"
+    mode: Literal["if", "switch"]
+    on: Any
+    cases: list[str] = Field(default_factory=list)
+
+
+class JoinPayload(_Model):
+    """Closes an ADF IfCondition / Switch under its own name: Failed when the selector or an activity of
+    the branch taken failed, else Succeeded, with the selector's branch as its outcome."""
+
+    kind: Literal["join"] = "join"
+    selector: str
+    members: list[str] = Field(default_factory=list)
+
+
 class UnsupportedPayload(_Model):
     """A task kind we parse and keep but cannot run yet; validation reports it as a warning."""
 
@@ -464,6 +484,8 @@ Payload = Annotated[
     | WaitPayload
     | SetVariablePayload
     | FilterPayload
+    | BranchPayload
+    | JoinPayload
     | UnsupportedPayload,
     Field(discriminator="kind"),
 ]
@@ -482,6 +504,8 @@ RUNNABLE_WITHOUT_COMPUTE = frozenset(
         "wait",
         "set_variable",
         "filter",
+        "branch",
+        "join",
     }
 )
 

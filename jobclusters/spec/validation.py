@@ -10,7 +10,7 @@ home format spells keys and dependencies (`$.tasks[1].depends_on[0].task_key` fo
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jobclusters.quartz import cron_problem, timezone_problem
@@ -73,7 +73,9 @@ def _duplicate_keys(job: Job, style: PathStyle, problems: Problems) -> None:
 
 def _dependencies(job: Job, style: PathStyle, problems: Problems) -> None:
     keys = {task.key for task in job.tasks}
-    condition_tasks = {t.key for t in job.tasks if t.payload is not None and t.payload.kind == "condition"}
+    condition_tasks = {
+        t.key for t in job.tasks if t.payload is not None and t.payload.kind in ("condition", "branch")
+    }
     for i, task in enumerate(job.tasks):
         seen: set[str] = set()
         for d, dep in enumerate(task.depends_on):
@@ -193,9 +195,13 @@ def validate_references(job: Job, doc: Any, problems: Problems, *, adf_syntax: b
     parameters = {p.name for p in job.parameters}
     task_keys = {t.key for t in job.tasks}
     upstream = ancestors(job)
+    # an activity inside an If/Switch branch (`check/ifTrue/copy`) is named `copy` in expressions
+    inner = {t.key.rsplit("/", 1)[-1]: t.key for t in job.tasks if "/" in t.key}
     for ref in find_references(doc):
         if ref.syntax == "adf" and not adf_syntax:
             continue
+        if ref.kind == "activity" and ref.name not in task_keys and ref.name in inner:
+            ref = replace(ref, name=inner[ref.name])
         if ref.error is not None:
             problems.error(ref.path, f"{ref.text}: {ref.error}", "reference")
         elif ref.kind in {"job.parameters", "pipeline.parameters"} and ref.name not in parameters:
@@ -238,12 +244,14 @@ def ancestors(job: Job) -> dict[str, set[str]]:
 
 
 def _owner(job: Job, path: str) -> str | None:
-    """The task whose definition contains `path`."""
+    """The task whose definition contains `path`: the innermost (an If/Switch holds its branch activities)."""
+    found: tuple[int, str] | None = None
     for task in job.tasks:
         source = task.source_path
-        if source and (path == source or path.startswith(source + ".") or path.startswith(source + "[")):
-            return task.key
-    return None
+        inside = source and (path == source or path.startswith((source + ".", source + "[")))
+        if inside and (found is None or len(source or "") > found[0]):
+            found = (len(source or ""), task.key)
+    return found[1] if found is not None else None
 
 
 # ------------------------------------------------------------------ cost tags

@@ -1,8 +1,9 @@
 """Synapse / Azure Data Factory pipeline JSON -> `Job` (ADF rules: conditions per dependency).
 
 Runnable activity types map to payloads (SynapseNotebook, SparkJob, DatabricksNotebook / SparkPython /
-SparkJar, Custom on Batch, HDInsight Spark / Hive / MapReduce, Fail). Control-flow activities are parsed
-and kept as `UnsupportedPayload` with a warning, never dropped.
+SparkJar, Custom on Batch, HDInsight Spark / Hive / MapReduce, Fail). IfCondition / Switch expand into
+the run's DAG (adf_branches.py). Control-flow activities not run yet are parsed and kept as
+`UnsupportedPayload` with a warning, never dropped.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from typing import Any
 
 from jobclusters.spec.importers import adf_control
+from jobclusters.spec.importers.adf_branches import expand_activities
 from jobclusters.spec.importers.adf_control import unwrap_expression
 from jobclusters.spec.importers.adf_data import DATA_TYPES, read_data_activity
 from jobclusters.spec.importers.adf_triggers import import_triggers
@@ -101,7 +103,7 @@ def import_job(root: Node) -> Job | None:
     if props is None:
         return None
     name = root.string("name") or "pipeline"
-    tasks = [_activity(node) for node in props.objects("activities", required=True)]
+    tasks = import_activities(props.objects("activities", required=True))
     parameters = []
     params = props.obj("parameters")
     if params is not None:
@@ -139,7 +141,7 @@ def import_job(root: Node) -> Job | None:
     return Job(
         name=name,
         description=props.string("description"),
-        tasks=[t for t in tasks if t is not None],
+        tasks=tasks,
         parameters=parameters,
         variables=variables,
         max_concurrent_runs=concurrency or 1,
@@ -150,6 +152,12 @@ def import_job(root: Node) -> Job | None:
         source_format="adf",
         home=home,
     )
+
+
+def import_activities(nodes: list[Node], *, scope: str = "", gate: Dependency | None = None) -> list[Task]:
+    """An ADF activity list (a pipeline's, a branch's, a ForEach / Until body) as run tasks, If/Switch
+    expanded; see `adf_branches.expand_activities` for `scope` and `gate`."""
+    return expand_activities(nodes, _activity, scope=scope, gate=gate)
 
 
 def _activity(node: Node) -> Task | None:
@@ -257,7 +265,9 @@ def _payload(node: Node, kind: str, body: Node | None) -> tuple[Payload | None, 
     return reader(node, body)
 
 
-def _control(node: Node, kind: str, body: Node | None) -> Payload:
+def _control(node: Node, kind: str, body: Node | None) -> Payload | None:
+    if kind in ("IfCondition", "Switch"):
+        return adf_control.read_branch(node, kind, body)
     if kind == "ForEach" and body is not None:
         count = body.integer("batchCount", minimum=1)
         if count is not None and count > 50:

@@ -1,4 +1,5 @@
-"""The ADF / Synapse control activities jobclusters runs: Wait, SetVariable, AppendVariable, Filter.
+"""The ADF / Synapse control activities jobclusters runs: Wait, SetVariable, AppendVariable, Filter, and
+the selectors of IfCondition / Switch.
 
 Their expressions are kept as written (`{"value": "@...", "type": "Expression"}` unwrapped); `run_job`
 renders them when the activity is ready, against the run's variables and the outputs recorded so far
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jobclusters.spec.adf_control import RETURN_VALUE
-from jobclusters.spec.model import FilterPayload, Payload, SetVariablePayload, WaitPayload
+from jobclusters.spec.model import BranchPayload, FilterPayload, Payload, SetVariablePayload, WaitPayload
 from jobclusters.spec.reader import Node
 
 
@@ -85,6 +86,34 @@ def check_kept(kind: str, body: Node) -> None:
             seen.setdefault(key, index)
     if kind == "Until" and body.raw("timeout") in (None, ""):
         body.error("timeout", "required: an Until needs a timeout cap (d.hh:mm:ss)", "required")
+
+
+def read_branch(node: Node, kind: str, body: Node | None) -> BranchPayload | None:
+    """The selector payload of an IfCondition (`expression`) or Switch (`on`, `cases`); the branches
+    themselves are expanded by adf_branches.py."""
+    if body is None:
+        node.error("typeProperties", f"required: a {kind} activity has typeProperties", "required")
+        return None
+    check_kept(kind, body)
+    field, what = ("expression", "a boolean expression") if kind == "IfCondition" else ("on", "an expression")
+    value = unwrap_expression(body.raw(field))
+    if isinstance(value, bool) and kind == "IfCondition":
+        value = "true" if value else "false"
+    if not isinstance(value, str) or not value.strip():
+        body.error(field, f"required: {what} choosing the branch", "required")
+        return None
+    if kind == "IfCondition":
+        return BranchPayload(mode="if", on=value)
+    cases = []
+    for case in body.objects("cases"):
+        label = case.raw("value")
+        if isinstance(label, bool) or not isinstance(label, str | int | float):
+            case.error("value", "required: the case value, a string", "required")
+        elif str(label) == "default":
+            case.error("value", "a case 'default' cannot be told from defaultActivities here", "unsupported")
+        else:
+            cases.append(str(label))
+    return BranchPayload(mode="switch", on=value, cases=cases)
 
 
 READERS: dict[str, Callable[[Node], Payload | None]] = {

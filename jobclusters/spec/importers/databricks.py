@@ -280,7 +280,7 @@ def _dependencies(node: Node) -> list[Dependency]:
         key = dep.string("task_key", required=True)
         outcome = dep.choice("outcome", ["true", "false"])
         if key is not None:
-            found.append(Dependency(task_key=key, outcome=outcome))  # type: ignore[arg-type]
+            found.append(Dependency(task_key=key, outcome=outcome))
     return found
 
 
