@@ -1,4 +1,5 @@
-"""`{{task_retry_count}}` and `{{task.execution_count}}` are rendered per attempt: the run keeps it literally, `run_task` fills it in."""
+"""`{{task_retry_count}}` and `{{task.execution_count}}` are rendered per attempt: the run keeps them
+literally, `run_task` fills them in."""
 
 from __future__ import annotations
 
