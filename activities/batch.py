@@ -80,7 +80,8 @@ def batch_prepare(inp: BatchPrepareInput) -> BatchPrepareResult:
 
 
 def prepare(inp: BatchPrepareInput) -> BatchPrepareResult:
-    """Stage the job's files, ensure the pool (owner = attempt id) and create the job; all idempotent."""
+    """Stage the job's files, ensure the pool (owned by the instance that runs the attempt) and create the
+    job; all idempotent."""
     service = factory.get_batch_service()
     job_id = batch_id("job", inp.attempt_id)
     try:
@@ -91,7 +92,9 @@ def prepare(inp: BatchPrepareInput) -> BatchPrepareResult:
         return BatchPrepareResult(error=str(exc))
 
     def submit() -> PoolRef:
-        ref = service.ensure_pool(pool_placement(inp.run, inp.attempt_id), owner=inp.attempt_id)
+        ref = service.ensure_pool(
+            pool_placement(inp.run, inp.attempt_id), owner=inp.owner or inp.attempt_id
+        )
         try:
             service.create_job(job_spec(inp.run, job_id, ref))
         except Exception:
@@ -318,7 +321,7 @@ def batch_start(inp: BatchStartInput, client: str | None) -> BatchStartResult:
     """The start of a one-command attempt in one call: its RUNNING row, the pool and job, its one task.
     Each step is idempotent, so a retried call repeats nothing."""
     write_task_rows(inp.row)
-    prepared = prepare(BatchPrepareInput(run=inp.run, attempt_id=inp.attempt_id))
+    prepared = prepare(BatchPrepareInput(run=inp.run, attempt_id=inp.attempt_id, owner=inp.owner))
     if prepared.error is not None or prepared.canceled or prepared.job_id is None:
         return BatchStartResult(prepare=prepared)
     payload = inp.run.task.payload

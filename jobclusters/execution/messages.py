@@ -293,6 +293,10 @@ class PlanInputsResult(_Msg):
 class BatchPrepareInput(_Msg):
     run: TaskRunInput
     attempt_id: str
+    owner: str | None = Field(
+        default=None,
+        description="the instance whose end frees the pool (the sweeper's test); None: the attempt instance",
+    )
 
 
 class BatchPrepareResult(_PollWhenSet):
@@ -387,6 +391,7 @@ class BatchStartInput(_Msg):
 
     run: TaskRunInput
     attempt_id: str
+    owner: str = Field(description="the `run_task` instance running the attempt: its end frees the pool")
     row: TaskRecordBatch
     log_prefix: str
     signal_to: str | None = None

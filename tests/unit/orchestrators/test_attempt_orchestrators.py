@@ -104,6 +104,8 @@ def test_a_one_command_attempt_that_crashes_counts_as_failed_and_is_retried_inli
     assert ctx.timers == [START + timedelta(milliseconds=500)]
     assert ctx.names("orchestrator") == []
     assert ctx.names() == ["batch_start", "record_task_runs", "batch_start", "record_task_runs"]
+    # the sweeper frees a pool once its owner ended: the owner is run_task, not the attempt (no instance)
+    assert [i["owner"] for i in ctx.inputs("batch_start")] == ["run-1:t:r0", "run-1:t:r0"]
 
 
 def test_unbounded_retries_continue_as_new_with_the_attempts_done_and_the_first_start() -> None:
