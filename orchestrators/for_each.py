@@ -7,6 +7,9 @@ each iteration as a `run_task` sub-orchestration of the nested task rendered wit
 retries, timeout and task rows, under the key `<task>[<index>]`), `concurrency` at a time. Iterations go
 on when one fails; the for_each task then ends FAILED, its failed iterations listed for a repair, which
 runs only them. A canceled iteration (the run was canceled) stops new ones from starting.
+
+An ADF ForEach whose body has several activities runs each iteration as a `run_block` instead (the body's
+sub-DAG walked by `run_job`'s walk, `@item()` the iteration's input, rows under `<task>[<index>]/<inner>`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from jobclusters.execution import registry
-from jobclusters.execution.control_messages import ChunkInput, ChunkResult, IterationResult
+from jobclusters.execution.control_messages import BlockInput, ChunkInput, ChunkResult, IterationResult
 from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import TaskOutcome, TaskRecordBatch, TaskRecordInput, TaskRunInput
 from jobclusters.execution.rendering import render_task
@@ -98,6 +101,7 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 context=state.context,
                 iterations={i: state.inputs[i] for i in work[next_chunk]},
                 concurrency=concurrency,
+                block=state.block,
             )
             running[lane] = call_orchestrator(
                 context, registry.FOR_EACH_CHUNK, chunk, _chunk_id(context, next_chunk)
@@ -196,14 +200,19 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
         started = False
         while pending and len(running) < chunk.concurrency and not canceled:
             index, value = pending.pop(0)
+            key = iteration_key(chunk.task_run.task.key, index)
+            instance = task_instance_id(chunk.task_run.control_id, key, chunk.task_run.repair_number)
+            if chunk.block is not None:
+                running[index] = call_orchestrator(
+                    context, registry.RUN_BLOCK, _iteration_block(chunk, key, value), instance
+                )
+                started = True
+                continue
             try:
                 iteration = _iteration_run(chunk, index, value)
             except (TemplateError, ValueError) as exc:
                 results.append(IterationResult(index=index, state=TaskState.FAILED, message=str(exc)))
                 continue
-            instance = task_instance_id(
-                chunk.task_run.control_id, iteration.task.key, chunk.task_run.repair_number
-            )
             running[index] = call_orchestrator(context, registry.RUN_TASK, iteration, instance)
             started = True
         if not running:
@@ -223,7 +232,8 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
                     index=index, state=TaskState.FAILED, message=failure_message(child.result)
                 )
             else:
-                outcome = registry.RUN_TASK.read(child.result)
+                spec = registry.RUN_BLOCK if chunk.block is not None else registry.RUN_TASK
+                outcome = spec.read(child.result)
                 result = IterationResult(index=index, state=outcome.state, message=outcome.message)
             canceled = canceled or result.state == TaskState.CANCELED
             results.append(result)
@@ -245,3 +255,10 @@ def _iteration_run(chunk: ChunkInput, index: int, value: Any) -> TaskRunInput:
         update={"for_each_input": value, "has_for_each_input": True, "task_key": key}
     )
     return chunk.task_run.model_copy(update={"task": render_task(nested, context), "rerun_inputs": None})
+
+
+def _iteration_block(chunk: ChunkInput, key: str, value: Any) -> BlockInput:
+    """The body as iteration `key` walks it: `@item()` = `value`."""
+    assert chunk.block is not None
+    scope = chunk.context.model_copy(update={"for_each_input": value, "has_for_each_input": True})
+    return BlockInput(request=chunk.block, scope=scope, row_key=key)

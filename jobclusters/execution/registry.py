@@ -16,7 +16,14 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, TypeAdapter
 
 from jobclusters.arrivals.models import ClaimInput, ClaimResult, PendingInput, PendingResult
-from jobclusters.execution.control_messages import ChunkInput, ChunkResult, ForEachInput
+from jobclusters.execution.control_messages import (
+    BlockInput,
+    BlockResult,
+    ChunkInput,
+    ChunkResult,
+    ForEachInput,
+    UntilInput,
+)
 from jobclusters.execution.messages import (
     AddChunkInput,
     AddChunkResult,
@@ -150,6 +157,8 @@ CHILD_RUN = OrchestratorSpec("child_run", AttemptInput, TaskOutcome)
 DATA_ACTIVITY = OrchestratorSpec("data_activity", AttemptInput, TaskOutcome)
 FOR_EACH = OrchestratorSpec("for_each", ForEachInput, TaskOutcome)
 FOR_EACH_CHUNK = OrchestratorSpec("for_each_chunk", ChunkInput, ChunkResult)
+RUN_BLOCK = OrchestratorSpec("run_block", BlockInput, BlockResult)
+UNTIL = OrchestratorSpec("until", UntilInput, TaskOutcome)
 
 ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     CLAIM_RUN_SLOT,
@@ -185,6 +194,8 @@ SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (
     DATA_ACTIVITY,
     FOR_EACH,
     FOR_EACH_CHUNK,
+    RUN_BLOCK,
+    UNTIL,
 )
 
 

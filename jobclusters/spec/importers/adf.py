@@ -262,10 +262,12 @@ def _payload(node: Node, kind: str, body: Node | None) -> tuple[Payload | None, 
 
 
 def _control(node: Node, kind: str, body: Node | None) -> Payload | None:
+    if kind in ("ForEach", "Until") and body is not None and body.items("activities"):
+        return _for_each(node, body) if kind == "ForEach" else _until(body)
     if kind == "ForEach" and body is not None:
-        return _for_each(node, body)
-    if kind == "Until" and body is not None:
-        return _until(body)
+        count = body.integer("batchCount", minimum=1)
+        if count is not None and count > 50:
+            body.error("batchCount", f"expected at most 50, got {count}", "range")
     if body is not None:
         adf_control.check_kept(kind, body)
     node.warning(
@@ -277,8 +279,6 @@ def _control(node: Node, kind: str, body: Node | None) -> Payload | None:
 def _inner_activities(body: Node, field: str) -> list[Task] | None:
     """Inner activities, read like top-level ones (so whatever the importer does to those applies)."""
     nodes = body.objects(field, required=True)
-    if not nodes and body.has(field):
-        body.error(field, "expected at least one activity", "required")
     tasks = [t for t in (_activity(n) for n in nodes) if t is not None]
     keys = {t.key for t in tasks}
     for task, inner in zip(tasks, nodes, strict=False):

@@ -65,6 +65,8 @@ def test_durable_names_stay_as_recorded_histories_know_them() -> None:
         "data_activity",
         "for_each",
         "for_each_chunk",
+        "run_block",
+        "until",
     ]
 
 
