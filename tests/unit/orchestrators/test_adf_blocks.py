@@ -1,0 +1,242 @@
+"""ADF ForEach and Until imported from pipeline JSON and run by the real orchestrators on the fake context
+(`run_job` -> `for_each` -> `for_each_chunk` -> `run_block`, and `until` pass after pass): every iteration
+runs, one failed iteration fails the ForEach after all ran, `isSequential` and `batchCount` set how many
+run at once, the body's rows sit under `<task>[<index>]/<inner>`, Until stops once its expression is true
+and ends TIMEDOUT past its cap."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from jobclusters.run_request import RunRequest, TriggerInfo
+from jobclusters.spec.loader import load_definition
+from jobclusters.spec.model import ForEachPayload
+from orchestrators import for_each, run_job, until
+from tests.unit.orchestrators.fake_context import FakeContext, FakeTask, drive
+from tests.unit.orchestrators.script import START
+
+NO_TAGS: tuple[str, ...] = ()
+_NESTED = {
+    "for_each": for_each.for_each,
+    "for_each_chunk": for_each.for_each_chunk,
+    "run_block": run_job.run_block,
+    "until": until.until,
+}
+
+
+def _custom(name: str, command: str, after: str | None = None) -> dict[str, Any]:
+    activity: dict[str, Any] = {
+        "name": name,
+        "type": "Custom",
+        "linkedServiceName": {"referenceName": "batch"},
+        "typeProperties": {"command": command},
+    }
+    if after:
+        activity["dependsOn"] = [{"activity": after, "dependencyConditions": ["Succeeded"]}]
+    return activity
+
+
+def _pipeline(*activities: dict[str, Any], variables: dict[str, Any] | None = None) -> RunRequest:
+    doc = {"name": "p", "properties": {"activities": list(activities), "variables": variables or {}}}
+    result = load_definition(doc, required_tags=NO_TAGS)
+    assert result.errors == []
+    job = result.require()
+    return RunRequest(run_id="run-1", job_id="p", job=job, trigger=TriggerInfo(kind="cli"))
+
+
+class Host:
+    """Answers activities, drives the real control orchestrators (following continue_as_new) and answers
+    `run_task` from `fails` (a command containing one of its words fails)."""
+
+    def __init__(self, fails: tuple[str, ...] = (), clock_step: timedelta = timedelta(0)) -> None:
+        self.fails = fails
+        self.clock_step = clock_step
+        self.commands: list[str] = []
+        self.rows: list[tuple[str, str]] = []
+        self.now = START
+
+    def __call__(self, task: FakeTask) -> Any:
+        if task.name in _NESTED:
+            return self.drive(task.name, task.input, task.instance_id or task.name)
+        if task.name == "run_task":
+            command = task.input["task"]["payload"]["command_line"]
+            self.commands.append(command)
+            self.now += self.clock_step
+            failed = any(word in command for word in self.fails)
+            return {
+                "state": "FAILED" if failed else "SUCCESS",
+                "attempts": 1,
+                "message": "exit 1" if failed else None,
+            }
+        if task.name == "record_task_runs":
+            self.rows += [(r["task_key"], r["state"]) for r in task.input["rows"]]
+            return 1
+        return {
+            "claim_run_slot": {"claimed": True, "slot": 0, "holders": []},
+            "check_job_settings": {"blocked": {}},
+            "check_run_request": [],
+        }.get(task.name, {})
+
+    def drive(self, name: str, value: Any, instance_id: str) -> Any:
+        while True:
+            ctx = FakeContext(value, now=self.now, instance_id=instance_id)
+            output = drive(_NESTED[name], ctx, self)
+            self.now = max(self.now, ctx.now)
+            if ctx.continued_with is None:
+                return output
+            value = ctx.continued_with
+
+
+def _run(req: RunRequest, host: Host) -> dict[str, Any]:
+    ctx = FakeContext(req.model_dump(mode="json"), now=START, instance_id=req.run_id)
+    return drive(run_job.run_job, ctx, host)
+
+
+def _for_each(body: list[dict[str, Any]], items: Any, **props: Any) -> dict[str, Any]:
+    return {
+        "name": "loop",
+        "type": "ForEach",
+        "typeProperties": {"items": items, "activities": body, **props},
+    }
+
+
+def _for_each_after(first: str, body: list[dict[str, Any]], items: Any) -> dict[str, Any]:
+    return {
+        **_for_each(body, items),
+        "dependsOn": [{"activity": first, "dependencyConditions": ["Succeeded"]}],
+    }
+
+
+def test_a_body_of_two_activities_runs_per_item_and_one_failed_item_fails_the_foreach_after_all_ran() -> None:
+    body = [_custom("copy", "copy @{item()}"), _custom("load", "load @{item()}", after="copy")]
+    host = Host(fails=("load b",))
+
+    output = _run(_pipeline(_for_each(body, ["a", "b", "c"])), host)
+
+    assert sorted(host.commands) == ["copy a", "copy b", "copy c", "load a", "load b", "load c"]
+    assert output["tasks"]["loop"]["state"] == "FAILED"
+    assert output["tasks"]["loop"]["message"].startswith("1 of 3 iterations failed; first: [1] load: exit 1")
+    assert output["result"] == "FAILED"
+    assert ("loop[1]", "FAILED") in host.rows and ("loop[0]", "SUCCESS") in host.rows
+    assert ("loop[1]/load", "FAILED") not in host.rows, "run_task records its own rows"
+    inline = [k for k, _ in host.rows if "/" in k]
+    assert inline == [], "only inline inner activities are recorded by the block"
+
+
+def test_inner_activities_see_item_outer_outputs_and_each_other() -> None:
+    set_name = {
+        "name": "name",
+        "type": "SetVariable",
+        "typeProperties": {"variableName": "v", "value": "@concat('run-', pipeline().RunId)"},
+    }
+    body = [
+        {
+            "name": "pick",
+            "type": "Filter",
+            "typeProperties": {"items": "@createArray(item().name)", "condition": "@true"},
+        },
+        _custom(
+            "use",
+            "use @{activity('pick').output.FilteredItemsCount} @{item().name} @{variables('v')}",
+            after="pick",
+        ),
+    ]
+    host = Host()
+
+    req = _pipeline(
+        set_name, _for_each(body, [{"name": "x"}, {"name": "y"}]), variables={"v": {"type": "String"}}
+    )
+    output = _run(req, host)
+
+    assert output["result"] == "SUCCESS", output["tasks"]
+    assert sorted(host.commands) == ["use 1 x run-run-1", "use 1 y run-run-1"]
+    assert ("loop[0]/pick", "SUCCESS") in host.rows and ("loop[1]/pick", "SUCCESS") in host.rows
+
+
+@pytest.mark.parametrize(("props", "most"), [({"isSequential": True}, 1), ({"batchCount": 2}, 2), ({}, 20)])
+def test_is_sequential_and_batch_count_set_how_many_iterations_run_at_once(
+    props: dict[str, Any], most: int
+) -> None:
+    req = _pipeline(
+        _for_each([_custom("a", "a @{item()}"), _custom("b", "b", after="a")], list(range(5)), **props)
+    )
+    loop = req.job.task("loop").payload
+    assert isinstance(loop, ForEachPayload) and loop.concurrency == most
+
+
+def _until(expression: str, timeout: str = "0.00:10:00") -> dict[str, Any]:
+    return {
+        "name": "again",
+        "type": "Until",
+        "typeProperties": {
+            "expression": {"value": expression, "type": "Expression"},
+            "timeout": timeout,
+            "activities": [
+                {
+                    "name": "grow",
+                    "type": "SetVariable",
+                    "typeProperties": {"variableName": "n", "value": "@concat(variables('n'), 'x')"},
+                },
+                _custom("work", "work @{variables('n')}", after="grow"),
+            ],
+        },
+    }
+
+
+def _after_until() -> dict[str, Any]:
+    return {
+        "name": "report",
+        "type": "Custom",
+        "linkedServiceName": {"referenceName": "batch"},
+        "dependsOn": [{"activity": "again", "dependencyConditions": ["Completed"]}],
+        "typeProperties": {"command": "report @{variables('n')}"},
+    }
+
+
+N = {"n": {"type": "String", "defaultValue": ""}}
+
+
+def test_until_runs_passes_until_its_expression_is_true_and_the_variables_flow_on() -> None:
+    host = Host()
+
+    output = _run(_pipeline(_until("@equals(length(variables('n')), 3)"), _after_until(), variables=N), host)
+
+    assert host.commands == ["work x", "work xx", "work xxx", "report xxx"]
+    assert output["tasks"]["again"]["state"] == "SUCCESS"
+    assert output["result"] == "SUCCESS"
+    passes = [k for k, s in host.rows if k.startswith("again[") and "/" not in k and s == "SUCCESS"]
+    assert passes == ["again[0]", "again[1]", "again[2]"]
+    assert ("again[2]/grow", "SUCCESS") in host.rows
+
+
+def test_a_failed_pass_fails_the_until() -> None:
+    host = Host(fails=("work xx",))
+
+    output = _run(_pipeline(_until("@equals(variables('n'), 'never')"), variables=N), host)
+
+    assert host.commands == ["work x", "work xx"]
+    assert output["tasks"]["again"]["state"] == "FAILED"
+    assert output["tasks"]["again"]["message"] == "pass 2: work: exit 1"
+
+
+def test_until_ends_timedout_once_a_pass_ends_past_its_cap() -> None:
+    host = Host(clock_step=timedelta(minutes=4))
+
+    output = _run(_pipeline(_until("@equals(variables('n'), 'never')", "0.00:10:00"), variables=N), host)
+
+    assert host.commands == ["work x", "work xx", "work xxx"], "the third pass ends at 12 minutes"
+    assert output["tasks"]["again"]["state"] == "TIMEDOUT"
+    assert output["tasks"]["again"]["message"] == "timed out after 0:10:00; 3 passes ended"
+    assert output["result"] == "FAILED", "an activity that timed out fails the pipeline"
+
+
+def test_an_until_expression_that_is_not_a_boolean_fails_it_naming_the_path() -> None:
+    output = _run(_pipeline(_until("@variables('n')"), variables=N), Host())
+
+    assert output["tasks"]["again"]["state"] == "FAILED"
+    assert output["tasks"]["again"]["message"].startswith(
+        "$.properties.activities[0].typeProperties.expression:"
+    )
