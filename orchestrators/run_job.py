@@ -344,16 +344,16 @@ class _Run:
         nested task renders per iteration. Raises `ForEachError` / `TemplateError` naming the JSON path."""
         context = self.template_context(task)
         path = f"{task.source_path or '$'}.payload"
-        value = (
-            render(payload.inputs, context, f"{path}.inputs")
-            if isinstance(payload.inputs, str)
-            else payload.inputs
-        )
+        items = f"{path}.inputs"
+        if self.job.source_format == "adf":
+            path = f"{task.source_path or '$'}.typeProperties"
+            items = f"{path}.items"
+        value = render(payload.inputs, context, items) if isinstance(payload.inputs, str) else payload.inputs
         selection = self.req.repair.rerun_inputs.get(task.key) if self.req.repair else None
         return ForEachInput(
             task_run=self.task_input(task),
             context=context,
-            inputs=parse_inputs(value, f"{path}.inputs"),
+            inputs=parse_inputs(value, items),
             indexes=selection.indexes if selection is not None and selection.ref is None else None,
             concurrency=check_concurrency(payload.concurrency, f"{path}.concurrency"),
             block=(

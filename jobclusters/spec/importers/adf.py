@@ -281,13 +281,12 @@ def _inner_activities(body: Node, field: str) -> list[Task] | None:
     nodes = body.objects(field, required=True)
     tasks = [t for t in (_activity(n) for n in nodes) if t is not None]
     keys = {t.key for t in tasks}
-    for task, inner in zip(tasks, nodes, strict=False):
-        for index, dep in enumerate(task.depends_on):
-            if dep.task_key not in keys:
-                inner.error(
-                    f"dependsOn[{index}].activity",
-                    f"{dep.task_key!r} is not an activity of the same {field} list",
-                    "unknown-dependency",
+    for inner in nodes:
+        for dep in inner.objects("dependsOn"):
+            name = dep.raw("activity")
+            if isinstance(name, str) and name not in keys:
+                dep.error(
+                    "activity", f"{name!r} is not an activity of the same {field} list", "unknown-dependency"
                 )
     return tasks or None
 

@@ -240,3 +240,61 @@ def test_an_until_expression_that_is_not_a_boolean_fails_it_naming_the_path() ->
     assert output["tasks"]["again"]["message"].startswith(
         "$.properties.activities[0].typeProperties.expression:"
     )
+
+
+def test_a_one_activity_body_runs_as_the_iteration_itself_with_item_rendered() -> None:
+    host = Host(fails=("do b",))
+
+    output = _run(_pipeline(_for_each([_custom("do", "do @{item()}")], ["a", "b"])), host)
+
+    assert sorted(host.commands) == ["do a", "do b"]
+    assert output["tasks"]["loop"]["message"] == "1 of 2 iterations failed; first: [1] exit 1"
+
+
+def test_items_that_are_not_an_array_fail_the_foreach_naming_the_json_path() -> None:
+    host = Host()
+
+    output = _run(_pipeline(_for_each([_custom("do", "do @{item()}")], "@concat('a', 'b')")), host)
+
+    assert host.commands == []
+    assert output["tasks"]["loop"]["state"] == "FAILED"
+    assert output["tasks"]["loop"]["message"].startswith(
+        "$.properties.activities[0].typeProperties.items: inputs is not a JSON array"
+    )
+
+
+@pytest.mark.parametrize(
+    ("props", "path", "code"),
+    [
+        ({"batchCount": 51}, "typeProperties.batchCount", "range"),
+        ({"items": None}, "typeProperties.items", "required"),
+        (
+            {"activities": [_custom("a", "a", after="nope")]},
+            "typeProperties.activities[0].dependsOn[0].activity",
+            "unknown-dependency",
+        ),
+        (
+            {"activities": [{"name": "a", "type": "Custom", "typeProperties": {}}]},
+            "typeProperties.activities[0].typeProperties.command",
+            "required",
+        ),
+    ],
+)
+def test_bad_foreach_definitions_are_errors_at_their_json_path(
+    props: dict[str, Any], path: str, code: str
+) -> None:
+    loop = _for_each([_custom("a", "a @{item()}")], ["x"])
+    loop["typeProperties"].update(props)
+    loop["typeProperties"] = {k: v for k, v in loop["typeProperties"].items() if v is not None}
+    result = load_definition({"name": "p", "properties": {"activities": [loop]}}, required_tags=NO_TAGS)
+
+    assert (f"$.properties.activities[0].{path}", code) in [(e.path, e.code) for e in result.errors]
+
+
+def test_an_until_with_a_zero_timeout_is_an_error_at_its_path() -> None:
+    until_ = _until("@true", "0.00:00:00")
+    result = load_definition({"name": "p", "properties": {"activities": [until_]}}, required_tags=NO_TAGS)
+
+    assert ("$.properties.activities[0].typeProperties.timeout", "timespan") in [
+        (e.path, e.code) for e in result.errors
+    ]
