@@ -855,6 +855,7 @@ def _finish(run: _Run, stop: _Stop | None) -> Generator[Any, Any, dict[str, Any]
 def run_block(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     block = decode_input(context, registry.RUN_BLOCK.input)
     prefix = f"{block.row_key}/"
+    # every key a task names is prefixed alike (its own, its dependencies')
     tasks = [
         task.model_copy(
             update={

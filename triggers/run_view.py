@@ -323,9 +323,9 @@ def _inner_rows(history: dict[str, list[Any]], iterations: dict[str, Any]) -> di
     key -> (the iteration's key, the inner activity's name)."""
     found = {}
     for key in history:
-        at, _, name = key.rpartition("/")
-        if at in iterations and name:
-            found[key] = (at, name)
+        at = next((key[:i] for i, c in enumerate(key) if c == "/" and key[:i] in iterations), None)
+        if at is not None and key[len(at) + 1 :]:
+            found[key] = (at, key[len(at) + 1 :])
     return found
 
 

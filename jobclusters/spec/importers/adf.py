@@ -279,6 +279,7 @@ def _control(node: Node, kind: str, body: Node | None) -> Payload | None:
 def _inner_activities(body: Node, field: str) -> list[Task] | None:
     """Inner activities, read like top-level ones (so whatever the importer does to those applies)."""
     nodes = body.objects(field, required=True)
+    # hook: the same list reader as import_job's (where IfCondition / Switch expand into the DAG)
     tasks = [t for t in (_activity(n) for n in nodes) if t is not None]
     keys = {t.key for t in tasks}
     for inner in nodes:
