@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from jobclusters.run_request import RunRequest, TriggerInfo
+from jobclusters.failed_inputs import InputSelection
+from jobclusters.run_request import RepairInfo, RunRequest, TriggerInfo
 from jobclusters.spec.loader import load_definition
-from jobclusters.spec.model import ForEachPayload
+from jobclusters.spec.model import ForEachPayload, TaskState
 from orchestrators import for_each, run_job, until
 from tests.unit.orchestrators.fake_context import FakeContext, FakeTask, drive
 from tests.unit.orchestrators.script import START
@@ -298,3 +299,25 @@ def test_an_until_with_a_zero_timeout_is_an_error_at_its_path() -> None:
     assert ("$.properties.activities[0].typeProperties.timeout", "timespan") in [
         (e.path, e.code) for e in result.errors
     ]
+
+
+def test_a_repair_reruns_only_the_failed_iterations_whole() -> None:
+    body = [_custom("copy", "copy @{item()}"), _custom("load", "load @{item()}", after="copy")]
+    first = _pipeline(_for_each(body, ["a", "b", "c"]))
+    host = Host(fails=("load b",))
+    failed = _run(first, host)["tasks"]["loop"]["failed_inputs"]
+    assert failed["count"] == 1 and [i["index"] for i in failed["listed"]] == [1]
+    repair = RepairInfo(
+        of_run_id="run-1",
+        number=1,
+        rerun_tasks=["loop"],
+        previous_states={"loop": TaskState.FAILED},
+        rerun_inputs={"loop": InputSelection(indexes=[1])},
+    )
+    again = Host()
+
+    output = _run(first.model_copy(update={"run_id": "run-1-r1", "repair": repair}), again)
+
+    assert again.commands == ["copy b", "load b"]
+    assert output["tasks"]["loop"]["state"] == "SUCCESS"
+    assert ("loop[1]", "SUCCESS") in again.rows
