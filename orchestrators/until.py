@@ -6,24 +6,34 @@ checked after each pass, against the variables the pass left and the outputs of 
 failed pass fails the Until. Past the `timeout` cap (from the Until's start) it ends TIMEDOUT; a pass still
 running then is left to end on its own and its outcome is not waited for. One pass per execution: the
 orchestrator continues as new after each, so its history does not grow with the number of passes.
+Before each pass after the first it reads the run's cancel marker: a canceled run ends it CANCELED.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
 
 from jobclusters.execution import registry
-from jobclusters.execution.control_messages import BlockInput, BlockResult, UntilInput
+from jobclusters.execution.control_messages import BlockInput, BlockResult, CancelCheckInput, UntilInput
 from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import TaskOutcome, TaskRecordBatch, TaskRecordInput
 from jobclusters.spec.for_each import ITERATIONS_TOTAL, iteration_key
 from jobclusters.spec.model import TaskState, UntilPayload
 from jobclusters.spec.templating import TemplateError, render
-from orchestrators.common import call_orchestrator, call_store, decode_input, dump, failure_message, iso
+from orchestrators.common import (
+    call_orchestrator,
+    call_store,
+    decode_input,
+    dump,
+    failure_message,
+    iso,
+    result_of,
+)
 
 bp = df.Blueprint()
 
@@ -70,6 +80,12 @@ def until(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[s
     deadline = datetime.fromisoformat(start) + timedelta(seconds=payload.timeout_seconds)
     if state.passes == 0:
         yield call_store(context, registry.RECORD_TASK_RUNS, _row(state, TaskState.RUNNING, start=start))
+    else:
+        check = CancelCheckInput(control_id=run.control_id)
+        reason = yield from result_of(context, registry.CANCEL_REQUESTED, check)
+        if reason is not None:
+            ended = _Ended(TaskState.CANCELED, f"canceled: {reason}", state.passes, state.variables)
+            return (yield from _end(context, state, start, ended))
     key = iteration_key(task.key, state.passes)
     block = BlockInput(
         request=state.body, scope=state.scope.model_copy(update={"variables": state.variables}), row_key=key
@@ -98,23 +114,43 @@ def until(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[s
                 carried = state.model_copy(update={"passes": passes, "variables": variables, "start": start})
                 context.continue_as_new(dump(carried))
                 return None
-    end = iso(context.current_utc_datetime)
     end_state = end_state or TaskState.FAILED
     if end_state == TaskState.TIMEDOUT:
         message = f"{message}; {passes if winner is not timer else state.passes} passes ended"
+    return (yield from _end(context, state, start, _Ended(end_state, message, passes, variables)))
+
+
+@dataclass(frozen=True)
+class _Ended:
+    state: TaskState
+    message: str | None
+    passes: int
+    variables: dict[str, Any]
+
+
+def _end(context: Any, state: UntilInput, start: str, ended: _Ended) -> Generator[Any, Any, dict[str, Any]]:
+    """The Until's last row and its outcome, the variables for the rest of the run in its details."""
+    end = iso(context.current_utc_datetime)
     yield call_store(
         context,
         registry.RECORD_TASK_RUNS,
-        _row(state, end_state, start=start, end=end, message=message, parameters={ITERATIONS_TOTAL: passes}),
+        _row(
+            state,
+            ended.state,
+            start=start,
+            end=end,
+            message=ended.message,
+            parameters={ITERATIONS_TOTAL: ended.passes},
+        ),
     )
     return dump(
         TaskOutcome(
-            state=end_state,
+            state=ended.state,
             attempts=1,
-            message=message,
+            message=ended.message,
             start=start,
             end=end,
-            details={"iterations": {"total": passes}, "variables": variables},
+            details={"iterations": {"total": ended.passes}, "variables": ended.variables},
         )
     )
 

@@ -74,6 +74,12 @@ class BlockResult(_Msg):
     variables: dict[str, Any] = Field(default_factory=dict, description="the variables after the pass")
 
 
+class CancelCheckInput(_Msg):
+    """Input of `cancel_requested`: the run_job instance whose cancel marker a loop reads between passes."""
+
+    control_id: str
+
+
 class UntilInput(_Msg):
     """Input of `until`: the Until task's run, its body, and where the passes got to (carried across
     continue_as_new, one pass per execution)."""

@@ -19,6 +19,7 @@ from jobclusters.arrivals.models import ClaimInput, ClaimResult, PendingInput, P
 from jobclusters.execution.control_messages import (
     BlockInput,
     BlockResult,
+    CancelCheckInput,
     ChunkInput,
     ChunkResult,
     ForEachInput,
@@ -146,6 +147,11 @@ BATCH_CHECK = ActivitySpec("batch_check", BatchCheckInput, BatchCheckResult)
 
 START_CHILD_RUN = ActivitySpec("start_child_run", ChildRunStartInput, ChildRunStartResult)
 POLL_CHILD_RUN = ActivitySpec("poll_child_run", ChildRunPollInput, ChildRunPollResult)
+CANCEL_REQUESTED: ActivitySpec[CancelCheckInput, str | None] = ActivitySpec(
+    "cancel_requested",
+    CancelCheckInput,
+    str | None,  # type: ignore[arg-type]
+)
 RUN_DATA_ACTIVITY = ActivitySpec("run_data_activity", DataActivityInput, DataActivityResult)
 
 # ------------------------------------------------------------------ sub-orchestrations
@@ -185,6 +191,7 @@ ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     START_CHILD_RUN,
     POLL_CHILD_RUN,
     RUN_DATA_ACTIVITY,
+    CANCEL_REQUESTED,
 )
 SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (
     RUN_TASK,

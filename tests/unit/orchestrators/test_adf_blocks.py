@@ -58,6 +58,8 @@ class Host:
         self.commands: list[str] = []
         self.rows: list[tuple[str, str]] = []
         self.now = START
+        self.cancel_checks = 0
+        self.cancel_reason: str | None = None
 
     def __call__(self, task: FakeTask) -> Any:
         if task.name in _NESTED:
@@ -72,6 +74,9 @@ class Host:
                 "attempts": 1,
                 "message": "exit 1" if failed else None,
             }
+        if task.name == "cancel_requested":
+            self.cancel_checks += 1
+            return self.cancel_reason if self.cancel_checks >= 2 else None
         if task.name == "record_task_runs":
             self.rows += [(r["task_key"], r["state"]) for r in task.input["rows"]]
             return 1
@@ -321,3 +326,14 @@ def test_a_repair_reruns_only_the_failed_iterations_whole() -> None:
     assert again.commands == ["copy b", "load b"]
     assert output["tasks"]["loop"]["state"] == "SUCCESS"
     assert ("loop[1]", "SUCCESS") in again.rows
+
+
+def test_a_canceled_run_stops_an_until_before_its_next_pass() -> None:
+    host = Host()
+    host.cancel_reason = "enough"
+
+    output = _run(_pipeline(_until("@equals(variables('n'), 'never')"), variables=N), host)
+
+    assert host.commands == ["work x", "work xx"], "the marker is read before passes 2 and 3"
+    assert output["tasks"]["again"]["state"] == "CANCELED"
+    assert output["tasks"]["again"]["message"] == "canceled: enough"
