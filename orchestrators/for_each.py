@@ -9,7 +9,8 @@ on when one fails; the for_each task then ends FAILED, its failed iterations lis
 runs only them. A canceled iteration (the run was canceled) stops new ones from starting.
 
 An ADF ForEach whose body has several activities runs each iteration as a `run_block` instead (the body's
-sub-DAG walked by `run_job`'s walk, `@item()` the iteration's input, rows under `<task>[<index>]/<inner>`).
+sub-DAG walked by `run_job`'s walk, `@item()` the iteration's input, rows under `<task>[<index>]/<inner>`);
+the chunk reads the run's cancel marker before each wave of starts after its first.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from typing import Any
 import azure.durable_functions as df
 
 from jobclusters.execution import registry
-from jobclusters.execution.control_messages import BlockInput, ChunkInput, ChunkResult, IterationResult
+from jobclusters.execution.control_messages import (
+    BlockInput,
+    CancelCheckInput,
+    ChunkInput,
+    ChunkResult,
+    IterationResult,
+)
 from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import TaskOutcome, TaskRecordBatch, TaskRecordInput, TaskRunInput
 from jobclusters.execution.rendering import render_task
@@ -35,7 +42,15 @@ from jobclusters.spec.for_each import (
 )
 from jobclusters.spec.model import ForEachPayload, TaskState
 from jobclusters.spec.templating import TemplateError
-from orchestrators.common import call_orchestrator, call_store, decode_input, dump, failure_message, iso
+from orchestrators.common import (
+    call_orchestrator,
+    call_store,
+    decode_input,
+    dump,
+    failure_message,
+    iso,
+    result_of,
+)
 
 bp = df.Blueprint()
 
@@ -196,8 +211,15 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
     running: dict[int, Any] = {}
     results: list[IterationResult] = []
     canceled = False
+    checked = False
     while pending or running:
         started = False
+        if chunk.block is not None and pending and len(running) < chunk.concurrency and not canceled:
+            # a body of inline activities never sees the cancel marker itself: read it before each wave
+            if checked:
+                check = CancelCheckInput(control_id=chunk.task_run.control_id)
+                canceled = (yield from result_of(context, registry.CANCEL_REQUESTED, check)) is not None
+            checked = True
         while pending and len(running) < chunk.concurrency and not canceled:
             index, value = pending.pop(0)
             key = iteration_key(chunk.task_run.task.key, index)

@@ -337,3 +337,14 @@ def test_a_canceled_run_stops_an_until_before_its_next_pass() -> None:
     assert host.commands == ["work x", "work xx"], "the marker is read before passes 2 and 3"
     assert output["tasks"]["again"]["state"] == "CANCELED"
     assert output["tasks"]["again"]["message"] == "canceled: enough"
+
+
+def test_a_canceled_run_starts_no_further_iteration_of_a_block_foreach() -> None:
+    body = [_custom("copy", "copy @{item()}"), _custom("load", "load @{item()}", after="copy")]
+    host = Host()
+    host.cancel_reason = "enough"
+
+    output = _run(_pipeline(_for_each(body, ["a", "b", "c", "d"], isSequential=True)), host)
+
+    assert host.commands == ["copy a", "load a", "copy b", "load b"], "read before the 2nd and 3rd iteration"
+    assert output["tasks"]["loop"]["state"] == "CANCELED"
