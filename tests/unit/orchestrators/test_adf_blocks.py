@@ -18,6 +18,7 @@ from jobclusters.spec.model import ForEachPayload, TaskState
 from orchestrators import for_each, run_job, until
 from tests.unit.orchestrators.fake_context import FakeContext, FakeTask, drive
 from tests.unit.orchestrators.script import START
+from tests.unit.orchestrators.test_run_job_bounded_history import HISTORY_LIMIT, CountingContext
 
 NO_TAGS: tuple[str, ...] = ()
 _NESTED = {
@@ -59,6 +60,7 @@ class Host:
         self.rows: list[tuple[str, str]] = []
         self.now = START
         self.cancel_checks = 0
+        self.histories: dict[str, int] = {}
         self.cancel_reason: str | None = None
 
     def __call__(self, task: FakeTask) -> Any:
@@ -88,8 +90,9 @@ class Host:
 
     def drive(self, name: str, value: Any, instance_id: str) -> Any:
         while True:
-            ctx = FakeContext(value, now=self.now, instance_id=instance_id)
+            ctx = CountingContext(value, now=self.now, instance_id=instance_id)
             output = drive(_NESTED[name], ctx, self)
+            self.histories[name] = max(self.histories.get(name, 0), ctx.history_events())
             self.now = max(self.now, ctx.now)
             if ctx.continued_with is None:
                 return output
@@ -348,3 +351,24 @@ def test_a_canceled_run_starts_no_further_iteration_of_a_block_foreach() -> None
 
     assert host.commands == ["copy a", "load a", "copy b", "load b"], "read before the 2nd and 3rd iteration"
     assert output["tasks"]["loop"]["state"] == "CANCELED"
+
+
+def test_a_sequential_block_foreach_over_1000_items_keeps_every_history_bounded() -> None:
+    body = [_custom("copy", "copy @{item()}"), _custom("load", "load @{item()}", after="copy")]
+    host = Host(fails=("load <7>",))
+
+    output = _run(_pipeline(_for_each(body, [f"<{i}>" for i in range(1000)], isSequential=True)), host)
+
+    assert len(host.commands) == 2000
+    assert output["tasks"]["loop"]["message"] == "1 of 1000 iterations failed; first: [7] load: exit 1"
+    assert set(host.histories) == {"for_each", "for_each_chunk", "run_block"}
+    assert max(host.histories.values()) < HISTORY_LIMIT, host.histories
+
+
+def test_an_until_of_200_passes_keeps_every_history_bounded() -> None:
+    host = Host()
+
+    output = _run(_pipeline(_until("@equals(length(variables('n')), 200)", "1.00:00:00"), variables=N), host)
+
+    assert output["tasks"]["again"]["state"] == "SUCCESS" and len(host.commands) == 200
+    assert max(host.histories.values()) < 60, host.histories
