@@ -36,9 +36,11 @@ from jobclusters.spec.for_each import (
     ITERATION_INPUT,
     ITERATIONS_TOTAL,
     Tally,
+    apply_changes,
     chunks,
     iteration_key,
     lane_concurrency,
+    variable_changes,
 )
 from jobclusters.spec.model import ForEachPayload, TaskState
 from jobclusters.spec.templating import TemplateError
@@ -92,6 +94,7 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     tally = Tally(total=len(indexes), succeeded=state.succeeded, failed=len(state.failed))
     failed = list(state.failed)
     first_failure = state.first_failure
+    variables = state.variables if state.variables is not None else dict(state.context.variables)
     if state.executions == 1:
         yield call_store(
             context,
@@ -137,6 +140,7 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
             del running[lane]
             result = _chunk_result(child.result)
             for iteration in result.iterations:
+                variables = apply_changes(variables, iteration.set_variables, iteration.appended)
                 if iteration.state == TaskState.SUCCESS:
                     tally = Tally(tally.total, tally.succeeded + 1, tally.failed)
                     continue
@@ -154,6 +158,7 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 "first_failure": first_failure,
                 "start": start,
                 "executions": state.executions + 1,
+                "variables": variables,
             }
         )
         context.continue_as_new(dump(carried))
@@ -161,6 +166,8 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     outcome = _outcome(run, tally, sorted(failed), first_failure, start, iso(context.current_utc_datetime))
     if canceled:
         outcome.state = TaskState.CANCELED
+    if state.block is not None:
+        outcome.details["variables"] = variables
     yield call_store(
         context,
         registry.RECORD_TASK_RUNS,
@@ -253,9 +260,18 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
                 result = IterationResult(
                     index=index, state=TaskState.FAILED, message=failure_message(child.result)
                 )
+            elif chunk.block is not None:
+                body = registry.RUN_BLOCK.read(child.result)
+                changed, appended = variable_changes(chunk.context.variables, body.variables)
+                result = IterationResult(
+                    index=index,
+                    state=body.state,
+                    message=body.message,
+                    set_variables=changed,
+                    appended=appended,
+                )
             else:
-                spec = registry.RUN_BLOCK if chunk.block is not None else registry.RUN_TASK
-                outcome = spec.read(child.result)
+                outcome = registry.RUN_TASK.read(child.result)
                 result = IterationResult(index=index, state=outcome.state, message=outcome.message)
             canceled = canceled or result.state == TaskState.CANCELED
             results.append(result)

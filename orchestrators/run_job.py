@@ -819,7 +819,7 @@ def _settle_finished_children(run: _Run) -> None:
             )
         else:
             outcome = registry.RUN_TASK.read(child.result)
-            if isinstance(run.job.task(key).payload, UntilPayload):
+            if isinstance(run.job.task(key).payload, UntilPayload | ForEachPayload):
                 run.variables.update(outcome.details.get("variables") or {})
             run.settle(key, outcome, record=False)
 

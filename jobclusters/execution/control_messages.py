@@ -34,6 +34,7 @@ class ForEachInput(_Msg):
     start: str | None = None
     executions: int = 1
     block: RunRequest | None = Field(default=None, description="an ADF body of several activities")
+    variables: dict[str, Any] | None = Field(default=None, description="a block's run variables so far")
 
 
 class ChunkInput(_Msg):
@@ -50,6 +51,8 @@ class IterationResult(_Msg):
     index: int
     state: TaskState
     message: str | None = None
+    set_variables: dict[str, Any] = Field(default_factory=dict, description="a block's SetVariable values")
+    appended: dict[str, list[Any]] = Field(default_factory=dict, description="a block's AppendVariable items")
 
 
 class ChunkResult(_Msg):

@@ -372,3 +372,22 @@ def test_an_until_of_200_passes_keeps_every_history_bounded() -> None:
 
     assert output["tasks"]["again"]["state"] == "SUCCESS" and len(host.commands) == 200
     assert max(host.histories.values()) < 60, host.histories
+
+
+def test_every_iterations_append_variable_lands_for_the_activities_after_the_foreach() -> None:
+    body = [
+        {
+            "name": "keep",
+            "type": "AppendVariable",
+            "typeProperties": {"variableName": "seen", "value": "@item()"},
+        },
+        _custom("use", "use @{item()}", after="keep"),
+    ]
+    report = _custom("report", "report @{join(variables('seen'), ',')}")
+    report["dependsOn"] = [{"activity": "loop", "dependencyConditions": ["Completed"]}]
+    host = Host(fails=("use b",))
+
+    _run(_pipeline(_for_each(body, ["a", "b", "c"]), report, variables={"seen": {"type": "Array"}}), host)
+
+    assert sorted(host.commands[:3]) == ["use a", "use b", "use c"]
+    assert host.commands[3:] == ["report a,b,c"], "a failed iteration's appends land too, as in ADF"
