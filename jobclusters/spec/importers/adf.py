@@ -292,6 +292,11 @@ def _inner_activities(body: Node, field: str) -> list[Task] | None:
     return tasks or None
 
 
+#: activities only `run_job`'s walk runs (decided inline, a timer, a loop): a ForEach body of one of them
+#: is a block too, not a `run_task` per item
+_WALKED_KINDS = frozenset({"set_variable", "filter", "fail", "wait", "until", "condition", "unsupported"})
+
+
 def _for_each(node: Node, body: Node) -> Payload | None:
     """`items` renders to the array; `isSequential` runs one at a time, else `batchCount` (default 20)."""
     count = body.integer("batchCount", minimum=1)
@@ -306,7 +311,8 @@ def _for_each(node: Node, body: Node) -> Payload | None:
     if not isinstance(items, str | list) or tasks is None:
         return None
     nested = tasks[0]
-    if len(tasks) > 1:
+    walked = nested.payload is None or nested.payload.kind in _WALKED_KINDS
+    if len(tasks) > 1 or walked:
         nested = Task(
             key=node.string("name") or "ForEach", payload=BlockPayload(tasks=tasks), source_path=body.path
         )

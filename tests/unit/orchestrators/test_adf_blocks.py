@@ -391,3 +391,29 @@ def test_every_iterations_append_variable_lands_for_the_activities_after_the_for
 
     assert sorted(host.commands[:3]) == ["use a", "use b", "use c"]
     assert host.commands[3:] == ["report a,b,c"], "a failed iteration's appends land too, as in ADF"
+
+
+def test_a_body_of_one_append_variable_or_one_until_runs_through_the_walk() -> None:
+    keep = {
+        "name": "keep",
+        "type": "AppendVariable",
+        "typeProperties": {"variableName": "seen", "value": "@item()"},
+    }
+    report = _custom("report", "report @{join(variables('seen'), ',')}")
+    report["dependsOn"] = [{"activity": "loop", "dependencyConditions": ["Succeeded"]}]
+    host = Host()
+
+    output = _run(
+        _pipeline(_for_each([keep], ["a", "b"]), report, variables={"seen": {"type": "Array"}}), host
+    )
+
+    assert output["result"] == "SUCCESS", output["tasks"]
+    assert host.commands == ["report a,b"]
+
+    inner = _until("@equals(length(variables('n')), 2)")
+    nested = Host()
+    output = _run(_pipeline(_for_each([inner], ["p", "q"]), variables=N), nested)
+
+    assert output["result"] == "SUCCESS", output["tasks"]
+    assert nested.commands == ["work x", "work xx", "work x", "work xx"]
+    assert ("loop[1]/again[1]/grow", "SUCCESS") in nested.rows
