@@ -1,6 +1,7 @@
 """ADF ForEach and Until through devhost + Azurite: a ForEach over GetMetadata's childItems of a blob
 folder whose body has two dependent activities (the second fails for one file) runs every file and fails
-after all ran, the run view listing each iteration with its inner activities; an Until whose SetVariable
+after all ran, the run view listing each iteration with its inner activities, and every iteration's
+AppendVariable reaches the activity after it; an Until whose SetVariable
 grows a variable ends after three passes, shown as iterations, and the variable flows on."""
 
 from __future__ import annotations
@@ -56,19 +57,19 @@ def test_a_foreach_over_a_folders_files_runs_a_two_activity_body_per_file(
         },
     )
     body = [
-        _activity("note", "SetVariable", {"variableName": "seen", "value": _expr("@item().name")}),
+        _activity("note", "AppendVariable", {"variableName": "seen", "value": _expr("@item().name")}),
         # a wait that is not a number fails: b.csv's second activity fails, the others wait 0 s
         _activity(
             "check",
             "Wait",
-            {"waitTimeInSeconds": _expr("@if(equals(variables('seen'), 'b.csv'), 'bad', 0)")},
+            {"waitTimeInSeconds": _expr("@if(contains(variables('seen'), 'b.csv'), 'bad', 0)")},
             "note",
         ),
     ]
     pipeline = {
         "name": "loop_" + uuid.uuid4().hex[:6],
         "properties": {
-            "variables": {"seen": {"type": "String"}},
+            "variables": {"seen": {"type": "Array"}},
             "activities": [
                 _activity(
                     "list",
@@ -88,6 +89,16 @@ def test_a_foreach_over_a_folders_files_runs_a_two_activity_body_per_file(
                     },
                     "list",
                 ),
+                {
+                    # reports what the iterations appended, as a Fail's message
+                    "name": "count",
+                    "type": "Fail",
+                    "dependsOn": [{"activity": "files", "dependencyConditions": ["Completed"]}],
+                    "typeProperties": {
+                        "message": "@concat('seen ', string(length(variables('seen'))))",
+                        "errorCode": "E3",
+                    },
+                },
             ],
         },
     }
@@ -98,7 +109,8 @@ def test_a_foreach_over_a_folders_files_runs_a_two_activity_body_per_file(
     view = app_host.wait_run_done(client.start_job(registered["job_id"])["run_id"], timeout=120)
 
     assert view["result"] == "FAILED"
-    assert set(view["tasks"]) == {"list", "files"}
+    assert set(view["tasks"]) == {"list", "files", "count"}
+    assert view["tasks"]["count"]["message"] == "E3: seen 3", "every iteration's AppendVariable landed"
     loop = view["tasks"]["files"]
     assert loop["state"] == "FAILED"
     assert loop["message"].startswith("1 of 3 iterations failed; first: [1] check:")
