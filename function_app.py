@@ -25,6 +25,7 @@ from orchestrators import (
     for_each,
     run_job,
     run_task,
+    until,
 )
 from triggers import budget_watch, eventgrid, http_api, prices, schedule, servicebus, sweeper, ui
 
@@ -38,6 +39,7 @@ app.register_functions(cluster_run.bp)
 app.register_functions(child_run.bp)
 app.register_functions(data_activity.bp)
 app.register_functions(for_each.bp)
+app.register_functions(until.bp)
 app.register_functions(admission_activities.bp)
 app.register_functions(batch_activities.bp)
 app.register_functions(child_run_activities.bp)

@@ -7,8 +7,15 @@ import logging
 
 import azure.durable_functions as df
 
+from jobclusters.execution.control_messages import CancelCheckInput
 from jobclusters.execution.messages import CancelRunInput, SlotInput, SlotResult
-from jobclusters.execution.registry import CLAIM_RUN_SLOT, RELEASE_RUN_SLOT, REQUEST_RUN_CANCEL, activity
+from jobclusters.execution.registry import (
+    CANCEL_REQUESTED,
+    CLAIM_RUN_SLOT,
+    RELEASE_RUN_SLOT,
+    REQUEST_RUN_CANCEL,
+    activity,
+)
 from jobclusters.services import factory
 from jobclusters.services.batch import BatchServiceError
 from jobclusters.services.cluster import ClusterJobError, RunHandle
@@ -48,3 +55,9 @@ def request_run_cancel(inp: CancelRunInput) -> int:
             with contextlib.suppress(Exception):
                 log.warning("cancel of %s: malformed handle", attempt_id)
     return asked
+
+
+@activity(bp, CANCEL_REQUESTED)
+def cancel_requested(inp: CancelCheckInput) -> str | None:
+    """The run's cancel reason, read fresh, for a loop that decides between passes whether to go on."""
+    return factory.get_control_store().cancel_requested(inp.control_id, fresh=True)

@@ -7,6 +7,10 @@ each iteration as a `run_task` sub-orchestration of the nested task rendered wit
 retries, timeout and task rows, under the key `<task>[<index>]`), `concurrency` at a time. Iterations go
 on when one fails; the for_each task then ends FAILED, its failed iterations listed for a repair, which
 runs only them. A canceled iteration (the run was canceled) stops new ones from starting.
+
+An ADF ForEach whose body has several activities runs each iteration as a `run_block` instead (the body's
+sub-DAG walked by `run_job`'s walk, `@item()` the iteration's input, rows under `<task>[<index>]/<inner>`);
+the chunk reads the run's cancel marker before each wave of starts after its first.
 """
 
 from __future__ import annotations
@@ -17,7 +21,13 @@ from typing import Any
 import azure.durable_functions as df
 
 from jobclusters.execution import registry
-from jobclusters.execution.control_messages import ChunkInput, ChunkResult, IterationResult
+from jobclusters.execution.control_messages import (
+    BlockInput,
+    CancelCheckInput,
+    ChunkInput,
+    ChunkResult,
+    IterationResult,
+)
 from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import TaskOutcome, TaskRecordBatch, TaskRecordInput, TaskRunInput
 from jobclusters.execution.rendering import render_task
@@ -26,13 +36,23 @@ from jobclusters.spec.for_each import (
     ITERATION_INPUT,
     ITERATIONS_TOTAL,
     Tally,
+    apply_changes,
     chunks,
     iteration_key,
     lane_concurrency,
+    variable_changes,
 )
 from jobclusters.spec.model import ForEachPayload, TaskState
 from jobclusters.spec.templating import TemplateError
-from orchestrators.common import call_orchestrator, call_store, decode_input, dump, failure_message, iso
+from orchestrators.common import (
+    call_orchestrator,
+    call_store,
+    decode_input,
+    dump,
+    failure_message,
+    iso,
+    result_of,
+)
 
 bp = df.Blueprint()
 
@@ -74,6 +94,7 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     tally = Tally(total=len(indexes), succeeded=state.succeeded, failed=len(state.failed))
     failed = list(state.failed)
     first_failure = state.first_failure
+    variables = state.variables if state.variables is not None else dict(state.context.variables)
     if state.executions == 1:
         yield call_store(
             context,
@@ -98,6 +119,7 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 context=state.context,
                 iterations={i: state.inputs[i] for i in work[next_chunk]},
                 concurrency=concurrency,
+                block=state.block,
             )
             running[lane] = call_orchestrator(
                 context, registry.FOR_EACH_CHUNK, chunk, _chunk_id(context, next_chunk)
@@ -118,6 +140,7 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
             del running[lane]
             result = _chunk_result(child.result)
             for iteration in result.iterations:
+                variables = apply_changes(variables, iteration.set_variables, iteration.appended)
                 if iteration.state == TaskState.SUCCESS:
                     tally = Tally(tally.total, tally.succeeded + 1, tally.failed)
                     continue
@@ -135,6 +158,7 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 "first_failure": first_failure,
                 "start": start,
                 "executions": state.executions + 1,
+                "variables": variables,
             }
         )
         context.continue_as_new(dump(carried))
@@ -142,6 +166,8 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     outcome = _outcome(run, tally, sorted(failed), first_failure, start, iso(context.current_utc_datetime))
     if canceled:
         outcome.state = TaskState.CANCELED
+    if state.block is not None:
+        outcome.details["variables"] = variables
     yield call_store(
         context,
         registry.RECORD_TASK_RUNS,
@@ -192,18 +218,30 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
     running: dict[int, Any] = {}
     results: list[IterationResult] = []
     canceled = False
+    checked = False
     while pending or running:
         started = False
+        if chunk.block is not None and pending and len(running) < chunk.concurrency and not canceled:
+            # a body of inline activities never sees the cancel marker itself: read it before each wave
+            if checked:
+                check = CancelCheckInput(control_id=chunk.task_run.control_id)
+                canceled = (yield from result_of(context, registry.CANCEL_REQUESTED, check)) is not None
+            checked = True
         while pending and len(running) < chunk.concurrency and not canceled:
             index, value = pending.pop(0)
+            key = iteration_key(chunk.task_run.task.key, index)
+            instance = task_instance_id(chunk.task_run.control_id, key, chunk.task_run.repair_number)
+            if chunk.block is not None:
+                running[index] = call_orchestrator(
+                    context, registry.RUN_BLOCK, _iteration_block(chunk, key, value), instance
+                )
+                started = True
+                continue
             try:
                 iteration = _iteration_run(chunk, index, value)
             except (TemplateError, ValueError) as exc:
                 results.append(IterationResult(index=index, state=TaskState.FAILED, message=str(exc)))
                 continue
-            instance = task_instance_id(
-                chunk.task_run.control_id, iteration.task.key, chunk.task_run.repair_number
-            )
             running[index] = call_orchestrator(context, registry.RUN_TASK, iteration, instance)
             started = True
         if not running:
@@ -221,6 +259,16 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
             if isinstance(child.result, Exception):
                 result = IterationResult(
                     index=index, state=TaskState.FAILED, message=failure_message(child.result)
+                )
+            elif chunk.block is not None:
+                body = registry.RUN_BLOCK.read(child.result)
+                changed, appended = variable_changes(chunk.context.variables, body.variables)
+                result = IterationResult(
+                    index=index,
+                    state=body.state,
+                    message=body.message,
+                    set_variables=changed,
+                    appended=appended,
                 )
             else:
                 outcome = registry.RUN_TASK.read(child.result)
@@ -245,3 +293,10 @@ def _iteration_run(chunk: ChunkInput, index: int, value: Any) -> TaskRunInput:
         update={"for_each_input": value, "has_for_each_input": True, "task_key": key}
     )
     return chunk.task_run.model_copy(update={"task": render_task(nested, context), "rerun_inputs": None})
+
+
+def _iteration_block(chunk: ChunkInput, key: str, value: Any) -> BlockInput:
+    """The body as iteration `key` walks it: `@item()` = `value`."""
+    assert chunk.block is not None
+    scope = chunk.context.model_copy(update={"for_each_input": value, "has_for_each_input": True})
+    return BlockInput(request=chunk.block, scope=scope, row_key=key)

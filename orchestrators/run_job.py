@@ -7,6 +7,12 @@ decided inline; tasks that settle without running are recorded. The orchestrator
 tasks, the cancel event, the job timeout and the duration-warning timer at once. The custom status is a
 `RunProgress` with every task's live state; the output is the run summary the CLI prints.
 
+`run_block` walks ADF inner activities (a ForEach iteration, an Until pass) with the same walk, in block
+mode: no admission, slot, notification or run record; its tasks' rows go under the parent's tracked run,
+keyed `<iteration>/<activity>`; its templates see `@item()`, the outer activities' outputs and the
+variables; it returns the inner states, outputs and the variables after the pass. A body is small (ADF
+caps a pipeline's activities), so a block walk does not continue as new.
+
 The body reads as its steps, each a generator joined with `yield from`: admission (which may end the run
 early: canceled while queued, or skipped), start, the walk, finish.
 
@@ -31,7 +37,7 @@ import azure.durable_functions as df
 from pydantic import BaseModel, ConfigDict
 
 from jobclusters.execution import registry
-from jobclusters.execution.control_messages import ForEachInput
+from jobclusters.execution.control_messages import BlockInput, BlockResult, ForEachInput, UntilInput
 from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import (
     CancelRunInput,
@@ -53,8 +59,9 @@ from jobclusters.run_request import CANCEL_EVENT, RunProgress, RunRequest, TaskP
 from jobclusters.spec.adf_branches import choose_branch, join_state
 from jobclusters.spec.adf_control import RETURN_VALUE, filter_items, set_variable, wait_seconds
 from jobclusters.spec.dag import evaluate_condition, next_step, run_result
-from jobclusters.spec.for_each import check_concurrency, parse_inputs
+from jobclusters.spec.for_each import ITERATION_INPUT, check_concurrency, parse_inputs
 from jobclusters.spec.model import (
+    BlockPayload,
     BranchPayload,
     ConditionPayload,
     FailPayload,
@@ -66,6 +73,7 @@ from jobclusters.spec.model import (
     SetVariablePayload,
     Task,
     TaskState,
+    UntilPayload,
     WaitPayload,
 )
 from jobclusters.spec.templating import TemplateContext, TemplateError, render
@@ -74,6 +82,7 @@ from orchestrators.common import (
     call,
     call_orchestrator,
     call_store,
+    decode_input,
     dump,
     failure_message,
     iso,
@@ -158,8 +167,9 @@ def _failure_summary(outcomes: dict[str, TaskOutcome], states: dict[str, TaskSta
 class _Run:
     """The state of one run while the generator walks it; every method is pure."""
 
-    def __init__(self, context: Any, envelope: RunJobInput) -> None:
+    def __init__(self, context: Any, envelope: RunJobInput, block: BlockInput | None = None) -> None:
         self.context = context
+        self.block = block
         self.req = envelope.request
         self.job = self.req.job
         self.repair_number = self.req.repair.number if self.req.repair else 0
@@ -179,7 +189,7 @@ class _Run:
         self._status: dict[str, Any] | None = None
         self._changed: set[str] = set()
         self.spent = 0
-        self.variables: dict[str, Any] = dict(self.job.variables)
+        self.variables: dict[str, Any] = dict(block.scope.variables if block else self.job.variables)
         self.waits: set[str] = set()
         self.warned = False
         self.executions = 1
@@ -222,7 +232,10 @@ class _Run:
         )
 
     def budget_left(self) -> bool:
-        """Room for one more task, beside what the running ones will still cost."""
+        """Room for one more task, beside what the running ones will still cost (a block's body is small
+        and never continues as new)."""
+        if self.block is not None:
+            return True
         held = _EVENTS_PER_COMPLETION * (len(self.running) + 1)
         return self.spent + held + _EVENTS_PER_TASK <= HISTORY_BUDGET
 
@@ -290,7 +303,41 @@ class _Run:
             task_run_id=task_instance_id(self.req.run_id, task.key, self.repair_number),
             outcomes=self.outcomes,
         )
-        return context.model_copy(update={"variables": dict(self.variables)})
+        if self.block is None:
+            return context.model_copy(update={"variables": dict(self.variables)})
+        scope = self.block.scope
+        return context.model_copy(
+            update={
+                "variables": dict(self.variables),
+                "activity_outputs": {**scope.activity_outputs, **self.inner(context.activity_outputs)},
+                "task_values": {**scope.task_values, **self.inner(context.task_values)},
+                "task_states": {**scope.task_states, **self.inner(context.task_states)},
+                "for_each_input": scope.for_each_input,
+                "has_for_each_input": scope.has_for_each_input,
+            }
+        )
+
+    def inner(self, by_key: dict[str, Any]) -> dict[str, Any]:
+        """A block's values by the inner activity names its expressions use (`<row_key>/` dropped)."""
+        prefix = f"{self.block.row_key}/" if self.block else ""
+        return {k.removeprefix(prefix): v for k, v in by_key.items()}
+
+    def body_request(self, tasks: list[Task]) -> RunRequest:
+        """The request a `run_block` of these inner activities walks: this run, its job's tasks the body's;
+        a repair's previous states are the parent's business."""
+        job = self.job.model_copy(update={"tasks": tasks, "timeout_seconds": None, "health": []})
+        repair = self.req.repair
+        if repair is not None:
+            repair = repair.model_copy(update={"previous_states": {}, "previous_outcomes": {}})
+        return self.req.model_copy(update={"job": job, "repair": repair})
+
+    def until_input(self, task: Task, payload: UntilPayload) -> UntilInput:
+        return UntilInput(
+            task_run=self.task_input(task),
+            body=self.body_request(payload.tasks),
+            scope=self.template_context(task),
+            variables=dict(self.variables),
+        )
 
     def render(self, task: Task) -> Task:
         """The task rendered now; a Filter's condition waits for each item (`@item()`)."""
@@ -309,18 +356,23 @@ class _Run:
         nested task renders per iteration. Raises `ForEachError` / `TemplateError` naming the JSON path."""
         context = self.template_context(task)
         path = f"{task.source_path or '$'}.payload"
-        value = (
-            render(payload.inputs, context, f"{path}.inputs")
-            if isinstance(payload.inputs, str)
-            else payload.inputs
-        )
+        items = f"{path}.inputs"
+        if self.job.source_format == "adf":
+            path = f"{task.source_path or '$'}.typeProperties"
+            items = f"{path}.items"
+        value = render(payload.inputs, context, items) if isinstance(payload.inputs, str) else payload.inputs
         selection = self.req.repair.rerun_inputs.get(task.key) if self.req.repair else None
         return ForEachInput(
             task_run=self.task_input(task),
             context=context,
-            inputs=parse_inputs(value, f"{path}.inputs"),
+            inputs=parse_inputs(value, items),
             indexes=selection.indexes if selection is not None and selection.ref is None else None,
             concurrency=check_concurrency(payload.concurrency, f"{path}.concurrency"),
+            block=(
+                self.body_request(payload.task.payload.tasks)
+                if isinstance(payload.task.payload, BlockPayload)
+                else None
+            ),
         )
 
     def decide_inline(self, task: Task) -> TaskOutcome:
@@ -700,6 +752,16 @@ def _start_ready(run: _Run, stop: _Stop | None) -> tuple[bool, bool]:
             run.settle(key, TaskOutcome(state=TaskState.CANCELED, attempts=0, message=stop.message))
             decided_inline = True
             continue
+        if isinstance(task.payload, UntilPayload):
+            if not run.budget_left():
+                break
+            run.spent += _EVENTS_PER_TASK
+            child_id = task_instance_id(run.req.run_id, key, run.repair_number)
+            until = run.until_input(task, task.payload)
+            run.running[key] = call_orchestrator(run.context, registry.UNTIL, until, child_id)
+            run.mark_running(key, now)
+            started = True
+            continue
         if isinstance(task.payload, ForEachPayload):
             if not run.budget_left():
                 break
@@ -780,7 +842,10 @@ def _settle_finished_children(run: _Run) -> None:
                 key, TaskOutcome(state=TaskState.FAILED, message=failure_message(child.result), end=run.now())
             )
         else:
-            run.settle(key, registry.RUN_TASK.read(child.result), record=False)
+            outcome = registry.RUN_TASK.read(child.result)
+            if isinstance(run.job.task(key).payload, UntilPayload | ForEachPayload):
+                run.variables.update(outcome.details.get("variables") or {})
+            run.settle(key, outcome, record=False)
 
 
 def _finish(run: _Run, stop: _Stop | None) -> Generator[Any, Any, dict[str, Any]]:
@@ -808,3 +873,73 @@ def _finish(run: _Run, stop: _Stop | None) -> Generator[Any, Any, dict[str, Any]
         ]
     )
     return run.output(result.value, final_message)
+
+
+def _in_block(task: Task, prefix: str) -> Task:
+    """The task as one iteration's: every key it names is prefixed alike (its own, its dependencies', an
+    If/Switch join's selector and members)."""
+    update: dict[str, Any] = {
+        "key": prefix + task.key,
+        "depends_on": [d.model_copy(update={"task_key": prefix + d.task_key}) for d in task.depends_on],
+    }
+    if isinstance(task.payload, JoinPayload):
+        join = task.payload
+        update["payload"] = join.model_copy(
+            update={"selector": prefix + join.selector, "members": [prefix + m for m in join.members]}
+        )
+    return task.model_copy(update=update)
+
+
+@bp.orchestration_trigger(context_name="context")
+def run_block(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
+    block = decode_input(context, registry.RUN_BLOCK.input)
+    tasks = [_in_block(task, f"{block.row_key}/") for task in block.request.job.tasks]
+    request = block.request.model_copy(update={"job": block.request.job.model_copy(update={"tasks": tasks})})
+    run = _Run(context, RunJobInput(request=request), block)
+    start = run.now()
+    item = {ITERATION_INPUT: block.scope.for_each_input} if block.scope.has_for_each_input else {}
+    yield call_store(
+        context, registry.RECORD_TASK_RUNS, _block_row(run, TaskState.RUNNING, start, parameters=item)
+    )
+    run.publish()
+    yield from _walk(run)
+    result = run_result(run.job, run.states)
+    state = {
+        RunResult.SUCCESS: TaskState.SUCCESS,
+        RunResult.CANCELED: TaskState.CANCELED,
+        RunResult.TIMEDOUT: TaskState.TIMEDOUT,
+    }.get(result or RunResult.FAILED, TaskState.FAILED)
+    summary = _failure_summary(run.inner(run.outcomes), run.inner(run.states))
+    message = summary if state != TaskState.SUCCESS else None
+    yield call_store(
+        context,
+        registry.RECORD_TASK_RUNS,
+        _block_row(run, state, start, end=run.now(), message=message, parameters=item),
+    )
+    return dump(
+        BlockResult(
+            state=state,
+            message=message,
+            tasks=run.inner(run.states),
+            outputs=run.inner({k: dict(o.task_values) for k, o in run.outcomes.items()}),
+            variables=run.variables,
+        )
+    )
+
+
+def _block_row(run: _Run, state: TaskState, start: str, **fields: Any) -> TaskRecordBatch:
+    """The row of the iteration or pass itself (`loop[3]`), beside its inner activities' rows."""
+    assert run.block is not None
+    return TaskRecordBatch(
+        rows=[
+            TaskRecordInput(
+                run_id=run.tracked_id,
+                task_key=run.block.row_key,
+                state=state,
+                generation=run.repair_number,
+                attempt=1,
+                start=start,
+                **fields,
+            )
+        ]
+    )

@@ -266,8 +266,9 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
     for row in sorted(task_rows, key=lambda r: (r.task_key, r.generation, r.attempt)):
         history.setdefault(row.task_key, []).append(row)
     iterations = _iterations(history)
+    inner = _inner_rows(history, iterations)
     for key, rows in history.items():
-        if key in iterations:
+        if key in iterations or key in inner:
             continue
         task = view.tasks.setdefault(key, TaskView())
         task.attempt_history = [_attempt(row) for row in rows]
@@ -280,7 +281,13 @@ def build_view(run_id: str, status: Any, tracked: tuple[Any, list[Any]] | None =
         if parent not in view.tasks:
             continue
         task = view.tasks[parent]
-        task.iterations = [*(task.iterations or []), _iteration(found[1], history[key])]
+        entry = _iteration(found[1], history[key])
+        body = {name: _iteration(0, history[k]) for k, (at, name) in inner.items() if at == key}
+        if body:
+            entry["tasks"] = {
+                n: {k: v for k, v in t.items() if k not in ("index", "input")} for n, t in body.items()
+            }
+        task.iterations = [*(task.iterations or []), entry]
     with_iterations: dict[str, list[Any]] = {}
     for key, (parent_key, _) in iterations.items():
         with_iterations.setdefault(parent_key, list(history.get(parent_key, []))).extend(history[key])
@@ -330,6 +337,17 @@ def _iterations(history: dict[str, list[Any]]) -> dict[str, tuple[str, int]]:
         parsed = parse_iteration_key(key)
         if parsed is not None and parsed[0] in history:
             found[key] = parsed
+    return found
+
+
+def _inner_rows(history: dict[str, list[Any]], iterations: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Rows of an ADF ForEach iteration's or Until pass's inner activities (`<task>[<i>]/<inner>`):
+    key -> (the iteration's key, the inner activity's name)."""
+    found = {}
+    for key in history:
+        at = next((key[:i] for i, c in enumerate(key) if c == "/" and key[:i] in iterations), None)
+        if at is not None and key[len(at) + 1 :]:
+            found[key] = (at, key[len(at) + 1 :])
     return found
 
 

@@ -16,7 +16,15 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, TypeAdapter
 
 from jobclusters.arrivals.models import ClaimInput, ClaimResult, PendingInput, PendingResult
-from jobclusters.execution.control_messages import ChunkInput, ChunkResult, ForEachInput
+from jobclusters.execution.control_messages import (
+    BlockInput,
+    BlockResult,
+    CancelCheckInput,
+    ChunkInput,
+    ChunkResult,
+    ForEachInput,
+    UntilInput,
+)
 from jobclusters.execution.messages import (
     AddChunkInput,
     AddChunkResult,
@@ -139,6 +147,11 @@ BATCH_CHECK = ActivitySpec("batch_check", BatchCheckInput, BatchCheckResult)
 
 START_CHILD_RUN = ActivitySpec("start_child_run", ChildRunStartInput, ChildRunStartResult)
 POLL_CHILD_RUN = ActivitySpec("poll_child_run", ChildRunPollInput, ChildRunPollResult)
+CANCEL_REQUESTED: ActivitySpec[CancelCheckInput, str | None] = ActivitySpec(
+    "cancel_requested",
+    CancelCheckInput,
+    str | None,  # type: ignore[arg-type]
+)
 RUN_DATA_ACTIVITY = ActivitySpec("run_data_activity", DataActivityInput, DataActivityResult)
 
 # ------------------------------------------------------------------ sub-orchestrations
@@ -150,6 +163,8 @@ CHILD_RUN = OrchestratorSpec("child_run", AttemptInput, TaskOutcome)
 DATA_ACTIVITY = OrchestratorSpec("data_activity", AttemptInput, TaskOutcome)
 FOR_EACH = OrchestratorSpec("for_each", ForEachInput, TaskOutcome)
 FOR_EACH_CHUNK = OrchestratorSpec("for_each_chunk", ChunkInput, ChunkResult)
+RUN_BLOCK = OrchestratorSpec("run_block", BlockInput, BlockResult)
+UNTIL = OrchestratorSpec("until", UntilInput, TaskOutcome)
 
 ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     CLAIM_RUN_SLOT,
@@ -176,6 +191,7 @@ ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     START_CHILD_RUN,
     POLL_CHILD_RUN,
     RUN_DATA_ACTIVITY,
+    CANCEL_REQUESTED,
 )
 SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (
     RUN_TASK,
@@ -185,6 +201,8 @@ SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (
     DATA_ACTIVITY,
     FOR_EACH,
     FOR_EACH_CHUNK,
+    RUN_BLOCK,
+    UNTIL,
 )
 
 

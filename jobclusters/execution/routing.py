@@ -32,8 +32,9 @@ CLUSTER_KINDS = frozenset(
 INLINE_KINDS = frozenset({"condition", "fail", "set_variable", "filter", "branch", "join"})
 CHILD_KINDS = frozenset({"run_job"})
 DATA_KINDS = frozenset({"web", "get_metadata", "lookup"})
-#: run by `run_job` itself: a for_each as its own sub-orchestration, a wait as a durable timer
-CONTROL_KINDS = frozenset({"for_each", "wait"})
+#: run by `run_job` itself: a for_each or an ADF Until as its own sub-orchestration, a wait as a durable
+#: timer, an ADF body of several activities (`block`) as a `run_block` per iteration
+CONTROL_KINDS = frozenset({"for_each", "wait", "until", "block"})
 
 
 def executor_for(task: Task) -> Executor:

@@ -106,3 +106,34 @@ class Tally:
 
     def state(self) -> TaskState:
         return TaskState.FAILED if self.failed else TaskState.SUCCESS
+
+
+def variable_changes(
+    before: dict[str, Any], after: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """What one ADF ForEach iteration did to the run's variables: (values it set, items it appended).
+    Each iteration works on its own copy; the ForEach applies the changes in the order iterations end,
+    so every AppendVariable of every iteration lands and the last SetVariable wins, as in ADF."""
+    set_values: dict[str, Any] = {}
+    appended: dict[str, list[Any]] = {}
+    for name, value in after.items():
+        old = before.get(name)
+        if value == old:
+            continue
+        if old is None and isinstance(value, list):
+            old = []  # an Array variable without a default: appending and setting look alike
+        if isinstance(value, list) and isinstance(old, list) and value[: len(old)] == old:
+            appended[name] = value[len(old) :]
+        else:
+            set_values[name] = value
+    return set_values, appended
+
+
+def apply_changes(
+    variables: dict[str, Any], set_values: dict[str, Any], appended: dict[str, list[Any]]
+) -> dict[str, Any]:
+    merged = {**variables, **set_values}
+    for name, items in appended.items():
+        current = merged.get(name)
+        merged[name] = [*(current if isinstance(current, list) else []), *items]
+    return merged

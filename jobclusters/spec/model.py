@@ -293,6 +293,23 @@ class ForEachPayload(_Model):
     task: Task
 
 
+class BlockPayload(_Model):
+    """ADF inner activities run together as a sub-DAG: one ForEach iteration (`@item()` set)."""
+
+    kind: Literal["block"] = "block"
+    tasks: list[Task]
+
+
+class UntilPayload(_Model):
+    """ADF Until: its inner activities run as a sub-DAG pass after pass until `expression` is true, at most
+    `timeout_seconds` in all (then the Until is TIMEDOUT)."""
+
+    kind: Literal["until"] = "until"
+    expression: str
+    timeout_seconds: int = Field(ge=1)
+    tasks: list[Task]
+
+
 class ResourceFile(_Model):
     http_url: str | None = None
     storage_container_url: str | None = None
@@ -486,6 +503,8 @@ Payload = Annotated[
     | FilterPayload
     | BranchPayload
     | JoinPayload
+    | BlockPayload
+    | UntilPayload
     | UnsupportedPayload,
     Field(discriminator="kind"),
 ]
@@ -506,6 +525,8 @@ RUNNABLE_WITHOUT_COMPUTE = frozenset(
         "filter",
         "branch",
         "join",
+        "block",
+        "until",
     }
 )
 
@@ -613,14 +634,18 @@ class Job(_Model):
         return self
 
     def all_tasks(self) -> list[Task]:
-        """Top-level tasks, then for_each bodies and setup tasks (for mode derivation and lint)."""
+        """Top-level tasks, then for_each bodies, ADF inner activities and setup tasks (for mode derivation
+        and lint)."""
         found: list[Task] = []
-        for task in [*self.tasks, *self.setup_tasks]:
+        pending = [*self.tasks, *self.setup_tasks]
+        while pending:
+            task = pending.pop(0)
             found.append(task)
             payload = task.payload
-            while isinstance(payload, ForEachPayload):
-                found.append(payload.task)
-                payload = payload.task.payload
+            if isinstance(payload, ForEachPayload):
+                pending.insert(0, payload.task)
+            elif isinstance(payload, BlockPayload | UntilPayload):
+                pending[:0] = payload.tasks
         return found
 
     def task(self, key: str) -> Task:
@@ -637,5 +662,7 @@ class Job(_Model):
 
 
 ForEachPayload.model_rebuild()
+BlockPayload.model_rebuild()
+UntilPayload.model_rebuild()
 Task.model_rebuild()
 Job.model_rebuild()

@@ -194,6 +194,7 @@ def validate_references(job: Job, doc: Any, problems: Problems, *, adf_syntax: b
     """Every `{{...}}` (and, for pipelines and native jobs, `@...`) reference must name something real."""
     parameters = {p.name for p in job.parameters}
     task_keys = {t.key for t in job.tasks}
+    inner_keys = {t.key for t in job.all_tasks()} - task_keys  # ADF ForEach / Until inner activities
     upstream = ancestors(job)
     # an activity inside an If/Switch branch (`check/ifTrue/copy`) is named `copy` in expressions
     inner = {t.key.rsplit("/", 1)[-1]: t.key for t in job.tasks if "/" in t.key}
@@ -209,9 +210,9 @@ def validate_references(job: Job, doc: Any, problems: Problems, *, adf_syntax: b
             problems.error(
                 ref.path, f"{ref.text}: unknown parameter {ref.name!r} (parameters: {known})", "reference"
             )
-        elif ref.kind in {"tasks", "activity"} and ref.name not in task_keys:
+        elif ref.kind in {"tasks", "activity"} and ref.name not in task_keys | inner_keys:
             problems.error(ref.path, f"{ref.text}: no task or activity named {ref.name!r}", "reference")
-        elif ref.kind in {"tasks", "activity"}:
+        elif ref.kind in {"tasks", "activity"} and ref.name in task_keys:
             owner = _owner(job, ref.path)
             if owner is not None and ref.name not in upstream.get(owner, set()):
                 problems.warning(

@@ -2,7 +2,8 @@
 
 Runnable activity types map to payloads (SynapseNotebook, SparkJob, DatabricksNotebook / SparkPython /
 SparkJar, Custom on Batch, HDInsight Spark / Hive / MapReduce, Fail). IfCondition / Switch expand into
-the run's DAG (adf_branches.py). Control-flow activities not run yet are parsed and kept as
+the run's DAG (adf_branches.py); ForEach and Until read their inner activities like top-level ones.
+Control-flow activities not run here are parsed and kept as
 `UnsupportedPayload` with a warning, never dropped.
 """
 
@@ -17,12 +18,14 @@ from jobclusters.spec.importers.adf_control import unwrap_expression
 from jobclusters.spec.importers.adf_data import DATA_TYPES, read_data_activity
 from jobclusters.spec.importers.adf_triggers import import_triggers
 from jobclusters.spec.model import (
+    BlockPayload,
     CommandPayload,
     Compute,
     Dependency,
     DependencyCondition,
     EngineRules,
     FailPayload,
+    ForEachPayload,
     HivePayload,
     Job,
     JobParameter,
@@ -35,6 +38,7 @@ from jobclusters.spec.model import (
     SparkPythonPayload,
     Task,
     UnsupportedPayload,
+    UntilPayload,
 )
 from jobclusters.spec.reader import Node
 
@@ -268,17 +272,77 @@ def _payload(node: Node, kind: str, body: Node | None) -> tuple[Payload | None, 
 def _control(node: Node, kind: str, body: Node | None) -> Payload | None:
     if kind in ("IfCondition", "Switch"):
         return adf_control.read_branch(node, kind, body)
+    if kind in ("ForEach", "Until") and body is not None and body.items("activities"):
+        return _for_each(node, body) if kind == "ForEach" else _until(body)
     if kind == "ForEach" and body is not None:
         count = body.integer("batchCount", minimum=1)
         if count is not None and count > 50:
             body.error("batchCount", f"expected at most 50, got {count}", "range")
-        body.boolean("isSequential")
     if body is not None:
         adf_control.check_kept(kind, body)
     node.warning(
         "type", f"{kind} activities are kept, but jobclusters cannot run them yet", "unsupported-kind"
     )
     return UnsupportedPayload(home_kind=kind, spec=dict(body.value) if body is not None else {})
+
+
+def _inner_activities(body: Node, field: str) -> list[Task] | None:
+    """Inner activities, read like top-level ones (so whatever the importer does to those applies)."""
+    nodes = body.objects(field, required=True)
+    tasks = import_activities(nodes)
+    keys = {t.key for t in tasks}
+    for inner in nodes:
+        for dep in inner.objects("dependsOn"):
+            name = dep.raw("activity")
+            if isinstance(name, str) and name not in keys:
+                dep.error(
+                    "activity", f"{name!r} is not an activity of the same {field} list", "unknown-dependency"
+                )
+    return tasks or None
+
+
+#: activities only `run_job`'s walk runs (decided inline, a timer, a loop): a ForEach body of one of them
+#: is a block too, not a `run_task` per item
+_WALKED_KINDS = frozenset({"set_variable", "filter", "fail", "wait", "until", "condition", "unsupported"})
+
+
+def _for_each(node: Node, body: Node) -> Payload | None:
+    """`items` renders to the array; `isSequential` runs one at a time, else `batchCount` (default 20)."""
+    count = body.integer("batchCount", minimum=1)
+    if count is not None and count > 50:
+        body.error("batchCount", f"expected at most 50, got {count}", "range")
+        count = 50
+    sequential = body.boolean("isSequential")
+    items = unwrap_expression(body.raw("items"))
+    if not isinstance(items, str | list):
+        body.error("items", "required: an expression giving the array to iterate over", "required")
+    tasks = _inner_activities(body, "activities")
+    if not isinstance(items, str | list) or tasks is None:
+        return None
+    nested = tasks[0]
+    walked = nested.payload is None or nested.payload.kind in _WALKED_KINDS
+    if len(tasks) > 1 or walked:
+        nested = Task(
+            key=node.string("name") or "ForEach", payload=BlockPayload(tasks=tasks), source_path=body.path
+        )
+    return ForEachPayload(inputs=items, concurrency=1 if sequential else count or 20, task=nested)
+
+
+def _until(body: Node) -> Payload | None:
+    """`expression` is checked after each pass of the inner activities; `timeout` caps all the passes."""
+    expression = unwrap_expression(body.raw("expression"))
+    if not isinstance(expression, str):
+        body.error("expression", "required: an expression that ends the loop when true", "required")
+    timeout = unwrap_expression(body.raw("timeout"))
+    seconds = parse_timespan(timeout) if isinstance(timeout, str) else None
+    if timeout in (None, ""):
+        body.error("timeout", "required: an Until needs a timeout cap (d.hh:mm:ss)", "required")
+    elif not seconds:
+        body.error("timeout", f"expected a timespan d.hh:mm:ss above zero, got {timeout!r}", "timespan")
+    tasks = _inner_activities(body, "activities")
+    if not isinstance(expression, str) or not seconds or tasks is None:
+        return None
+    return UntilPayload(expression=expression, timeout_seconds=seconds, tasks=tasks)
 
 
 def _synapse_notebook(node: Node, body: Node) -> tuple[Payload | None, Compute | None]:

@@ -56,6 +56,7 @@ def test_durable_names_stay_as_recorded_histories_know_them() -> None:
         "start_child_run",
         "poll_child_run",
         "run_data_activity",
+        "cancel_requested",
     ]
     assert [s.name for s in registry.SUB_ORCHESTRATORS] == [
         "run_task",
@@ -65,6 +66,8 @@ def test_durable_names_stay_as_recorded_histories_know_them() -> None:
         "data_activity",
         "for_each",
         "for_each_chunk",
+        "run_block",
+        "until",
     ]
 
 

@@ -1,0 +1,183 @@
+"""ADF ForEach and Until through devhost + Azurite: a ForEach over GetMetadata's childItems of a blob
+folder whose body has two dependent activities (the second fails for one file) runs every file and fails
+after all ran, the run view listing each iteration with its inner activities, and every iteration's
+AppendVariable reaches the activity after it; an Until whose SetVariable
+grows a variable ends after three passes, shown as iterations, and the variable flows on."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from tests.e2e.conftest import AppHost
+
+pytestmark = pytest.mark.integration
+
+
+def _write(path: Path, doc: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc), encoding="utf-8")
+
+
+def _activity(name: str, kind: str, body: dict[str, Any], after: str | None = None) -> dict[str, Any]:
+    activity: dict[str, Any] = {"name": name, "type": kind, "typeProperties": body}
+    if after:
+        activity["dependsOn"] = [{"activity": after, "dependencyConditions": ["Succeeded"]}]
+    return activity
+
+
+def _expr(text: str) -> dict[str, str]:
+    return {"value": text, "type": "Expression"}
+
+
+def test_a_foreach_over_a_folders_files_runs_a_two_activity_body_per_file(
+    app_host: AppHost, tmp_path: Path
+) -> None:
+    container = "loop" + uuid.uuid4().hex[:10]
+    blobs = BlobServiceClient.from_connection_string(app_host.connection).create_container(container)
+    for name in ("a.csv", "b.csv", "c.csv"):
+        blobs.upload_blob(f"in/{name}", b"id\n1\n")
+    root = tmp_path / "factory"
+    _write(root / "linkedService" / "lake.json", {"name": "lake", "properties": {"type": "AzureBlobStorage"}})
+    location = {"type": "AzureBlobStorageLocation", "container": container, "folderPath": "in"}
+    _write(
+        root / "dataset" / "folder.json",
+        {
+            "name": "folder",
+            "properties": {
+                "linkedServiceName": {"referenceName": "lake", "type": "LinkedServiceReference"},
+                "type": "DelimitedText",
+                "typeProperties": {"location": location},
+            },
+        },
+    )
+    body = [
+        _activity("note", "AppendVariable", {"variableName": "seen", "value": _expr("@item().name")}),
+        # a wait that is not a number fails: b.csv's second activity fails, the others wait 0 s
+        _activity(
+            "check",
+            "Wait",
+            {"waitTimeInSeconds": _expr("@if(contains(variables('seen'), 'b.csv'), 'bad', 0)")},
+            "note",
+        ),
+    ]
+    pipeline = {
+        "name": "loop_" + uuid.uuid4().hex[:6],
+        "properties": {
+            "variables": {"seen": {"type": "Array"}},
+            "activities": [
+                _activity(
+                    "list",
+                    "GetMetadata",
+                    {
+                        "dataset": {"referenceName": "folder", "type": "DatasetReference"},
+                        "fieldList": ["childItems"],
+                    },
+                ),
+                _activity(
+                    "files",
+                    "ForEach",
+                    {
+                        "items": _expr("@activity('list').output.childItems"),
+                        "batchCount": 2,
+                        "activities": body,
+                    },
+                    "list",
+                ),
+                {
+                    # reports what the iterations appended, as a Fail's message
+                    "name": "count",
+                    "type": "Fail",
+                    "dependsOn": [{"activity": "files", "dependencyConditions": ["Completed"]}],
+                    "typeProperties": {
+                        "message": "@concat('seen ', string(length(variables('seen'))))",
+                        "errorCode": "E3",
+                    },
+                },
+            ],
+        },
+    }
+    _write(root / "pipeline" / "p.json", pipeline)
+    client = app_host.client
+    registered = client.register_job(pipeline, base_dir=str(root / "pipeline"), format="adf")
+
+    view = app_host.wait_run_done(client.start_job(registered["job_id"])["run_id"], timeout=120)
+
+    assert view["result"] == "FAILED"
+    assert set(view["tasks"]) == {"list", "files", "count"}
+    assert view["tasks"]["count"]["message"] == "E3: seen 3", "every iteration's AppendVariable landed"
+    loop = view["tasks"]["files"]
+    assert loop["state"] == "FAILED"
+    assert loop["message"].startswith("1 of 3 iterations failed; first: [1] check:")
+    iterations = loop["iterations"]
+    assert [(i["index"], i["input"], i["state"]) for i in iterations] == [
+        (0, {"name": "a.csv", "type": "File"}, "SUCCESS"),
+        (1, {"name": "b.csv", "type": "File"}, "FAILED"),
+        (2, {"name": "c.csv", "type": "File"}, "SUCCESS"),
+    ]
+    assert {n: t["state"] for n, t in iterations[1]["tasks"].items()} == {
+        "note": "SUCCESS",
+        "check": "FAILED",
+    }
+    assert {n: t["state"] for n, t in iterations[0]["tasks"].items()} == {
+        "note": "SUCCESS",
+        "check": "SUCCESS",
+    }
+
+
+def test_an_until_runs_passes_until_its_expression_holds(app_host: AppHost) -> None:
+    pipeline = {
+        "name": "until_" + uuid.uuid4().hex[:6],
+        "properties": {
+            "variables": {"n": {"type": "String", "defaultValue": ""}},
+            "activities": [
+                _activity(
+                    "again",
+                    "Until",
+                    {
+                        "expression": _expr("@equals(length(variables('n')), 3)"),
+                        "timeout": "0.00:05:00",
+                        "activities": [
+                            _activity(
+                                "grow",
+                                "SetVariable",
+                                {"variableName": "n", "value": _expr("@concat(variables('n'), 'x')")},
+                            ),
+                            _activity("pause", "Wait", {"waitTimeInSeconds": 0}, "grow"),
+                        ],
+                    },
+                ),
+                _activity(
+                    "ret",
+                    "SetVariable",
+                    {
+                        "variableName": "pipelineReturnValue",
+                        "value": [
+                            {"key": "n", "value": {"type": "Expression", "content": "@variables('n')"}}
+                        ],
+                    },
+                    "again",
+                ),
+            ],
+        },
+    }
+    client = app_host.client
+    run_id = client.start_job(client.register_job(pipeline, format="adf")["job_id"])["run_id"]
+
+    view = app_host.wait_run_done(run_id, timeout=120)
+
+    assert view["result"] == "SUCCESS", view["tasks"]
+    again = view["tasks"]["again"]
+    assert again["state"] == "SUCCESS"
+    assert [(i["index"], i["state"]) for i in again["iterations"]] == [
+        (0, "SUCCESS"),
+        (1, "SUCCESS"),
+        (2, "SUCCESS"),
+    ]
+    assert set(again["iterations"][2]["tasks"]) == {"grow", "pause"}
+    assert view["tasks"]["ret"]["state"] == "SUCCESS"
