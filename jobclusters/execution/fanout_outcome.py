@@ -41,6 +41,13 @@ def final_outcome(st: FanoutState, finish: BatchFinishResult) -> tuple[TaskState
     return TaskState.SUCCESS, None
 
 
+def _with_node_time(st: FanoutState) -> dict[str, Any] | None:
+    """The compute the attempt had, with the node time its polls measured (what pricing prefers)."""
+    if st.compute_info is None or st.node_time is None:
+        return st.compute_info
+    return {**st.compute_info, **st.node_time.compute_fields()}
+
+
 def early_outcome(
     st: FanoutState, started: str, now: str, state: TaskState, message: str | None, **fields: Any
 ) -> TaskOutcome:
@@ -53,7 +60,7 @@ def early_outcome(
         end=times.end,
         queue_seconds=times.queue_seconds,
         compute=st.compute,
-        compute_info=st.compute_info,
+        compute_info=_with_node_time(st),
         remote_id=st.job_id,
         **fields,
     )
