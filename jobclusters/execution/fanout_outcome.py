@@ -8,6 +8,7 @@ from typing import Any
 
 from jobclusters.execution.exit_codes import fanout_exit_code
 from jobclusters.execution.messages import BatchFinishResult, FanoutState, TaskOutcome
+from jobclusters.execution.node_time import with_measured
 from jobclusters.execution.work_times import attempt_times
 from jobclusters.failed_inputs import FailedInput, FailedInputs
 from jobclusters.spec.model import TaskState
@@ -43,9 +44,7 @@ def final_outcome(st: FanoutState, finish: BatchFinishResult) -> tuple[TaskState
 
 def _with_node_time(st: FanoutState) -> dict[str, Any] | None:
     """The compute the attempt had, with the node time its polls measured (what pricing prefers)."""
-    if st.compute_info is None or st.node_time is None:
-        return st.compute_info
-    return {**st.compute_info, **st.node_time.compute_fields()}
+    return with_measured(st.compute_info, st.node_time.compute_fields() if st.node_time else {})
 
 
 def early_outcome(

@@ -272,6 +272,7 @@ class ClusterFinishResult(_Msg):
     error: str | None = None
     task_values: dict[str, Any] = Field(default_factory=dict)
     log_ref: str | None = None
+    measured: dict[str, Any] = Field(default_factory=dict, description="node time from the cluster's events")
 
 
 # ------------------------------------------------------------------ activity payloads: Batch

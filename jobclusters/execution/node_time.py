@@ -7,7 +7,9 @@ samples, because it travels in the orchestrator's state through every poll and e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,3 +59,18 @@ class NodeTime(BaseModel):
             "nodes_seen_max": self.nodes_max,
             "nodes_last": self.last_nodes,
         }
+
+
+def node_time_of(samples: Iterable[tuple[datetime, int]]) -> NodeTime:
+    """The node time of (time, nodes) samples a service reported at once (cluster events)."""
+    state = NodeTime()
+    for at, nodes in samples:
+        state = state.observe(nodes, at)
+    return state
+
+
+def with_measured(compute_info: dict[str, Any] | None, measured: dict[str, Any]) -> dict[str, Any] | None:
+    """The attempt's compute with what was measured of it; nothing to add to no compute."""
+    if compute_info is None or not measured:
+        return compute_info
+    return {**compute_info, **measured}

@@ -234,3 +234,23 @@ def test_one_sample_prices_the_count_it_saw() -> None:
     )
     cost = _row("a", 0, 3600, info).cost
     assert cost is not None and cost.estimate == pytest.approx(0.2) and "measured" in cost.basis
+
+
+def test_measured_databricks_workers_are_priced_beside_the_on_demand_driver() -> None:
+    """Cluster events count workers (the driver is apart): a mean of 3 workers seen on a 2..6 autoscale."""
+    info = ComputeInfo(
+        kind="databricks",
+        node_size="Standard_DS3_v2",
+        nodes_min=3,
+        nodes_max=7,
+        mode="on_demand_job_cluster",
+        spot=True,
+        node_seconds=3 * 600,
+        observed_seconds=600,
+        nodes_seen_min=2,
+        nodes_seen_max=4,
+    )
+    cost = _row("a", 0, 3600, info).cost
+    driver, worker = 0.3 + 0.75 * 0.3, 0.05 + 0.75 * 0.3
+    assert cost is not None and cost.estimate == pytest.approx(driver + 3 * worker, abs=1e-6)
+    assert "2..4 nodes seen" in cost.basis

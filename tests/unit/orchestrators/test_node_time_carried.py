@@ -9,9 +9,9 @@ from typing import Any
 from jobclusters.execution.messages import AttemptInput, TaskRunInput
 from jobclusters.execution.node_time import NodeTime
 from jobclusters.spec.model import Task
-from orchestrators import batch_fanout
+from orchestrators import batch_fanout, cluster_run
 from tests.unit.orchestrators.fake_context import FakeContext, drive
-from tests.unit.orchestrators.script import START, Script, command
+from tests.unit.orchestrators.script import START, Script, command, spark
 
 COMPUTE = {
     "kind": "batch",
@@ -82,3 +82,20 @@ def _drive_ticking(ctx: FakeContext, script: dict[str, Any], clock: list[datetim
         return Script(**script)(task)
 
     return drive(batch_fanout.batch_fanout, ctx, answer)
+
+
+def test_a_cluster_attempt_records_the_node_time_its_finish_measured() -> None:
+    cluster = {"kind": "databricks", "node_size": "Standard_DS3_v2", "nodes_min": 3, "nodes_max": 7}
+    measured = {"node_seconds": 1500.0, "observed_seconds": 500.0, "nodes_seen_min": 2, "nodes_seen_max": 6}
+    handle = {"backend": "databricks", "run_id": "7", "idempotency_key": "k"}
+    run = TaskRunInput(
+        run_id="run-1", control_id="run-1", job_id="j", job_name="J", task=Task.model_validate(spark("t"))
+    )
+    attempt = AttemptInput(run=run, attempt=0, instance_id="run-1:t:r0:a0").model_dump(mode="json")
+    script = Script(
+        cluster_submit={"handle": handle, "compute": "databricks", "compute_info": cluster},
+        cluster_poll={"terminal": True, "state": "SUCCESS"},
+        cluster_finish={"measured": measured},
+    )
+    output = drive(cluster_run.cluster_run, FakeContext(attempt, now=START), script)
+    assert output["compute_info"] == {**cluster, **measured}
