@@ -46,3 +46,31 @@ def test_the_state_is_bounded_and_travels_as_json() -> None:
     assert len(many.model_dump_json()) < 300, "a fixed set of numbers, however many polls"
     assert NodeTime().compute_fields() == {}
     assert many.compute_fields()["nodes_seen_max"] == 2
+
+
+class _Events:
+    def __init__(self, samples: list[tuple[datetime, int]] | Exception) -> None:
+        self.samples = samples
+
+    def node_samples(self, handle: object) -> list[tuple[datetime, int]]:
+        if isinstance(self.samples, Exception):
+            raise self.samples
+        return self.samples
+
+
+def test_finishing_a_cluster_attempt_records_its_events_node_time_or_nothing() -> None:
+    from activities.cluster import _measured
+    from jobclusters.services.cluster import RunHandle, ServiceUnavailable
+
+    handle = RunHandle(backend="databricks", run_id="7", idempotency_key="k")
+    samples = [(T0, 2), (T0 + timedelta(seconds=100), 6), (T0 + timedelta(seconds=200), 6)]
+    assert _measured(_Events(samples), handle) == {
+        "node_seconds": 800.0,
+        "observed_seconds": 200.0,
+        "nodes_seen_min": 2,
+        "nodes_seen_max": 6,
+        "nodes_last": 6,
+    }
+    assert _measured(_Events([]), handle) == {}
+    assert _measured(_Events(ServiceUnavailable("throttled")), handle) == {}, "a failed read loses only that"
+    assert _measured(object(), handle) == {}, "a service without events (local, Synapse) measures nothing"
