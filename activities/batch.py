@@ -38,6 +38,7 @@ from jobclusters.execution.messages import (
     BatchStartInput,
     BatchStartResult,
 )
+from jobclusters.execution.node_time import NodeTime
 from jobclusters.execution.polling import WORK_ENDED, schedule_from_settings
 from jobclusters.execution.registry import (
     BATCH_ADD_CHUNK,
@@ -208,7 +209,8 @@ def poll(inp: BatchPollInput, client: str | None) -> BatchPollResult:
     if factory.get_control_store().cancel_requested(inp.run_id) is not None:
         with contextlib.suppress(BatchServiceError):
             service.terminate_job(inp.job_id)
-        return BatchPollResult(canceled=True)
+        return BatchPollResult(canceled=True, node_time=inp.node_time)
+    node_time = _count_nodes(service, inp)
     counts = service.get_task_counts(inp.job_id)
     if not counts.done:
         _signal_when_done(service, inp.job_id, inp.signal_to, client)
@@ -221,7 +223,23 @@ def poll(inp: BatchPollInput, client: str | None) -> BatchPollResult:
         failed=counts.failed,
         work_start=span.start_time.isoformat() if span and span.start_time else None,
         work_end=span.end_time.isoformat() if span and span.end_time else None,
+        node_time=node_time,
     )
+
+
+def _count_nodes(service: BatchService, inp: BatchPollInput) -> NodeTime | None:
+    """The attempt's node time with this poll's count folded in. Only a pool made for the attempt: an
+    existing pool's nodes also run other work. A failed read loses one sample, never the poll."""
+    ref = inp.pool_ref
+    if ref is None or not ref.created or ref.pool_id is None:
+        return inp.node_time
+    try:
+        nodes = service.get_pool_nodes(ref.pool_id)
+    except BatchServiceError:
+        return inp.node_time
+    if nodes is None:
+        return inp.node_time
+    return (inp.node_time or NodeTime()).observe(nodes, datetime.now(UTC))
 
 
 @activity(bp, BATCH_FINISH)
@@ -358,9 +376,17 @@ def batch_check(inp: BatchCheckInput, client: str | None) -> BatchCheckResult:
         st.timed_out = True
     elif st.job_id is not None and not (st.canceled or st.message):
         seen = poll(
-            BatchPollInput(run_id=inp.run.control_id, job_id=st.job_id, signal_to=inp.signal_to), client
+            BatchPollInput(
+                run_id=inp.run.control_id,
+                job_id=st.job_id,
+                signal_to=inp.signal_to,
+                pool_ref=st.pool_ref,
+                node_time=st.node_time,
+            ),
+            client,
         )
         st.polls += 1
+        st.node_time = seen.node_time
         st.canceled = seen.canceled
         if not seen.canceled:
             st.counts = seen.model_dump(include={"active", "running", "completed", "succeeded", "failed"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import Any
 
 import azure.durable_functions as df
 from pydantic import ValidationError
@@ -22,6 +23,7 @@ from jobclusters.execution.messages import (
     ClusterSubmitInput,
     ClusterSubmitResult,
 )
+from jobclusters.execution.node_time import node_time_of
 from jobclusters.execution.polling import WORK_ENDED, schedule_from_settings
 from jobclusters.execution.registry import (
     CLUSTER_CANCEL,
@@ -33,8 +35,10 @@ from jobclusters.execution.registry import (
 )
 from jobclusters.services import factory
 from jobclusters.services.cluster import (
+    ClusterJobError,
     ClusterRunRequest,
     InvalidRunRequest,
+    ReportsClusterNodes,
     ResultState,
     RunHandle,
     RunNotFound,
@@ -142,12 +146,14 @@ def cluster_poll(inp: ClusterHandleInput, client: str | None) -> ClusterPollResu
 def cluster_finish(inp: ClusterHandleInput) -> ClusterFinishResult:
     """The run's output: error, task values (small), logs stored as a blob reference."""
     handle = inp.handle
+    service = factory.get_cluster_service(handle.backend)
     try:
-        output = factory.get_cluster_service(handle.backend).get_output(handle)
+        output = service.get_output(handle)
     except RunNotFound as exc:
         return ClusterFinishResult(error=str(exc))
+    measured = _measured(service, handle)
     if not output.tasks:
-        return ClusterFinishResult()
+        return ClusterFinishResult(measured=measured)
     task = output.tasks[0]
     log_ref = None
     if task.logs:
@@ -162,7 +168,19 @@ def cluster_finish(inp: ClusterHandleInput) -> ClusterFinishResult:
         error=error[:ERROR_LIMIT] if error else None,
         task_values=json.loads(json.dumps(values, default=str)),
         log_ref=log_ref,
+        measured=measured,
     )
+
+
+def _measured(service: object, handle: RunHandle) -> dict[str, Any]:
+    """The node time of the run's cluster where the service reports it; a failed read loses only that."""
+    if not isinstance(service, ReportsClusterNodes):
+        return {}
+    try:
+        samples = service.node_samples(handle)
+    except ClusterJobError:
+        return {}
+    return node_time_of(samples).compute_fields()
 
 
 @activity(bp, CLUSTER_CANCEL)

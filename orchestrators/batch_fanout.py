@@ -150,13 +150,18 @@ def batch_fanout(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                     context,
                     registry.BATCH_POLL,
                     BatchPollInput(
-                        run_id=run.control_id, job_id=st.job_id, signal_to=signal_to(context, schedule)
+                        run_id=run.control_id,
+                        job_id=st.job_id,
+                        signal_to=signal_to(context, schedule),
+                        pool_ref=st.pool_ref,
+                        node_time=st.node_time,
                     ),
                 )
             except Exception as exc:  # an outage past the bound: still terminate the job, delete the pool
                 st.message = f"the Batch job could not be polled: {failure_message(exc)}"
                 break
             st.polls += 1
+            st.node_time = poll.node_time
             if poll.canceled:
                 st.canceled = True
                 break

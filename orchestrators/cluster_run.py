@@ -23,6 +23,7 @@ from jobclusters.execution.messages import (
     ClusterSubmitInput,
     TaskOutcome,
 )
+from jobclusters.execution.node_time import with_measured
 from jobclusters.execution.polling import CLUSTER_POLL, POLLS_PER_EXECUTION, past
 from jobclusters.execution.work_times import attempt_times
 from jobclusters.services.cluster import idempotency_token
@@ -129,7 +130,7 @@ def cluster_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                 log_ref=finish.log_ref,
                 remote_id=remote_id,
                 compute=compute,
-                compute_info=compute_info,
+                compute_info=with_measured(compute_info, finish.measured),
                 details={"polls": state.polls},
             )
         if state.polls % POLLS_PER_EXECUTION == 0:

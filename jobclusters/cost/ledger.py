@@ -51,7 +51,7 @@ def usage_of(
     capacity: Capacity = "on_demand"
     if info.spot:
         capacity = "low_priority" if platform == "batch" else "spot"
-    return Usage(
+    usage = Usage(
         platform=platform,
         node_type=info.node_size,
         driver_node_type=info.driver_node_size,
@@ -64,7 +64,23 @@ def usage_of(
         charge=_charge(info),
         region=region,
         simulated=simulated,
+        nodes_seen_min=info.nodes_seen_min,
+        nodes_seen_max=info.nodes_seen_max,
     )
+    mean = measured_mean_nodes(info)
+    if mean is None:
+        return usage
+    return usage.model_copy(update={"node_seconds": mean * usage.billed_seconds})
+
+
+def measured_mean_nodes(info: ComputeInfo) -> float | None:
+    """The mean node count the polls saw. Polls see only first poll to last: the billed time before and
+    after (pool allocation, the tail after the last poll) is priced at that mean, not left out."""
+    if info.node_seconds is None:
+        return None
+    if info.observed_seconds:
+        return info.node_seconds / info.observed_seconds
+    return float(info.nodes_last if info.nodes_last is not None else info.nodes_seen_max or 0)
 
 
 def task_cost(

@@ -41,6 +41,8 @@ class Usage(BaseModel):
     dbu_compute: DbuCompute = "jobs_compute"
     region: str = "eastus"
     simulated: bool = Field(default=False, description="measured on the embedded default, priced as Azure")
+    nodes_seen_min: int | None = Field(default=None, ge=0, description="fewest nodes the polls saw")
+    nodes_seen_max: int | None = Field(default=None, ge=0, description="most nodes the polls saw")
 
     @property
     def billed_seconds(self) -> float:
@@ -98,6 +100,8 @@ def price(usage: Usage, catalogue: PriceCatalogue) -> Cost:
     if usage.node_seconds is not None:
         estimate = (usage.node_seconds / 3600) * worker_rate.per_hour + fixed
         nodes = f"{usage.node_seconds / 3600:.4g} node-h measured"
+        if usage.nodes_seen_min is not None and usage.nodes_seen_max is not None:
+            nodes += f" ({usage.nodes_seen_min}..{usage.nodes_seen_max} nodes seen)"
     elif workers_min == workers_max:
         estimate = low
         nodes = f"{workers_max} x {usage.node_type}"

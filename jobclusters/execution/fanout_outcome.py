@@ -8,6 +8,7 @@ from typing import Any
 
 from jobclusters.execution.exit_codes import fanout_exit_code
 from jobclusters.execution.messages import BatchFinishResult, FanoutState, TaskOutcome
+from jobclusters.execution.node_time import with_measured
 from jobclusters.execution.work_times import attempt_times
 from jobclusters.failed_inputs import FailedInput, FailedInputs
 from jobclusters.spec.model import TaskState
@@ -41,6 +42,11 @@ def final_outcome(st: FanoutState, finish: BatchFinishResult) -> tuple[TaskState
     return TaskState.SUCCESS, None
 
 
+def _with_node_time(st: FanoutState) -> dict[str, Any] | None:
+    """The compute the attempt had, with the node time its polls measured (what pricing prefers)."""
+    return with_measured(st.compute_info, st.node_time.compute_fields() if st.node_time else {})
+
+
 def early_outcome(
     st: FanoutState, started: str, now: str, state: TaskState, message: str | None, **fields: Any
 ) -> TaskOutcome:
@@ -53,7 +59,7 @@ def early_outcome(
         end=times.end,
         queue_seconds=times.queue_seconds,
         compute=st.compute,
-        compute_info=st.compute_info,
+        compute_info=_with_node_time(st),
         remote_id=st.job_id,
         **fields,
     )

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from jobclusters.execution.node_time import NodeTime
 from jobclusters.execution.polling import PollSchedule
 from jobclusters.failed_inputs import FailedInputs, InputSelection
 from jobclusters.services.batch import PoolRef
@@ -75,6 +76,7 @@ class FanoutState(_Msg):
     work_end: str | None = None
     job_files: str | None = None
     poll: PollSchedule | None = None
+    node_time: NodeTime | None = Field(default=None, description="the pool's node count seen by the polls")
 
 
 class AttemptInput(_Msg):
@@ -270,6 +272,7 @@ class ClusterFinishResult(_Msg):
     error: str | None = None
     task_values: dict[str, Any] = Field(default_factory=dict)
     log_ref: str | None = None
+    measured: dict[str, Any] = Field(default_factory=dict, description="node time from the cluster's events")
 
 
 # ------------------------------------------------------------------ activity payloads: Batch
@@ -336,6 +339,8 @@ class BatchPollInput(_Msg):
     run_id: str
     job_id: str
     signal_to: str | None = Field(default=None, description="the instance to wake when the work ends")
+    pool_ref: PoolRef | None = Field(default=None, description="a pool made for the attempt: count its nodes")
+    node_time: NodeTime | None = None
 
 
 class BatchPollResult(_Msg):
@@ -347,6 +352,7 @@ class BatchPollResult(_Msg):
     canceled: bool = False
     work_start: str | None = Field(default=None, description="once done: the first task's own start")
     work_end: str | None = Field(default=None, description="once done: the last task's own end")
+    node_time: NodeTime | None = Field(default=None, description="the input's, with this poll's node count")
 
     @property
     def done(self) -> bool:

@@ -284,6 +284,17 @@ class AzureBatchService:
             url, params = page.get("odata.nextLink"), None
         return owned
 
+    def get_pool_nodes(self, pool_id: str) -> int | None:
+        try:
+            pool = self._get_json(
+                f"/pools/{pool_id}", {"$select": "id,currentDedicatedNodes,currentLowPriorityNodes"}
+            )
+        except BatchServiceError as exc:
+            if exc.code == "PoolNotFound":
+                return None
+            raise
+        return int(pool.get("currentDedicatedNodes") or 0) + int(pool.get("currentLowPriorityNodes") or 0)
+
     def _get_json(self, url: str, params: dict[str, str] | None) -> dict[str, Any]:
         """A GET answered with JSON; a `nextLink` (params None) carries its own query."""
         if params is None:

@@ -421,6 +421,10 @@ class BatchService(Protocol):
 
     def list_owned_pools(self) -> list[OwnedPool]: ...
 
+    def get_pool_nodes(self, pool_id: str) -> int | None:
+        """The pool's current nodes (dedicated and low-priority); None when the pool is gone."""
+        ...
+
 
 def make_task_id(run_id: str, index: int) -> str:
     """A task id that a retried activity regenerates identically: run id + input index, Batch-safe."""

@@ -558,6 +558,16 @@ class ClusterJobService(Protocol):
     def get_output(self, handle: RunHandle) -> RunOutput: ...
 
 
+@runtime_checkable
+class ReportsClusterNodes(Protocol):
+    """A service that can say how many workers a run's cluster had over its life (Databricks: the
+    cluster's events)."""
+
+    def node_samples(self, handle: RunHandle) -> list[tuple[datetime, int]]:
+        """(time, workers) in time order, the last at the run's end; empty when it cannot tell."""
+        ...
+
+
 def tail(text: str, limit: int) -> tuple[str, bool]:
     """Last `limit` characters of a log, and whether anything was cut."""
     if len(text) <= limit:

@@ -32,7 +32,7 @@ from databricks.sdk.errors import (
     TemporarilyUnavailable,
     TooManyRequests,
 )
-from databricks.sdk.service import jobs
+from databricks.sdk.service import compute, jobs
 
 from jobclusters.services.cluster import (
     LOG_TAIL_CHARS,
@@ -219,6 +219,15 @@ def submit_body(
 
 
 # ---------------------------------------------------------------------------------------------- state
+
+
+NODE_COUNT_EVENTS = (
+    compute.EventType.RUNNING,
+    compute.EventType.RESIZING,
+    compute.EventType.UPSIZE_COMPLETED,
+    compute.EventType.NODES_LOST,
+    compute.EventType.TERMINATING,
+)
 
 
 def _time(ms: int | None) -> datetime | None:
@@ -428,6 +437,36 @@ class DatabricksClusterJobService:
     def get_state(self, handle: RunHandle) -> RunState:
         run, tasks = self._run_with_all_tasks(int(handle.run_id))
         return run_state(run, tasks)
+
+    def node_samples(self, handle: RunHandle) -> list[tuple[datetime, int]]:
+        """Workers over the life of the cluster the run created (not an existing cluster: its events are
+        other work's too), from the cluster's events: RUNNING, resizes and lost nodes carry
+        `details.current_num_workers`; TERMINATING ends the count. Closed at the run's end."""
+        run, tasks = self._run_with_all_tasks(int(handle.run_id))
+        created = [t for t in tasks if t.new_cluster is not None or t.job_cluster_key]
+        cluster_id = next((t.cluster_instance.cluster_id for t in created if t.cluster_instance), None)
+        if not cluster_id:
+            return []
+        events = self._call(
+            "clusters/events",
+            lambda: list(
+                self._client.clusters.events(
+                    cluster_id, event_types=list(NODE_COUNT_EVENTS), order=compute.GetEventsOrder.ASC
+                )
+            ),
+        )
+        samples: list[tuple[datetime, int]] = []
+        for event in events:
+            at = _time(event.timestamp)
+            workers = 0 if event.type == compute.EventType.TERMINATING else None
+            if workers is None and event.details is not None:
+                workers = event.details.current_num_workers
+            if at is not None and workers is not None:
+                samples.append((at, workers))
+        end = _time(run.end_time) if run.end_time else None
+        if samples and end is not None and end > samples[-1][0]:
+            samples.append((end, samples[-1][1]))
+        return samples
 
     def cancel(self, handle: RunHandle) -> None:
         run_id = int(handle.run_id)

@@ -93,6 +93,11 @@ class ComputeInfo(_Record):
     nodes_max: int | None = None
     driver_node_size: str | None = None
     spot_fallback: bool | None = None
+    node_seconds: float | None = Field(default=None, description="node time the polls saw (measured)")
+    observed_seconds: float | None = Field(default=None, description="first poll to last poll")
+    nodes_seen_min: int | None = None
+    nodes_seen_max: int | None = None
+    nodes_last: int | None = None
 
 
 class Links(_Record):

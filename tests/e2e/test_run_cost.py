@@ -38,6 +38,8 @@ def test_a_run_costs_the_sum_of_its_tasks_and_overheads(app_host: AppHost, tmp_p
         billed = (row.end_time - row.start_time).total_seconds() + (row.queue_seconds or 0)
         assert row.cost.estimate == pytest.approx(node_hour * billed / 3600, abs=2e-6)
         assert "embedded default" in row.cost.basis and "Standard_D2s_v3" in row.cost.basis
+        assert row.compute is not None and (row.compute.nodes_seen_min, row.compute.nodes_seen_max) == (1, 1)
+        assert "node-h measured (1..1 nodes seen)" in row.cost.basis, "its polls counted the pool's node"
     overhead = sum(line.estimate or 0.0 for line in record.cost.overhead)
     tasks_total = sum(r.cost.estimate or 0.0 for r in rows if r.cost is not None)
     assert record.cost.estimate == pytest.approx(tasks_total + overhead, abs=2e-6)

@@ -146,6 +146,8 @@ class FakeBatchState:
         # api-version 2025-06-01 spells add-task statuses in lower case; earlier versions in camelCase.
         self.status_names = {"success": "success", "client": "clienterror", "server": "servererror"}
         self.task_server_errors: set[str] = set()  # task ids answered "servererror" once
+        # pool id -> (current dedicated, current low-priority) nodes; else the pool's targets
+        self.current_nodes: dict[str, tuple[int, int]] = {}
 
 
 def _now() -> str:
@@ -429,6 +431,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "odata.metadata": f"{self.server.base_url}/$metadata#pools/@Element",
                     **pool,
+                    **self._current_nodes(pool_id, pool),
                     "url": f"{self.server.base_url}/pools/{pool_id}",
                 },
             )
@@ -436,6 +439,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(202)
         else:
             self._violation(400, "InvalidUri", f"{method} not allowed on a pool")
+
+    def _current_nodes(self, pool_id: str, pool: dict[str, Any]) -> dict[str, int]:
+        """The read-only counts a pool GET reports: what a test set (a resize, an eviction), else the
+        targets, as if allocation had finished."""
+        targets = (int(pool.get("targetDedicatedNodes") or 0), int(pool.get("targetLowPriorityNodes") or 0))
+        dedicated, low = self.server.state.current_nodes.get(pool_id, targets)
+        return {"currentDedicatedNodes": dedicated, "currentLowPriorityNodes": low}
 
     def _create_job(self, body: Any) -> None:
         if not self._check_fields(body, JOB_FIELDS, ("id", "poolInfo"), "job"):

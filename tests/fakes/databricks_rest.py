@@ -2,9 +2,10 @@
 
 `POST /api/2.2/jobs/runs/submit`, `GET /api/2.2/jobs/runs/get` (task arrays paged at 100 with
 `next_page_token`/`has_more`), `POST /api/2.2/jobs/runs/cancel`, `GET /api/2.2/jobs/runs/get-output`
-(task runs only, as the real API insists). Requests are checked against the documented shapes: an invalid
-one gets the documented error body `{"error_code": "INVALID_PARAMETER_VALUE", "message": ...}` with 400 and
-is recorded in `violations`. The test drives run progress with `set_task`, and injects 429/5xx faults.
+(task runs only, as the real API insists), `POST /api/2.x/clusters/events` (from `cluster_events`).
+Requests are checked against the documented shapes: an invalid one gets the documented error body
+`{"error_code": "INVALID_PARAMETER_VALUE", "message": ...}` with 400 and is recorded in `violations`.
+The test drives run progress with `set_task`, and injects 429/5xx faults.
 
 `LoopbackJsonServer` is the small threaded HTTP base the Livy and Synapse fakes share.
 """
@@ -288,6 +289,7 @@ class FakeDatabricks(LoopbackJsonServer):
         self.task_runs: dict[int, FakeTask] = {}
         self._by_token: dict[str, int] = {}
         self._next_id = 1000
+        self.cluster_events: dict[str, list[dict[str, Any]]] = {}  # cluster id -> events, oldest first
 
     # -- test controls
 
@@ -423,6 +425,8 @@ class FakeDatabricks(LoopbackJsonServer):
             return self._list(request.query)
         if route == ("GET", "/api/2.2/jobs/runs/get-output"):
             return self._output(request.query)
+        if route in (("POST", "/api/2.0/clusters/events"), ("POST", "/api/2.1/clusters/events")):
+            return self._events(request.body)
         self.violations.append(f"unexpected {request.method} {request.path}")
         return self._bad(f"No API found for '{request.method} {request.path}'", 404, "ENDPOINT_NOT_FOUND")
 
@@ -468,6 +472,33 @@ class FakeDatabricks(LoopbackJsonServer):
             if key in task.spec:
                 data[key] = task.spec[key]
         return data
+
+    def _events(self, body: Any) -> Answer:
+        """`clusters/events`: filtered by `event_types`, ordered by `order`, paged by `offset`/`limit`
+        (at most 500) with `next_page` the request body for the next page, as documented."""
+        fields = {"cluster_id", "start_time", "end_time", "order", "event_types", "offset", "limit"}
+        errors = [f"clusters/events: {k} is not a request field" for k in body if k not in fields]
+        if not isinstance(body.get("cluster_id"), str):
+            errors.append("clusters/events: cluster_id is required")
+        limit = int(body.get("limit", 50))
+        if not 1 <= limit <= 500:
+            errors.append("clusters/events: limit must be 1..500")
+        if errors:
+            self.violations.extend(errors)
+            return self._bad("; ".join(errors))
+        with self.lock:
+            events = list(self.cluster_events.get(body["cluster_id"], []))
+        kinds = body.get("event_types")
+        events = [e for e in events if not kinds or e["type"] in kinds]
+        events = [
+            e for e in events if body.get("start_time", 0) <= e["timestamp"] <= body.get("end_time", 2**62)
+        ]
+        events.sort(key=lambda e: e["timestamp"], reverse=body.get("order", "DESC") == "DESC")
+        offset = int(body.get("offset", 0))
+        answer: dict[str, Any] = {"events": events[offset : offset + limit], "total_count": len(events)}
+        if offset + limit < len(events):
+            answer["next_page"] = {**body, "offset": offset + limit, "limit": limit}
+        return 200, {}, answer
 
     def _run_state(self, run: FakeRun) -> tuple[str, str | None, str]:
         lives = [t.life_cycle_state for t in run.tasks]

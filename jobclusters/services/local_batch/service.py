@@ -190,6 +190,11 @@ class LocalBatchService:
             specs = [pool.spec for pool in self._state.pools.values()]
         return [OwnedPool(pool_id=s.id, owner=owner) for s in specs if (owner := s.owner()) is not None]
 
+    def get_pool_nodes(self, pool_id: str) -> int | None:
+        with self._lock:
+            pool = self._state.pools.get(pool_id)
+            return None if pool is None else len(pool.nodes)
+
     # -- jobs ------------------------------------------------------------------------------------------
     def create_job(self, job: JobSpec) -> None:
         with self._lock:

@@ -245,6 +245,15 @@ def test_batch_activities_run_twice_create_each_pool_job_and_task_once(app_env: 
         timeout=30,
         what="the three tasks to complete",
     )
+    poll = {"run_id": "run-twice", "job_id": first["job_id"], "pool_ref": first["pool_ref"]}
+    once = call(batch.batch_poll, poll)
+    twice = call(batch.batch_poll, {**poll, "node_time": once["node_time"]})
+    nodes = factory.get_batch_service().get_pool_nodes(first["pool_ref"]["pool_id"])
+    assert nodes is not None and nodes >= 1
+    assert (twice["node_time"]["samples"], twice["node_time"]["last_nodes"]) == (2, nodes)
+    assert twice["node_time"]["nodes_min"] == twice["node_time"]["nodes_max"] == nodes
+    shared = {**poll, "pool_ref": {**first["pool_ref"], "created": False}}
+    assert call(batch.batch_poll, shared)["node_time"] is None, "an existing pool's nodes run other work too"
     finish = {"job_id": first["job_id"], "pool_ref": first["pool_ref"]}
     assert call(batch.batch_finish, finish)["pool_deleted"] is True
     assert call(batch.batch_finish, finish)["failed_count"] == 0

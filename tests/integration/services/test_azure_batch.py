@@ -313,3 +313,16 @@ def test_per_task_server_errors_are_resent_and_both_status_spellings_are_underst
     fake.state.status_names = {"success": "success", "client": "clienterror", "server": "servererror"}
     again = service.add_tasks("job-1", tasks)
     assert again.added == [t.id for t in tasks], "TaskExists in the lower-case spelling counts as added"
+
+
+def test_pool_nodes_are_the_current_dedicated_and_low_priority_counts(service, fake):
+    ref = service.ensure_pool(PoolPlacement(mode="onDemand", pool=_pool()), owner="run-1")
+    assert ref.pool_id is not None
+    assert service.get_pool_nodes(ref.pool_id) == 4, "allocated to its targets: 1 dedicated + 3 low"
+    fake.state.current_nodes[ref.pool_id] = (1, 0)
+    assert service.get_pool_nodes(ref.pool_id) == 1, "the low-priority nodes were evicted"
+    gets = [r for r in fake.state.requests if r.method == "GET" and r.path == f"/pools/{ref.pool_id}"]
+    assert len(gets) == 2
+    assert "currentLowPriorityNodes" in gets[0].query.get("$select", "")
+    service.delete_pool(ref)
+    assert service.get_pool_nodes(ref.pool_id) is None, "a deleted pool has no nodes, and is no error"

@@ -29,7 +29,6 @@ from tests.fakes.databricks_rest import FakeDatabricks
 COST_TAGS = {"Project": "Sales", "Environment": "Test", "CostCenter": "CC1", "Owner": "DataEng"}
 
 
-
 @pytest.fixture
 def fake() -> Iterator[FakeDatabricks]:
     with FakeDatabricks() as server:
@@ -380,3 +379,52 @@ def test_connection_errors_are_retried_by_our_policy_not_the_sdks_loop(clock) ->
     with pytest.raises(ServiceUnavailable, match="runs/get"):
         svc.get_state(RunHandle(backend="databricks", run_id="1", idempotency_key="k"))
     assert len(clock.sleeps) == 2 and all(s <= 0.02 for s in clock.sleeps), clock.sleeps
+
+
+def _event(kind: str, at_s: int, workers: int | None = None) -> dict[str, Any]:
+    details = {} if workers is None else {"current_num_workers": workers}
+    return {"cluster_id": "", "timestamp": at_s * 1000, "type": kind, "details": details}
+
+
+def test_node_samples_come_from_the_run_clusters_events_in_the_documented_shape(fake, clock) -> None:
+    """Autoscale 2..6: RUNNING at 2, upsized to 6, a spot node lost (5), then the run ends; events of
+    other kinds are not asked for, and 60 events page through `next_page`."""
+    svc = service(fake, clock)
+    handle = svc.submit(
+        one_task(new_cluster={**CLUSTER, "autoscale": {"min_workers": 2, "max_workers": 6}}), "k"
+    )
+    run_id = int(handle.run_id)
+    fake.set_task(run_id, "main", "RUNNING")
+    cluster_id = f"0101-{fake.runs[run_id].tasks[0].run_id}-fake"
+    noise = [_event("DRIVER_HEALTHY", 1000 + i) for i in range(60)]
+    fake.cluster_events[cluster_id] = [
+        _event("CREATING", 900),
+        _event("RUNNING", 1000, 2),
+        *noise,
+        _event("RESIZING", 1100, 2),
+        _event("UPSIZE_COMPLETED", 1200, 6),
+        _event("NODES_LOST", 1500, 5),
+        *[_event("UPSIZE_COMPLETED", 1600 + i, 5) for i in range(60)],
+    ]
+    fake.set_task(run_id, "main", "TERMINATED", "SUCCESS")
+    fake.set_times(run_id, "main", start_time=1_000_000, setup=0, execution=800_000)
+
+    samples = svc.node_samples(handle)
+
+    times = [int(at.timestamp()) for at, _ in samples]
+    assert [n for _, n in samples][:5] == [2, 2, 6, 5, 5]
+    assert times[:4] == [1000, 1100, 1200, 1500] and times == sorted(times)
+    assert len(samples) == 4 + 60 + 1 and samples[-1] == (samples[-1][0], 5)
+    assert times[-1] == 1800, "closed at the run's end with the last count"
+    calls = [r for r in fake.requests if r.path.endswith("/clusters/events")]
+    assert len(calls) >= 2, "the events were read page by page"
+    assert "DRIVER_HEALTHY" not in calls[0].body["event_types"]
+    assert fake.violations == []
+
+
+def test_no_node_samples_for_an_existing_cluster(fake, clock) -> None:
+    svc = service(fake, clock)
+    handle = svc.submit(one_task(existing_cluster_id="0101-shared"), "k")
+    fake.set_task(int(handle.run_id), "main", "TERMINATED", "SUCCESS")
+    assert svc.node_samples(handle) == []
+    assert not [r for r in fake.requests if r.path.endswith("/clusters/events")]

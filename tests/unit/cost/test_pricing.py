@@ -195,3 +195,62 @@ def test_running_rows_have_no_cost_yet() -> None:
     info = ComputeInfo(kind="batch", node_size="Standard_D2s_v3", node_count=1, mode="onDemand")
     row = TaskRunRecord(run_id="r", task_key="k", state=RunState.RUNNING, start_time=T0, compute=info)
     assert task_cost(row, catalogue(), region="eastus", simulated=True) is None
+
+
+def test_measured_node_time_replaces_the_middle_of_the_range() -> None:
+    """An autoscale pool of 1..5 nodes the polls saw at 2 nodes for 600 s then 4 for 1200 s (mean 3.33):
+    the estimate is that mean over the billed time, not the middle (3), and the basis says measured."""
+    ranged = ComputeInfo(kind="batch", node_size="Standard_D2s_v3", nodes_min=1, nodes_max=5, mode="onDemand")
+    measured = ranged.model_copy(
+        update={
+            "node_seconds": 2 * 600 + 4 * 1200,
+            "observed_seconds": 1800,
+            "nodes_seen_min": 2,
+            "nodes_seen_max": 4,
+            "nodes_last": 4,
+        }
+    )
+    guessed = _row("a", 0, 3600, ranged).cost
+    cost = _row("a", 0, 3600, measured).cost
+    assert guessed is not None and guessed.estimate == pytest.approx(0.3)
+    assert "middle of the range" in guessed.basis
+    assert cost is not None and cost.estimate == pytest.approx(0.1 * (6000 / 1800), abs=1e-6)
+    assert "measured" in cost.basis and "2..4 nodes seen" in cost.basis
+    assert (cost.low, cost.high) == (pytest.approx(0.1), pytest.approx(0.5))
+
+
+def test_one_sample_prices_the_count_it_saw() -> None:
+    info = ComputeInfo(
+        kind="batch",
+        node_size="Standard_D2s_v3",
+        nodes_min=1,
+        nodes_max=5,
+        mode="onDemand",
+        node_seconds=0,
+        observed_seconds=0,
+        nodes_seen_min=2,
+        nodes_seen_max=2,
+        nodes_last=2,
+    )
+    cost = _row("a", 0, 3600, info).cost
+    assert cost is not None and cost.estimate == pytest.approx(0.2) and "measured" in cost.basis
+
+
+def test_measured_databricks_workers_are_priced_beside_the_on_demand_driver() -> None:
+    """Cluster events count workers (the driver is apart): a mean of 3 workers seen on a 2..6 autoscale."""
+    info = ComputeInfo(
+        kind="databricks",
+        node_size="Standard_DS3_v2",
+        nodes_min=3,
+        nodes_max=7,
+        mode="on_demand_job_cluster",
+        spot=True,
+        node_seconds=3 * 600,
+        observed_seconds=600,
+        nodes_seen_min=2,
+        nodes_seen_max=4,
+    )
+    cost = _row("a", 0, 3600, info).cost
+    driver, worker = 0.3 + 0.75 * 0.3, 0.05 + 0.75 * 0.3
+    assert cost is not None and cost.estimate == pytest.approx(driver + 3 * worker, abs=1e-6)
+    assert "2..4 nodes seen" in cost.basis
