@@ -5,10 +5,8 @@ datasets and linked services read from an ADF git layout; each output is the tas
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -16,47 +14,23 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from tests.e2e.conftest import FUNCTION_KEY, AppHost
+from tests.loopback import loopback
 
 pytestmark = pytest.mark.integration
 
 SECRET = FUNCTION_KEY  # an app setting of the host (DEVHOST_FUNCTION_KEY), named as %DEVHOST_FUNCTION_KEY%
 
 
-class _Handler(BaseHTTPRequestHandler):
-    seen: list[dict[str, Any]] = []
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-    def _answer(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"null")
-        _Handler.seen.append({"path": self.path, "key": self.headers.get("x-api-key"), "body": body})
-        self._answer(200, {"echo": body, "rows": 3})
-
-    def do_GET(self) -> None:
-        _Handler.seen.append({"path": self.path, "key": self.headers.get("x-api-key")})
-        self._answer(404, {"error": "not here"})
+def _answer(method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
+    if method == "POST":
+        return 200, {"echo": body, "rows": 3}
+    return 404, {"error": "not here"}
 
 
 @pytest.fixture
-def web_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def web_server() -> Iterator[tuple[str, list[tuple[str, str, dict[str, str], Any]]]]:
+    with loopback(_answer) as served:
+        yield served
 
 
 def _write(path: Path, doc: dict[str, Any]) -> None:
@@ -98,8 +72,11 @@ def _outputs(view: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_web_getmetadata_and_lookup_outputs_in_a_git_layout(
-    app_host: AppHost, tmp_path: Path, web_server: str
+    app_host: AppHost,
+    tmp_path: Path,
+    web_server: tuple[str, list[tuple[str, str, dict[str, str], Any]]],
 ) -> None:
+    origin, requests = web_server
     container = "data" + uuid.uuid4().hex[:10]
     blobs = BlobServiceClient.from_connection_string(app_host.connection).create_container(container)
     blobs.upload_blob("in/2026/a.csv", b"id,name\n1,ann\n2,bob\n")
@@ -128,7 +105,7 @@ def test_web_getmetadata_and_lookup_outputs_in_a_git_layout(
                     "ask",
                     "WebActivity",
                     {
-                        "url": f"{web_server}/api/count",
+                        "url": f"{origin}/api/count",
                         "method": "POST",
                         "headers": {"x-api-key": "%DEVHOST_FUNCTION_KEY%"},
                         "body": {"day": "2026-01-01"},
@@ -138,7 +115,7 @@ def test_web_getmetadata_and_lookup_outputs_in_a_git_layout(
                     "missing_page",
                     "WebActivity",
                     {
-                        "url": f"{web_server}/nothing?sig=abc",
+                        "url": f"{origin}/nothing?sig=abc",
                         "method": "GET",
                         "headers": {"x-api-key": "%DEVHOST_FUNCTION_KEY%"},
                     },
@@ -175,7 +152,8 @@ def test_web_getmetadata_and_lookup_outputs_in_a_git_layout(
     }
     out = _outputs(view)
     assert out["ask"] == {"echo": {"day": "2026-01-01"}, "rows": 3}
-    assert {"path": "/api/count", "key": SECRET, "body": {"day": "2026-01-01"}} in _Handler.seen
+    seen = [{"path": p, "key": h.get("x-api-key"), "body": b} for m, p, h, b in requests if m == "POST"]
+    assert {"path": "/api/count", "key": SECRET, "body": {"day": "2026-01-01"}} in seen
     assert view["tasks"]["missing_page"]["message"].endswith('/nothing answered 404: {"error": "not here"}')
     assert out["list"] == {
         "childItems": [

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from jobclusters.services.local_batch import LocalBatchService
 from jobclusters.services.local_cluster import LocalClusterJobService
 from jobclusters.services.work_signals import EventRaiser
 from tests.eventually import eventually
+from tests.loopback import loopback
 
 pytestmark = pytest.mark.integration
 
@@ -71,24 +70,9 @@ def test_a_local_cluster_run_signals_when_it_ends(tmp_path: Path) -> None:
         svc.close(wait=False)
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    posts: list[tuple[str, bytes]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        type(self).posts.append((self.path, body))
-        self.send_response(202)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 def test_the_signal_is_posted_to_the_send_event_uri_of_the_client_binding() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        base = f"http://127.0.0.1:{server.server_port}/runtime/webhooks/durabletask/instances/INSTANCEID"
+    with loopback(lambda method, path, headers, body: (202, None)) as (origin, seen):
+        base = f"{origin}/runtime/webhooks/durabletask/instances/INSTANCEID"
         binding = json.dumps(
             {"managementUrls": {"sendEventPostUri": f"{base}/raiseEvent/{{eventName}}?taskHub=h&code=k"}}
         )
@@ -96,14 +80,13 @@ def test_the_signal_is_posted_to_the_send_event_uri_of_the_client_binding() -> N
         assert raiser is not None
         raiser.notifier("run-1:t:r0:a0", "work_ended")()
 
-        eventually(lambda: _Recorder.posts or None, timeout=10, what="the raised event")
-        path, body = _Recorder.posts[0]
+        eventually(lambda: seen or None, timeout=10, what="the raised event")
+        method, path, _, body = seen[0]
+        assert method == "POST"
         assert path == (
             "/runtime/webhooks/durabletask/instances/run-1%3At%3Ar0%3Aa0/raiseEvent/work_ended?taskHub=h&code=k"
         )
-        assert json.loads(body) is None
-    finally:
-        server.shutdown()
+        assert body is None
 
 
 @pytest.mark.parametrize("binding", [None, "", "not json", json.dumps({"managementUrls": {}})])

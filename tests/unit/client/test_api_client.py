@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from jobclusters.client.api import ApiClient, ApiClientError
-from tests.unit.client.loopback import loopback
+from tests.loopback import loopback
 
 
 def test_calls_send_the_function_key_and_json() -> None:

@@ -13,7 +13,7 @@ from jobclusters.client.keys import function_key
 from jobclusters.client.launcher import RECORD_FILE, EmbeddedDefault
 from jobclusters.commands.run import parse_params
 from tests.eventually import eventually
-from tests.unit.client.loopback import loopback
+from tests.loopback import loopback
 
 
 def test_the_environment_wins_over_local_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 from jobclusters.client.api import ApiClient
 from jobclusters.client.progress import exit_code, follow, print_summary, render_table, result_json
-from tests.unit.client.loopback import loopback
+from tests.loopback import loopback
 
 TASK_DONE = {
     "state": "SUCCESS",

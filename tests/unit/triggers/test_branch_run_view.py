@@ -9,7 +9,7 @@ from jobclusters.client.api import ApiClient
 from jobclusters.client.progress import follow, result_json
 from jobclusters.run_request import RunProgress, TaskProgress
 from jobclusters.spec import TaskState
-from tests.unit.client.loopback import loopback
+from tests.loopback import loopback
 from tests.unit.triggers.test_run_view import status
 from triggers.run_view import build_view
 

@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 answering scripted JSON, for the client tests."""
+"""A real HTTP server on 127.0.0.1 answering scripted JSON and recording what it was sent, for tests that
+meet a service at the HTTP boundary."""
 
 from __future__ import annotations
 
