@@ -43,9 +43,6 @@ bp = df.Blueprint()
 ATTEMPTS_PER_EXECUTION = 10
 
 
-_row = task_row
-
-
 @bp.orchestration_trigger(context_name="context")
 def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     run = decode_input(context, registry.RUN_TASK.input)
@@ -93,7 +90,7 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 yield call_store(
                     context,
                     registry.RECORD_TASK_RUNS,
-                    _row(run, TaskState.RUNNING, retries, start=iso(started)),
+                    task_row(run, TaskState.RUNNING, retries, start=iso(started)),
                 )
                 attempt = AttemptInput(
                     run=this_attempt,
@@ -121,7 +118,7 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
             delay = retry_delay_millis(policy, retries)
             if not recorded:
                 yield call_store(
-                    context, registry.RECORD_TASK_RUNS, _row(run, outcome.state, retries - 1, outcome)
+                    context, registry.RECORD_TASK_RUNS, task_row(run, outcome.state, retries - 1, outcome)
                 )
             context.set_custom_status(
                 {
@@ -139,6 +136,8 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 return {}
             continue
         if not recorded:
-            yield call_store(context, registry.RECORD_TASK_RUNS, _row(run, outcome.state, retries, outcome))
+            yield call_store(
+                context, registry.RECORD_TASK_RUNS, task_row(run, outcome.state, retries, outcome)
+            )
         outcome.start = first_start
         return dump(outcome)

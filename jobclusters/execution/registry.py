@@ -206,6 +206,15 @@ SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (
 )
 
 
+def _named(handler: Callable[..., Any], spec: ActivitySpec[Any, Any], body: Callable[..., Any]) -> Any:
+    """The host finds an activity by its function's name: the handler takes the spec's name and the
+    body's docstring and module."""
+    handler.__name__ = handler.__qualname__ = spec.name
+    handler.__doc__ = body.__doc__
+    handler.__module__ = body.__module__
+    return handler
+
+
 def activity(bp: Any, spec: ActivitySpec[In, Out]) -> Callable[[Callable[[In], Out]], Any]:
     """Register `body` on the blueprint `bp` as the activity `spec.name`: the host hands it the JSON
     payload, `body` sees the input model and returns the result model, the host gets JSON back."""
@@ -214,10 +223,7 @@ def activity(bp: Any, spec: ActivitySpec[In, Out]) -> Callable[[Callable[[In], O
         def handler(payload: dict[str, Any]) -> Any:
             return spec.dump_result(body(spec.parse_input(payload)))
 
-        handler.__name__ = handler.__qualname__ = spec.name
-        handler.__doc__ = body.__doc__
-        handler.__module__ = body.__module__
-        return bp.activity_trigger(input_name="payload")(handler)
+        return bp.activity_trigger(input_name="payload")(_named(handler, spec, body))
 
     return register
 
@@ -239,10 +245,7 @@ def activity_with_client(bp: Any, spec: ActivitySpec[In, Out]) -> Callable[[Call
             def handler(payload: dict[str, Any], client: str | None = None) -> Any:
                 return spec.dump_result(body(spec.parse_input(payload), client))
 
-        handler.__name__ = handler.__qualname__ = spec.name
-        handler.__doc__ = body.__doc__
-        handler.__module__ = body.__module__
-        triggered = bp.activity_trigger(input_name="payload")(handler)
+        triggered = bp.activity_trigger(input_name="payload")(_named(handler, spec, body))
         return bp.generic_input_binding(arg_name="client", type="durableClient")(triggered)
 
     return register

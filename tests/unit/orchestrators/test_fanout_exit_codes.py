@@ -70,11 +70,11 @@ def test_no_exit_code_when_nothing_ran_to_an_exit() -> None:
 def test_the_exit_code_reaches_the_task_run_row() -> None:
     from activities.tracking import task_record
     from jobclusters.execution.messages import TaskOutcome
-    from orchestrators.run_task import _row
+    from jobclusters.execution.task_rows import task_row
 
     run = TaskRunInput(
         run_id="run-1", control_id="run-1", job_id="j", job_name="J", task=Task.model_validate(command("t"))
     )
     outcome = TaskOutcome(state=TaskState.FAILED, message="exit code 3", exit_code=3)
-    (row,) = _row(run, TaskState.FAILED, 0, outcome).rows
+    (row,) = task_row(run, TaskState.FAILED, 0, outcome).rows
     assert row.exit_code == 3 and task_record(row).exit_code == 3
