@@ -5,8 +5,9 @@ It starts the cluster's SparkContext (master and `spark_conf` of the cluster) an
 tiny query so the first task does not pay for warming up, then publishes its Py4J gateway (port and
 secret, in a file only the owner can read) for the task processes to attach to, each with its own
 `SparkSession` (`session.py`). Its standard input is its lifeline and its control channel: a line
-`cancel <job group>` cancels that task's Spark jobs; end of input (the service closed it, or the host
-died) stops the driver.
+`cancel <job group>` cancels that task's Spark jobs, the running ones and any it submits later (the task's
+process is killed just before, but a job it asked for in its last instant can reach the scheduler after
+the cancel); end of input (the service closed it, or the host died) stops the driver.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def serve(spark: Any) -> None:
     for line in sys.stdin:
         command, _, argument = line.strip().partition(" ")
         if command == "cancel" and argument:
-            spark.sparkContext.cancelJobGroup(argument)
+            spark.sparkContext._jsc.sc().cancelJobGroupAndFutureJobs(argument, "the task was canceled")
 
 
 def main(argv: list[str]) -> int:

@@ -75,6 +75,19 @@ while tracker.getActiveJobsIds() and time.monotonic() < deadline:
 seen = {"active_jobs": list(tracker.getActiveJobsIds()), "count": spark.range(1000).count()}
 (folder / "after.json").write_text(json.dumps(seen))
 """
+WAIT_FOR_GO = """
+import sys, time
+from pathlib import Path
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+(Path(sys.argv[1]) / "first.started").touch()
+while not (Path(sys.argv[1]) / "go").exists():
+    time.sleep(0.05)
+"""
+COUNT = """
+from pyspark.sql import SparkSession
+print("count", SparkSession.builder.getOrCreate().range(1000).count())
+"""
 OWN_DRIVER = """
 from pyspark.sql import SparkSession
 spark = SparkSession.builder.config("spark.driver.memory", "600m").getOrCreate()
@@ -158,9 +171,34 @@ def test_cancelling_one_task_leaves_the_other_running_on_the_same_driver(
     state = _ended(svc, after)
     assert state.result is ResultState.SUCCESS, f"{state.message}\n{svc.get_output(after).tasks[0].logs}"
     seen = json.loads((jobs / "after.json").read_text())
-    assert seen == {"active_jobs": [], "count": 1000}, "the canceled task's Spark job was canceled too"
+    assert seen == {"active_jobs": [], "count": 1000}, "the canceled task's Spark job ended; driver ran on"
     assert svc._warm.running()["job/run-1/shared"] == driver_pid, "the driver lived on"
     assert svc.get_state(after).life_cycle is LifeCycle.TERMINATED
+
+
+def test_a_cancel_that_reaches_the_driver_before_the_tasks_job_still_cancels_it(
+    svc: LocalClusterJobService, tmp_path: Path
+) -> None:
+    """The race of a cancel with a job the killed task had just asked for: the driver cancels the task's
+    job group for good, so a job that reaches the scheduler after the cancel is canceled too."""
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "first.py").write_text(WAIT_FOR_GO)
+    (jobs / "late.py").write_text(COUNT)
+    first = _submit(svc, jobs, "first", "first.py", str(jobs))
+    eventually(lambda: (jobs / "first.started").exists() or None, timeout=SPARK_WAIT, what="the first task")
+    driver = next(iter(svc._warm._drivers.values()))
+    late_group = f"{svc._run_id('key-late')}:late"
+
+    svc._warm.cancel_jobs(driver, late_group)
+    late = _submit(svc, jobs, "late", "late.py")
+    (jobs / "go").touch()
+
+    state = _ended(svc, late)
+    logs = svc.get_output(late).tasks[0].logs
+    assert state.result is ResultState.FAILED, f"{state.message}\n{logs[-3000:]}"
+    assert f"cancelled part of cancelled job group {late_group}" in logs, logs[-3000:]
+    assert _ended(svc, first).result is ResultState.SUCCESS, "the other task's group is untouched"
 
 
 def test_a_task_that_sets_driver_settings_gets_a_fresh_jvm_with_a_note(
