@@ -21,6 +21,7 @@ $(PY_STAMP): requirements.txt requirements-dev.txt
 
 $(SPARK_STAMP): $(PY_STAMP) requirements-spark.txt
 	$(PY) -m pip install -q -r requirements-spark.txt
+	$(PY) -m jobclusters.localshim.class_archive
 	touch $@
 
 $(NODE_STAMP): package.json
