@@ -4,7 +4,9 @@ A command without a fan-out is one Batch task: planning a manifest, a sub-orches
 record, prepare, add, poll and finish calls are hops that cost episodes, queue messages and table writes
 on Azure (and latency everywhere) for no work. Here the attempt is two activities: `batch_start` (the
 RUNNING row, pool, job and task) and `batch_check` (a poll; once the task ended, its finish and its row),
-with the wait between them on the poll timer or, locally, the executor's `work_ended` signal. Cancel,
+with the wait between them on the poll timer or, locally, the executor's `work_ended` signal. Where the
+executor signals, `batch_start` itself waits out the first poll interval for the task to end and then
+makes that poll: a task done by then (most local ones) is one activity and two episodes. Cancel,
 timeouts and retries behave as in `batch_fanout`; every `POLLS_PER_EXECUTION` polls `run_task` continues
 as new with the attempt's state (`TaskRunInput.inline`), so the history stays bounded. Deterministic.
 """
@@ -17,7 +19,7 @@ from typing import Any, Literal
 
 from jobclusters.execution import registry
 from jobclusters.execution.batch_logs import log_prefix
-from jobclusters.execution.fanout_outcome import early_outcome
+from jobclusters.execution.fanout_outcome import early_outcome, started_state
 from jobclusters.execution.messages import (
     BatchCheckInput,
     BatchFinishInput,
@@ -71,21 +73,19 @@ def inline_attempt(
             row=task_row(plain, TaskState.RUNNING, attempt, start=begun),
             log_prefix=logs_at,
             signal_to=context.instance_id,
+            attempt=attempt,
+            started=begun,
+            deadline=_iso(deadline),
         )
         try:
             result = yield from result_of(context, registry.BATCH_START, start)
         except Exception as exc:
             return _early(context, st, begun, TaskState.FAILED, failure_message(exc)), False
-        prep = result.prepare
-        if prep.error is not None:
-            return _early(context, st, begun, TaskState.FAILED, prep.error), False
-        st.pool_ref, st.job_id, st.compute, st.compute_info = (
-            prep.pool_ref,
-            prep.job_id,
-            prep.compute,
-            prep.compute_info,
-        )
-        st.canceled, st.message, st.poll = prep.canceled, result.add_error, prep.poll
+        if result.prepare.error is not None:
+            return _early(context, st, begun, TaskState.FAILED, result.prepare.error), False
+        if result.checked is not None and result.checked.outcome is not None:
+            return result.checked.outcome, True
+        st = started_state(result)
     schedule = st.poll or BATCH_POLL
     while True:
         stop: Literal["timeout"] | None = None

@@ -88,6 +88,7 @@ from orchestrators.common import (
     iso,
     result_of,
 )
+from orchestrators.quick_batch import QuickStart, after_quick, start_quick, starts_quick
 
 bp = df.Blueprint()
 
@@ -191,6 +192,7 @@ class _Run:
         self.spent = 0
         self.variables: dict[str, Any] = dict(block.scope.variables if block else self.job.variables)
         self.waits: set[str] = set()
+        self.quick: dict[str, QuickStart] = {}
         self.warned = False
         self.executions = 1
         self.slot_input = SlotInput(
@@ -653,11 +655,13 @@ def _walk(run: _Run) -> Generator[Any, Any, _Stop | _Continue | None]:
         warn_timer = context.create_timer(run.start + timedelta(seconds=threshold))
     stop: _Stop | None = None
     handover = False
+    unscheduled = False  # sub-orchestrations or timers created since the last wait
 
     while True:
         decided_inline, started = (
             _start_ready(run, stop) if run.budget_left() or stop is not None else (False, False)
         )
+        unscheduled = unscheduled or started
         run.publish()
         if run.rows:
             rows, run.rows = run.rows, []
@@ -680,12 +684,16 @@ def _walk(run: _Run) -> Generator[Any, Any, _Stop | _Continue | None]:
                 continue
             break
 
-        waiting = [*run.running.values(), cancel_event]
+        waiting = list(run.running.values())
+        if stop is None or not cancel_event.is_completed:  # once it stopped the walk, it is no news
+            waiting.append(cancel_event)
         waiting += [t for t in (job_timer, warn_timer) if t is not None and stop is None]
-        if started:
+        if unscheduled:
             # The extension walks the action list in order and waits on each compound: without a timer
-            # that fires now, this wave's children would not be scheduled until one of them finished.
+            # that fires now, what the walk does next would wait until one of this wave's children ended.
+            # An activity (a quick start) ends soon by itself, so a wave of those needs no timer.
             waiting.append(context.create_timer(context.current_utc_datetime))
+            unscheduled = False
         run.spent += _EVENTS_PER_WAIT
         winner = yield context.task_any(waiting)
         if winner is cancel_event or (job_timer is not None and winner is job_timer and stop is None):
@@ -696,6 +704,8 @@ def _walk(run: _Run) -> Generator[Any, Any, _Stop | _Continue | None]:
                 CancelRunInput(run_id=run.req.run_id, reason=stop.message),
             )
             for key, child in list(run.running.items()):
+                if key in run.quick:
+                    continue  # it ends soon by itself; what it ended as settles it (`after_quick`)
                 began = run.progress.tasks[key].start
                 if key in run.waits:
                     child.cancel()
@@ -714,7 +724,7 @@ def _walk(run: _Run) -> Generator[Any, Any, _Stop | _Continue | None]:
                 run.notify("duration_exceeded", message=f"running longer than {threshold} s"),
             )
             continue
-        _settle_finished_children(run)
+        unscheduled = _settle_finished_children(run, stop) or unscheduled
 
     for timer in (job_timer, warn_timer):
         if timer is not None and not timer.is_completed:
@@ -792,6 +802,7 @@ def _start_ready(run: _Run, stop: _Stop | None) -> tuple[bool, bool]:
             run.running[key] = run.context.create_timer(at)
             run.waits.add(key)
             run.mark_running(key, now)
+            started = True
             continue
         if executor_for(rendered) in ("inline", "unsupported"):
             run.settle(key, run.decide_inline(rendered))
@@ -805,11 +816,13 @@ def _start_ready(run: _Run, stop: _Stop | None) -> tuple[bool, bool]:
             break
         run.spent += _EVENTS_PER_TASK
         child_id = task_instance_id(run.req.run_id, key, run.repair_number)
-        run.running[key] = call_orchestrator(
-            run.context, registry.RUN_TASK, run.task_input(rendered), child_id
-        )
+        task_input = run.task_input(rendered)
+        if starts_quick(task_input):
+            run.running[key], run.quick[key] = start_quick(run.context, task_input, child_id)
+        else:
+            run.running[key] = call_orchestrator(run.context, registry.RUN_TASK, task_input, child_id)
+            started = True
         run.mark_running(key, now)
-        started = True
     return decided_inline, started
 
 
@@ -829,9 +842,22 @@ def _start_for_each(run: _Run, task: Task, payload: ForEachPayload, now: str) ->
     return True
 
 
-def _settle_finished_children(run: _Run) -> None:
+def _settle_finished_children(run: _Run, stop: _Stop | None) -> bool:
+    """Settle what ended; a quick start that did not settle its task hands it to `run_task`. Returns
+    whether a sub-orchestration was created."""
+    handed = False
     for key, child in list(run.running.items()):
         if not child.is_completed:
+            continue
+        quick = run.quick.pop(key, None)
+        if quick is not None:
+            taken = after_quick(quick, child.result, stopped=stop is not None)
+            if isinstance(taken, TaskOutcome):
+                run.settle(key, taken, record=False)
+            else:
+                run.spent += _EVENTS_PER_TASK
+                run.running[key] = call_orchestrator(run.context, registry.RUN_TASK, taken, quick.child_id)
+                handed = True
             continue
         if key in run.waits:
             began = run.progress.tasks[key].start
@@ -846,6 +872,7 @@ def _settle_finished_children(run: _Run) -> None:
             if isinstance(run.job.task(key).payload, UntilPayload | ForEachPayload):
                 run.variables.update(outcome.details.get("variables") or {})
             run.settle(key, outcome, record=False)
+    return handed
 
 
 def _finish(run: _Run, stop: _Stop | None) -> Generator[Any, Any, dict[str, Any]]:

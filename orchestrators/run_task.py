@@ -26,7 +26,7 @@ from jobclusters.execution.messages import (
 from jobclusters.execution.retry import may_retry, retry_delay_millis
 from jobclusters.execution.routing import attempt_orchestrator, attempt_retry_policy, unsupported_reason
 from jobclusters.execution.task_rows import settled_message, task_row
-from jobclusters.spec.model import TaskState
+from jobclusters.spec.model import RetryPolicy, TaskState
 from orchestrators.common import (
     call_orchestrator,
     call_store,
@@ -62,6 +62,9 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     policy = attempt_retry_policy(task)
     retries = run.retries_done
     inline = orchestrator.name == registry.BATCH_FANOUT.name and runs_inline(run)
+    if run.retry_after is not None:
+        yield from _wait_to_retry(context, policy, retries, run.retry_after)
+        run = run.model_copy(update={"retry_after": None})
     while True:
         attempt_id = attempt_instance_id(context.instance_id, retries)
         resumed = run.inline if inline else None
@@ -115,20 +118,11 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         outcome.message = settled_message(outcome.message)
         if may_retry(policy, retries, outcome.state, outcome.message):
             retries += 1
-            delay = retry_delay_millis(policy, retries)
             if not recorded:
                 yield call_store(
                     context, registry.RECORD_TASK_RUNS, task_row(run, outcome.state, retries - 1, outcome)
                 )
-            context.set_custom_status(
-                {
-                    "state": TaskState.WAITING_FOR_RETRY.value,
-                    "attempts": retries,
-                    "message": outcome.message,
-                    "retry_at": iso(context.current_utc_datetime + timedelta(milliseconds=delay)),
-                }
-            )
-            yield context.create_timer(context.current_utc_datetime + timedelta(milliseconds=delay))
+            yield from _wait_to_retry(context, policy, retries, outcome)
             if retries % ATTEMPTS_PER_EXECUTION == 0:
                 context.continue_as_new(
                     dump(run.model_copy(update={"retries_done": retries, "first_start": first_start}))
@@ -141,3 +135,20 @@ def run_task(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
             )
         outcome.start = first_start
         return dump(outcome)
+
+
+def _wait_to_retry(
+    context: Any, policy: RetryPolicy, retries: int, before: TaskOutcome
+) -> Generator[Any, Any, None]:
+    """The retry interval before attempt `retries` (0-based), shown as waiting for a retry."""
+    delay = retry_delay_millis(policy, retries)
+    at = context.current_utc_datetime + timedelta(milliseconds=delay)
+    context.set_custom_status(
+        {
+            "state": TaskState.WAITING_FOR_RETRY.value,
+            "attempts": retries,
+            "message": before.message,
+            "retry_at": iso(at),
+        }
+    )
+    yield context.create_timer(at)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobclusters.execution.exit_codes import fanout_exit_code
-from jobclusters.execution.messages import BatchFinishResult, FanoutState, TaskOutcome
+from jobclusters.execution.messages import BatchFinishResult, BatchStartResult, FanoutState, TaskOutcome
 from jobclusters.execution.node_time import with_measured
 from jobclusters.execution.work_times import attempt_times
 from jobclusters.failed_inputs import FailedInput, FailedInputs
@@ -87,4 +87,20 @@ def finished_outcome(st: FanoutState, finish: BatchFinishResult, started: str, n
             "failed_tasks": finish.failed_tasks,
             "pool_deleted": finish.pool_deleted,
         },
+    )
+
+
+def started_state(start: BatchStartResult) -> FanoutState:
+    """A one-command attempt's state once `batch_start` returned: polling its one task."""
+    prep = start.prepare
+    return FanoutState(
+        count=1,
+        phase="poll",
+        pool_ref=prep.pool_ref,
+        job_id=prep.job_id,
+        compute=prep.compute,
+        compute_info=prep.compute_info,
+        canceled=prep.canceled,
+        message=start.add_error,
+        poll=prep.poll,
     )

@@ -45,6 +45,10 @@ class TaskRunInput(_Msg):
     rerun_inputs: InputSelection | None = Field(
         default=None, description="a repaired fan-out runs only these inputs (its failed ones)"
     )
+    retry_after: TaskOutcome | None = Field(
+        default=None,
+        description="the attempt before (`retries_done` - 1) ended so, already recorded: wait, then retry",
+    )
 
 
 class ClusterPollState(_Msg):
@@ -393,7 +397,8 @@ class InlineAttempt(_Msg):
 
 
 class BatchStartInput(_Msg):
-    """Record the attempt's RUNNING row, prepare the pool and job, add the one task: one activity."""
+    """Record the attempt's RUNNING row, prepare the pool and job, add the one task and, where the executor
+    signals, make the first poll once the task ended (or the first interval passed): one activity."""
 
     run: TaskRunInput
     attempt_id: str
@@ -401,11 +406,17 @@ class BatchStartInput(_Msg):
     row: TaskRecordBatch
     log_prefix: str
     signal_to: str | None = None
+    attempt: int = 0
+    started: str = ""
+    deadline: str | None = Field(default=None, description="the attempt's timeout: the first poll is before")
 
 
 class BatchStartResult(_Msg):
     prepare: BatchPrepareResult
     add_error: str | None = Field(default=None, description="why the task could not be added")
+    checked: BatchCheckResult | None = Field(
+        default=None, description="the first poll, made here because the task ended within the first interval"
+    )
 
 
 class BatchCheckInput(_Msg):
@@ -477,4 +488,6 @@ class DataActivityResult(_Msg):
     message: str | None = None
 
 
+TaskRunInput.model_rebuild()
 AttemptInput.model_rebuild()
+BatchStartResult.model_rebuild()

@@ -40,3 +40,21 @@ def spark(key: str, **task: Any) -> dict[str, Any]:
 
 def command(key: str, **task: Any) -> dict[str, Any]:
     return {"key": key, "payload": {"kind": "command", "command_line": "echo hi"}, **task}
+
+
+def batch_started(outcome: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`batch_start`'s answer to a quick first attempt: it ended as `outcome` (already recorded), or it
+    still runs (None)."""
+    checked = {"fanout": {"count": 1, "phase": "poll", "job_id": "job-1"}, "outcome": outcome}
+    return {"prepare": {"job_id": "job-1", "pool_ref": None}, "checked": checked}
+
+
+def ended_as(run_task_answer: Any) -> Any:
+    """A `run_task` answer (a value, or a function of its input) as `batch_start`'s: the quick attempt of
+    a one-command task ends as that task would have."""
+
+    def answer(value: dict[str, Any]) -> dict[str, Any]:
+        outcome = run_task_answer(value["run"]) if callable(run_task_answer) else run_task_answer
+        return batch_started(outcome)
+
+    return answer

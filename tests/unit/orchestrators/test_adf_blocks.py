@@ -17,7 +17,7 @@ from jobclusters.spec.loader import load_definition
 from jobclusters.spec.model import ForEachPayload, TaskState
 from orchestrators import for_each, run_job, until
 from tests.unit.orchestrators.fake_context import FakeContext, FakeTask, drive
-from tests.unit.orchestrators.script import START
+from tests.unit.orchestrators.script import START, batch_started
 from tests.unit.orchestrators.test_run_job_bounded_history import HISTORY_LIMIT, CountingContext
 
 NO_TAGS: tuple[str, ...] = ()
@@ -51,7 +51,7 @@ def _pipeline(*activities: dict[str, Any], variables: dict[str, Any] | None = No
 
 class Host:
     """Answers activities, drives the real control orchestrators (following continue_as_new) and answers
-    `run_task` from `fails` (a command containing one of its words fails)."""
+    a command (`run_task`, or its quick start) from `fails` (a command containing one of its words fails)."""
 
     def __init__(self, fails: tuple[str, ...] = (), clock_step: timedelta = timedelta(0)) -> None:
         self.fails = fails
@@ -66,16 +66,10 @@ class Host:
     def __call__(self, task: FakeTask) -> Any:
         if task.name in _NESTED:
             return self.drive(task.name, task.input, task.instance_id or task.name)
-        if task.name == "run_task":
-            command = task.input["task"]["payload"]["command_line"]
-            self.commands.append(command)
-            self.now += self.clock_step
-            failed = any(word in command for word in self.fails)
-            return {
-                "state": "FAILED" if failed else "SUCCESS",
-                "attempts": 1,
-                "message": "exit 1" if failed else None,
-            }
+        if task.name == "run_task":  # an iteration of a one-activity body
+            return self.run_command(task.input)
+        if task.name == "batch_start":  # a command in a block's walk, started (and ended) quick
+            return batch_started(self.run_command(task.input["run"]))
         if task.name == "cancel_requested":
             self.cancel_checks += 1
             return self.cancel_reason if self.cancel_checks >= 2 else None
@@ -87,6 +81,17 @@ class Host:
             "check_job_settings": {"blocked": {}},
             "check_run_request": [],
         }.get(task.name, {})
+
+    def run_command(self, run: dict[str, Any]) -> dict[str, Any]:
+        command = run["task"]["payload"]["command_line"]
+        self.commands.append(command)
+        self.now += self.clock_step
+        failed = any(word in command for word in self.fails)
+        return {
+            "state": "FAILED" if failed else "SUCCESS",
+            "attempts": 1,
+            "message": "exit 1" if failed else None,
+        }
 
     def drive(self, name: str, value: Any, instance_id: str) -> Any:
         while True:
