@@ -871,6 +871,8 @@ def _settle_finished_children(run: _Run, stop: _Stop | None) -> bool:
             outcome = registry.RUN_TASK.read(child.result)
             if isinstance(run.job.task(key).payload, UntilPayload | ForEachPayload):
                 run.variables.update(outcome.details.get("variables") or {})
+            if stop is not None and outcome.state in (TaskState.CANCELED, TaskState.TIMEDOUT):
+                outcome.state, outcome.message = stop.state, stop.message  # taken over after the stop
             run.settle(key, outcome, record=False)
     return handed
 
