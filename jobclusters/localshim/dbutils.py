@@ -6,9 +6,14 @@ earlier one set, as `dbutils.jobs.taskValues.get(taskKey=..., key=...)` does on 
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import json
 import os
 import shutil
+import sys
+import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -190,34 +195,43 @@ def install_runtime_modules(dbutils: DBUtils, spark: Any, display: Any) -> None:
     """The documented ways a Python file written for Databricks reaches `dbutils` besides the notebook
     global: `from databricks.sdk.runtime import dbutils` (also `spark`, `display`) and
     `from pyspark.dbutils import DBUtils; DBUtils(spark)`. Both give this run's `dbutils`, whether or not
-    databricks-sdk is installed (its own runtime module would look for a workspace)."""
-    import importlib
-    import sys
-    import types
-
-    for parent in ("databricks", "databricks.sdk"):
-        if parent not in sys.modules:
-            try:
-                importlib.import_module(parent)
-            except ImportError:
-                stub = types.ModuleType(parent)
-                stub.__path__ = []
-                sys.modules[parent] = stub
+    databricks-sdk is installed (its own runtime module would look for a workspace). They are served when
+    imported, never before: importing the SDK takes over a second, which a task that does not use it
+    should not pay."""
     runtime = types.ModuleType("databricks.sdk.runtime")
     runtime.dbutils = dbutils  # type: ignore[attr-defined]
     runtime.spark = spark  # type: ignore[attr-defined]
     runtime.display = display  # type: ignore[attr-defined]
-    sys.modules["databricks.sdk.runtime"] = runtime
-    sys.modules["databricks.sdk"].runtime = runtime  # type: ignore[attr-defined]
-
-    try:
-        importlib.import_module("pyspark")
-    except ImportError:
-        return
     shim = types.ModuleType("pyspark.dbutils")
 
     def from_spark(_spark: Any = None) -> DBUtils:
         return dbutils
 
     shim.DBUtils = from_spark  # type: ignore[attr-defined]
-    sys.modules["pyspark.dbutils"] = shim
+    sys.meta_path.insert(0, _RuntimeModules({runtime.__name__: runtime, shim.__name__: shim}))
+
+
+class _RuntimeModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves the given modules by name, and empty `databricks` / `databricks.sdk` packages where the SDK
+    is not installed (so the runtime module's parents import)."""
+
+    _PARENTS = ("databricks", "databricks.sdk")
+
+    def __init__(self, modules: dict[str, types.ModuleType]) -> None:
+        self._modules = modules
+
+    def find_spec(
+        self, fullname: str, path: Any, target: Any = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname in self._modules:
+            return importlib.util.spec_from_loader(fullname, self)
+        if fullname in self._PARENTS and importlib.machinery.PathFinder.find_spec(fullname, path) is None:
+            return importlib.util.spec_from_loader(fullname, self, is_package=True)
+        return None
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        return self._modules.get(spec.name) or types.ModuleType(spec.name)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        if module.__name__ in self._PARENTS:
+            module.__path__ = []

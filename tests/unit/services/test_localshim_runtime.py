@@ -20,9 +20,9 @@ from_sdk.jobs.taskValues.set(key="day", value=from_sdk.widgets.get("day"))
 """
 
 
-def test_the_three_ways_to_reach_dbutils_give_the_runs_own(tmp_path: Path) -> None:
+def _run_as_the_local_cluster(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "job.py"
-    script.write_text(SCRIPT)
+    script.write_text(source)
     spec = {
         "workspace_dir": str(tmp_path / "ws"),
         "base_dir": str(tmp_path),
@@ -36,14 +36,29 @@ def test_the_three_ways_to_reach_dbutils_give_the_runs_own(tmp_path: Path) -> No
         "result_file": str(tmp_path / "result.json"),
     }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "jobclusters.localshim.run", str(tmp_path / "spec.json")],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_the_three_ways_to_reach_dbutils_give_the_runs_own(tmp_path: Path) -> None:
+    done = _run_as_the_local_cluster(tmp_path, SCRIPT)
+
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "result.json").read_text())["status"] == "succeeded"
     values = json.loads((tmp_path / "run" / "task_values" / "t.json").read_text())
     assert values == {"day": "2026-01-01"}
+
+
+def test_a_task_that_does_not_import_the_sdk_does_not_pay_for_it(tmp_path: Path) -> None:
+    """Importing databricks-sdk takes over a second; only a task that asks for it imports it."""
+    done = _run_as_the_local_cluster(
+        tmp_path, "import sys\nprint('loaded:', sorted(m for m in sys.modules if m.startswith('databricks')))"
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "loaded: []" in done.stdout
