@@ -4,7 +4,8 @@
 time as a `for_each_chunk` sub-orchestration (the lanes share the task's concurrency), and continues as
 new every `CHUNKS_PER_EXECUTION` chunks, so its history does not grow with the input count. A chunk runs
 each iteration as a `run_task` sub-orchestration of the nested task rendered with its input (its own
-retries, timeout and task rows, under the key `<task>[<index>]`), `concurrency` at a time. Iterations go
+retries, timeout and task rows, under the key `<task>[<index>]`), `concurrency` at a time; a one-command
+iteration starts as a quick start first, as a task of `run_job` does (`quick_batch`). Iterations go
 on when one fails; the for_each task then ends FAILED, its failed iterations listed for a repair, which
 runs only them. A canceled iteration (the run was canceled) stops new ones from starting.
 
@@ -53,6 +54,7 @@ from orchestrators.common import (
     iso,
     result_of,
 )
+from orchestrators.quick_batch import QuickStart, after_quick, start_quick, starts_quick
 
 bp = df.Blueprint()
 
@@ -216,11 +218,13 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
     chunk = decode_input(context, registry.FOR_EACH_CHUNK.input)
     pending = sorted(chunk.iterations.items())
     running: dict[int, Any] = {}
+    quick: dict[int, QuickStart] = {}
+    handed = False
     results: list[IterationResult] = []
     canceled = False
     checked = False
     while pending or running:
-        started = False
+        started, handed = handed, False
         if chunk.block is not None and pending and len(running) < chunk.concurrency and not canceled:
             # a body of inline activities never sees the cancel marker itself: read it before each wave
             if checked:
@@ -242,6 +246,9 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
             except (TemplateError, ValueError) as exc:
                 results.append(IterationResult(index=index, state=TaskState.FAILED, message=str(exc)))
                 continue
+            if starts_quick(iteration):
+                running[index], quick[index] = start_quick(context, iteration, instance)
+                continue
             running[index] = call_orchestrator(context, registry.RUN_TASK, iteration, instance)
             started = True
         if not running:
@@ -256,7 +263,15 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
             if not child.is_completed:
                 continue
             del running[index]
-            if isinstance(child.result, Exception):
+            first = quick.pop(index, None)
+            if first is not None:
+                taken = after_quick(first, child.result, stopped=canceled)
+                if isinstance(taken, TaskRunInput):
+                    running[index] = call_orchestrator(context, registry.RUN_TASK, taken, first.child_id)
+                    handed = True
+                    continue
+                result = IterationResult(index=index, state=taken.state, message=taken.message)
+            elif isinstance(child.result, Exception):
                 result = IterationResult(
                     index=index, state=TaskState.FAILED, message=failure_message(child.result)
                 )

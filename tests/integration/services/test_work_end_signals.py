@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from activities.batch import _ended_within_first_interval
+from jobclusters.execution.messages import BatchPrepareResult
+from jobclusters.execution.polling import PollSchedule
 from jobclusters.services.batch import JobSpec, PoolPlacement, PoolSpec, TaskCounts, TaskSpec
 from jobclusters.services.cluster import LifeCycle, parse_run_request
 from jobclusters.services.local_batch import LocalBatchService
@@ -92,3 +96,33 @@ def test_the_signal_is_posted_to_the_send_event_uri_of_the_client_binding() -> N
 @pytest.mark.parametrize("binding", [None, "", "not json", json.dumps({"managementUrls": {}})])
 def test_no_usable_client_binding_means_no_signal_and_polling_alone(binding: Any) -> None:
     assert EventRaiser.from_binding(binding) is None
+
+
+class _Asked:
+    """A service that signals, recording whether it was asked to."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def when_job_done(self, job_id: str, notify: Any) -> None:
+        self.asked.append(job_id)
+
+
+def _prepared(signaled: bool, first_seconds: float = 60.0) -> BatchPrepareResult:
+    return BatchPrepareResult(job_id="job", poll=PollSchedule(first_seconds=first_seconds, signaled=signaled))
+
+
+def test_a_start_waits_out_the_first_interval_for_a_quick_task_to_end(batch: LocalBatchService) -> None:
+    _job(batch, ["true"])
+
+    assert _ended_within_first_interval(batch, _prepared(signaled=True), deadline=None)
+    assert batch.get_task_counts("job").completed == 1, "it ended: the start can make the first poll"
+
+
+def test_a_start_does_not_wait_where_nothing_signals_or_past_the_deadline() -> None:
+    service = _Asked()
+    past = datetime.now(UTC).isoformat()
+
+    assert not _ended_within_first_interval(service, _prepared(signaled=False), deadline=None)  # type: ignore[arg-type]
+    assert not _ended_within_first_interval(service, _prepared(signaled=True), deadline=past)  # type: ignore[arg-type]
+    assert service.asked == [], "Azure mode, and an attempt out of time, never wait on a signal"

@@ -14,7 +14,7 @@ from jobclusters.spec.model import Task
 from jobclusters.spec.templating import TemplateContext
 from orchestrators import for_each, run_job
 from tests.unit.orchestrators.fake_context import FakeContext, FakeTask, drive
-from tests.unit.orchestrators.script import START, Script, request
+from tests.unit.orchestrators.script import START, Script, ended_as, request
 from tests.unit.orchestrators.test_run_job_bounded_history import HISTORY_LIMIT, CountingContext
 
 NESTED: dict[str, Any] = {
@@ -42,8 +42,8 @@ def _input(inputs: list[Any], concurrency: int, indexes: list[int] | None = None
 
 
 class Iterations:
-    """Answers `for_each_chunk` by driving the real chunk orchestrator, whose `run_task` calls this
-    answers from `fails` (index -> message)."""
+    """Answers `for_each_chunk` by driving the real chunk orchestrator, whose iterations (one-command:
+    quick starts that end at once) this answers from `fails` (index -> message)."""
 
     def __init__(self, fails: dict[int, str] | None = None) -> None:
         self.fails = fails or {}
@@ -51,6 +51,7 @@ class Iterations:
         self.keys: list[str] = []
         self.chunk_events: list[int] = []
         self.chunk_concurrency: list[int] = []
+        self.handed_over = 0
 
     def run_task(self, value: dict[str, Any]) -> dict[str, Any]:
         key = value["task"]["key"]
@@ -67,8 +68,10 @@ class Iterations:
         assert task.name == "for_each_chunk", task.name
         self.chunk_concurrency.append(task.input["concurrency"])
         ctx = CountingContext(task.input, now=START, instance_id=task.instance_id or "chunk")
-        output = drive(for_each.for_each_chunk, ctx, Script(run_task=self.run_task))
+        script = Script(run_task=self.run_task, batch_start=ended_as(self.run_task))
+        output = drive(for_each.for_each_chunk, ctx, script)
         self.chunk_events.append(ctx.history_events())
+        self.handed_over += ctx.names("orchestrator").count("run_task")
         return output
 
 
@@ -119,6 +122,7 @@ def test_10000_inputs_run_in_chunks_with_every_history_under_the_limit() -> None
     assert len(executions) > 1
     assert max(ctx.history_events() for ctx in executions) < HISTORY_LIMIT
     assert max(answer.chunk_events) < HISTORY_LIMIT
+    assert answer.handed_over == 0, "every iteration ended in its quick start: no run_task"
     assert set(answer.chunk_concurrency) == {25}, "four lanes share the concurrency of 100"
     rows = [r for ctx in executions for b in ctx.inputs("record_task_runs") for r in b["rows"]]
     assert [(r["task_key"], r["state"]) for r in rows] == [("regions", "RUNNING"), ("regions", "FAILED")]

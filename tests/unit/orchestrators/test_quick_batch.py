@@ -66,7 +66,8 @@ def test_what_follows_a_quick_start(
         assert (taken.retries_done, taken.retry_after.state, taken.first_start) == (1, "FAILED", STARTED)
     elif taken.inline is not None:
         assert expected == "run_task polls", case
-        assert (taken.inline.attempt, taken.inline.started, taken.inline.fanout.job_id) == (0, STARTED, "job-1")
+        inline = taken.inline
+        assert (inline.attempt, inline.started, inline.fanout.job_id) == (0, STARTED, "job-1")
     else:
         assert expected == "run_task starts over", case
         assert taken == quick.run
@@ -154,7 +155,8 @@ def test_run_task_handed_a_failed_first_attempt_waits_the_retry_interval_then_ru
 
     def answer(task: FakeTask) -> Any:
         statuses.append(ctx.statuses[-1])
-        assert task.input["attempt"] == 1 and task.input["attempt_id"] == attempt_instance_id(quick.child_id, 1)
+        assert task.input["attempt"] == 1
+        assert task.input["attempt_id"] == attempt_instance_id(quick.child_id, 1)
         return _ended("SUCCESS")
 
     output = drive(run_task.run_task, ctx, answer)
