@@ -58,3 +58,19 @@ def ended_as(run_task_answer: Any) -> Any:
         return batch_started(outcome)
 
     return answer
+
+
+def run_job_script(**answers: Any) -> Script:
+    """A `Script` for `run_job`: a slot is claimed and given back, the request and the settings pass, rows
+    and records are written, notifications sent, a cancel request taken; `answers` add or override."""
+    admitted: dict[str, Any] = {
+        "check_run_request": [[]],
+        "claim_run_slot": {"claimed": True, "slot": 0, "holders": []},
+        "check_job_settings": {"blocked": {}},
+        "release_run_slot": True,
+        "record_run": "RUNNING",
+        "record_task_runs": 1,
+        "notify_run": {},
+        "request_run_cancel": 1,
+    }
+    return Script(**{**admitted, **answers})

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from jobclusters.run_request import CANCEL_EVENT
 from orchestrators import run_job
 from orchestrators.common import iso
 from tests.unit.orchestrators.fake_context import FakeContext, drive
-from tests.unit.orchestrators.script import START, Script, request, spark
+from tests.unit.orchestrators.script import START, Script, request, run_job_script, spark
 
 JOB = {"name": "nightly", "tasks": [spark("a")]}
 OPENS = START + timedelta(hours=3)
 
 
 def _script() -> Script:
-    answers: dict[str, Any] = {
-        "claim_run_slot": {"claimed": True, "slot": 0, "holders": []},
-        "release_run_slot": True,
-        "record_run": "RUNNING",
-        "record_task_runs": 1,
-        "notify_run": {},
-        "run_task": lambda _: {"state": "SUCCESS", "attempts": 1},
-        "check_job_settings": {"blocked": {}},
-        "check_run_request": [[]],
-    }
-    return Script(**answers)
+    return run_job_script(run_task={"state": "SUCCESS", "attempts": 1})
 
 
 def test_a_run_waits_queued_for_its_window_then_runs() -> None:

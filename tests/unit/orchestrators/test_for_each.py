@@ -14,7 +14,7 @@ from jobclusters.spec.model import Task
 from jobclusters.spec.templating import TemplateContext
 from orchestrators import for_each, run_job
 from tests.unit.orchestrators.fake_context import FakeContext, FakeTask, drive
-from tests.unit.orchestrators.script import START, Script, ended_as, request
+from tests.unit.orchestrators.script import START, Script, ended_as, request, run_job_script
 from tests.unit.orchestrators.test_run_job_bounded_history import HISTORY_LIMIT, CountingContext
 
 NESTED: dict[str, Any] = {
@@ -146,17 +146,7 @@ def test_a_canceled_iteration_stops_new_ones_and_the_task_ends_canceled() -> Non
 
 
 def _job_script(**answers: Any) -> Script:
-    base: dict[str, Any] = {
-        "claim_run_slot": {"claimed": True, "slot": 0, "holders": []},
-        "release_run_slot": True,
-        "record_run": "RUNNING",
-        "record_task_runs": 1,
-        "notify_run": {},
-        "check_job_settings": {"blocked": {}},
-        "check_run_request": [[]],
-        "for_each": {"state": "SUCCESS", "attempts": 1},
-    }
-    return Script(**{**base, **answers})
+    return run_job_script(**{"for_each": {"state": "SUCCESS", "attempts": 1}, **answers})
 
 
 def test_run_job_resolves_the_inputs_from_a_job_parameter() -> None:

@@ -16,7 +16,7 @@ from orchestrators import run_job, run_task
 from orchestrators.common import iso
 from orchestrators.quick_batch import QuickStart, after_quick
 from tests.unit.orchestrators.fake_context import FakeContext, FakeTask, drive
-from tests.unit.orchestrators.script import START, Script, batch_started, command, request
+from tests.unit.orchestrators.script import START, Script, batch_started, command, request, run_job_script
 
 STARTED = iso(START)
 RETRY_ONCE = {"max_retries": 1, "min_retry_interval_millis": 30_000}
@@ -74,18 +74,7 @@ def test_what_follows_a_quick_start(
 
 
 def _script(**overrides: Any) -> Script:
-    answers: dict[str, Any] = {
-        "claim_run_slot": {"claimed": True, "slot": 0, "holders": []},
-        "release_run_slot": True,
-        "record_run": "RUNNING",
-        "record_task_runs": 1,
-        "notify_run": {},
-        "request_run_cancel": 1,
-        "check_job_settings": {"blocked": {}},
-        "check_run_request": [[]],
-        "batch_start": _ended("SUCCESS"),
-    }
-    return Script(**{**answers, **overrides})
+    return run_job_script(**{"batch_start": _ended("SUCCESS"), **overrides})
 
 
 CHAIN = {"name": "chain", "tasks": [command("a"), command("b", depends_on=[{"task_key": "a"}])]}

@@ -9,7 +9,7 @@ from typing import Any
 from jobclusters.run_request import CANCEL_EVENT
 from orchestrators import run_job
 from tests.unit.orchestrators.fake_context import FakeContext, FakeTask, drive
-from tests.unit.orchestrators.script import START, Script, command, ended_as, request
+from tests.unit.orchestrators.script import START, Script, command, ended_as, request, run_job_script
 
 #: what an instance's history may hold (the issue's bound)
 HISTORY_LIMIT = 1000
@@ -37,18 +37,7 @@ class CountingContext(FakeContext):
 
 
 def _script(**overrides: Any) -> Script:
-    answers: dict[str, Any] = {
-        "claim_run_slot": {"claimed": True, "slot": 0, "holders": []},
-        "release_run_slot": True,
-        "record_run": "RUNNING",
-        "record_task_runs": 1,
-        "notify_run": {},
-        "request_run_cancel": 1,
-        "batch_start": ended_as({"state": "SUCCESS", "attempts": 1}),
-        "check_job_settings": {"blocked": {}},
-        "check_run_request": [[]],
-    }
-    return Script(**{**answers, **overrides})
+    return run_job_script(**{"batch_start": ended_as({"state": "SUCCESS", "attempts": 1}), **overrides})
 
 
 def _run_to_the_end(

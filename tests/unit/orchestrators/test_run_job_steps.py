@@ -13,7 +13,7 @@ from jobclusters.spec.model import TaskState
 from orchestrators import run_job
 from orchestrators.common import storage_retry
 from tests.unit.orchestrators.fake_context import PENDING, FakeContext, drive
-from tests.unit.orchestrators.script import START, Script, request, spark
+from tests.unit.orchestrators.script import START, Script, request, run_job_script, spark
 
 CHAIN = {"name": "chain", "tasks": [spark("a"), spark("b", depends_on=[{"task_key": "a"}])]}
 
@@ -27,18 +27,7 @@ def _slot(claimed: bool, holders: list[str] | None = None) -> dict[str, Any]:
 
 
 def _script(**overrides: Any) -> Script:
-    answers: dict[str, Any] = {
-        "claim_run_slot": _slot(True),
-        "release_run_slot": True,
-        "record_run": "RUNNING",
-        "record_task_runs": 1,
-        "notify_run": {},
-        "request_run_cancel": 1,
-        "run_task": _ok,
-        "check_job_settings": {"blocked": {}},
-        "check_run_request": [[]],
-    }
-    return Script(**{**answers, **overrides})
+    return run_job_script(**{"claim_run_slot": _slot(True), "run_task": _ok, **overrides})
 
 
 def test_a_request_the_app_did_not_sign_is_refused_before_it_takes_a_slot() -> None:
