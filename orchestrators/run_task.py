@@ -5,7 +5,8 @@ instance + attempt), racing the task's timeout inside the attempt; a one-command
 runs its attempts here instead, in two activities that also write its rows (`inline_batch`). Between
 attempts a durable timer waits the retry interval (fixed or exponential with a cap). Task-run rows are
 written at every start and end. An unbounded retry policy (`max_retries: -1`) continues as new every
-few attempts.
+few attempts. A one-command task's first attempt may have been started by `run_job` (`quick_batch`):
+then `run_task` goes on polling it (`inline`) or waits to retry after it (`retry_after`).
 """
 
 from __future__ import annotations
