@@ -108,10 +108,7 @@ def walk(run: Run) -> Generator[Any, Any, Stop | Continue | None]:
         if stop is None or not cancel_event.is_completed:  # once it stopped the walk, it is no news
             waiting.append(cancel_event)
         waiting += [t for t in (job_timer, warn_timer) if t is not None and stop is None]
-        if unscheduled:
-            # The extension walks the action list in order and waits on each compound: without a timer
-            # that fires now, what the walk does next would wait until one of this wave's children ended.
-            # An activity (a quick start) ends soon by itself, so a wave of those needs no timer.
+        if unscheduled:  # the timer that fires now (see the module docstring)
             waiting.append(context.create_timer(context.current_utc_datetime))
             unscheduled = False
         run.spent += EVENTS_PER_WAIT
@@ -167,7 +164,8 @@ def _stop_for(job: Job, *, timed_out: bool, reason: Any) -> Stop:
 
 def _start_ready(run: Run, stop: Stop | None) -> tuple[bool, bool]:
     """One step of the DAG: settle what is decided without running, start the ready tasks as `run_task`
-    sub-orchestrations. Returns (something was decided inline, something started)."""
+    sub-orchestrations (a one-command Batch task as a quick start). Returns (something was decided inline,
+    a sub-orchestration or timer was created)."""
     step = next_step(run.job, run.states, run.condition_outcomes())
     now = run.now()
     for key, state in step.settled.items():
