@@ -1,9 +1,9 @@
 """A class-data-sharing archive of the classes a local Spark driver loads, so the next drivers start faster.
 
-A local Spark task's driver JVM spends most of its first seconds loading and verifying Spark's classes
-(about 5 s for a session and a first query on 2 cores). A dynamic CDS archive holds them pre-parsed; with
-it a driver maps them in, and a session plus a first query take about 40% less time, with no cost later in
-the run (unlike a lower JIT tier). The archive is built once per environment, at setup (`make` runs
+A local Spark task's driver JVM spends most of its first seconds loading and verifying Spark's classes (a
+session and a first query took 6-9 s on 2 cores). A dynamic CDS archive holds them pre-parsed; with it a
+driver maps them in, and a session plus a first query take about 40% less time, with no cost later in the
+run (unlike a lower JIT tier). The archive is built once per environment, at setup (`make` runs
 `python -m jobclusters.localshim.class_archive` after installing PySpark), by a small local job that
 loads what typical jobs use (SQL, CSV, a join, an aggregate, a write). It belongs to the interpreter's
 environment because it is valid only for its PySpark jars; a JVM that finds it stale (another JDK) just
