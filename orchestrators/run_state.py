@@ -6,6 +6,7 @@ yield, it decides nothing that needs a replay."""
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from typing import Any
 
@@ -310,6 +311,22 @@ class Run:
                 update={"payload": rendered.payload.model_copy(update={"condition": condition})}
             )
         return render_task(task, self.template_context(task))
+
+    def time_left(self) -> float | None:
+        """Seconds to the block's deadline (an Until's timeout), None without one."""
+        if self.block is None or self.block.deadline is None:
+            return None
+        return (
+            datetime.fromisoformat(self.block.deadline) - self.context.current_utc_datetime
+        ).total_seconds()
+
+    def within_deadline(self, task: Task) -> Task:
+        """The task with its timeout capped at the block's deadline, so that an Until's timeout stops the
+        pass's work through the task's own timeout (which kills it) rather than leaving it running."""
+        left = self.time_left()
+        if left is None or (task.timeout_seconds is not None and task.timeout_seconds <= left):
+            return task
+        return task.model_copy(update={"timeout_seconds": max(1, math.ceil(left))})
 
     def for_each_input(self, task: Task, payload: ForEachPayload) -> ForEachInput:
         """The for_each's inputs resolved now (they may name job parameters or upstream task values); the

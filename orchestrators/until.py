@@ -3,8 +3,11 @@
 Each pass is a `run_block` (the body's sub-DAG walked by `run_job`'s walk, rows under `<task>[<pass>]/...`,
 the pass itself under `<task>[<pass>]`, so the run view lists the passes as iterations). The expression is
 checked after each pass, against the variables the pass left and the outputs of the pass's activities. A
-failed pass fails the Until. Past the `timeout` cap (from the Until's start) it ends TIMEDOUT; a pass still
-running then is left to end on its own and its outcome is not waited for. One pass per execution: the
+failed pass fails the Until. Past the `timeout` cap (from the Until's start) it ends TIMEDOUT. A pass
+running then is stopped at the cap: its tasks' timeouts are capped at the deadline (`BlockInput.deadline`),
+so the timeout that kills a task's work stops it, and the Until waits for the pass to end. Only a pass
+still running `BACKSTOP_SECONDS` after the cap (something in it did not stop) is left to end on its own.
+One pass per execution: the
 orchestrator continues as new after each, so its history does not grow with the number of passes.
 Before each pass after the first it reads the run's cancel marker: a canceled run ends it CANCELED.
 """
@@ -36,6 +39,9 @@ from orchestrators.common import (
 )
 
 bp = df.Blueprint()
+
+#: how long after its deadline an Until still waits for a pass its capped timeouts are stopping
+BACKSTOP_SECONDS = 300
 
 
 def _row(state: UntilInput, status: TaskState, **fields: Any) -> TaskRecordBatch:
@@ -86,15 +92,24 @@ def until(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[s
         if reason is not None:
             ended = _Ended(TaskState.CANCELED, f"canceled: {reason}", state.passes, state.variables)
             return (yield from _end(context, state, start, ended))
+        if context.current_utc_datetime >= deadline:  # no pass starts past the cap
+            late = (
+                f"timed out after {timedelta(seconds=payload.timeout_seconds)}; {state.passes} passes ended"
+            )
+            ended = _Ended(TaskState.TIMEDOUT, late, state.passes, state.variables)
+            return (yield from _end(context, state, start, ended))
     key = iteration_key(task.key, state.passes)
     block = BlockInput(
-        request=state.body, scope=state.scope.model_copy(update={"variables": state.variables}), row_key=key
+        request=state.body,
+        scope=state.scope.model_copy(update={"variables": state.variables}),
+        row_key=key,
+        deadline=iso(deadline),
     )
     context.set_custom_status({"iterations": f"pass {state.passes + 1}"})
     child = call_orchestrator(
         context, registry.RUN_BLOCK, block, task_instance_id(run.control_id, key, run.repair_number)
     )
-    timer = context.create_timer(deadline)
+    timer = context.create_timer(deadline + timedelta(seconds=BACKSTOP_SECONDS))
     winner = yield context.task_any([child, timer])
     passes = state.passes + 1
     variables = state.variables
@@ -110,6 +125,11 @@ def until(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[s
             end_state, message = _after_pass(
                 state, result, passes, payload, context.current_utc_datetime, deadline
             )
+            if result.state != TaskState.SUCCESS and context.current_utc_datetime >= deadline:
+                end_state = TaskState.TIMEDOUT  # the pass was stopped at the Until's deadline
+                message = (
+                    f"timed out after {timedelta(seconds=payload.timeout_seconds)}; pass {passes} was stopped"
+                )
             if end_state is None:
                 carried = state.model_copy(update={"passes": passes, "variables": variables, "start": start})
                 context.continue_as_new(dump(carried))

@@ -206,6 +206,15 @@ def _start_ready(run: Run, stop: Stop | None) -> tuple[bool, bool]:
             )
             decided_inline = True
             continue
+        left = run.time_left()
+        if left is not None and left <= 0:
+            message = "not started: the Until's timeout had passed"
+            run.settle(
+                key, TaskOutcome(state=TaskState.TIMEDOUT, message=message, start=now, end=now, attempts=0)
+            )
+            decided_inline = True
+            continue
+        rendered = run.within_deadline(rendered)
         if isinstance(rendered.payload, WaitPayload):
             try:
                 seconds = wait_seconds(rendered.payload.seconds)
@@ -216,7 +225,7 @@ def _start_ready(run: Run, stop: Stop | None) -> tuple[bool, bool]:
                 decided_inline = True
                 continue
             run.spent += EVENTS_PER_TASK
-            at = run.context.current_utc_datetime + timedelta(seconds=seconds)
+            at = run.context.current_utc_datetime + timedelta(seconds=min(seconds, left or seconds))
             run.running[key] = run.context.create_timer(at)
             run.waits.add(key)
             run.mark_running(key, now)

@@ -67,6 +67,9 @@ class BlockInput(_Msg):
     request: RunRequest = Field(description="the parent run's request, its job's tasks the body's")
     scope: TemplateContext = Field(description="what the body sees: @item(), outer outputs, variables")
     row_key: str
+    deadline: str | None = Field(
+        default=None, description="an Until's timeout: the pass's tasks are stopped by then (timeouts capped)"
+    )
 
 
 class BlockResult(_Msg):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,46 @@ def test_an_until_runs_passes_until_its_expression_holds(app_host: AppHost) -> N
     ]
     assert set(again["iterations"][2]["tasks"]) == {"grow", "pause"}
     assert view["tasks"]["ret"]["state"] == "SUCCESS"
+
+
+def test_an_until_that_times_out_stops_the_pass_running_then(app_host: AppHost, tmp_path: Path) -> None:
+    """Ground truth: the pass's command is killed at the Until's cap (its marker is never written), and
+    the Until reports TIMEDOUT with the pass it stopped."""
+    marker = tmp_path / "slept-through"
+    custom = {"referenceName": "AzureBatch" + uuid.uuid4().hex[:6], "type": "LinkedServiceReference"}
+    pipeline = {
+        "name": "until_cap_" + uuid.uuid4().hex[:6],
+        "properties": {
+            "activities": [
+                _activity(
+                    "again",
+                    "Until",
+                    {
+                        "expression": _expr("@equals(1, 2)"),
+                        "timeout": "0.00:00:04",
+                        "activities": [
+                            {
+                                **_activity("nap", "Custom", {"command": f"sleep 30 && touch {marker}"}),
+                                "linkedServiceName": custom,
+                            }
+                        ],
+                    },
+                )
+            ],
+        },
+    }
+    client = app_host.client
+    run_id = client.start_job(client.register_job(pipeline, format="adf")["job_id"])["run_id"]
+
+    view = app_host.wait_run_done(run_id, timeout=60)
+
+    again = view["tasks"]["again"]
+    assert again["state"] == "TIMEDOUT", again
+    assert again["message"] == "timed out after 0:00:04; pass 1 was stopped; 1 passes ended"
+    (stopped,) = again["iterations"]
+    assert stopped["tasks"]["nap"]["state"] == "TIMEDOUT"
+    assert stopped["state"] == "FAILED"
+    assert stopped["message"] == "nap: timed out; the Batch job was terminated"
+    ran = datetime.fromisoformat(stopped["tasks"]["nap"]["end"]) - datetime.fromisoformat(stopped["start"])
+    assert 4 <= ran.total_seconds() < 15, "stopped at the 4 s cap, not after its 30 s sleep"
+    assert not marker.exists(), "the pass's command was killed at the cap"

@@ -62,6 +62,9 @@ class Host:
         self.cancel_checks = 0
         self.histories: dict[str, int] = {}
         self.cancel_reason: str | None = None
+        self.timeouts: list[int | None] = []
+        self.callers: list[CountingContext] = []
+        self.stopped_by_timeout: tuple[str, ...] = ()
 
     def __call__(self, task: FakeTask) -> Any:
         if task.name in _NESTED:
@@ -69,6 +72,7 @@ class Host:
         if task.name == "run_task":  # an iteration of a one-activity body
             return self.run_command(task.input)
         if task.name == "batch_start":  # a command in a block's walk, started (and ended) quick
+            self.timeouts.append(task.input["run"]["task"]["timeout_seconds"])
             return batch_started(self.run_command(task.input["run"]))
         if task.name == "cancel_requested":
             self.cancel_checks += 1
@@ -86,6 +90,8 @@ class Host:
         command = run["task"]["payload"]["command_line"]
         self.commands.append(command)
         self.now += self.clock_step
+        if any(word in command for word in self.stopped_by_timeout):
+            return {"state": "TIMEDOUT", "attempts": 1, "message": "timed out; the Batch job was terminated"}
         failed = any(word in command for word in self.fails)
         return {
             "state": "FAILED" if failed else "SUCCESS",
@@ -94,12 +100,19 @@ class Host:
         }
 
     def drive(self, name: str, value: Any, instance_id: str) -> Any:
+        """Drive a nested orchestrator to its end; its caller's clock then reads the time it ended at."""
         while True:
             ctx = CountingContext(value, now=self.now, instance_id=instance_id)
-            output = drive(_NESTED[name], ctx, self)
+            self.callers.append(ctx)
+            try:
+                output = drive(_NESTED[name], ctx, self)
+            finally:
+                self.callers.pop()
             self.histories[name] = max(self.histories.get(name, 0), ctx.history_events())
             self.now = max(self.now, ctx.now)
             if ctx.continued_with is None:
+                if self.callers:
+                    self.callers[-1].now = max(self.callers[-1].now, self.now)
                 return output
             value = ctx.continued_with
 
@@ -245,6 +258,28 @@ def test_until_ends_timedout_once_a_pass_ends_past_its_cap() -> None:
     assert output["tasks"]["again"]["state"] == "TIMEDOUT"
     assert output["tasks"]["again"]["message"] == "timed out after 0:10:00; 3 passes ended"
     assert output["result"] == "FAILED", "an activity that timed out fails the pipeline"
+
+
+def test_a_pass_running_at_the_untils_cap_has_its_tasks_timeouts_capped_there() -> None:
+    """The Until's timeout stops a running pass through its tasks' own timeouts (which kill their work):
+    each command's timeout is what is left to the cap when it starts."""
+    host = Host(clock_step=timedelta(minutes=4))
+
+    _run(_pipeline(_until("@equals(variables('n'), 'never')", "0.00:10:00"), variables=N), host)
+
+    assert host.timeouts == [600, 360, 120], "started at 0, 4 and 8 minutes of a 10-minute cap"
+
+
+def test_a_pass_stopped_at_the_cap_times_the_until_out_rather_than_failing_it() -> None:
+    host = Host(clock_step=timedelta(minutes=4))
+    host.stopped_by_timeout = ("work xxx",)
+
+    output = _run(_pipeline(_until("@equals(variables('n'), 'never')", "0.00:10:00"), variables=N), host)
+
+    assert output["tasks"]["again"]["state"] == "TIMEDOUT"
+    assert (
+        output["tasks"]["again"]["message"] == "timed out after 0:10:00; pass 3 was stopped; 3 passes ended"
+    )
 
 
 def test_an_until_expression_that_is_not_a_boolean_fails_it_naming_the_path() -> None:
