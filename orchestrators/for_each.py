@@ -30,8 +30,9 @@ from jobclusters.execution.control_messages import (
     IterationResult,
 )
 from jobclusters.execution.ids import task_instance_id
-from jobclusters.execution.messages import TaskOutcome, TaskRecordBatch, TaskRecordInput, TaskRunInput
+from jobclusters.execution.messages import TaskOutcome, TaskRunInput
 from jobclusters.execution.rendering import render_task
+from jobclusters.execution.task_rows import task_row
 from jobclusters.failed_inputs import FailedInput, FailedInputs
 from jobclusters.spec.for_each import (
     ITERATION_INPUT,
@@ -64,23 +65,6 @@ CHUNKS_PER_EXECUTION = 40
 _FIRST_FAILURE_LIMIT = 500
 
 
-def _row(run: TaskRunInput, state: TaskState, **fields: Any) -> TaskRecordBatch:
-    task = run.task
-    return TaskRecordBatch(
-        rows=[
-            TaskRecordInput(
-                run_id=run.run_id,
-                task_key=task.key,
-                state=state,
-                generation=run.repair_number,
-                secure_input=task.secure_input,
-                secure_output=task.secure_output,
-                **fields,
-            )
-        ]
-    )
-
-
 def _chunk_id(context: Any, number: int) -> str:
     return f"{context.instance_id}:c{number}"
 
@@ -101,10 +85,10 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         yield call_store(
             context,
             registry.RECORD_TASK_RUNS,
-            _row(
+            task_row(
                 run,
                 TaskState.RUNNING,
-                attempt=1,
+                0,
                 start=start,
                 parameters={ITERATIONS_TOTAL: len(state.inputs)},
             ),
@@ -173,10 +157,10 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     yield call_store(
         context,
         registry.RECORD_TASK_RUNS,
-        _row(
+        task_row(
             run,
             outcome.state,
-            attempt=1,
+            0,
             start=start,
             end=outcome.end,
             message=outcome.message,

@@ -24,7 +24,8 @@ import azure.durable_functions as df
 from jobclusters.execution import registry
 from jobclusters.execution.control_messages import BlockInput, BlockResult, CancelCheckInput, UntilInput
 from jobclusters.execution.ids import task_instance_id
-from jobclusters.execution.messages import TaskOutcome, TaskRecordBatch, TaskRecordInput
+from jobclusters.execution.messages import TaskOutcome
+from jobclusters.execution.task_rows import task_row
 from jobclusters.spec.for_each import ITERATIONS_TOTAL, iteration_key
 from jobclusters.spec.model import TaskState, UntilPayload
 from jobclusters.spec.templating import TemplateError, render
@@ -42,24 +43,6 @@ bp = df.Blueprint()
 
 #: how long after its deadline an Until still waits for a pass its capped timeouts are stopping
 BACKSTOP_SECONDS = 300
-
-
-def _row(state: UntilInput, status: TaskState, **fields: Any) -> TaskRecordBatch:
-    run = state.task_run
-    return TaskRecordBatch(
-        rows=[
-            TaskRecordInput(
-                run_id=run.run_id,
-                task_key=run.task.key,
-                state=status,
-                generation=run.repair_number,
-                attempt=1,
-                secure_input=run.task.secure_input,
-                secure_output=run.task.secure_output,
-                **fields,
-            )
-        ]
-    )
 
 
 def exit_condition(expression: str, state: UntilInput, result: BlockResult, path: str) -> bool:
@@ -85,7 +68,7 @@ def until(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[s
     start = state.start or iso(context.current_utc_datetime)
     deadline = datetime.fromisoformat(start) + timedelta(seconds=payload.timeout_seconds)
     if state.passes == 0:
-        yield call_store(context, registry.RECORD_TASK_RUNS, _row(state, TaskState.RUNNING, start=start))
+        yield call_store(context, registry.RECORD_TASK_RUNS, task_row(run, TaskState.RUNNING, 0, start=start))
     else:
         check = CancelCheckInput(control_id=run.control_id)
         reason = yield from result_of(context, registry.CANCEL_REQUESTED, check)
@@ -154,9 +137,10 @@ def _end(context: Any, state: UntilInput, start: str, ended: _Ended) -> Generato
     yield call_store(
         context,
         registry.RECORD_TASK_RUNS,
-        _row(
-            state,
+        task_row(
+            state.task_run,
             ended.state,
+            0,
             start=start,
             end=end,
             message=ended.message,

@@ -14,7 +14,8 @@ from jobclusters.spec.model import TaskState
 def task_row(
     run: TaskRunInput, state: TaskState, attempt: int, outcome: TaskOutcome | None = None, **extra: Any
 ) -> TaskRecordBatch:
-    """`attempt`: zero-based (the row numbers attempts from 1)."""
+    """`attempt`: zero-based (the row numbers attempts from 1). `extra` may set the row's `parameters`
+    (a loop records its iteration count there) instead of the task's."""
     task = run.task
     row = TaskRecordInput(
         run_id=run.run_id,
@@ -22,7 +23,7 @@ def task_row(
         state=state,
         attempt=attempt + 1,
         generation=run.repair_number,
-        parameters=task.parameters,
+        parameters=extra.pop("parameters", task.parameters),
         secure_input=task.secure_input,
         secure_output=task.secure_output,
         **extra,

@@ -9,19 +9,11 @@ from typing import Any
 
 from orchestrators import run_job
 from tests.unit.orchestrators.fake_context import FakeContext, drive
-from tests.unit.orchestrators.script import START, Script, request
+from tests.unit.orchestrators.script import START, Script, request, run_job_script
 
 
 def _script() -> Script:
-    return Script(
-        claim_run_slot={"claimed": True, "slot": 0, "holders": []},
-        release_run_slot=True,
-        record_run="RUNNING",
-        record_task_runs=1,
-        notify_run={},
-        check_job_settings={"blocked": {}},
-        check_run_request=[[]],
-    )
+    return run_job_script()
 
 
 def _task(key: str, payload: dict[str, Any], after: str | None = None) -> dict[str, Any]:
