@@ -320,10 +320,11 @@ class Run:
             datetime.fromisoformat(self.block.deadline) - self.context.current_utc_datetime
         ).total_seconds()
 
-    def within_deadline(self, task: Task) -> Task:
-        """The task with its timeout capped at the block's deadline, so that an Until's timeout stops the
-        pass's work through the task's own timeout (which kills it) rather than leaving it running."""
-        left = self.time_left()
+    @staticmethod
+    def within_deadline(task: Task, left: float | None) -> Task:
+        """The task with its timeout capped at `left` seconds (to the block's deadline), so that an Until's
+        timeout stops the pass's work through the task's own timeout (which kills it) rather than leaving
+        it running."""
         if left is None or (task.timeout_seconds is not None and task.timeout_seconds <= left):
             return task
         return task.model_copy(update={"timeout_seconds": max(1, math.ceil(left))})

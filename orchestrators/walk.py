@@ -214,7 +214,7 @@ def _start_ready(run: Run, stop: Stop | None) -> tuple[bool, bool]:
             )
             decided_inline = True
             continue
-        rendered = run.within_deadline(rendered)
+        rendered = run.within_deadline(rendered, left)
         if isinstance(rendered.payload, WaitPayload):
             try:
                 seconds = wait_seconds(rendered.payload.seconds)
