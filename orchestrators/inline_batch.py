@@ -69,7 +69,7 @@ def inline_attempt(
         start = BatchStartInput(
             run=plain,
             attempt_id=attempt_id,
-            owner=context.instance_id,
+            owner=run.pool_owner or context.instance_id,
             row=task_row(plain, TaskState.RUNNING, attempt, start=begun),
             log_prefix=logs_at,
             signal_to=context.instance_id,

@@ -76,7 +76,9 @@ def start_quick(context: Any, run: TaskRunInput, child_id: str) -> tuple[Any, Qu
         started=started,
         deadline=deadline,
     )
-    return call(context, registry.BATCH_START, start), QuickStart(run, child_id, started, deadline)
+    # `run_task` taking the attempt over keeps the pool's owner, so the pool stays one it created
+    taken_over = run.model_copy(update={"pool_owner": context.instance_id})
+    return call(context, registry.BATCH_START, start), QuickStart(taken_over, child_id, started, deadline)
 
 
 def after_quick(quick: QuickStart, result: Any, stopped: bool) -> TaskOutcome | TaskRunInput:

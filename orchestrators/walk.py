@@ -271,34 +271,34 @@ def _start_for_each(run: Run, task: Task, payload: ForEachPayload, now: str) -> 
 
 def _settle_finished_children(run: Run, stop: Stop | None) -> bool:
     """Settle what ended; a quick start that did not settle its task hands it to `run_task`. Returns
-    whether a sub-orchestration was created."""
+    whether a sub-orchestration was created. After a stop, a task that then ended stopped shows the stop's
+    state and message (the user's reason), as the tasks running at the stop do."""
     handed = False
     for key, child in list(run.running.items()):
         if not child.is_completed:
             continue
         quick = run.quick.pop(key, None)
-        if quick is not None:
-            taken = after_quick(quick, child.result, stopped=stop is not None)
-            if isinstance(taken, TaskOutcome):
-                run.settle(key, taken, record=False)
-            else:
-                run.spent += EVENTS_PER_TASK
-                run.running[key] = call_orchestrator(run.context, registry.RUN_TASK, taken, quick.child_id)
-                handed = True
-            continue
         if key in run.waits:
             began = run.progress.tasks[key].start
             run.settle(key, TaskOutcome(state=TaskState.SUCCESS, start=began, end=run.now()))
             continue
-        if isinstance(child.result, Exception):
-            run.settle(
-                key, TaskOutcome(state=TaskState.FAILED, message=failure_message(child.result), end=run.now())
-            )
+        if quick is not None:
+            taken = after_quick(quick, child.result, stopped=stop is not None)
+            if not isinstance(taken, TaskOutcome):
+                run.spent += EVENTS_PER_TASK
+                run.running[key] = call_orchestrator(run.context, registry.RUN_TASK, taken, quick.child_id)
+                handed = True
+                continue
+            outcome = taken
+        elif isinstance(child.result, Exception):
+            failed = failure_message(child.result)
+            run.settle(key, TaskOutcome(state=TaskState.FAILED, message=failed, end=run.now()))
+            continue
         else:
             outcome = registry.RUN_TASK.read(child.result)
             if isinstance(run.job.task(key).payload, UntilPayload | ForEachPayload):
                 run.variables.update(outcome.details.get("variables") or {})
-            if stop is not None and outcome.state in (TaskState.CANCELED, TaskState.TIMEDOUT):
-                outcome.state, outcome.message = stop.state, stop.message  # taken over after the stop
-            run.settle(key, outcome, record=False)
+        if stop is not None and outcome.state in (TaskState.CANCELED, TaskState.TIMEDOUT):
+            outcome.state, outcome.message = stop.state, stop.message
+        run.settle(key, outcome, record=False)
     return handed

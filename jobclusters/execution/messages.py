@@ -49,6 +49,10 @@ class TaskRunInput(_Msg):
         default=None,
         description="the attempt before (`retries_done` - 1) ended so, already recorded: wait, then retry",
     )
+    pool_owner: str | None = Field(
+        default=None,
+        description="the instance owning the task's on-demand pools, when not `run_task` (a quick start's)",
+    )
 
 
 class ClusterPollState(_Msg):
@@ -402,7 +406,7 @@ class BatchStartInput(_Msg):
 
     run: TaskRunInput
     attempt_id: str
-    owner: str = Field(description="the `run_task` instance running the attempt: its end frees the pool")
+    owner: str = Field(description="the instance running the attempt: its end frees the pool")
     row: TaskRecordBatch
     log_prefix: str
     signal_to: str | None = None

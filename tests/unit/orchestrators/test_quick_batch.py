@@ -25,6 +25,7 @@ RETRY_ONCE = {"max_retries": 1, "min_retry_interval_millis": 30_000}
 def _quick(retry: dict[str, Any] | None = None) -> QuickStart:
     task = Task.model_validate(command("a", retry=retry or {}))
     run = TaskRunInput(run_id="run-1", control_id="run-1", job_id="j", job_name="j", task=task)
+    run = run.model_copy(update={"pool_owner": "run-1"})
     return QuickStart(run=run, child_id="run-1:a:r0", started=STARTED, deadline=None)
 
 
@@ -111,6 +112,7 @@ def test_a_task_still_running_after_its_start_goes_on_in_run_task_with_the_same_
     inline = child.input["inline"]
     assert (inline["attempt"], inline["fanout"]["job_id"]) == (0, "job-1")
     assert inline["deadline"] == iso(START + timedelta(seconds=60))
+    assert child.input["pool_owner"] == req.run_id, "the pool stays owned by who created it"
     assert START in ctx.timers, "the wave that hands over gets the timer that lets it be scheduled"
 
 
@@ -135,6 +137,19 @@ def test_a_cancel_during_a_quick_start_waits_for_it_and_run_task_ends_the_attemp
     assert len(ctx.inputs("batch_start")) == 1, "nothing starts after the cancel"
 
 
+def test_a_quick_start_that_ended_canceled_after_the_stop_shows_the_users_reason() -> None:
+    req = request(CHAIN)
+    ctx = FakeContext(req.model_dump(mode="json"), now=START, instance_id=req.run_id)
+    ctx.raise_event(CANCEL_EVENT, "stop it")
+    canceled = _ended("CANCELED", "the run was canceled; the Batch job was terminated")
+
+    output = drive(run_job.run_job, ctx, _script(batch_start=canceled))
+
+    assert output["tasks"]["a"]["state"] == "CANCELED"
+    assert "stop it" in output["tasks"]["a"]["message"], "as for the tasks running at the stop"
+    assert ctx.names("orchestrator") == []
+
+
 def test_run_task_handed_a_failed_first_attempt_waits_the_retry_interval_then_runs_the_second() -> None:
     quick = _quick(RETRY_ONCE)
     taken = after_quick(quick, _ended("FAILED", "exit 1"), stopped=False)
@@ -145,6 +160,7 @@ def test_run_task_handed_a_failed_first_attempt_waits_the_retry_interval_then_ru
     def answer(task: FakeTask) -> Any:
         statuses.append(ctx.statuses[-1])
         assert task.input["attempt"] == 1
+        assert task.input["owner"] == "run-1", "the quick start's owner keeps the pools"
         assert task.input["attempt_id"] == attempt_instance_id(quick.child_id, 1)
         return _ended("SUCCESS")
 
