@@ -266,7 +266,8 @@ def _payload(node: Node, kind: str, body: Node | None) -> tuple[Payload | None, 
             "type", f"activity type {kind!r} is kept, but jobclusters cannot run it yet", "unsupported-kind"
         )
         return UnsupportedPayload(home_kind=kind, spec=dict(body.value)), None
-    return reader(node, body)
+    # ADF takes dynamic content (`{"value": "@...", "type": "Expression"}`) wherever it takes a string
+    return reader(node, Node(unwrap_expression(body.value), body.path, body.problems))
 
 
 def _control(node: Node, kind: str, body: Node | None) -> Payload | None:

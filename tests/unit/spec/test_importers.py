@@ -369,6 +369,28 @@ def test_adf_activity_types_map_to_payloads() -> None:
     assert job.task("nb").timeout_seconds == 7 * 24 * 3600
 
 
+def test_adf_compute_activities_take_dynamic_content_where_they_take_a_string() -> None:
+    command = "@concat('python run.py ', pipeline().parameters.x)"
+    doc = adf_pipeline(
+        {
+            "name": "batch",
+            "type": "Custom",
+            "linkedServiceName": {"referenceName": "batch-ls"},
+            "typeProperties": {"command": {"value": command, "type": "Expression"}},
+        },
+        {
+            "name": "nb",
+            "type": "DatabricksNotebook",
+            "linkedServiceName": {"referenceName": "dbx"},
+            "typeProperties": {"notebookPath": {"value": "@pipeline().parameters.x", "type": "Expression"}},
+        },
+    )
+    job = load_definition(doc, required_tags=NO_TAGS).require()
+    batch, notebook = job.task("batch").payload, job.task("nb").payload
+    assert isinstance(batch, CommandPayload) and batch.command_line == command
+    assert isinstance(notebook, NotebookPayload) and notebook.path == "@pipeline().parameters.x"
+
+
 @pytest.mark.parametrize(
     ("mutation", "path", "code"),
     [
