@@ -34,6 +34,7 @@ from jobclusters.execution.messages import TaskOutcome, TaskRunInput
 from jobclusters.execution.rendering import render_task
 from jobclusters.execution.task_rows import task_row
 from jobclusters.failed_inputs import FailedInput, FailedInputs
+from jobclusters.run_request import CANCEL_EVENT, cancel_message
 from jobclusters.spec.for_each import (
     ITERATION_INPUT,
     ITERATIONS_TOTAL,
@@ -53,6 +54,7 @@ from orchestrators.common import (
     dump,
     failure_message,
     iso,
+    pass_cancel_on,
     result_of,
 )
 from orchestrators.quick_batch import QuickStart, after_quick, start_quick, starts_quick
@@ -75,7 +77,7 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     run = state.task_run
     indexes = state.indexes if state.indexes is not None else list(range(len(state.inputs)))
     work = chunks(indexes)
-    lanes = lane_concurrency(state.concurrency)
+    lanes = lane_concurrency(state.concurrency, len(work))
     start = state.start or iso(context.current_utc_datetime)
     tally = Tally(total=len(indexes), succeeded=state.succeeded, failed=len(state.failed))
     failed = list(state.failed)
@@ -94,6 +96,9 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
             ),
         )
     running: dict[int, Any] = {}
+    chunk_ids: dict[int, str] = {}
+    cancel = context.wait_for_external_event(CANCEL_EVENT)
+    stopped: str | None = None  # the cancel's message, once the event came
     next_chunk, started_here, canceled = state.next_chunk, 0, False
     while True:
         started = False
@@ -107,9 +112,8 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 concurrency=concurrency,
                 block=state.block,
             )
-            running[lane] = call_orchestrator(
-                context, registry.FOR_EACH_CHUNK, chunk, _chunk_id(context, next_chunk)
-            )
+            chunk_ids[lane] = _chunk_id(context, next_chunk)
+            running[lane] = call_orchestrator(context, registry.FOR_EACH_CHUNK, chunk, chunk_ids[lane])
             next_chunk, started_here, started = next_chunk + 1, started_here + 1, True
         context.set_custom_status(
             {"iterations": tally.describe(), "failed": tally.failed, "total": tally.total}
@@ -117,9 +121,14 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         if not running:
             break
         waiting = list(running.values())
+        if stopped is None:
+            waiting.append(cancel)
         if started:
             waiting.append(context.create_timer(context.current_utc_datetime))
-        yield context.task_any(waiting)
+        if (yield context.task_any(waiting)) is cancel:
+            canceled, stopped = True, cancel_message(cancel.result)
+            yield from pass_cancel_on(context, [chunk_ids[lane] for lane in running], cancel.result)
+            continue
         for lane, child in list(running.items()):
             if not child.is_completed:
                 continue
@@ -152,6 +161,7 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     outcome = _outcome(run, tally, sorted(failed), first_failure, start, iso(context.current_utc_datetime))
     if canceled:
         outcome.state = TaskState.CANCELED
+        outcome.message = stopped or outcome.message
     if state.block is not None:
         outcome.details["variables"] = variables
     yield call_store(
@@ -205,6 +215,8 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
     quick: dict[int, QuickStart] = {}
     handed = False
     results: list[IterationResult] = []
+    cancel = context.wait_for_external_event(CANCEL_EVENT)
+    stopped = "the run was canceled"  # the cancel's message once the event came
     canceled = False
     checked = False
     while pending or running:
@@ -217,11 +229,10 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
             checked = True
         while pending and len(running) < chunk.concurrency and not canceled:
             index, value = pending.pop(0)
-            key = iteration_key(chunk.task_run.task.key, index)
-            instance = task_instance_id(chunk.task_run.control_id, key, chunk.task_run.repair_number)
+            instance = _iteration_instance(chunk, index)
             if chunk.block is not None:
                 running[index] = call_orchestrator(
-                    context, registry.RUN_BLOCK, _iteration_block(chunk, key, value), instance
+                    context, registry.RUN_BLOCK, _iteration_block(chunk, index, value), instance
                 )
                 started = True
                 continue
@@ -240,9 +251,15 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
                 break
             continue
         waiting = list(running.values())
+        if not cancel.is_completed:
+            waiting.append(cancel)
         if started:
             waiting.append(context.create_timer(context.current_utc_datetime))
-        yield context.task_any(waiting)
+        if (yield context.task_any(waiting)) is cancel:
+            canceled, stopped = True, cancel_message(cancel.result)
+            blocks = [_iteration_instance(chunk, i) for i in running if chunk.block is not None]
+            yield from pass_cancel_on(context, blocks, cancel.result)
+            continue
         for index, child in list(running.items()):
             if not child.is_completed:
                 continue
@@ -274,9 +291,7 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
                 result = IterationResult(index=index, state=outcome.state, message=outcome.message)
             canceled = canceled or result.state == TaskState.CANCELED
             results.append(result)
-    results += [
-        IterationResult(index=i, state=TaskState.CANCELED, message="the run was canceled") for i, _ in pending
-    ]
+    results += [IterationResult(index=i, state=TaskState.CANCELED, message=stopped) for i, _ in pending]
     return dump(ChunkResult(iterations=sorted(results, key=lambda r: r.index)))
 
 
@@ -294,8 +309,14 @@ def _iteration_run(chunk: ChunkInput, index: int, value: Any) -> TaskRunInput:
     return chunk.task_run.model_copy(update={"task": render_task(nested, context), "rerun_inputs": None})
 
 
-def _iteration_block(chunk: ChunkInput, key: str, value: Any) -> BlockInput:
-    """The body as iteration `key` walks it: `@item()` = `value`."""
+def _iteration_instance(chunk: ChunkInput, index: int) -> str:
+    run = chunk.task_run
+    return task_instance_id(run.control_id, iteration_key(run.task.key, index), run.repair_number)
+
+
+def _iteration_block(chunk: ChunkInput, index: int, value: Any) -> BlockInput:
+    """The body as iteration `index` walks it: `@item()` = `value`."""
     assert chunk.block is not None
     scope = chunk.context.model_copy(update={"for_each_input": value, "has_for_each_input": True})
+    key = iteration_key(chunk.task_run.task.key, index)
     return BlockInput(request=chunk.block, scope=scope, row_key=key)

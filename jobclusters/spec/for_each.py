@@ -75,10 +75,12 @@ def parse_iteration_key(key: str) -> tuple[str, int] | None:
     return (parent, int(index)) if parent and index.isdigit() else None
 
 
-def lane_concurrency(concurrency: int) -> list[int]:
-    """How the concurrency is shared among the lanes: `MAX_LANES` of them (fewer when the concurrency is
-    lower), summing to `concurrency`. More lanes leave less idle at the end of each chunk."""
-    lanes = min(MAX_LANES, concurrency)
+def lane_concurrency(concurrency: int, chunk_count: int) -> list[int]:
+    """How the concurrency is shared among the lanes: `MAX_LANES` of them, fewer when the concurrency is
+    lower or there are fewer chunks (a lane with no chunk to run would hold its share unused, and 8 inputs
+    at concurrency 8 would run 2 at a time), summing to `concurrency`. More lanes leave less idle at the
+    end of each chunk."""
+    lanes = max(1, min(MAX_LANES, concurrency, chunk_count))
     base, extra = divmod(concurrency, lanes)
     return [base + (1 if i < extra else 0) for i in range(lanes)]
 

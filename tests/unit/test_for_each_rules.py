@@ -60,11 +60,21 @@ def test_concurrency_is_1_to_100(value: int, ok: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("concurrency", "lanes"),
-    [(1, [1]), (2, [1, 1]), (4, [1, 1, 1, 1]), (5, [2, 1, 1, 1]), (10, [3, 3, 2, 2]), (100, [25] * 4)],
+    ("concurrency", "chunk_count", "lanes"),
+    [
+        (1, 9, [1]),
+        (2, 9, [1, 1]),
+        (4, 9, [1, 1, 1, 1]),
+        (5, 9, [2, 1, 1, 1]),
+        (10, 9, [3, 3, 2, 2]),
+        (100, 200, [25] * 4),
+        (8, 1, [8]),  # 8 inputs at concurrency 8: one chunk runs all 8 at once
+        (100, 2, [50, 50]),
+        (3, 0, [3]),
+    ],
 )
-def test_lanes_share_the_concurrency_exactly(concurrency: int, lanes: list[int]) -> None:
-    assert lane_concurrency(concurrency) == lanes
+def test_lanes_share_the_concurrency_exactly(concurrency: int, chunk_count: int, lanes: list[int]) -> None:
+    assert lane_concurrency(concurrency, chunk_count) == lanes
     assert sum(lanes) == concurrency
 
 
