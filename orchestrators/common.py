@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 import azure.durable_functions as df
 from pydantic import BaseModel
 
+from jobclusters.execution.control_messages import CancelForwardInput
 from jobclusters.execution.public_errors import public_message
-from jobclusters.execution.registry import ActivitySpec, OrchestratorSpec
+from jobclusters.execution.registry import FORWARD_CANCEL, ActivitySpec, OrchestratorSpec
 from jobclusters.execution.retry import InfrastructureUnavailable, infra_retry_policy, outage_worth_waiting
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -93,6 +94,20 @@ def result_of(
             yield context.create_timer(now + timedelta(seconds=policy.delay_seconds(failures)))
             continue
         return spec.read(raw)
+
+
+def pass_cancel_on(context: Any, instance_ids: list[str], data: Any) -> Generator[Any, Any, None]:
+    """`yield from` this when a loop stops at a cancel: its running children (for_each chunks, ADF blocks,
+    an Until's pass) get the cancel event too, down the tree, so a Wait in them ends now. Their Batch and
+    cluster work sees the run's cancel marker anyway; if passing it on fails, the rest of a child still
+    stops at that marker, only its Wait runs out first."""
+    if not instance_ids:
+        return
+    try:
+        yield call(context, FORWARD_CANCEL, CancelForwardInput(instance_ids=instance_ids, data=data))
+    except Exception as exc:
+        if not getattr(context, "is_replaying", False):
+            log.warning("the cancel was not passed on to %s: %s", instance_ids, failure_message(exc, 300))
 
 
 def decode_input(context: Any, model: type[_M]) -> _M:

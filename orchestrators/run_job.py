@@ -251,15 +251,18 @@ def run_block(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
         context, registry.RECORD_TASK_RUNS, _block_row(run, TaskState.RUNNING, start, parameters=item)
     )
     run.publish()
-    yield from walk(run)
+    stop = yield from walk(run)
     result = run_result(run.job, run.states)
     state = {
         RunResult.SUCCESS: TaskState.SUCCESS,
         RunResult.CANCELED: TaskState.CANCELED,
         RunResult.TIMEDOUT: TaskState.TIMEDOUT,
     }.get(result or RunResult.FAILED, TaskState.FAILED)
-    summary = failure_summary(run.inner(run.outcomes), run.inner(run.states))
-    message = summary if state != TaskState.SUCCESS else None
+    message = None
+    if isinstance(stop, Stop):  # as for a run, a stop overrides what the DAG came to
+        state, message = stop.state, stop.message
+    elif state != TaskState.SUCCESS:
+        message = failure_summary(run.inner(run.outcomes), run.inner(run.states))
     yield call_store(
         context,
         registry.RECORD_TASK_RUNS,

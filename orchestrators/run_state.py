@@ -214,11 +214,14 @@ class Run:
         self._changed.clear()
         self.context.set_custom_status({**self._status, "tasks": dict(self._status["tasks"])})
 
-    def mark_running(self, key: str, now: str) -> None:
+    def mark_running(self, key: str, now: str, record: bool = False) -> None:
+        """`record`: the walk keeps the task's rows itself (a Wait), so it writes the RUNNING one too."""
         self.states[key] = TaskState.RUNNING
         progress = self.progress.tasks[key]
         progress.state, progress.start = TaskState.RUNNING, now
         self._changed.add(key)
+        if record:
+            self.rows.append(self._row(key, TaskState.RUNNING, start=now))
 
     def settle(self, key: str, outcome: TaskOutcome, record: bool = True) -> None:
         self.states[key] = outcome.state
@@ -237,20 +240,21 @@ class Run:
         progress.failed_inputs = outcome.failed_inputs
         progress.exit_code = outcome.exit_code
         if record:
-            task = self.job.task(key)
             self.rows.append(
-                TaskRecordInput(
-                    run_id=self.tracked_id,
-                    task_key=key,
-                    state=outcome.state,
-                    generation=self.repair_number,
-                    start=outcome.start,
-                    end=outcome.end,
-                    message=outcome.message,
-                    secure_input=task.secure_input,
-                    secure_output=task.secure_output,
-                )
+                self._row(key, outcome.state, start=outcome.start, end=outcome.end, message=outcome.message)
             )
+
+    def _row(self, key: str, state: TaskState, **fields: Any) -> TaskRecordInput:
+        task = self.job.task(key)
+        return TaskRecordInput(
+            run_id=self.tracked_id,
+            task_key=key,
+            state=state,
+            generation=self.repair_number,
+            secure_input=task.secure_input,
+            secure_output=task.secure_output,
+            **fields,
+        )
 
     def condition_outcomes(self) -> dict[str, str]:
         return {k: o.outcome for k, o in self.outcomes.items() if o.outcome is not None}

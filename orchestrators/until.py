@@ -9,7 +9,8 @@ so the timeout that kills a task's work stops it, and the Until waits for the pa
 still running `BACKSTOP_SECONDS` after the cap (something in it did not stop) is left to end on its own.
 One pass per execution: the
 orchestrator continues as new after each, so its history does not grow with the number of passes.
-Before each pass after the first it reads the run's cancel marker: a canceled run ends it CANCELED.
+A cancel ends it CANCELED: the run's cancel event, passed on to the running pass too (`pass_cancel_on`),
+or, where that event was lost, the run's cancel marker, read before each pass after the first.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from jobclusters.execution.control_messages import BlockInput, BlockResult, Canc
 from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import TaskOutcome
 from jobclusters.execution.task_rows import task_row
+from jobclusters.run_request import CANCEL_EVENT, cancel_message
 from jobclusters.spec.for_each import ITERATIONS_TOTAL, iteration_key
 from jobclusters.spec.model import TaskState, UntilPayload
 from jobclusters.spec.templating import TemplateError, render
@@ -36,6 +38,7 @@ from orchestrators.common import (
     dump,
     failure_message,
     iso,
+    pass_cancel_on,
     result_of,
 )
 
@@ -89,11 +92,16 @@ def until(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[s
         deadline=iso(deadline),
     )
     context.set_custom_status({"iterations": f"pass {state.passes + 1}"})
-    child = call_orchestrator(
-        context, registry.RUN_BLOCK, block, task_instance_id(run.control_id, key, run.repair_number)
-    )
+    instance = task_instance_id(run.control_id, key, run.repair_number)
+    child = call_orchestrator(context, registry.RUN_BLOCK, block, instance)
     timer = context.create_timer(deadline + timedelta(seconds=BACKSTOP_SECONDS))
-    winner = yield context.task_any([child, timer])
+    cancel = context.wait_for_external_event(CANCEL_EVENT)
+    winner = yield context.task_any([child, timer, cancel])
+    if winner is cancel:  # the pass gets it too and writes its own rows as it stops
+        timer.cancel()
+        yield from pass_cancel_on(context, [instance], cancel.result)
+        ended = _Ended(TaskState.CANCELED, cancel_message(cancel.result), state.passes, state.variables)
+        return (yield from _end(context, state, start, ended))
     passes = state.passes + 1
     variables = state.variables
     end_state: TaskState | None = TaskState.TIMEDOUT

@@ -6,6 +6,9 @@ so a wave of those needs no zero-delay timer, and a cancel or the timeout waits 
 that starts (a sub-orchestration, a timer) makes the next wait include a timer that fires now: the
 extension walks the action list in order and waits on each compound, so without it what the walk does
 next would wait until one of the wave's children ended.
+
+A stop passes the cancel event on to the running for_each and Until tasks, which pass it on to theirs
+(`pass_cancel_on`): a block's walk gets it like a run's, so a Wait anywhere in the tree ends at the cancel.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from orchestrators.common import (
     call_orchestrator,
     call_store,
     failure_message,
+    pass_cancel_on,
 )
 from orchestrators.quick_batch import after_quick, start_quick, starts_quick
 from orchestrators.run_state import EVENTS_PER_TASK, EVENTS_PER_WAIT, Run, duration_threshold
@@ -115,11 +119,14 @@ def walk(run: Run) -> Generator[Any, Any, Stop | Continue | None]:
         winner = yield context.task_any(waiting)
         if winner is cancel_event or (job_timer is not None and winner is job_timer and stop is None):
             stop = _stop_for(job, timed_out=winner is job_timer, reason=cancel_event.result)
-            yield call_store(
-                context,
-                registry.REQUEST_RUN_CANCEL,
-                CancelRunInput(run_id=run.req.run_id, reason=stop.message),
-            )
+            if run.block is None or winner is job_timer:  # a block's cancel comes from a run that marked it
+                yield call_store(
+                    context,
+                    registry.REQUEST_RUN_CANCEL,
+                    CancelRunInput(run_id=run.req.run_id, reason=stop.message),
+                )
+            passed = cancel_event.result if winner is cancel_event else stop.message
+            yield from pass_cancel_on(context, _loops_running(run), passed)
             for key, child in list(run.running.items()):
                 if key in run.quick:
                     continue  # it ends soon by itself; what it ended as settles it (`after_quick`)
@@ -147,6 +154,15 @@ def walk(run: Run) -> Generator[Any, Any, Stop | Continue | None]:
         if timer is not None and not timer.is_completed:
             timer.cancel()
     return Continue() if handover else stop
+
+
+def _loops_running(run: Run) -> list[str]:
+    """The instances of the running for_each and Until tasks, which pass a cancel on to their children."""
+    return [
+        task_instance_id(run.req.run_id, key, run.repair_number)
+        for key in run.running
+        if isinstance(run.job.task(key).payload, UntilPayload | ForEachPayload)
+    ]
 
 
 def _walk_goes_on(run: Run) -> bool:
@@ -228,7 +244,7 @@ def _start_ready(run: Run, stop: Stop | None) -> tuple[bool, bool]:
             at = run.context.current_utc_datetime + timedelta(seconds=min(seconds, left or seconds))
             run.running[key] = run.context.create_timer(at)
             run.waits.add(key)
-            run.mark_running(key, now)
+            run.mark_running(key, now, record=True)
             started = True
             continue
         if executor_for(rendered) in ("inline", "unsupported"):

@@ -86,6 +86,14 @@ class CancelCheckInput(_Msg):
     control_id: str
 
 
+class CancelForwardInput(_Msg):
+    """Input of `forward_cancel`: a loop's running children and the cancel event's data, passed on as is
+    (the user's reason and who asked)."""
+
+    instance_ids: list[str]
+    data: Any = None
+
+
 class UntilInput(_Msg):
     """Input of `until`: the Until task's run, its body, and where the passes got to (carried across
     continue_as_new, one pass per execution)."""

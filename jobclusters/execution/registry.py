@@ -20,6 +20,7 @@ from jobclusters.execution.control_messages import (
     BlockInput,
     BlockResult,
     CancelCheckInput,
+    CancelForwardInput,
     ChunkInput,
     ChunkResult,
     ForEachInput,
@@ -152,6 +153,7 @@ CANCEL_REQUESTED: ActivitySpec[CancelCheckInput, str | None] = ActivitySpec(
     CancelCheckInput,
     str | None,  # type: ignore[arg-type]
 )
+FORWARD_CANCEL = ActivitySpec("forward_cancel", CancelForwardInput, int)
 RUN_DATA_ACTIVITY = ActivitySpec("run_data_activity", DataActivityInput, DataActivityResult)
 
 # ------------------------------------------------------------------ sub-orchestrations
@@ -192,6 +194,7 @@ ACTIVITIES: tuple[ActivitySpec[Any, Any], ...] = (
     POLL_CHILD_RUN,
     RUN_DATA_ACTIVITY,
     CANCEL_REQUESTED,
+    FORWARD_CANCEL,
 )
 SUB_ORCHESTRATORS: tuple[OrchestratorSpec[Any, Any], ...] = (
     RUN_TASK,

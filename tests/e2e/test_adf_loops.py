@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient
 
+from jobclusters.tracking.table_store import TableRunStore
 from tests.e2e.conftest import AppHost
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -225,3 +227,52 @@ def test_an_until_that_times_out_stops_the_pass_running_then(app_host: AppHost, 
     ran = datetime.fromisoformat(stopped["tasks"]["nap"]["end"]) - datetime.fromisoformat(stopped["start"])
     assert 4 <= ran.total_seconds() < 15, "stopped at the 4 s cap, not after its 30 s sleep"
     assert not marker.exists(), "the pass's command was killed at the cap"
+
+
+def test_a_cancel_ends_a_wait_inside_a_foreach_body_at_once(app_host: AppHost, tmp_path: Path) -> None:
+    """Ground truth: the clock (each iteration's hour-long Wait ends within seconds of the cancel, in the
+    rows in Table storage) and the file system (the command after the Wait never ran)."""
+    touch = _expr(f"@concat('touch {tmp_path}/', item())")
+    batch = {"referenceName": "AzureBatch" + uuid.uuid4().hex[:6], "type": "LinkedServiceReference"}
+    body = [
+        _activity("pause", "Wait", {"waitTimeInSeconds": 3600}),
+        {
+            **_activity("work", "Custom", {"command": touch}, "pause"),
+            "linkedServiceName": batch,
+        },
+    ]
+    pipeline = {
+        "name": "wait_cancel_" + uuid.uuid4().hex[:6],
+        "properties": {
+            "activities": [
+                _activity("loop", "ForEach", {"items": _expr("@createArray('a', 'b')"), "activities": body})
+            ]
+        },
+    }
+    client = app_host.client
+    run_id = client.start_job(client.register_job(pipeline, format="adf")["job_id"])["run_id"]
+
+    def pausing() -> bool:
+        iterations = client.get_run(run_id)["tasks"]["loop"].get("iterations") or []
+        states = [(i.get("tasks") or {}).get("pause", {}).get("state") for i in iterations]
+        return states == ["RUNNING", "RUNNING"]
+
+    eventually(pausing, timeout=30, what="both iterations waiting")
+    canceled_at = datetime.now(UTC)
+    client.cancel_run(run_id, reason="enough")
+    assert app_host.wait_run_done(run_id, timeout=30)["result"] == "CANCELED"
+
+    store = TableRunStore(app_host.connection, table_prefix=app_host.table_prefix)
+
+    def rows_settled() -> dict[str, Any] | None:
+        rows = {r.task_key: r for r in store.get_run_with_tasks(run_id)[1]}
+        done = [rows.get(k) for k in ("loop", "loop[0]/pause", "loop[1]/pause")]
+        return rows if all(r is not None and r.state.terminal for r in done) else None
+
+    rows = eventually(rows_settled, timeout=30, what="the loop's and both Waits' final rows")
+    for key in ("loop[0]/pause", "loop[1]/pause"):
+        pause = rows[key]
+        assert pause.state.value == "CANCELED" and pause.end_time is not None, pause
+        assert (pause.end_time - canceled_at).total_seconds() < 20, "ended at the cancel, not after an hour"
+    assert rows["loop"].state.value == "CANCELED" and "enough" in (rows["loop"].error_message or "")
+    assert not list(tmp_path.iterdir()), "the command after the Wait never ran"

@@ -60,6 +60,7 @@ def test_wait_variables_filter_and_return_value_run_in_order() -> None:
     assert output["return_value"] == {"n": 2}
     rows = [r for b in ctx.inputs("record_task_runs") for r in b["rows"]]
     assert [(r["task_key"], r["state"]) for r in rows] == [
+        ("pause", "RUNNING"),  # its row while it waits, as the run view of a ForEach body reads it
         ("pause", "SUCCESS"),
         ("list", "SUCCESS"),
         ("more", "SUCCESS"),

@@ -57,6 +57,7 @@ def test_durable_names_stay_as_recorded_histories_know_them() -> None:
         "poll_child_run",
         "run_data_activity",
         "cancel_requested",
+        "forward_cancel",
     ]
     assert [s.name for s in registry.SUB_ORCHESTRATORS] == [
         "run_task",
