@@ -97,10 +97,12 @@ def iteration_words(task: dict[str, Any]) -> str | None:
     total = task.get("iterations_total")
     if not isinstance(total, int):
         return None
-    states = [TaskState(i["state"]) for i in task.get("iterations") or [] if i.get("state") in _STATES]
+    iterations = task.get("iterations") or []
+    states = [TaskState(i["state"]) for i in iterations if i.get("state") in _STATES]
     succeeded = sum(1 for s in states if s == TaskState.SUCCESS)
     failed = sum(1 for s in states if s.is_terminal and s != TaskState.SUCCESS)
-    return Tally(total=total, succeeded=succeeded, failed=failed).describe()
+    # an Until's total is the passes that ended; one it stopped (a cancel) is listed but not counted
+    return Tally(total=max(total, len(iterations)), succeeded=succeeded, failed=failed).describe()
 
 
 def _short(text: str, width: int) -> str:

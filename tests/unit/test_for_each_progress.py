@@ -22,6 +22,10 @@ def test_done_counts_every_finished_iteration_and_failed_the_unsuccessful_ones()
     assert iteration_words(_task(10)) == "0/10 done"
 
 
+def test_an_until_stopped_in_its_first_pass_never_reads_1_of_0() -> None:
+    assert iteration_words(_task(0, "CANCELED")) == "1/1 done, 1 failed"
+
+
 def test_other_tasks_have_no_iteration_words() -> None:
     assert iteration_words({"state": "RUNNING", "attempts": 1}) is None
 
