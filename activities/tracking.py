@@ -142,7 +142,7 @@ def write_task_rows(batch: TaskRecordBatch) -> int:
         written += int(store.record_task_runs(run_id, rows))
         final = [r for r in rows if r.state.terminal]
         if final:
-            stored = {(t.task_key, t.attempt): t for t in store.get_run_with_tasks(run_id)[1]}
+            stored = {(t.task_key, t.attempt): t for t in store.get_task_runs(run_id, final)}
             lost = [r.task_key for r in final if behind(stored.get((r.task_key, r.attempt)), r)]
             if lost:
                 raise FinalStateNotReadBack(f"run {run_id}: final states of {lost} were not read back")

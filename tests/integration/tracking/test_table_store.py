@@ -135,6 +135,22 @@ def test_a_run_and_all_its_task_runs_come_back_from_one_partition(store):
     )
 
 
+@pytest.mark.parametrize("asked", [1, 3, 15, 100])
+def test_task_runs_read_by_key_are_exactly_those_rows_among_many(store, asked):
+    """Named in the filter (up to 56 keys) or picked from a scan (more): the same rows either way,
+    whatever characters a task key holds, and never another generation's or attempt's."""
+    keys = [f"loop[{i}]/it's #{i}" for i in range(120)]
+    store.record_task_runs("run-1", [task_run(k, RunState.RUNNING) for k in keys])
+    store.record_task_runs("run-1", [task_run(k, RunState.FAILED, attempt=2) for k in keys[:50]])
+    wanted = [task_run(k, RunState.SUCCESS) for k in keys[::-1][:asked]] + [task_run("ghost")]
+
+    found = store.get_task_runs("run-1", wanted)
+
+    assert sorted((t.task_key, t.attempt, t.state) for t in found) == sorted(
+        (k, 1, RunState.RUNNING) for k in keys[::-1][:asked]
+    )
+
+
 def test_batch_writes_handle_hundreds_of_rows_and_skip_stale_ones(store):
     store.record_run(run())
     store.record_task_run(task_run("t0001", RunState.SUCCESS))
