@@ -7,7 +7,9 @@ each iteration as a `run_task` sub-orchestration of the nested task rendered wit
 retries, timeout and task rows, under the key `<task>[<index>]`), `concurrency` at a time; a one-command
 iteration starts as a quick start first, as a task of `run_job` does (`quick_batch`). Iterations go
 on when one fails; the for_each task then ends FAILED, its failed iterations listed for a repair, which
-runs only them. A canceled iteration (the run was canceled) stops new ones from starting.
+runs only them. A cancel stops new iterations from starting: the run's cancel event, which `for_each`
+passes on to its chunks and a chunk to its running ADF bodies (`pass_cancel_on`), or an iteration that
+ended CANCELED (it saw the run's cancel marker).
 
 An ADF ForEach whose body has several activities runs each iteration as a `run_block` instead (the body's
 sub-DAG walked by `run_job`'s walk, `@item()` the iteration's input, rows under `<task>[<index>]/<inner>`);
@@ -98,7 +100,7 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     running: dict[int, Any] = {}
     chunk_ids: dict[int, str] = {}
     cancel = context.wait_for_external_event(CANCEL_EVENT)
-    stopped: str | None = None  # the cancel's message, once the event came
+    stopped: str | None = None  # the cancel's message, once its event came
     next_chunk, started_here, canceled = state.next_chunk, 0, False
     while True:
         started = False
@@ -121,7 +123,7 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         if not running:
             break
         waiting = list(running.values())
-        if stopped is None:
+        if not cancel.is_completed:
             waiting.append(cancel)
         if started:
             waiting.append(context.create_timer(context.current_utc_datetime))
