@@ -31,6 +31,7 @@ from jobclusters.execution.control_messages import (
     ChunkResult,
     IterationResult,
 )
+from jobclusters.execution.deadlines import NOT_STARTED, capped, seconds_left
 from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import TaskOutcome, TaskRunInput
 from jobclusters.execution.rendering import render_task
@@ -113,6 +114,7 @@ def for_each(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
                 iterations={i: state.inputs[i] for i in work[next_chunk]},
                 concurrency=concurrency,
                 block=state.block,
+                deadline=state.deadline,
             )
             chunk_ids[lane] = _chunk_id(context, next_chunk)
             running[lane] = call_orchestrator(context, registry.FOR_EACH_CHUNK, chunk, chunk_ids[lane])
@@ -232,6 +234,10 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
         while pending and len(running) < chunk.concurrency and not canceled:
             index, value = pending.pop(0)
             instance = _iteration_instance(chunk, index)
+            left = seconds_left(chunk.deadline, context.current_utc_datetime)
+            if left is not None and left <= 0:
+                results.append(IterationResult(index=index, state=TaskState.TIMEDOUT, message=NOT_STARTED))
+                continue
             if chunk.block is not None:
                 running[index] = call_orchestrator(
                     context, registry.RUN_BLOCK, _iteration_block(chunk, index, value), instance
@@ -239,7 +245,7 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
                 started = True
                 continue
             try:
-                iteration = _iteration_run(chunk, index, value)
+                iteration = _iteration_run(chunk, index, value, left)
             except (TemplateError, ValueError) as exc:
                 results.append(IterationResult(index=index, state=TaskState.FAILED, message=str(exc)))
                 continue
@@ -297,8 +303,9 @@ def for_each_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, An
     return dump(ChunkResult(iterations=sorted(results, key=lambda r: r.index)))
 
 
-def _iteration_run(chunk: ChunkInput, index: int, value: Any) -> TaskRunInput:
-    """The nested task as iteration `index` runs it: its own key, rendered with `{{input}}` = `value`."""
+def _iteration_run(chunk: ChunkInput, index: int, value: Any, left: float | None) -> TaskRunInput:
+    """The nested task as iteration `index` runs it: its own key, rendered with `{{input}}` = `value`, its
+    timeout within the `left` seconds to an enclosing Until's deadline."""
     payload = chunk.task_run.task.payload
     assert isinstance(payload, ForEachPayload)
     key = iteration_key(chunk.task_run.task.key, index)
@@ -308,7 +315,8 @@ def _iteration_run(chunk: ChunkInput, index: int, value: Any) -> TaskRunInput:
     context = chunk.context.model_copy(
         update={"for_each_input": value, "has_for_each_input": True, "task_key": key}
     )
-    return chunk.task_run.model_copy(update={"task": render_task(nested, context), "rerun_inputs": None})
+    task = capped(render_task(nested, context), left)
+    return chunk.task_run.model_copy(update={"task": task, "rerun_inputs": None})
 
 
 def _iteration_instance(chunk: ChunkInput, index: int) -> str:
@@ -321,4 +329,4 @@ def _iteration_block(chunk: ChunkInput, index: int, value: Any) -> BlockInput:
     assert chunk.block is not None
     scope = chunk.context.model_copy(update={"for_each_input": value, "has_for_each_input": True})
     key = iteration_key(chunk.task_run.task.key, index)
-    return BlockInput(request=chunk.block, scope=scope, row_key=key)
+    return BlockInput(request=chunk.block, scope=scope, row_key=key, deadline=chunk.deadline)

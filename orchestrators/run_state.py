@@ -6,13 +6,13 @@ yield, it decides nothing that needs a replay."""
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from jobclusters.execution.control_messages import BlockInput, ForEachInput, UntilInput
+from jobclusters.execution.deadlines import seconds_left
 from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import (
     NotifyEvent,
@@ -302,6 +302,7 @@ class Run:
             body=self.body_request(payload.tasks),
             scope=self.template_context(task),
             variables=dict(self.variables),
+            outer_deadline=self.deadline,
         )
 
     def render(self, task: Task) -> Task:
@@ -316,22 +317,13 @@ class Run:
             )
         return render_task(task, self.template_context(task))
 
-    def time_left(self) -> float | None:
-        """Seconds to the block's deadline (an Until's timeout), None without one."""
-        if self.block is None or self.block.deadline is None:
-            return None
-        return (
-            datetime.fromisoformat(self.block.deadline) - self.context.current_utc_datetime
-        ).total_seconds()
+    @property
+    def deadline(self) -> str | None:
+        """An enclosing Until's deadline, which every task this walk starts keeps (`deadlines`)."""
+        return self.block.deadline if self.block is not None else None
 
-    @staticmethod
-    def within_deadline(task: Task, left: float | None) -> Task:
-        """The task with its timeout capped at `left` seconds (to the block's deadline), so that an Until's
-        timeout stops the pass's work through the task's own timeout (which kills it) rather than leaving
-        it running."""
-        if left is None or (task.timeout_seconds is not None and task.timeout_seconds <= left):
-            return task
-        return task.model_copy(update={"timeout_seconds": max(1, math.ceil(left))})
+    def time_left(self) -> float | None:
+        return seconds_left(self.deadline, self.context.current_utc_datetime)
 
     def for_each_input(self, task: Task, payload: ForEachPayload) -> ForEachInput:
         """The for_each's inputs resolved now (they may name job parameters or upstream task values); the
@@ -355,6 +347,7 @@ class Run:
                 if isinstance(payload.task.payload, BlockPayload)
                 else None
             ),
+            deadline=self.deadline,
         )
 
     def decide_inline(self, task: Task) -> TaskOutcome:

@@ -4,8 +4,9 @@ Each pass is a `run_block` (the body's sub-DAG walked by `run_job`'s walk, rows 
 the pass itself under `<task>[<pass>]`, so the run view lists the passes as iterations). The expression is
 checked after each pass, against the variables the pass left and the outputs of the pass's activities. A
 failed pass fails the Until. Past the `timeout` cap (from the Until's start) it ends TIMEDOUT. A pass
-running then is stopped at the cap: its tasks' timeouts are capped at the deadline (`BlockInput.deadline`),
-so the timeout that kills a task's work stops it, and the Until waits for the pass to end. Only a pass
+running then is stopped at the cap: its tasks' timeouts are capped at the deadline (`BlockInput.deadline`,
+kept at any depth: `jobclusters.execution.deadlines`), so the timeout that kills a task's work stops it,
+and the Until waits for the pass to end. Only a pass
 still running `BACKSTOP_SECONDS` after the cap (something in it did not stop) is left to end on its own.
 One pass per execution: the
 orchestrator continues as new after each, so its history does not grow with the number of passes.
@@ -24,6 +25,7 @@ import azure.durable_functions as df
 
 from jobclusters.execution import registry
 from jobclusters.execution.control_messages import BlockInput, BlockResult, CancelCheckInput, UntilInput
+from jobclusters.execution.deadlines import earliest
 from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import TaskOutcome
 from jobclusters.execution.task_rows import task_row
@@ -69,7 +71,8 @@ def until(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[s
     payload = task.payload
     assert isinstance(payload, UntilPayload)
     start = state.start or iso(context.current_utc_datetime)
-    deadline = datetime.fromisoformat(start) + timedelta(seconds=payload.timeout_seconds)
+    own = iso(datetime.fromisoformat(start) + timedelta(seconds=payload.timeout_seconds))
+    deadline = datetime.fromisoformat(earliest(own, state.outer_deadline) or own)
     if state.passes == 0:
         yield call_store(context, registry.RECORD_TASK_RUNS, task_row(run, TaskState.RUNNING, 0, start=start))
     else:

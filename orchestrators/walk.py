@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from jobclusters.execution import registry
+from jobclusters.execution.deadlines import NOT_STARTED, capped
 from jobclusters.execution.ids import task_instance_id
 from jobclusters.execution.messages import (
     CancelRunInput,
@@ -224,13 +225,13 @@ def _start_ready(run: Run, stop: Stop | None) -> tuple[bool, bool]:
             continue
         left = run.time_left()
         if left is not None and left <= 0:
-            message = "not started: the Until's timeout had passed"
             run.settle(
-                key, TaskOutcome(state=TaskState.TIMEDOUT, message=message, start=now, end=now, attempts=0)
+                key,
+                TaskOutcome(state=TaskState.TIMEDOUT, message=NOT_STARTED, start=now, end=now, attempts=0),
             )
             decided_inline = True
             continue
-        rendered = run.within_deadline(rendered, left)
+        rendered = capped(rendered, left)
         if isinstance(rendered.payload, WaitPayload):
             try:
                 seconds = wait_seconds(rendered.payload.seconds)

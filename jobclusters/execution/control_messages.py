@@ -35,6 +35,7 @@ class ForEachInput(_Msg):
     executions: int = 1
     block: RunRequest | None = Field(default=None, description="an ADF body of several activities")
     variables: dict[str, Any] | None = Field(default=None, description="a block's run variables so far")
+    deadline: str | None = Field(default=None, description="an enclosing Until's (`deadlines`)")
 
 
 class ChunkInput(_Msg):
@@ -45,6 +46,7 @@ class ChunkInput(_Msg):
     iterations: dict[int, Any] = Field(description="index -> input")
     concurrency: int = Field(ge=1)
     block: RunRequest | None = None
+    deadline: str | None = Field(default=None, description="an enclosing Until's (`deadlines`)")
 
 
 class IterationResult(_Msg):
@@ -104,3 +106,4 @@ class UntilInput(_Msg):
     passes: int = 0
     variables: dict[str, Any] = Field(default_factory=dict)
     start: str | None = None
+    outer_deadline: str | None = Field(default=None, description="an enclosing Until's (`deadlines`)")

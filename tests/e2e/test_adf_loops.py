@@ -276,3 +276,42 @@ def test_a_cancel_ends_a_wait_inside_a_foreach_body_at_once(app_host: AppHost, t
         assert (pause.end_time - canceled_at).total_seconds() < 20, "ended at the cancel, not after an hour"
     assert rows["loop"].state.value == "CANCELED" and "enough" in (rows["loop"].error_message or "")
     assert not list(tmp_path.iterdir()), "the command after the Wait never ran"
+
+
+def test_an_untils_timeout_stops_a_foreach_inside_its_pass(app_host: AppHost, tmp_path: Path) -> None:
+    """Ground truth: the iterations' commands are killed at the Until's 4 s cap (their files are never
+    written) and the clock (the Until ends long before the commands' 30 s)."""
+    batch = {"referenceName": "AzureBatch" + uuid.uuid4().hex[:6], "type": "LinkedServiceReference"}
+    sleeper = _expr(f"@concat('sleep 30 && touch {tmp_path}/', item())")
+    loop = _activity(
+        "each",
+        "ForEach",
+        {
+            "items": _expr("@createArray('a', 'b')"),
+            "activities": [{**_activity("nap", "Custom", {"command": sleeper}), "linkedServiceName": batch}],
+        },
+    )
+    pipeline = {
+        "name": "until_loop_" + uuid.uuid4().hex[:6],
+        "properties": {
+            "activities": [
+                _activity(
+                    "again",
+                    "Until",
+                    {"expression": _expr("@equals(1, 2)"), "timeout": "0.00:00:04", "activities": [loop]},
+                )
+            ]
+        },
+    }
+    client = app_host.client
+    run_id = client.start_job(client.register_job(pipeline, format="adf")["job_id"])["run_id"]
+
+    view = app_host.wait_run_done(run_id, timeout=60)
+
+    again = view["tasks"]["again"]
+    assert again["state"] == "TIMEDOUT", again
+    took = datetime.fromisoformat(again["end"]) - datetime.fromisoformat(again["start"])
+    assert took.total_seconds() < 20, "stopped at the 4 s cap, not after the commands' 30 s"
+    (stopped,) = again["iterations"]
+    assert stopped["tasks"]["each"]["state"] == "FAILED"
+    assert not list(tmp_path.iterdir()), "both iterations' commands were killed at the cap"

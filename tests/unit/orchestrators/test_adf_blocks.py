@@ -90,6 +90,8 @@ class Host:
         command = run["task"]["payload"]["command_line"]
         self.commands.append(command)
         self.now += self.clock_step
+        if self.callers:  # the orchestrator that waited for the command reads the time it ended at
+            self.callers[-1].now = max(self.callers[-1].now, self.now)
         if any(word in command for word in self.stopped_by_timeout):
             return {"state": "TIMEDOUT", "attempts": 1, "message": "timed out; the Batch job was terminated"}
         failed = any(word in command for word in self.fails)
@@ -268,6 +270,39 @@ def test_a_pass_running_at_the_untils_cap_has_its_tasks_timeouts_capped_there() 
     _run(_pipeline(_until("@equals(variables('n'), 'never')", "0.00:10:00"), variables=N), host)
 
     assert host.timeouts == [600, 360, 120], "started at 0, 4 and 8 minutes of a 10-minute cap"
+
+
+def _until_around(loop: dict[str, Any]) -> dict[str, Any]:
+    until = _until("@equals(1, 2)", "0.00:10:00")
+    until["typeProperties"]["activities"] = [loop]
+    return until
+
+
+def test_a_foreach_inside_an_until_keeps_the_untils_cap_in_every_iteration() -> None:
+    """At any depth: each iteration's timeout is what is left to the Until's cap when it starts, and an
+    iteration that would start past the cap does not start."""
+    host = Host(clock_step=timedelta(minutes=4))
+    loop = _for_each([_custom("work", "work @{item()}")], ["a", "b", "c", "d"], isSequential=True)
+
+    output = _run(_pipeline(_until_around(loop)), host)
+
+    assert host.commands == ["work a", "work b", "work c"]
+    assert host.timeouts == [600, 360, 120], "started at 0, 4 and 8 minutes of a 10-minute cap"
+    assert not [r for r in host.rows if r[0].startswith("again[0]/loop[3]")], "never started: no row"
+    assert output["tasks"]["again"]["state"] == "TIMEDOUT"
+
+
+def test_a_foreach_body_inside_an_until_keeps_the_untils_cap() -> None:
+    host = Host(clock_step=timedelta(minutes=4))
+    body = [_custom("copy", "copy @{item()}"), _custom("load", "load @{item()}", after="copy")]
+    loop = _for_each(body, ["a", "b"], isSequential=True)
+
+    output = _run(_pipeline(_until_around(loop)), host)
+
+    assert host.commands == ["copy a", "load a", "copy b"]
+    assert host.timeouts == [600, 360, 120]
+    assert ("again[0]/loop[1]/load", "TIMEDOUT") in host.rows, "past the cap: not started"
+    assert output["tasks"]["again"]["state"] == "TIMEDOUT"
 
 
 def test_a_pass_stopped_at_the_cap_times_the_until_out_rather_than_failing_it() -> None:
