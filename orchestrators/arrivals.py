@@ -107,6 +107,7 @@ def dispatch_arrivals(context: df.DurableOrchestrationContext) -> Generator[Any,
                 active_rules=[rule for _, rule in active.values()],
                 max_concurrent_runs=pending.max_concurrent_runs,
                 last_triggers=last,
+                most_runs=RUNS_PER_GENERATION - started,
             )
         runs: list[tuple[SignedRunRequest, int]] = []
         for launch in todo.launches:

@@ -40,6 +40,7 @@ from jobclusters.execution.control_messages import BlockResult
 from jobclusters.execution.messages import (
     RunAdmissionInput,
     SettingsCheckInput,
+    SlotResult,
     TaskRecordBatch,
     TaskRecordInput,
 )
@@ -141,7 +142,9 @@ def _admit(run: Run, envelope: RunJobInput) -> Generator[Any, Any, _Admission]:
     """A slot, else (with `queue`) wait for one across continue_as_new, else skip. An admitted run learns
     which tasks its settings cannot start (they fail when ready, without an attempt to retry)."""
     context, job = run.context, run.job
-    slot = yield from result_of(context, registry.CLAIM_RUN_SLOT, run.slot_input, store=True)
+    slot = SlotResult(claimed=True)  # a job with no limit claims no slot
+    if run.slot_input is not None:
+        slot = yield from result_of(context, registry.CLAIM_RUN_SLOT, run.slot_input, store=True)
     if slot.claimed:
         check = yield from result_of(context, registry.CHECK_JOB_SETTINGS, SettingsCheckInput(job=job))
         run.blocked = check.blocked
@@ -218,7 +221,7 @@ def _finish(run: Run, stop: Stop | None) -> Generator[Any, Any, dict[str, Any]]:
                 registry.NOTIFY_RUN,
                 run.notify("success" if ok else "failure", result.value, final_message),
             ),
-            call_store(context, registry.RELEASE_RUN_SLOT, run.slot_input),
+            *([call_store(context, registry.RELEASE_RUN_SLOT, run.slot_input)] if run.slot_input else []),
         ]
     )
     return run.output(result.value, final_message)

@@ -154,8 +154,11 @@ class Run:
         self.quick: dict[str, QuickStart] = {}
         self.warned = False
         self.executions = 1
-        self.slot_input = SlotInput(
-            job_id=self.req.job_id, run_id=self.req.run_id, max_concurrent_runs=self.job.max_concurrent_runs
+        limit = self.job.max_concurrent_runs
+        self.slot_input = (  # None: the job has no limit, so its runs take no slot
+            SlotInput(job_id=self.req.job_id, run_id=self.req.run_id, max_concurrent_runs=limit)
+            if limit is not None
+            else None
         )
         if self.req.repair is not None:
             rerun = set(self.req.repair.rerun_tasks)

@@ -36,7 +36,7 @@ class PendingResult(_Model):
     """`registered` is False once the job is deleted: its dispatcher ends."""
 
     registered: bool
-    max_concurrent_runs: int = 1
+    max_concurrent_runs: int | None = Field(default=1, description="None: no limit")
     groups: list[PendingGroup] = Field(default_factory=list)
 
 

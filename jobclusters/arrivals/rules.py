@@ -11,6 +11,7 @@ the runs in flight and the time, so they are tested with an injected clock and r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,19 +46,23 @@ def plan(
     *,
     now: datetime,
     active_rules: list[int],
-    max_concurrent_runs: int,
+    max_concurrent_runs: int | None,
     last_triggers: dict[int, datetime],
+    most_runs: int,
 ) -> Plan:
     """Which rules start runs now (and how many blobs each may claim), and when to look again if some
-    pending arrivals are not due yet. `active_rules` holds the rule of every run in flight."""
-    free = max(0, max_concurrent_runs - len(active_rules))
+    pending arrivals are not due yet. `active_rules` holds the rule of every run in flight; a job with no
+    limit (None) starts a run for every pending blob. At most `most_runs` start (what the dispatcher's
+    history has room for); the rest stay pending for its next pass."""
+    free = math.inf if max_concurrent_runs is None else max(0, max_concurrent_runs - len(active_rules))
+    free = min(free, most_runs)
     launches: list[Launch] = []
     waits: list[datetime] = []
     for group in sorted(groups, key=lambda g: (g.first_arrival, g.rule)):
         if group.count <= 0:
             continue
         if group.kind == "storage_event":
-            take = min(free, group.count)
+            take = int(min(free, group.count))
             if take:
                 launches.append(Launch(group.rule, take))
                 free -= take

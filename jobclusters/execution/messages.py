@@ -175,7 +175,7 @@ class TaskRecordBatch(_Msg):
 class SlotInput(_Msg):
     job_id: str
     run_id: str
-    max_concurrent_runs: int = Field(ge=1)
+    max_concurrent_runs: int = Field(ge=1, description="a job without a limit claims no slot")
 
 
 class SlotResult(_Msg):

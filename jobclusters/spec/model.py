@@ -610,7 +610,9 @@ class Job(_Model):
     schedule: Schedule | None = None
     triggers: list[Trigger] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
-    max_concurrent_runs: int = Field(default=1, ge=1)
+    max_concurrent_runs: int | None = Field(
+        default=1, ge=1, description="None: no limit (an ADF pipeline without `concurrency`)"
+    )
     queue: bool = False
     timeout_seconds: int | None = Field(default=None, ge=0)
     notifications: Notifications = Field(default_factory=Notifications)

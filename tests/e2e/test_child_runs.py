@@ -171,6 +171,51 @@ def test_execute_pipeline_runs_the_pipeline_beside_it_in_a_git_layout(
     assert failing["trigger"]["detail"]["parent_task_key"] == "run_failing"
 
 
+def test_a_foreach_of_execute_pipeline_runs_every_child_at_once(app_host: AppHost, tmp_path: Path) -> None:
+    """An ADF pipeline without `concurrency` has no run limit: three children of one pipeline started side
+    by side by a ForEach all run (none is skipped as over a limit), each with its own parameter. Ground
+    truth: the file each child's command appended to."""
+    folder = tmp_path / "factory" / "pipeline"
+    folder.mkdir(parents=True)
+    said = tmp_path / "said"
+    echo = f"@concat('echo ', pipeline().parameters.region, ' >> {said}')"
+    child = _pipeline(
+        "child_says",
+        [
+            {
+                "name": "say",
+                "type": "Custom",
+                "linkedServiceName": {"referenceName": "AzureBatch", "type": "LinkedServiceReference"},
+                "typeProperties": {"command": {"value": echo, "type": "Expression"}},
+            }
+        ],
+        parameters={"region": {"type": "string"}},
+    )
+    (folder / "child_says.json").write_text(json.dumps(child))
+    call = {
+        "name": "call",
+        "type": "ExecutePipeline",
+        "typeProperties": {
+            "pipeline": {"referenceName": "child_says", "type": "PipelineReference"},
+            "parameters": {"region": {"value": "@item()", "type": "Expression"}},
+        },
+    }
+    items = {"value": "@createArray('eu', 'us', 'ap')", "type": "Expression"}
+    parent = _pipeline(
+        _unique("fan"),
+        [{"name": "each", "type": "ForEach", "typeProperties": {"items": items, "activities": [call]}}],
+        annotations=[f"{k}={v}" for k, v in TAGS.items()],
+    )
+    client = app_host.client
+    registered = client.register_job(parent, base_dir=str(folder), format="adf")
+
+    view = app_host.wait_run_done(client.start_job(registered["job_id"])["run_id"], timeout=120)
+
+    assert view["result"] == "SUCCESS", view["tasks"]["each"]
+    assert [i["state"] for i in view["tasks"]["each"]["iterations"]] == ["SUCCESS"] * 3
+    assert sorted(said.read_text().split()) == ["ap", "eu", "us"]
+
+
 def test_the_cli_runs_a_child_from_the_file_beside_and_refuses_files_that_run_themselves(
     app_host: AppHost, tmp_path: Path
 ) -> None:

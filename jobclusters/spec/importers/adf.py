@@ -148,7 +148,8 @@ def import_job(root: Node) -> Job | None:
         tasks=tasks,
         parameters=parameters,
         variables=variables,
-        max_concurrent_runs=concurrency or 1,
+        # ADF: no limit unless `concurrency` is set, and runs past it wait in a queue
+        max_concurrent_runs=concurrency,
         queue=concurrency is not None,
         schedule=schedule,
         triggers=list(storage_events),

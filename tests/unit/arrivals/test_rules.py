@@ -5,11 +5,17 @@ queued beyond max_concurrent_runs, in arrival order)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from jobclusters.arrivals.models import PendingGroup, RuleKind
-from jobclusters.arrivals.rules import MAX_FILES_PER_RUN, Launch, file_arrival_due, plan
+from jobclusters.arrivals.rules import MAX_FILES_PER_RUN, Launch, Plan, file_arrival_due, plan
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _plan(pending: list[PendingGroup], *, most_runs: int = 25, **rest: Any) -> Plan:
+    """`plan` with room in the dispatcher's history for 25 runs unless a test says otherwise."""
+    return plan(pending, most_runs=most_runs, **rest)
 
 
 def at(seconds: float) -> datetime:
@@ -37,24 +43,24 @@ def group(
 
 
 def test_without_waits_the_pending_files_start_a_run_at_once() -> None:
-    result = plan([group()], now=at(0), active_rules=[], max_concurrent_runs=1, last_triggers={})
+    result = _plan([group()], now=at(0), active_rules=[], max_concurrent_runs=1, last_triggers={})
     assert result.launches == [Launch(0, MAX_FILES_PER_RUN)] and result.wake_at is None
 
 
 def test_wait_after_last_change_counts_from_the_newest_file() -> None:
     pending = [group(first=0, last=8, wait=5)]
-    early = plan(pending, now=at(12), active_rules=[], max_concurrent_runs=1, last_triggers={})
+    early = _plan(pending, now=at(12), active_rules=[], max_concurrent_runs=1, last_triggers={})
     assert early.launches == [] and early.wake_at == at(13)
-    due = plan(pending, now=at(13), active_rules=[], max_concurrent_runs=1, last_triggers={})
+    due = _plan(pending, now=at(13), active_rules=[], max_concurrent_runs=1, last_triggers={})
     assert due.launches == [Launch(0, MAX_FILES_PER_RUN)]
 
 
 def test_min_time_between_triggers_counts_from_the_previous_run_start() -> None:
     pending = [group(first=20, last=20, between=60)]
-    early = plan(pending, now=at(30), active_rules=[], max_concurrent_runs=1, last_triggers={0: at(10)})
+    early = _plan(pending, now=at(30), active_rules=[], max_concurrent_runs=1, last_triggers={0: at(10)})
     assert early.launches == [] and early.wake_at == at(70)
     assert file_arrival_due(pending[0], at(10)) == at(70)
-    due = plan(pending, now=at(70), active_rules=[], max_concurrent_runs=1, last_triggers={0: at(10)})
+    due = _plan(pending, now=at(70), active_rules=[], max_concurrent_runs=1, last_triggers={0: at(10)})
     assert due.launches == [Launch(0, MAX_FILES_PER_RUN)]
 
 
@@ -64,7 +70,7 @@ def test_the_later_of_both_waits_decides() -> None:
 
 
 def test_files_arriving_while_the_rules_run_is_active_wait_for_its_end_and_are_not_skipped() -> None:
-    result = plan(
+    result = _plan(
         [group(count=7, wait=0)], now=at(100), active_rules=[0], max_concurrent_runs=5, last_triggers={}
     )
     assert result.launches == [] and result.wake_at is None  # the run's end wakes the dispatcher
@@ -72,11 +78,11 @@ def test_files_arriving_while_the_rules_run_is_active_wait_for_its_end_and_are_n
 
 def test_storage_events_start_one_run_per_blob_up_to_the_free_slots() -> None:
     pending = [group(rule=1, kind="storage_event", count=50)]
-    first = plan(pending, now=at(0), active_rules=[], max_concurrent_runs=1, last_triggers={})
+    first = _plan(pending, now=at(0), active_rules=[], max_concurrent_runs=1, last_triggers={})
     assert first.launches == [Launch(1, 1)]
-    full = plan(pending, now=at(0), active_rules=[1], max_concurrent_runs=1, last_triggers={})
+    full = _plan(pending, now=at(0), active_rules=[1], max_concurrent_runs=1, last_triggers={})
     assert full.launches == [] and full.wake_at is None
-    wide = plan(pending, now=at(0), active_rules=[1], max_concurrent_runs=4, last_triggers={})
+    wide = _plan(pending, now=at(0), active_rules=[1], max_concurrent_runs=4, last_triggers={})
     assert wide.launches == [Launch(1, 3)]
 
 
@@ -85,10 +91,19 @@ def test_rules_share_the_jobs_slots_oldest_arrivals_first() -> None:
         group(rule=0, kind="storage_event", count=2, first=5),
         group(rule=1, kind="file_arrival", count=4, first=1, last=3),
     ]
-    result = plan(pending, now=at(10), active_rules=[], max_concurrent_runs=2, last_triggers={})
+    result = _plan(pending, now=at(10), active_rules=[], max_concurrent_runs=2, last_triggers={})
     assert result.launches == [Launch(1, MAX_FILES_PER_RUN), Launch(0, 1)]
 
 
 def test_nothing_pending_plans_nothing() -> None:
-    result = plan([], now=at(0), active_rules=[], max_concurrent_runs=1, last_triggers={})
+    result = _plan([], now=at(0), active_rules=[], max_concurrent_runs=1, last_triggers={})
     assert result.launches == [] and result.wake_at is None
+
+
+def test_a_job_with_no_limit_starts_a_run_per_blob_as_far_as_the_dispatchers_history_has_room() -> None:
+    burst = [group(rule=1, kind="storage_event", count=40)]
+    busy = _plan(burst, now=at(0), active_rules=[1] * 30, max_concurrent_runs=None, last_triggers={})
+    assert busy.launches == [Launch(1, 25)], "an ADF pipeline without concurrency queues nothing"
+    both = [group(rule=1, kind="storage_event", count=20), group(rule=2, kind="file_arrival", count=3)]
+    room = _plan(both, now=at(0), active_rules=[], max_concurrent_runs=None, last_triggers={}, most_runs=30)
+    assert room.launches == [Launch(1, 20), Launch(2, MAX_FILES_PER_RUN)]

@@ -72,6 +72,16 @@ def test_a_claimed_slot_runs_the_chain_in_order_and_gives_the_slot_back() -> Non
     assert ctx.inputs("release_run_slot") == ctx.inputs("claim_run_slot")
 
 
+def test_a_job_with_no_run_limit_takes_no_slot_and_gives_none_back() -> None:
+    req = request({**CHAIN, "max_concurrent_runs": None})
+    ctx = FakeContext(req.model_dump(mode="json"), now=START, instance_id=req.run_id)
+
+    output = drive(run_job.run_job, ctx, _script(claim_run_slot=_slot(False, ["run-0"])))
+
+    assert output["result"] == "SUCCESS", "a slot the script would refuse is never asked for"
+    assert "claim_run_slot" not in ctx.names() and "release_run_slot" not in ctx.names()
+
+
 def test_without_a_slot_and_without_queue_the_run_is_skipped_once_and_holds_no_slot() -> None:
     req = request({**CHAIN, "max_concurrent_runs": 1})
     ctx = FakeContext(req.model_dump(mode="json"), now=START)

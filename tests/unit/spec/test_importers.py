@@ -369,6 +369,15 @@ def test_adf_activity_types_map_to_payloads() -> None:
     assert job.task("nb").timeout_seconds == 7 * 24 * 3600
 
 
+def test_an_adf_pipeline_has_no_run_limit_unless_it_sets_concurrency_and_then_queues() -> None:
+    doc = adf_pipeline({"name": "stop", "type": "Fail", "typeProperties": {"message": "m", "errorCode": "1"}})
+    free = load_definition(doc, required_tags=NO_TAGS).require()
+    assert (free.max_concurrent_runs, free.queue) == (None, False)
+    doc["properties"]["concurrency"] = 2
+    limited = load_definition(doc, required_tags=NO_TAGS).require()
+    assert (limited.max_concurrent_runs, limited.queue) == (2, True)
+
+
 def test_adf_compute_activities_take_dynamic_content_where_they_take_a_string() -> None:
     command = "@concat('python run.py ', pipeline().parameters.x)"
     doc = adf_pipeline(
