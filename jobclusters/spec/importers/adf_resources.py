@@ -25,6 +25,8 @@ FORMATS: dict[str, Literal["json", "delimited", "binary"]] = {
 }
 _WHOLE = re.compile(r"^@dataset\(\)\.(\w+)$")
 _INTERPOLATED = re.compile(r"@\{dataset\(\)\.(\w+)\}")
+# Azure's rule for a container (or Data Lake file system) name, and the service containers
+_CONTAINER = re.compile(r"(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]|\$root|\$web|\$logs")
 
 
 class DatasetError(ValueError):
@@ -139,6 +141,11 @@ def blob_dataset(ref: DatasetRef, base_dir: str | None) -> BlobDataset:
     container = location.get("container") or location.get("fileSystem")
     if not isinstance(container, str) or not container:
         raise DatasetError(f"dataset {name!r}: the location names no container")
+    if not _CONTAINER.fullmatch(container):
+        raise DatasetError(
+            f"dataset {name!r}: typeProperties.location: {container!r} is not a container name (3 to 63"
+            " lowercase letters, digits and single hyphens, from a letter or digit to a letter or digit)"
+        )
     linked = props.get("linkedServiceName") or {}
     return BlobDataset(
         name=name,

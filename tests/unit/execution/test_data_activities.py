@@ -186,6 +186,21 @@ def test_a_dataset_comes_from_the_git_layout_with_its_parameters_and_linked_acco
         blob_dataset(DatasetRef(name="nope"), str(tmp_path / "pipeline"))
 
 
+@pytest.mark.parametrize("container", ["u7", "Raw", "raw--data", "-raw", "raw_data", "x" * 64])
+def test_a_dataset_naming_no_valid_container_is_refused_naming_the_field(container: str) -> None:
+    location = {"type": "AzureBlobStorageLocation", "container": container, "fileName": "a.json"}
+    inline = {"properties": {"type": "Json", "typeProperties": {"location": location}}}
+    with pytest.raises(DatasetError, match=r"typeProperties\.location: .* is not a container name"):
+        blob_dataset(DatasetRef(inline=inline), None)
+
+
+@pytest.mark.parametrize("container", ["raw", "raw-data-2", "a1b", "x" * 63, "$web"])
+def test_valid_container_names_pass(container: str) -> None:
+    location = {"type": "AzureBlobStorageLocation", "container": container, "fileName": "a.json"}
+    inline = {"properties": {"type": "Json", "typeProperties": {"location": location}}}
+    assert blob_dataset(DatasetRef(inline=inline), None).container == container
+
+
 def test_an_inline_sql_dataset_is_refused_with_its_type() -> None:
     inline = {"properties": {"type": "AzureSqlTable", "typeProperties": {}}}
     with pytest.raises(DatasetError, match="'AzureSqlTable' cannot be read here"):
