@@ -149,7 +149,8 @@ def task_logs(args: argparse.Namespace) -> int:
         which = f"attempt {attempt['attempt']}"
         if attempt.get("generation"):
             which += f" of repair {attempt['generation']}"
-        print(f"--- {which} ({attempt['state']}, exit code {attempt.get('exit_code')})")
+        code = attempt.get("exit_code")
+        print(f"--- {which} ({attempt['state']}{'' if code is None else f', exit code {code}'})")
         for name, text in attempt.get("logs", {}).items():
             print(f"----- {name}")
             print(text.rstrip())
