@@ -124,6 +124,10 @@ def failure_summary(outcomes: dict[str, TaskOutcome], states: dict[str, TaskStat
     return None
 
 
+#: where a for_each's settings are in each home format: (object, its inputs field)
+_FOR_EACH_FIELDS = {"adf": ("typeProperties", "items"), "databricks": ("for_each_task", "inputs")}
+
+
 class Run:
     """The state of one run while the generator walks it; every method is pure."""
 
@@ -332,11 +336,9 @@ class Run:
         """The for_each's inputs resolved now (they may name job parameters or upstream task values); the
         nested task renders per iteration. Raises `ForEachError` / `TemplateError` naming the JSON path."""
         context = self.template_context(task)
-        path = f"{task.source_path or '$'}.payload"
-        items = f"{path}.inputs"
-        if self.job.source_format == "adf":
-            path = f"{task.source_path or '$'}.typeProperties"
-            items = f"{path}.items"
+        field, inputs = _FOR_EACH_FIELDS.get(self.job.source_format or "", ("payload", "inputs"))
+        path = f"{task.source_path or '$'}.{field}"
+        items = f"{path}.{inputs}"
         value = render(payload.inputs, context, items) if isinstance(payload.inputs, str) else payload.inputs
         selection = self.req.repair.rerun_inputs.get(task.key) if self.req.repair else None
         return ForEachInput(

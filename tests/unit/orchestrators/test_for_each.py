@@ -10,6 +10,8 @@ from typing import Any
 from jobclusters.execution import registry
 from jobclusters.execution.control_messages import ForEachInput
 from jobclusters.execution.messages import TaskRunInput
+from jobclusters.run_request import RunRequest, TriggerInfo
+from jobclusters.spec.loader import load_definition
 from jobclusters.spec.model import Task
 from jobclusters.spec.templating import TemplateContext
 from orchestrators import for_each, run_job
@@ -182,6 +184,30 @@ def test_run_job_fails_a_for_each_whose_inputs_are_not_an_array_naming_the_path(
         "$.tasks[0].payload.inputs: inputs is not a JSON array: got dict"
     )
     assert ctx.inputs("for_each") == []
+
+
+def test_a_databricks_for_each_whose_inputs_render_to_no_array_names_its_home_path() -> None:
+    doc = {
+        "name": "j",
+        "parameters": [{"name": "regions", "default": "eu,us"}],
+        "tasks": [
+            {
+                "task_key": "each",
+                "for_each_task": {
+                    "inputs": "{{job.parameters.regions}}",
+                    "task": {"task_key": "one", "spark_python_task": {"python_file": "one.py"}},
+                },
+                "existing_cluster_id": "c-1",
+            }
+        ],
+    }
+    job = load_definition(doc, required_tags=()).require()
+    req = RunRequest(run_id="run-1", job_id="j", job=job, trigger=TriggerInfo(kind="cli"))
+    ctx = FakeContext(req.model_dump(mode="json"), now=START, instance_id=req.run_id)
+
+    output = drive(run_job.run_job, ctx, _job_script())
+
+    assert output["tasks"]["each"]["message"].startswith("$.tasks[0].for_each_task.inputs: inputs is not")
 
 
 def test_run_job_resolves_the_inputs_from_an_upstream_task_value() -> None:
