@@ -6,7 +6,9 @@ local Batch work is real processes anyway); last line is JSON.
   `run_job` walks it in waves and continues as new; read from devhost's store as it is written).
 - for_each_largest_history: the same for a for_each over `--inputs` inputs (`--concurrency` at a time).
 - for_each_iterations_per_s and xargs_per_s: iterations per second of that for_each next to the same
-  commands run by `xargs -P <concurrency>`, and their ratio, measured in this one run.
+  commands run by `xargs -P <concurrency>`, and their ratio, measured in this one run. The for_each runs
+  on a pool of one node with 4 task slots, so at most 4 commands run at once whatever its concurrency, as
+  on Azure Batch: xargs_pool_per_s (`xargs -P 4`) is the same commands at the parallelism the pool allows.
 
     python bench/control_scale.py [--dag-tasks 1000] [--inputs 10000] [--concurrency 100]
 """
@@ -32,11 +34,16 @@ from devhost.azurite import start_azurite  # noqa: E402
 from devhost.ports import free_port  # noqa: E402
 from jobclusters.client.api import ApiClient, ApiClientError  # noqa: E402
 from jobclusters.client.launcher import EmbeddedDefault  # noqa: E402
+from jobclusters.execution.batch_mapping import DEFAULT_SLOTS_PER_NODE  # noqa: E402
 from tests.history_peak import HistoryPeak  # noqa: E402
 
 KEY = "bench-control-key"
 TAGS = {"Project": "bench", "Environment": "test", "CostCenter": "cc-0", "Owner": "bench"}
-POOL = {"key": "pool", "cluster": {"platform": "batch", "node_type": "Standard_D2s_v3", "num_workers": 1}}
+POOL_NODES = 1
+POOL = {
+    "key": "pool",
+    "cluster": {"platform": "batch", "node_type": "Standard_D2s_v3", "num_workers": POOL_NODES},
+}
 COMPUTE = {"kind": "job_cluster", "job_cluster_key": "pool"}
 COMMAND = "true"
 
@@ -183,6 +190,11 @@ def main() -> None:
                 figures.update(xargs_per_s=round(args.inputs / baseline, 1))
                 figures["for_each_vs_xargs"] = round(rate / (args.inputs / baseline), 5)
                 print(f"xargs -P {args.concurrency}: {baseline:.2f} s; ratio {figures['for_each_vs_xargs']}")
+                slots = min(args.concurrency, POOL_NODES * DEFAULT_SLOTS_PER_NODE)
+                at_pool = xargs_seconds(args.inputs, slots)
+                figures.update(xargs_pool_per_s=round(args.inputs / at_pool, 1))
+                figures["for_each_vs_xargs_pool"] = round(rate / (args.inputs / at_pool), 5)
+                print(f"xargs -P {slots}: {at_pool:.2f} s; ratio {figures['for_each_vs_xargs_pool']}")
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=60)

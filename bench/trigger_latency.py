@@ -176,7 +176,12 @@ async def servicebus_latencies(bus: LocalServiceBus, count: int) -> list[float]:
 
 async def servicebus_cross_process(state: Path, count: int) -> list[float]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CROSS_PROCESS_SENDER, str(ROOT), str(state), str(count),
+        sys.executable,
+        "-c",
+        CROSS_PROCESS_SENDER,
+        str(ROOT),
+        str(state),
+        str(count),
         stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None
@@ -204,8 +209,12 @@ async def run(samples: int, untouched: int) -> dict[str, Any]:
         state = Path(tmp)
         (state / "eventgrid.config.json").write_text(json.dumps(EVENTGRID_CONFIG))
         services = HostServices(
-            app_dir=state, state_dir=state, settings={"Storage": connection, "ServiceBus": "local"},
-            host_json={"version": "2.0"}, invoke=invoke, log=logging.getLogger("bench"),
+            app_dir=state,
+            state_dir=state,
+            settings={"Storage": connection, "ServiceBus": "local"},
+            host_json={"version": "2.0"},
+            invoke=invoke,
+            log=logging.getLogger("bench"),
         )
         functions = {f.get_function_name(): f for f in app.get_functions()}
 
@@ -280,11 +289,15 @@ async def run(samples: int, untouched: int) -> dict[str, Any]:
         (f"{untouched} untouched, names sorting before them", big_random),
     ):
         print(f"blob ({label}): p50 {ms(values, 0.5)} ms, p99 {ms(values, 0.99)} ms")
-    print(f"event grid intake ({len(EVENTGRID_CONTAINERS)} containers): p50 {result['eventgrid_p50_ms']} ms, "
-          f"p99 {result['eventgrid_p99_ms']} ms (polling blob trigger: p50 {result['blob_p50_ms']} ms, "
-          f"p99 {result['blob_p99_ms']} ms)")
-    print(f"queue: p50 {result['queue_p50_ms']} ms; service bus: p50 {result['servicebus_p50_ms']} ms "
-          f"(from another process {result['servicebus_cross_process_p50_ms']} ms)")
+    print(
+        f"event grid intake ({len(EVENTGRID_CONTAINERS)} containers): p50 {result['eventgrid_p50_ms']} ms, "
+        f"p99 {result['eventgrid_p99_ms']} ms (polling blob trigger: p50 {result['blob_p50_ms']} ms, "
+        f"p99 {result['blob_p99_ms']} ms)"
+    )
+    print(
+        f"queue: p50 {result['queue_p50_ms']} ms; service bus: p50 {result['servicebus_p50_ms']} ms "
+        f"(from another process {result['servicebus_cross_process_p50_ms']} ms)"
+    )
     print(f"Azurite CPU while idle-watching {untouched} untouched blobs: {round(idle_cpu, 1)} %")
     return result
 
