@@ -46,15 +46,22 @@ class TriggerListener:
 
     @staticmethod
     async def cancel_loop(task: asyncio.Task[Any] | None) -> None:
-        """Cancel the listener's loop and wait until it has ended, whatever it ends with."""
-        if task is not None:
+        """Cancel the listener's loop and wait until it has ended, whatever it ends with. The cancel is
+        sent again while the loop runs on: code that swallows one (user code, or `asyncio.wait_for` on
+        Python 3.11 when its awaitable completes at that instant) would otherwise make stop hang."""
+        if task is None:
+            return
+        while not task.done():
             task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+            await asyncio.wait({task}, timeout=_RECANCEL_SECONDS)
+        with contextlib.suppress(BaseException):
+            task.result()
 
 
 # Longest message `one_line` gives, ellipsis included.
 ONE_LINE_MAX_CHARS = 500
+# How long `cancel_loop` waits for a canceled loop before it cancels it again.
+_RECANCEL_SECONDS = 1.0
 
 
 def one_line(exc: BaseException) -> str:
@@ -107,8 +114,14 @@ class TaskGroup:
 
 
 async def wait_for_event(event: asyncio.Event, timeout: float) -> bool:
-    try:
-        await asyncio.wait_for(event.wait(), timeout=max(0.0, timeout))
+    """Whether the event was set within `timeout` seconds. Not `asyncio.wait_for`: on Python 3.11 it
+    returns the result instead of raising when a cancel lands as the event is set, and a listener's loop
+    then never stops (a test of the Service Bus listener hung so)."""
+    if event.is_set():
         return True
-    except TimeoutError:
-        return False
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        done, _ = await asyncio.wait({waiter}, timeout=max(0.0, timeout))
+    finally:
+        waiter.cancel()
+    return bool(done)
