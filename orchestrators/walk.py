@@ -101,11 +101,7 @@ def walk(run: Run) -> Generator[Any, Any, Stop | Continue | None]:
                     break
                 # a cancel that came with the last completion: it stops this run, not the next execution
                 stop = _stop_for(job, timed_out=False, reason=cancel_event.result)
-                yield call_store(
-                    context,
-                    registry.REQUEST_RUN_CANCEL,
-                    CancelRunInput(run_id=run.req.run_id, reason=stop.message),
-                )
+                yield from _mark_stopped(run, stop, by_event=True)
                 continue
             break
 
@@ -120,12 +116,7 @@ def walk(run: Run) -> Generator[Any, Any, Stop | Continue | None]:
         winner = yield context.task_any(waiting)
         if winner is cancel_event or (job_timer is not None and winner is job_timer and stop is None):
             stop = _stop_for(job, timed_out=winner is job_timer, reason=cancel_event.result)
-            if run.block is None or winner is job_timer:  # a block's cancel comes from a run that marked it
-                yield call_store(
-                    context,
-                    registry.REQUEST_RUN_CANCEL,
-                    CancelRunInput(run_id=run.req.run_id, reason=stop.message),
-                )
+            yield from _mark_stopped(run, stop, by_event=winner is cancel_event)
             passed = cancel_event.result if winner is cancel_event else stop.message
             yield from pass_cancel_on(context, _loops_running(run), passed)
             for key, child in list(run.running.items()):
@@ -155,6 +146,17 @@ def walk(run: Run) -> Generator[Any, Any, Stop | Continue | None]:
         if timer is not None and not timer.is_completed:
             timer.cancel()
     return Continue() if handover else stop
+
+
+def _mark_stopped(run: Run, stop: Stop, *, by_event: bool) -> Generator[Any, Any, None]:
+    """The run's cancel marker, which stops its remote work and every attempt that reads it. A block
+    stopped by the cancel event needs none: the run that passed the event on marked itself."""
+    if run.block is None or not by_event:
+        yield call_store(
+            run.context,
+            registry.REQUEST_RUN_CANCEL,
+            CancelRunInput(run_id=run.req.run_id, reason=stop.message),
+        )
 
 
 def _loops_running(run: Run) -> list[str]:
